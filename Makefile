@@ -1,0 +1,100 @@
+# Embudo — `make run` starts the whole stack, `make test` runs every check. Both set up what is missing.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $$HOME/.pyenv)
+PY311 ?= $(firstword $(wildcard $(PYENV_ROOT)/versions/3.11.*/bin/python3.11) $(shell command -v python3.11))
+PY310 ?= $(firstword $(wildcard $(PYENV_ROOT)/versions/3.10.*/bin/python3.10) $(shell command -v python3.10))
+
+VENV := .venv
+RASA_VENV := .venv-rasa
+RASA := $(RASA_VENV)/bin/rasa
+MODEL := models/embudo.tar.gz
+TRAINING_INPUTS := config.yml domain.yml $(wildcard data/*.yml)
+APP_CODE := crm_core actions bot
+
+# The embedded defaults: SQLite under var/, everything on localhost. Override in the environment or .env.
+export EMBUDO_DATABASE_URL ?= sqlite:///var/embudo.db
+export EMBUDO_ACTION_ENDPOINT ?= http://localhost:5055/webhook
+export EMBUDO_TRACKER_DIALECT ?= sqlite
+export EMBUDO_TRACKER_DB ?= var/rasa_tracker.db
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export RASA_TELEMETRY_ENABLED := false
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help setup run test lint unit validate rasa-test integration bench model migrate lock clean
+
+help:
+	@echo "make run    set up what is missing, then start Rasa (:5005), actions (:5055) and the web app (:8000)"
+	@echo "make test   set up what is missing, then run every check (lint, unit, Rasa, integration)"
+	@echo "make bench  measure latency, training time, load time and memory of the full stack"
+
+$(VENV)/.installed: requirements/app.lock pyproject.toml
+	@test -n "$(PY311)" || { echo "Python 3.11 not found: install it (e.g. 'pyenv install 3.11') or set PY311=/path/to/python3.11"; exit 1; }
+	test -x $(VENV)/bin/python || $(PY311) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r requirements/app.lock
+	$(VENV)/bin/pip install -q --no-deps -e .
+	touch $@
+
+$(RASA_VENV)/.installed: requirements/rasa-py310.lock
+	@test -n "$(PY310)" || { echo "Python 3.10 not found (Rasa 3.6 needs it): 'pyenv install 3.10.13' or set PY310=/path/to/python3.10"; exit 1; }
+	test -x $(RASA_VENV)/bin/python || $(PY310) -m venv $(RASA_VENV)
+	$(RASA_VENV)/bin/pip install -q -c requirements/rasa-py310.lock rasa==3.6.21
+	touch $@
+
+setup: $(VENV)/.installed $(RASA_VENV)/.installed
+
+# Retrain only when the training data, the domain or the config changed.
+$(MODEL): $(RASA_VENV)/.installed $(TRAINING_INPUTS)
+	@mkdir -p models
+	$(RASA) train --fixed-model-name embudo --out models
+
+model: $(MODEL)
+
+migrate: $(VENV)/.installed
+	@mkdir -p var
+	$(VENV)/bin/embudo db upgrade
+
+run: setup $(MODEL) migrate
+	@echo ""
+	@echo "  Embudo is starting (the Rasa server needs about 40 s to load its model):"
+	@echo "    demo page and chat   http://localhost:8000/"
+	@echo "    health               http://localhost:8000/healthz"
+	@echo "    Rasa REST channel    http://localhost:5005/webhooks/rest/webhook"
+	@echo "    action server        http://localhost:5055/health"
+	@echo "  Then: .venv/bin/embudo leads list     Ctrl-C stops everything."
+	@echo ""
+	$(VENV)/bin/honcho start -f Procfile
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy $(APP_CODE)
+
+unit: $(VENV)/.installed
+	$(VENV)/bin/pytest -q tests/unit
+
+validate: $(RASA_VENV)/.installed
+	$(RASA) data validate --fail-on-warnings
+
+rasa-test: $(MODEL)
+	$(RASA) test core --stories tests/test_stories.yml --model $(MODEL) \
+		--fail-on-prediction-errors --out var/rasa-test-results
+
+integration: setup $(MODEL)
+	$(VENV)/bin/pytest -q tests/integration
+
+test: setup lint validate unit $(MODEL) rasa-test integration
+
+bench: setup $(MODEL)
+	$(VENV)/bin/python bench/stack.py
+
+# Re-resolve the app environment's pins from requirements/app.in.
+lock:
+	rm -rf /tmp/embudo-lock && $(PY311) -m venv /tmp/embudo-lock
+	/tmp/embudo-lock/bin/pip install -q -r requirements/app.in
+	(echo "# Resolved from requirements/app.in for Python 3.11 by 'make lock'. Do not edit by hand."; \
+		/tmp/embudo-lock/bin/pip freeze) > requirements/app.lock
+
+clean:
+	rm -rf $(VENV) $(RASA_VENV) models/*.tar.gz var .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,131 @@
+"""The ``embudo`` command: manage reps and read leads from the shell."""
+
+import json
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from crm_core.db import unit_of_work, upgrade_database
+from crm_core.errors import CrmError
+from crm_core.leads import get_lead, list_leads
+from crm_core.reps import add_rep, list_reps
+from crm_core.schemas import LeadOut, NewRep
+
+app = typer.Typer(help="Embudo: lead capture and qualification with a small CRM.", no_args_is_help=True)
+reps_app = typer.Typer(help="Sales reps who receive qualified leads.", no_args_is_help=True)
+leads_app = typer.Typer(help="Leads captured by the bot.", no_args_is_help=True)
+db_app = typer.Typer(help="The CRM database.", no_args_is_help=True)
+app.add_typer(reps_app, name="reps")
+app.add_typer(leads_app, name="leads")
+app.add_typer(db_app, name="db")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(message, err=True, fg=typer.colors.RED)
+    return typer.Exit(code=1)
+
+
+def _explain(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the CRM schema to the newest migration."""
+    upgrade_database()
+    typer.echo("database is up to date")
+
+
+@reps_app.command("add")
+def reps_add(
+    name: Annotated[str, typer.Option(help="The rep's name.")],
+    languages: Annotated[str, typer.Option(help="Comma-separated language codes, e.g. en,es.")],
+    telegram_chat_id: Annotated[int | None, typer.Option(help="Telegram chat for notifications.")] = None,
+    capacity: Annotated[int, typer.Option(help="Open leads the rep can hold at once.")] = 20,
+) -> None:
+    """Add a sales rep."""
+    try:
+        new_rep = NewRep(
+            name=name, languages=languages.split(","), telegram_chat_id=telegram_chat_id, capacity=capacity
+        )
+    except ValidationError as error:
+        raise _fail(f"Cannot add rep: {_explain(error)}") from None
+    with unit_of_work() as session:
+        rep = add_rep(session, new_rep)
+    typer.echo(f"added rep {rep.id}: {rep.name} ({', '.join(rep.languages)}, capacity {rep.capacity})")
+
+
+@reps_app.command("list")
+def reps_list(
+    output: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """List reps with their load."""
+    with unit_of_work() as session:
+        reps = list_reps(session)
+    if output == "json":
+        typer.echo(json.dumps([rep.model_dump(mode="json") for rep in reps], indent=2))
+        return
+    if not reps:
+        typer.echo("no reps yet: add one with `embudo reps add --name NAME --languages en`")
+    for rep in reps:
+        state = "active" if rep.active else "inactive"
+        typer.echo(
+            f"{rep.id:>4}  {rep.name:<24} {','.join(rep.languages):<8} "
+            f"{rep.open_leads}/{rep.capacity} open  {state}"
+        )
+
+
+def _lead_line(lead: LeadOut) -> str:
+    return (
+        f"{lead.id:>5}  {lead.qualification.value:<12} {lead.temperature.value:<5} {lead.score:>3}  "
+        f"{(lead.name or '-'):<20} {(lead.email or '-'):<28} {(lead.assigned_rep or '-'):<16} "
+        f"{lead.created_at:%Y-%m-%d %H:%M}"
+    )
+
+
+@leads_app.command("list")
+def leads_list(
+    output: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many, newest first.")] = 100,
+) -> None:
+    """List leads, newest first."""
+    if output not in ("table", "json"):
+        raise _fail(f"Unknown format '{output}': use table or json.")
+    with unit_of_work() as session:
+        leads = list_leads(session, limit=limit)
+    if output == "json":
+        typer.echo(json.dumps([lead.model_dump(mode="json") for lead in leads], indent=2, ensure_ascii=False))
+        return
+    if not leads:
+        typer.echo("no leads yet: chat with the bot (make run, then open http://localhost:8000)")
+    for lead in leads:
+        typer.echo(_lead_line(lead))
+
+
+@leads_app.command("show")
+def leads_show(
+    lead_id: Annotated[int, typer.Argument(help="The lead's id.")],
+    output: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+) -> None:
+    """Show one lead with the reasons for its score and class."""
+    try:
+        with unit_of_work() as session:
+            lead = get_lead(session, lead_id)
+    except CrmError as error:
+        raise _fail(str(error)) from None
+    if output == "json":
+        typer.echo(lead.model_dump_json(indent=2))
+        return
+    typer.echo(f"Lead {lead.id}: {lead.name or '(no name)'} <{lead.email or 'no e-mail'}> at {lead.company or '-'}")
+    typer.echo(f"  class {lead.qualification.value}, {lead.temperature.value}, score {lead.score}/100")
+    typer.echo(f"  stage {lead.stage.value}, assigned to {lead.assigned_rep or 'nobody (queue)'}")
+    typer.echo(f"  conversation {lead.channel}:{lead.conversation_id}, language {lead.language}")
+    typer.echo(f"  need: {lead.need or '-'}")
+    typer.echo(f"  policy {lead.policy_version}; reasons:")
+    for reason in lead.reasons:
+        typer.echo(f"    {reason.points:>+3}  {reason.component:<9} {reason.why}")
+
+
+def main() -> None:
+    app()

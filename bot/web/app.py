@@ -1,0 +1,47 @@
+"""FastAPI app on :8000: ``/healthz`` and a demo page whose chat box talks to Rasa's REST channel."""
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from crm_core.db import get_engine
+
+HERE = Path(__file__).parent
+
+
+class WebSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EMBUDO_", env_file=".env", extra="ignore")
+
+    rasa_public_url: str = "http://localhost:5005"
+
+
+def create_app(settings: WebSettings | None = None) -> FastAPI:
+    settings = settings or WebSettings()
+    app = FastAPI(title="Embudo", docs_url=None, redoc_url=None)
+    templates = Jinja2Templates(directory=HERE / "templates")
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.get("/healthz")
+    def healthz() -> JSONResponse:
+        """Up, and the CRM database answers."""
+        try:
+            with get_engine().connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except SQLAlchemyError as error:
+            return JSONResponse({"status": "error", "database": str(error.__class__.__name__)}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    @app.get("/", response_class=HTMLResponse)
+    def demo_page(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(request, "demo.html", {"rasa_url": settings.rasa_public_url})
+
+    return app
+
+
+app = create_app()

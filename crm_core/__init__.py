@@ -1,0 +1,1 @@
+"""Embudo's CRM core: leads, qualification, reps and routing — importable without Rasa."""

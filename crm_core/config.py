@@ -1,0 +1,21 @@
+"""Settings read from the environment (prefix ``EMBUDO_``) or a ``.env`` file."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_POLICY_FILE = Path(__file__).with_name("qualification_policy.yml")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EMBUDO_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///var/embudo.db"
+    policy_file: Path = DEFAULT_POLICY_FILE
+    default_language: str = "en"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

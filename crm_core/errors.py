@@ -1,0 +1,13 @@
+"""Errors that carry a message meant for the person who caused them."""
+
+
+class CrmError(Exception):
+    """A request the CRM refuses; nothing was changed."""
+
+
+class NotFound(CrmError):
+    pass
+
+
+class InvalidInput(CrmError):
+    pass

@@ -1,0 +1,137 @@
+"""Capturing, qualifying and reading leads."""
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from crm_core.errors import NotFound
+from crm_core.models import Contact, Conversation, Lead, Qualification, Stage
+from crm_core.policy import LeadFacts, Policy, current_policy, qualify
+from crm_core.routing import assign
+from crm_core.schemas import ConversationRef, LeadOut
+
+_STAGE_OF = {Qualification.SQL: Stage.SQL, Qualification.MQL: Stage.MQL}
+_EARLY_STAGES = {Stage.NEW, Stage.MQL, Stage.SQL}
+
+
+def _find_or_create_contact(session: Session, facts: LeadFacts) -> Contact:
+    """The contact with this e-mail if we know one, else a new one."""
+    contact = None
+    if facts.email:
+        contact = session.scalar(select(Contact).where(Contact.email == facts.email))
+    if contact is None:
+        contact = Contact(email=facts.email)
+        session.add(contact)
+    contact.name = facts.name or contact.name
+    contact.phone = facts.phone or contact.phone
+    contact.company = facts.company or contact.company
+    return contact
+
+
+def _conversation(session: Session, ref: ConversationRef) -> Conversation:
+    conversation = session.scalar(
+        select(Conversation).where(
+            Conversation.channel == ref.channel, Conversation.sender_id == ref.sender_id
+        )
+    )
+    if conversation is None:
+        conversation = Conversation(channel=ref.channel, sender_id=ref.sender_id)
+        session.add(conversation)
+    return conversation
+
+
+def capture_lead(
+    session: Session,
+    facts: LeadFacts,
+    conversation_ref: ConversationRef,
+    language: str = "en",
+    source: str | None = None,
+    policy: Policy | None = None,
+) -> LeadOut:
+    """Store contact, lead, classification and conversation, and route an SQL to a rep.
+
+    The caller's unit of work commits all of it together. Submitting again from the same
+    conversation updates its lead rather than creating a second one.
+    """
+    verdict = qualify(facts, policy or current_policy())
+    contact = _find_or_create_contact(session, facts)
+    conversation = _conversation(session, conversation_ref)
+    lead = conversation.lead or Lead(stage=Stage.NEW)
+    lead.contact = contact
+    lead.need = facts.need
+    lead.budget_amount = facts.budget_amount
+    lead.budget_currency = facts.budget_currency
+    lead.budget_none_yet = facts.budget_none_yet
+    lead.authority = facts.authority
+    lead.timeline_days = facts.timeline_days
+    lead.company_size = facts.company_size
+    lead.consent = facts.consent
+    lead.just_asking = facts.just_asking
+    lead.bought_competitor = facts.bought_competitor
+    lead.language = language
+    lead.source = source or lead.source
+    lead.score = verdict.score
+    lead.qualification = verdict.qualification
+    lead.temperature = verdict.temperature
+    lead.reasons = [reason.model_dump() for reason in verdict.reasons]
+    lead.policy_version = verdict.policy_version
+    lead.recheck_on = verdict.recheck_on
+    if lead.stage in _EARLY_STAGES:
+        lead.stage = _STAGE_OF.get(verdict.qualification, Stage.NEW)
+    conversation.lead = lead
+    session.add(lead)
+    session.flush()
+    if verdict.qualification is Qualification.SQL and lead.assigned_rep_id is None:
+        assign(session, lead)
+    return lead_out(lead)
+
+
+def lead_out(lead: Lead) -> LeadOut:
+    conversation = lead.conversations[0] if lead.conversations else None
+    contact = lead.contact
+    return LeadOut(
+        id=lead.id,
+        name=contact.name,
+        email=contact.email,
+        phone=contact.phone,
+        company=contact.company,
+        need=lead.need,
+        budget_amount=lead.budget_amount,
+        budget_currency=lead.budget_currency,
+        authority=lead.authority,
+        timeline_days=lead.timeline_days,
+        consent=lead.consent,
+        language=lead.language,
+        qualification=lead.qualification,
+        temperature=lead.temperature,
+        score=lead.score,
+        reasons=lead.reasons,  # type: ignore[arg-type]
+        policy_version=lead.policy_version,
+        recheck_on=lead.recheck_on,
+        stage=lead.stage,
+        assigned_rep=lead.assigned_rep.name if lead.assigned_rep else None,
+        assigned_rep_id=lead.assigned_rep_id,
+        channel=conversation.channel if conversation else None,
+        conversation_id=conversation.sender_id if conversation else None,
+        created_at=lead.created_at,
+    )
+
+
+_LEAD_RELATIONS = (
+    selectinload(Lead.contact),
+    selectinload(Lead.assigned_rep),
+    selectinload(Lead.conversations),
+)
+
+
+def list_leads(session: Session, limit: int = 100, offset: int = 0) -> list[LeadOut]:
+    leads = session.scalars(
+        select(Lead).options(*_LEAD_RELATIONS).order_by(Lead.id.desc()).limit(limit).offset(offset)
+    )
+    return [lead_out(lead) for lead in leads]
+
+
+def get_lead(session: Session, lead_id: int) -> LeadOut:
+    lead = session.scalar(select(Lead).options(*_LEAD_RELATIONS).where(Lead.id == lead_id))
+    if lead is None:
+        raise NotFound(f"No lead with id {lead_id}.")
+    return lead_out(lead)

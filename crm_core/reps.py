@@ -1,0 +1,36 @@
+"""Sales reps: the people leads are handed to."""
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from crm_core.models import OPEN_STAGES, Lead, Rep
+from crm_core.schemas import NewRep, RepOut
+
+
+def add_rep(session: Session, new_rep: NewRep) -> RepOut:
+    rep = Rep(
+        name=new_rep.name,
+        languages=new_rep.languages,
+        telegram_chat_id=new_rep.telegram_chat_id,
+        capacity=new_rep.capacity,
+        active=True,
+    )
+    session.add(rep)
+    session.flush()
+    return RepOut.model_validate(rep)
+
+
+def open_lead_counts(session: Session) -> dict[int, int]:
+    """Open (not won or lost) leads per rep: the load that routing balances."""
+    rows = session.execute(
+        select(Lead.assigned_rep_id, func.count())
+        .where(Lead.assigned_rep_id.is_not(None), Lead.stage.in_(OPEN_STAGES))
+        .group_by(Lead.assigned_rep_id)
+    )
+    return {rep_id: count for rep_id, count in rows if rep_id is not None}
+
+
+def list_reps(session: Session) -> list[RepOut]:
+    loads = open_lead_counts(session)
+    reps = session.scalars(select(Rep).order_by(Rep.id))
+    return [RepOut.model_validate(rep).model_copy(update={"open_leads": loads.get(rep.id, 0)}) for rep in reps]

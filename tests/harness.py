@@ -1,0 +1,136 @@
+"""Starts the real stack (Rasa server + action server) on free ports with temporary SQLite databases.
+
+Used by the integration tests and by the benchmarks, so both measure the same thing.
+"""
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = ROOT / "models" / "embudo.tar.gz"
+RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
+APP_PYTHON = ROOT / ".venv" / "bin" / "python"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ensure_model() -> Path:
+    """Train the model if data, domain or config changed since the last training (make decides)."""
+    subprocess.run(["make", "-s", "model"], cwd=ROOT, check=True)
+    return MODEL
+
+
+@dataclass
+class Stack:
+    rasa_url: str
+    action_url: str
+    crm_url: str
+    logs: Path
+    processes: dict[str, subprocess.Popen[bytes]]
+    model_load_seconds: float
+
+    def say(self, sender: str, text: str, metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """One visitor turn over the REST channel; returns the bot's replies."""
+        body: dict[str, Any] = {"sender": sender, "message": text}
+        if metadata:
+            body["metadata"] = metadata
+        response = httpx.post(f"{self.rasa_url}/webhooks/rest/webhook", json=body, timeout=30)
+        response.raise_for_status()
+        replies: list[dict[str, Any]] = response.json()
+        return replies
+
+    def tracker(self, sender: str) -> dict[str, Any]:
+        response = httpx.get(f"{self.rasa_url}/conversations/{sender}/tracker", timeout=30)
+        response.raise_for_status()
+        tracker: dict[str, Any] = response.json()
+        return tracker
+
+    def log_tail(self, lines: int = 60) -> str:
+        parts = []
+        for log in sorted(self.logs.glob("*.log")):
+            parts.append(f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:]))
+        return "\n".join(parts)
+
+
+def _wait_until(ready: Any, what: str, timeout: float, processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for name, process in processes.items():
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode} while waiting for {what}")
+        try:
+            if ready():
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise TimeoutError(f"{what} not ready after {timeout:.0f} s")
+
+
+@contextmanager
+def running_stack(workdir: Path, crm_url: str | None = None) -> Iterator[Stack]:
+    """The Rasa server and action server, talking to a fresh CRM and tracker store under ``workdir``."""
+    from crm_core.db import upgrade_database
+
+    model = ensure_model()
+    workdir.mkdir(parents=True, exist_ok=True)
+    crm_url = crm_url or f"sqlite:///{workdir / 'crm.db'}"
+    upgrade_database(crm_url)
+    rasa_port, action_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "EMBUDO_DATABASE_URL": crm_url,
+        "EMBUDO_ACTION_ENDPOINT": f"http://127.0.0.1:{action_port}/webhook",
+        "EMBUDO_TRACKER_DIALECT": "sqlite",
+        "EMBUDO_TRACKER_DB": str(workdir / "tracker.db"),
+        "RASA_TELEMETRY_ENABLED": "false",
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    }
+    commands = {
+        "actions": [str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
+        "rasa": [
+            str(RASA), "run", "--model", str(model), "--endpoints", "endpoints.yml",
+            "--credentials", "credentials.yml", "--enable-api", "--interface", "127.0.0.1",
+            "--port", str(rasa_port),
+        ],
+    }  # fmt: skip
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    rasa_url = f"http://127.0.0.1:{rasa_port}"
+    action_url = f"http://127.0.0.1:{action_port}"
+    try:
+        for name, command in commands.items():
+            log = (workdir / f"{name}.log").open("wb")
+            processes[name] = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        started = time.monotonic()
+        try:
+            _wait_until(lambda: httpx.get(f"{action_url}/health").is_success, "action server", 60, processes)
+            _wait_until(
+                lambda: httpx.get(f"{rasa_url}/status").json().get("model_id") is not None, "Rasa", 240, processes
+            )
+        except (RuntimeError, TimeoutError) as error:
+            tails = "\n".join(
+                f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(workdir.glob("*.log"))
+            )
+            raise RuntimeError(f"{error}\n{tails}") from error
+        yield Stack(rasa_url, action_url, crm_url, workdir, processes, time.monotonic() - started)
+    finally:
+        for process in processes.values():
+            process.terminate()
+        for process in processes.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()

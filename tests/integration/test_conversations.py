@@ -1,0 +1,117 @@
+"""Three whole conversations through the real Rasa server, action server and CRM database.
+
+The visitor wording here is not in data/nlu.yml on purpose: the model has to generalise.
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from crm_core.db import unit_of_work
+from crm_core.leads import list_leads
+from crm_core.models import Authority, Qualification, Stage, Temperature
+from crm_core.reps import add_rep
+from crm_core.schemas import LeadOut, NewRep
+from tests.harness import Stack, running_stack
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("stack")) as stack:
+        with unit_of_work(stack.crm_url) as session:
+            add_rep(session, NewRep(name="Rosa Diaz", languages=["en", "es"]))
+        yield stack
+
+
+def texts(replies: list[dict[str, object]]) -> str:
+    return "\n".join(str(reply.get("text", "")) for reply in replies)
+
+
+def converse(stack: Stack, sender: str, turns: list[str]) -> list[str]:
+    return [texts(stack.say(sender, turn)) for turn in turns]
+
+
+def lead_of(stack: Stack, sender: str) -> LeadOut:
+    with unit_of_work(stack.crm_url) as session:
+        found = [lead for lead in list_leads(session) if lead.conversation_id == sender]
+    assert len(found) == 1, f"expected one lead for {sender}, found {found}\n{stack.log_tail()}"
+    return found[0]
+
+
+def test_hot_decision_maker_with_budget_becomes_an_assigned_sql(stack: Stack) -> None:
+    sender = "it-hot"
+    replies = converse(
+        stack,
+        sender,
+        [
+            "good afternoon",
+            "we want software that answers the enquiries coming in through our website",
+            "we have roughly 40k dollars set aside",
+            "I am the co-founder and I sign the contracts",
+            "we would like it running in three weeks",
+            "Contoso Ltd",
+            "Dana Scully",
+        ],
+    )
+    assert "budget" in replies[1].lower()
+    assert "e-mail" in replies[-1].lower()
+
+    bad_email = texts(stack.say(sender, "dana.scully@"))
+    assert "doesn't look like a valid e-mail" in bad_email
+    assert stack.tracker(sender)["slots"]["email"] is None
+
+    assert "contact you" in texts(stack.say(sender, "dana@contoso.example")).lower()
+    closing = texts(stack.say(sender, "/affirm"))
+    assert "Rosa Diaz" in closing, closing
+
+    lead = lead_of(stack, sender)
+    assert lead.qualification is Qualification.SQL
+    assert lead.temperature is Temperature.HOT
+    assert lead.stage is Stage.SQL
+    assert lead.assigned_rep == "Rosa Diaz"
+    assert lead.authority is Authority.DECISION_MAKER
+    assert lead.budget_amount == 40000 and lead.budget_currency == "USD"
+    assert lead.timeline_days == 21
+    assert (lead.name, lead.email, lead.company) == ("Dana Scully", "dana@contoso.example", "Contoso Ltd")
+    assert (lead.channel, lead.conversation_id) == ("rest", sender)
+    assert lead.score >= 90
+    assert {reason.component for reason in lead.reasons} >= {"need", "budget", "authority", "timeline", "fit"}
+
+
+def test_interested_visitor_without_a_timeframe_becomes_a_cold_mql(stack: Stack) -> None:
+    sender = "it-cold"
+    replies = converse(
+        stack,
+        sender,
+        [
+            "hey there",
+            "our marketing team wants to see which campaigns bring in customers",
+            "perhaps 8000 euros",
+            "I lead the operations department",
+            "honestly we have not decided when",
+            "Fabrikam",
+            "my name is Omar Haddad",
+            "omar.haddad@fabrikam.example",
+            "sure, go ahead",
+        ],
+    )
+    assert "material" in replies[-1], replies
+    lead = lead_of(stack, sender)
+    assert lead.qualification is Qualification.MQL
+    assert lead.temperature is Temperature.COLD
+    assert lead.timeline_days is None
+    assert lead.assigned_rep is None
+    assert lead.name == "Omar Haddad"
+
+
+def test_visitor_who_is_just_asking_is_disqualified(stack: Stack) -> None:
+    sender = "it-curious"
+    replies = converse(stack, sender, ["hi", "oh I'm merely asking out of curiosity, no plans to buy anything"])
+    assert "thanks for stopping by" in replies[-1].lower()
+    lead = lead_of(stack, sender)
+    assert lead.qualification is Qualification.DISQUALIFIED
+    assert lead.assigned_rep is None
+    assert lead.stage is Stage.NEW
