@@ -39,7 +39,7 @@ $(VENV)/.installed: requirements/app.lock pyproject.toml
 $(RASA_VENV)/.installed: requirements/rasa-py310.lock
 	@test -n "$(PY310)" || { echo "Python 3.10 not found (Rasa 3.6 needs it): 'pyenv install 3.10.13' or set PY310=/path/to/python3.10"; exit 1; }
 	test -x $(RASA_VENV)/bin/python || $(PY310) -m venv $(RASA_VENV)
-	$(RASA_VENV)/bin/pip install -q -c requirements/rasa-py310.lock rasa==3.6.21
+	$(RASA_VENV)/bin/pip install -q -r requirements/rasa-py310.lock
 	touch $@
 
 setup: $(VENV)/.installed $(RASA_VENV)/.installed

@@ -36,7 +36,9 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
             return {"need": _text(message.get("text"))}
         return {}
 
-    def validate_need(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Slots:
+    def validate_need(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
         need = _text(value)
         if not need:
             dispatcher.utter_message(response="utter_invalid_answer")

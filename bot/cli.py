@@ -117,7 +117,9 @@ def leads_show(
     if output == "json":
         typer.echo(lead.model_dump_json(indent=2))
         return
-    typer.echo(f"Lead {lead.id}: {lead.name or '(no name)'} <{lead.email or 'no e-mail'}> at {lead.company or '-'}")
+    typer.echo(
+        f"Lead {lead.id}: {lead.name or '(no name)'} <{lead.email or 'no e-mail'}> at {lead.company or '-'}"
+    )
     typer.echo(f"  class {lead.qualification.value}, {lead.temperature.value}, score {lead.score}/100")
     typer.echo(f"  stage {lead.stage.value}, assigned to {lead.assigned_rep or 'nobody (queue)'}")
     typer.echo(f"  conversation {lead.channel}:{lead.conversation_id}, language {lead.language}")

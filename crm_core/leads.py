@@ -104,7 +104,7 @@ def lead_out(lead: Lead) -> LeadOut:
         qualification=lead.qualification,
         temperature=lead.temperature,
         score=lead.score,
-        reasons=lead.reasons,  # type: ignore[arg-type]
+        reasons=lead.reasons,
         policy_version=lead.policy_version,
         recheck_on=lead.recheck_on,
         stage=lead.stage,

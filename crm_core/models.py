@@ -50,7 +50,9 @@ OPEN_STAGES = frozenset(Stage) - {Stage.WON, Stage.LOST}
 
 def _enum(kind: type[enum.StrEnum]) -> Enum:
     """Enums stored as their plain string values, checked by the database too."""
-    return Enum(kind, values_callable=lambda members: [m.value for m in members], native_enum=False, length=20)
+    return Enum(
+        kind, values_callable=lambda members: [m.value for m in members], native_enum=False, length=20
+    )
 
 
 class UTCDateTime(DateTime):

@@ -65,7 +65,12 @@ _UNKNOWN_TIME = re.compile(
     re.I,
 )
 _FIXED_TIMES = (
-    (re.compile(r"\b(asap|as soon as possible|right now|now|immediately|urgent(ly)?|today|tomorrow)\b", re.I), 7),
+    (
+        re.compile(
+            r"\b(asap|as soon as possible|right now|now|immediately|urgent(ly)?|today|tomorrow)\b", re.I
+        ),
+        7,
+    ),
     (re.compile(r"\bthis week\b", re.I), 7),
     (re.compile(r"\bnext week\b", re.I), 14),
     (re.compile(r"\bthis month\b", re.I), 30),
@@ -141,7 +146,8 @@ _NAME_PREFIX = re.compile(
     r"^\s*(hi|hello|hey)?[,! ]*(my name is|my name's|name is|i am|i'm|im|it's|its|this is|call me)\s+", re.I
 )
 _COMPANY_PREFIX = re.compile(
-    r"^\s*(i work (at|for)|we are|we're|it's|its|the company is|company is|my company is|at|for|from)\s+", re.I
+    r"^\s*(i work (at|for)|we are|we're|it's|its|the company is|company is|my company is|at|for|from)\s+",
+    re.I,
 )
 
 

@@ -177,7 +177,9 @@ def _score(facts: LeadFacts, policy: Policy, temperature: Temperature) -> list[R
         )
 
     if facts.company:
-        reasons.append(Reason(component="fit", points=points.fit.company_known, why=f"company: {facts.company}"))
+        reasons.append(
+            Reason(component="fit", points=points.fit.company_known, why=f"company: {facts.company}")
+        )
     else:
         reasons.append(Reason(component="fit", points=0, why="company unknown"))
     size_range = points.fit_company_size
@@ -202,9 +204,7 @@ def _score(facts: LeadFacts, policy: Policy, temperature: Temperature) -> list[R
     return reasons
 
 
-def _classify(
-    facts: LeadFacts, policy: Policy, temperature: Temperature
-) -> tuple[Qualification, str]:
+def _classify(facts: LeadFacts, policy: Policy, temperature: Temperature) -> tuple[Qualification, str]:
     """The class and the one sentence that says why; the first rule that matches wins."""
     if facts.just_asking:
         return Qualification.DISQUALIFIED, "said they are just asking, with no intention to buy"
@@ -214,7 +214,11 @@ def _classify(
     if not facts.need or not has_contact or not facts.consent:
         missing = [
             label
-            for label, present in (("a need", facts.need), ("a contact", has_contact), ("consent", facts.consent))
+            for label, present in (
+                ("a need", facts.need),
+                ("a contact", has_contact),
+                ("consent", facts.consent),
+            )
             if not present
         ]
         return Qualification.SUSPECT, "showed interest but gave no " + ", no ".join(missing)

@@ -33,4 +33,6 @@ def open_lead_counts(session: Session) -> dict[int, int]:
 def list_reps(session: Session) -> list[RepOut]:
     loads = open_lead_counts(session)
     reps = session.scalars(select(Rep).order_by(Rep.id))
-    return [RepOut.model_validate(rep).model_copy(update={"open_leads": loads.get(rep.id, 0)}) for rep in reps]
+    return [
+        RepOut.model_validate(rep).model_copy(update={"open_leads": loads.get(rep.id, 0)}) for rep in reps
+    ]

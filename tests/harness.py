@@ -9,7 +9,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,19 +41,20 @@ class Stack:
     logs: Path
     processes: dict[str, subprocess.Popen[bytes]]
     model_load_seconds: float
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30))
 
     def say(self, sender: str, text: str, metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """One visitor turn over the REST channel; returns the bot's replies."""
         body: dict[str, Any] = {"sender": sender, "message": text}
         if metadata:
             body["metadata"] = metadata
-        response = httpx.post(f"{self.rasa_url}/webhooks/rest/webhook", json=body, timeout=30)
+        response = self.http.post(f"{self.rasa_url}/webhooks/rest/webhook", json=body)
         response.raise_for_status()
         replies: list[dict[str, Any]] = response.json()
         return replies
 
     def tracker(self, sender: str) -> dict[str, Any]:
-        response = httpx.get(f"{self.rasa_url}/conversations/{sender}/tracker", timeout=30)
+        response = self.http.get(f"{self.rasa_url}/conversations/{sender}/tracker")
         response.raise_for_status()
         tracker: dict[str, Any] = response.json()
         return tracker
@@ -61,7 +62,9 @@ class Stack:
     def log_tail(self, lines: int = 60) -> str:
         parts = []
         for log in sorted(self.logs.glob("*.log")):
-            parts.append(f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:]))
+            parts.append(
+                f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+            )
         return "\n".join(parts)
 
 
@@ -113,16 +116,22 @@ def running_stack(workdir: Path, crm_url: str | None = None) -> Iterator[Stack]:
     try:
         for name, command in commands.items():
             log = (workdir / f"{name}.log").open("wb")
-            processes[name] = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            processes[name] = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
         started = time.monotonic()
         try:
             _wait_until(lambda: httpx.get(f"{action_url}/health").is_success, "action server", 60, processes)
             _wait_until(
-                lambda: httpx.get(f"{rasa_url}/status").json().get("model_id") is not None, "Rasa", 240, processes
+                lambda: httpx.get(f"{rasa_url}/status").json().get("model_id") is not None,
+                "Rasa",
+                240,
+                processes,
             )
         except (RuntimeError, TimeoutError) as error:
             tails = "\n".join(
-                f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(workdir.glob("*.log"))
+                f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
+                for p in sorted(workdir.glob("*.log"))
             )
             raise RuntimeError(f"{error}\n{tails}") from error
         yield Stack(rasa_url, action_url, crm_url, workdir, processes, time.monotonic() - started)

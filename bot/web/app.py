@@ -33,8 +33,10 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         try:
             with get_engine().connect() as connection:
                 connection.execute(text("SELECT 1"))
-        except SQLAlchemyError as error:
-            return JSONResponse({"status": "error", "database": str(error.__class__.__name__)}, status_code=503)
+        except (SQLAlchemyError, OSError) as error:
+            return JSONResponse(
+                {"status": "error", "database": str(error.__class__.__name__)}, status_code=503
+            )
         return JSONResponse({"status": "ok", "database": "ok"})
 
     @app.get("/", response_class=HTMLResponse)

@@ -4,7 +4,6 @@ The visitor wording here is not in data/nlu.yml on purpose: the model has to gen
 """
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -109,7 +108,9 @@ def test_interested_visitor_without_a_timeframe_becomes_a_cold_mql(stack: Stack)
 
 def test_visitor_who_is_just_asking_is_disqualified(stack: Stack) -> None:
     sender = "it-curious"
-    replies = converse(stack, sender, ["hi", "oh I'm merely asking out of curiosity, no plans to buy anything"])
+    replies = converse(
+        stack, sender, ["hi", "oh I'm merely asking out of curiosity, no plans to buy anything"]
+    )
     assert "thanks for stopping by" in replies[-1].lower()
     lead = lead_of(stack, sender)
     assert lead.qualification is Qualification.DISQUALIFIED

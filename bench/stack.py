@@ -1,0 +1,120 @@
+"""Benchmarks of the full stack on SQLite: per-turn latency, training, model load and memory.
+
+Run with `make bench`. Prints figures; asserts nothing (targets are in the README).
+"""
+
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from crm_core.db import unit_of_work
+from crm_core.reps import add_rep
+from crm_core.schemas import NewRep
+from tests.harness import RASA, ROOT, Stack, running_stack
+
+CONVERSATION = [
+    "hi",
+    "we need a chatbot that qualifies leads on our website",
+    "about 30k dollars",
+    "I'm the head of sales and I decide",
+    "within a month",
+    "Initrode",
+    "Pat Quinn",
+    "pat{n}@initrode.example",
+    "/affirm",
+]
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def summary(label: str, seconds: list[float], errors: int = 0) -> None:
+    ms = [s * 1000 for s in seconds]
+    print(
+        f"{label:<38} n={len(ms):>4}  p50={statistics.median(ms):7.1f} ms  "
+        f"p95={percentile(ms, 0.95):7.1f} ms  max={max(ms):7.1f} ms  errors={errors}"
+    )
+
+
+def one_conversation(stack: Stack, sender: str, n: int) -> tuple[list[float], int]:
+    latencies, errors = [], 0
+    for turn in CONVERSATION:
+        started = time.perf_counter()
+        try:
+            replies = stack.say(sender, turn.format(n=n))
+            if not replies:
+                errors += 1
+        except httpx.HTTPError:
+            errors += 1
+        latencies.append(time.perf_counter() - started)
+    return latencies, errors
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def bench_training() -> None:
+    with tempfile.TemporaryDirectory() as out:
+        started = time.perf_counter()
+        subprocess.run(
+            [str(RASA), "train", "--out", out, "--fixed-model-name", "bench", "--force"],
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"},
+        )
+        wall = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"{'training (rasa train --force)':<38} wall={wall:6.1f} s   peak RSS={peak:7.0f} MB")
+
+
+def main() -> None:
+    print(f"Embudo stack benchmark — {os.cpu_count()} cores, SQLite tracker store and CRM")
+    if "--skip-training" not in sys.argv:
+        bench_training()
+    with tempfile.TemporaryDirectory() as workdir, running_stack(Path(workdir)) as stack:
+        print(f"{'model load (start → /status ready)':<38} {stack.model_load_seconds:6.1f} s")
+        with unit_of_work(stack.crm_url) as session:
+            add_rep(session, NewRep(name="Bench Rep", languages=["en"], capacity=100_000))
+
+        sequential, errors = [], 0
+        n = 0
+        while len(sequential) < 200:
+            latencies, failed = one_conversation(stack, f"bench-seq-{n}", n)
+            sequential += latencies
+            errors += failed
+            n += 1
+        summary("one sender, per turn", sequential, errors)
+        if "--per-turn" in sys.argv:
+            for index, turn in enumerate(CONVERSATION):
+                summary(f"  turn {index}: {turn[:28]}", sequential[index :: len(CONVERSATION)])
+
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            results = list(pool.map(lambda i: one_conversation(stack, f"bench-par-{i}", 1000 + i), range(30)))
+        concurrent = [latency for latencies, _ in results for latency in latencies]
+        summary("10 concurrent conversations, per turn", concurrent, sum(e for _, e in results))
+
+        for name, process in stack.processes.items():
+            label = "action server + CRM" if name == "actions" else "Rasa server"
+            print(f"{'peak RSS ' + label:<38} {peak_rss_mb(process.pid):7.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
