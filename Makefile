@@ -22,7 +22,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup run test lint unit validate rasa-test integration bench model migrate lock clean
+.PHONY: help setup run test lint unit validate rasa-test integration browser bench model migrate lock clean
 
 help:
 	@echo "make run    set up what is missing, then start Rasa (:5005), actions (:5055) and the web app (:8000)"
@@ -81,7 +81,14 @@ rasa-test: $(MODEL)
 	$(RASA) test core --stories tests/test_stories.yml --model $(MODEL) \
 		--fail-on-prediction-errors --out var/rasa-test-results
 
-integration: setup $(MODEL)
+# Browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+		echo "Installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || { \
+		echo "Could not install chromium: run 'sudo apt-get install chromium' or set EMBUDO_CHROMIUM"; exit 1; }
+
+integration: setup $(MODEL) browser
 	$(VENV)/bin/pytest -q tests/integration
 
 test: setup lint validate unit $(MODEL) rasa-test integration
@@ -94,7 +101,7 @@ lock:
 	rm -rf /tmp/embudo-lock && $(PY311) -m venv /tmp/embudo-lock
 	/tmp/embudo-lock/bin/pip install -q -r requirements/app.in
 	(echo "# Resolved from requirements/app.in for Python 3.11 by 'make lock'. Do not edit by hand."; \
-		/tmp/embudo-lock/bin/pip freeze) > requirements/app.lock
+		/tmp/embudo-lock/bin/pip freeze --exclude embudo) > requirements/app.lock
 
 clean:
 	rm -rf $(VENV) $(RASA_VENV) models/*.tar.gz var .mypy_cache .ruff_cache .pytest_cache

@@ -111,7 +111,8 @@ _INFLUENCER = re.compile(
 _DECISION_MAKER = re.compile(
     r"\b(ceo|cto|cfo|coo|cio|cmo|founder|co-?founder|owner|president|vp|vice president|head of|director|"
     r"partner|decision[- ]maker|i decide|i make the (decision|call)|i sign|my (own )?call|i'?m the boss|"
-    r"managing director|general manager|chief)\b",
+    r"managing director|general manager|chief|i own|i run|i'?m in charge|it'?s my (company|business)|"
+    r"my (own )?(company|business)|budget holder)\b",
     re.I,
 )
 _RESEARCHER = re.compile(r"\b(student|research(ing|er)?|intern|just looking|curious|for a project)\b", re.I)

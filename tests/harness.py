@@ -1,4 +1,4 @@
-"""Starts the real stack (Rasa server + action server) on free ports with temporary SQLite databases.
+"""Starts the real stack (as `make run` does) on free ports with temporary SQLite databases.
 
 Used by the integration tests and by the benchmarks, so both measure the same thing.
 """
@@ -37,6 +37,7 @@ def ensure_model() -> Path:
 class Stack:
     rasa_url: str
     action_url: str
+    web_url: str
     crm_url: str
     logs: Path
     processes: dict[str, subprocess.Popen[bytes]]
@@ -85,14 +86,17 @@ def _wait_until(ready: Any, what: str, timeout: float, processes: dict[str, subp
 
 @contextmanager
 def running_stack(workdir: Path, crm_url: str | None = None) -> Iterator[Stack]:
-    """The Rasa server and action server, talking to a fresh CRM and tracker store under ``workdir``."""
+    """Rasa server, action server and web app, on a fresh CRM and tracker store under ``workdir``."""
     from crm_core.db import upgrade_database
 
     model = ensure_model()
     workdir.mkdir(parents=True, exist_ok=True)
     crm_url = crm_url or f"sqlite:///{workdir / 'crm.db'}"
     upgrade_database(crm_url)
-    rasa_port, action_port = free_port(), free_port()
+    rasa_port, action_port, web_port = free_port(), free_port(), free_port()
+    rasa_url = f"http://127.0.0.1:{rasa_port}"
+    action_url = f"http://127.0.0.1:{action_port}"
+    web_url = f"http://127.0.0.1:{web_port}"
     env = {
         **os.environ,
         "EMBUDO_DATABASE_URL": crm_url,
@@ -101,18 +105,20 @@ def running_stack(workdir: Path, crm_url: str | None = None) -> Iterator[Stack]:
         "EMBUDO_TRACKER_DB": str(workdir / "tracker.db"),
         "RASA_TELEMETRY_ENABLED": "false",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        "EMBUDO_RASA_PUBLIC_URL": rasa_url,
     }
     commands = {
         "actions": [str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
         "rasa": [
             str(RASA), "run", "--model", str(model), "--endpoints", "endpoints.yml",
             "--credentials", "credentials.yml", "--enable-api", "--interface", "127.0.0.1",
-            "--port", str(rasa_port),
+            "--port", str(rasa_port), "--cors", web_url,
+        ],
+        "web": [
+            str(APP_PYTHON), "-m", "uvicorn", "bot.web.app:app", "--host", "127.0.0.1", "--port", str(web_port),
         ],
     }  # fmt: skip
     processes: dict[str, subprocess.Popen[bytes]] = {}
-    rasa_url = f"http://127.0.0.1:{rasa_port}"
-    action_url = f"http://127.0.0.1:{action_port}"
     try:
         for name, command in commands.items():
             log = (workdir / f"{name}.log").open("wb")
@@ -122,6 +128,7 @@ def running_stack(workdir: Path, crm_url: str | None = None) -> Iterator[Stack]:
         started = time.monotonic()
         try:
             _wait_until(lambda: httpx.get(f"{action_url}/health").is_success, "action server", 60, processes)
+            _wait_until(lambda: httpx.get(f"{web_url}/healthz").is_success, "web app", 60, processes)
             _wait_until(
                 lambda: httpx.get(f"{rasa_url}/status").json().get("model_id") is not None,
                 "Rasa",
@@ -134,7 +141,7 @@ def running_stack(workdir: Path, crm_url: str | None = None) -> Iterator[Stack]:
                 for p in sorted(workdir.glob("*.log"))
             )
             raise RuntimeError(f"{error}\n{tails}") from error
-        yield Stack(rasa_url, action_url, crm_url, workdir, processes, time.monotonic() - started)
+        yield Stack(rasa_url, action_url, web_url, crm_url, workdir, processes, time.monotonic() - started)
     finally:
         for process in processes.values():
             process.terminate()
