@@ -22,14 +22,16 @@ CHROMIUM_ARGS = [
 def chromium_path() -> str:
     path = os.environ.get("EMBUDO_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if not path:
-        raise RuntimeError("Chromium not found: `make test` installs Debian's chromium, or set EMBUDO_CHROMIUM")
+        raise RuntimeError("No Chromium: `make test` installs Debian's chromium, or set EMBUDO_CHROMIUM")
     return path
 
 
 @contextmanager
 def headless_chromium() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
+        )
         try:
             yield browser
         finally:

@@ -115,7 +115,8 @@ def running_stack(workdir: Path, crm_url: str | None = None) -> Iterator[Stack]:
             "--port", str(rasa_port), "--cors", web_url,
         ],
         "web": [
-            str(APP_PYTHON), "-m", "uvicorn", "bot.web.app:app", "--host", "127.0.0.1", "--port", str(web_port),
+            str(APP_PYTHON), "-m", "uvicorn", "bot.web.app:app",
+            "--host", "127.0.0.1", "--port", str(web_port),
         ],
     }  # fmt: skip
     processes: dict[str, subprocess.Popen[bytes]] = {}
