@@ -22,7 +22,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup run test lint unit validate rasa-test integration browser bench model migrate lock clean
+.PHONY: help setup run test lint unit unit-postgres validate rasa-test integration browser bench model migrate lock clean
 
 help:
 	@echo "make run    set up what is missing, then start Rasa (:5005), actions (:5055) and the web app (:8000)"
@@ -74,6 +74,10 @@ lint: $(VENV)/.installed
 unit: $(VENV)/.installed
 	$(VENV)/bin/pytest -q tests/unit
 
+# The same unit suite on a throwaway local PostgreSQL server (installed from Debian's packages if missing).
+unit-postgres: $(VENV)/.installed
+	scripts/with-postgres $(VENV)/bin/pytest -q tests/unit
+
 validate: $(RASA_VENV)/.installed
 	$(RASA) data validate --fail-on-warnings
 
@@ -91,7 +95,7 @@ browser:
 integration: setup $(MODEL) browser
 	$(VENV)/bin/pytest -q tests/integration
 
-test: setup lint validate unit $(MODEL) rasa-test integration
+test: setup lint validate unit unit-postgres $(MODEL) rasa-test integration
 
 bench: setup $(MODEL)
 	$(VENV)/bin/python bench/stack.py

@@ -1,19 +1,63 @@
-"""Shared fixtures: a real, migrated SQLite database per test."""
+"""Shared fixtures: a real, migrated database per test — SQLite, or PostgreSQL when
+EMBUDO_TEST_POSTGRES_URL names a server (``make test`` runs the unit suite on both)."""
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from crm_core.db import unit_of_work, upgrade_database
+from crm_core.db import get_engine, unit_of_work, upgrade_database
+
+POSTGRES_ADMIN_URL = os.environ.get("EMBUDO_TEST_POSTGRES_URL")
+TEMPLATE = "embudo_test_template"
+
+
+def _admin_execute(*statements: str) -> None:
+    assert POSTGRES_ADMIN_URL
+    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        for statement in statements:
+            connection.execute(text(statement))
+    engine.dispose()
+
+
+def _database_url(name: str) -> str:
+    assert POSTGRES_ADMIN_URL
+    return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str | None]:
+    """A migrated template database, copied for each test (much faster than migrating each time)."""
+    if not POSTGRES_ADMIN_URL:
+        yield None
+        return
+    _admin_execute(f"DROP DATABASE IF EXISTS {TEMPLATE}", f"CREATE DATABASE {TEMPLATE}")
+    url = _database_url(TEMPLATE)
+    upgrade_database(url)
+    get_engine(url).dispose()
+    yield TEMPLATE
+    _admin_execute(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'crm.db'}"
-    upgrade_database(url)
-    return url
+def db_url(tmp_path: Path, postgres_template: str | None) -> Iterator[str]:
+    if postgres_template is None:
+        url = f"sqlite:///{tmp_path / 'crm.db'}"
+        upgrade_database(url)
+        yield url
+        return
+    name = f"embudo_test_{uuid4().hex[:12]}"
+    _admin_execute(f"CREATE DATABASE {name} TEMPLATE {postgres_template}")
+    url = _database_url(name)
+    yield url
+    get_engine(url).dispose()
+    _admin_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture
