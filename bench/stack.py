@@ -111,9 +111,9 @@ def main() -> None:
         concurrent = [latency for latencies, _ in results for latency in latencies]
         summary("10 concurrent conversations, per turn", concurrent, sum(e for _, e in results))
 
+        labels = {"rasa": "Rasa server", "actions": "action server + CRM", "web": "web app"}
         for name, process in stack.processes.items():
-            label = "action server + CRM" if name == "actions" else "Rasa server"
-            print(f"{'peak RSS ' + label:<38} {peak_rss_mb(process.pid):7.0f} MB")
+            print(f"{'peak RSS ' + labels[name]:<38} {peak_rss_mb(process.pid):7.0f} MB")
 
 
 if __name__ == "__main__":
