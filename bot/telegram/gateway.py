@@ -1,0 +1,239 @@
+"""The Telegram gateway: one Application whose handlers relay chats to Rasa and render the replies.
+
+Run with ``python -m bot.telegram.gateway``: long polling by default, a webhook protected by a
+secret token when ``EMBUDO_TELEGRAM_WEBHOOK_URL`` is set.
+"""
+
+import logging
+from collections import OrderedDict
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+    User,
+)
+from telegram.constants import ChatAction
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.telegram.delivery import deliver
+from bot.telegram.rasa_client import RasaRelay, RasaUnavailable
+from bot.telegram.settings import TelegramSettings
+from bot.telegram.texts import LANGUAGES, text
+
+log = logging.getLogger(__name__)
+
+CALLBACK_DATA_LIMIT = 64  # bytes, set by the Bot API
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
+
+
+def sender_id(chat_id: int) -> str:
+    """Rasa's conversation id for a Telegram chat."""
+    return f"telegram-{chat_id}"
+
+
+class Gateway:
+    def __init__(self, settings: TelegramSettings, relay: RasaRelay) -> None:
+        self.settings = settings
+        self.relay = relay
+        self._long_payloads: OrderedDict[str, str] = OrderedDict()
+
+    def build(self) -> Application:  # type: ignore[type-arg]
+        if self.settings.token is None:
+            raise SystemExit("EMBUDO_TELEGRAM_TOKEN is not set: get one from @BotFather")
+        application = (
+            ApplicationBuilder()
+            .token(self.settings.token.get_secret_value())
+            .base_url(self.settings.api_base_url)
+            .base_file_url(self.settings.api_base_url.replace("/bot", "/file/bot"))
+            .post_init(self._post_init)
+            .post_shutdown(self._post_shutdown)
+            .build()
+        )
+        application.add_handler(CommandHandler("start", self.on_start))
+        application.add_handler(CommandHandler("help", self.on_help))
+        application.add_handler(CommandHandler("language", self.on_language))
+        application.add_handler(CommandHandler("cancel", self.on_cancel))
+        application.add_handler(CallbackQueryHandler(self.on_button))
+        application.add_handler(MessageHandler(filters.CONTACT, self.on_contact))
+        application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.on_text))
+        application.add_error_handler(self.on_error)
+        return application
+
+    async def _post_init(self, application: Application) -> None:  # type: ignore[type-arg]
+        commands = [
+            BotCommand("start", "Start talking"),
+            BotCommand("help", "What I can do"),
+            BotCommand("language", "Switch language"),
+            BotCommand("cancel", "Stop the current questions"),
+        ]
+        await deliver(lambda: application.bot.set_my_commands(commands), "set commands", attempts=2)
+
+    async def _post_shutdown(self, _application: Application) -> None:  # type: ignore[type-arg]
+        await self.relay.close()
+
+    # --- handlers -------------------------------------------------------------------------
+
+    async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """``/start PAYLOAD``: the deep-link payload (t.me/bot?start=PAYLOAD) is the lead's source."""
+        source = context.args[0] if context.args else "telegram"
+        await self.relay_to_rasa(update, context, "/greet", {"source": source})
+
+    async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.effective_chat and update.effective_user:
+            await self.say(
+                context, update.effective_chat.id, text("help", update.effective_user.language_code)
+            )
+
+    async def on_language(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if not (update.effective_chat and update.effective_user):
+            return
+        buttons = [
+            [InlineKeyboardButton(name, callback_data=f"lang:{code}")] for code, name in LANGUAGES.items()
+        ]
+        await self.say(
+            context,
+            update.effective_chat.id,
+            text("choose_language", update.effective_user.language_code),
+            InlineKeyboardMarkup(buttons),
+        )
+
+    async def on_cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.relay_to_rasa(update, context, "/stop")
+
+    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.effective_message and update.effective_message.text:
+            await self.relay_to_rasa(update, context, update.effective_message.text)
+
+    async def on_contact(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A shared contact is the visitor's phone number; only their own contact is accepted."""
+        message = update.effective_message
+        if message is None or message.contact is None or update.effective_user is None:
+            return
+        if message.contact.user_id not in (None, update.effective_user.id):
+            return
+        await self.relay_to_rasa(
+            update, context, message.contact.phone_number, {"contact_phone": message.contact.phone_number}
+        )
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None or query.data is None:
+            return
+        await deliver(query.answer, "answer callback", attempts=2)
+        if query.message is not None:
+            await deliver(lambda: query.edit_message_reply_markup(None), "remove buttons", attempts=2)
+        if query.data.startswith("lang:"):
+            code = query.data.removeprefix("lang:")
+            await self.relay_to_rasa(
+                update, context, f'/change_language{{"language": "{code}"}}', {"language": code}
+            )
+            return
+        await self.relay_to_rasa(update, context, self._long_payloads.get(query.data, query.data))
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("error while handling an update: %s", context.error, exc_info=context.error)
+
+    # --- relaying -------------------------------------------------------------------------
+
+    async def relay_to_rasa(
+        self,
+        update: Update,
+        context: ContextTypes.DEFAULT_TYPE,
+        message: str,
+        extra_metadata: dict[str, Any] | None = None,
+    ) -> None:
+        chat, user = update.effective_chat, update.effective_user
+        if chat is None or user is None:
+            return
+        await deliver(lambda: context.bot.send_chat_action(chat.id, ChatAction.TYPING), "typing", attempts=1)
+        try:
+            replies = await self.relay.send(sender_id(chat.id), message, self.metadata(user, extra_metadata))
+        except RasaUnavailable as error:
+            log.error("Rasa unavailable for chat %s: %s", chat.id, error)
+            await self.say(context, chat.id, text("unavailable", user.language_code))
+            return
+        for reply in replies:
+            await self.render(context, chat.id, reply)
+
+    @staticmethod
+    def metadata(user: User, extra: dict[str, Any] | None) -> dict[str, Any]:
+        return {
+            "channel": "telegram",
+            "telegram_user_id": user.id,
+            "language_code": user.language_code,
+            **(extra or {}),
+        }
+
+    async def render(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: dict[str, Any]) -> None:
+        """One Rasa reply as one Telegram message: buttons become an inline keyboard, a
+        ``{"custom": {"request_contact": LABEL}}`` reply asks for the visitor's phone number."""
+        custom = reply.get("custom") or {}
+        markup: Markup | None = None
+        if reply.get("buttons"):
+            markup = InlineKeyboardMarkup(
+                [[InlineKeyboardButton(b["title"], callback_data=self._callback_data(b["payload"]))]
+                 for b in reply["buttons"]]
+            )  # fmt: skip
+        elif isinstance(custom, dict) and custom.get("request_contact"):
+            button = KeyboardButton(str(custom["request_contact"]), request_contact=True)
+            markup = ReplyKeyboardMarkup([[button]], one_time_keyboard=True, resize_keyboard=True)
+        message = reply.get("text") or (custom.get("text") if isinstance(custom, dict) else None)
+        if message:
+            await self.say(context, chat_id, str(message), markup)
+        if reply.get("image"):
+            await deliver(lambda: context.bot.send_photo(chat_id, reply["image"]), f"photo to {chat_id}")
+
+    def _callback_data(self, payload: str) -> str:
+        """Payloads over Telegram's 64-byte limit travel as a short key (the newest 1,000 are kept)."""
+        if len(payload.encode()) <= CALLBACK_DATA_LIMIT:
+            return payload
+        key = f"p:{len(self._long_payloads)}:{abs(hash(payload)) % 10**8}"
+        self._long_payloads[key] = payload
+        while len(self._long_payloads) > 1000:
+            self._long_payloads.popitem(last=False)
+        return key
+
+    async def say(
+        self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, message: str, markup: Markup | None = None
+    ) -> None:
+        await deliver(
+            lambda: context.bot.send_message(chat_id, message, reply_markup=markup),
+            f"message to chat {chat_id}",
+            attempts=self.settings.send_attempts,
+        )
+
+
+def run(settings: TelegramSettings | None = None) -> None:
+    settings = settings or TelegramSettings()
+    application = Gateway(settings, RasaRelay(settings.rasa_url)).build()
+    if settings.webhook_url:
+        application.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path="telegram",
+            webhook_url=settings.webhook_url,
+            secret_token=settings.webhook_secret.get_secret_value() if settings.webhook_secret else None,
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        application.run_polling(allowed_updates=Update.ALL_TYPES, timeout=int(settings.poll_timeout))
+
+
+if __name__ == "__main__":
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    run()
