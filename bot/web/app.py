@@ -1,4 +1,4 @@
-"""FastAPI app on :8000: ``/healthz`` and a demo page whose chat box talks to Rasa's REST channel."""
+"""FastAPI app on :8000: ``/healthz``, the chat widget, and a demo page that hosts it."""
 
 from pathlib import Path
 
@@ -41,7 +41,16 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     def demo_page(request: Request) -> HTMLResponse:
-        return templates.TemplateResponse(request, "demo.html", {"rasa_url": settings.rasa_public_url})
+        """A page with the chat widget on it, and the one tag that embeds it anywhere."""
+        widget = str(request.url_for("static", path="embudo-widget.js"))
+        snippet = f'<script src="{widget}" data-rasa-url="{settings.rasa_public_url}" async></script>'
+        return templates.TemplateResponse(
+            request, "demo.html", {"rasa_url": settings.rasa_public_url, "snippet": snippet}
+        )
+
+    @app.get("/privacy", response_class=HTMLResponse)
+    def privacy(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(request, "privacy.html", {})
 
     return app
 

@@ -59,10 +59,12 @@ def test_healthz_fails_when_the_database_is_unreachable(tmp_path: Path) -> None:
         process.wait(timeout=10)
 
 
-def test_demo_page_has_a_chat_box_wired_to_rasa(web: str) -> None:
+def test_demo_page_hosts_the_widget_and_shows_the_tag_to_embed_it(web: str) -> None:
     page = httpx.get(web + "/")
     assert page.status_code == 200
-    assert 'id="chat-input"' in page.text
-    assert '"rasaUrl": "http://rasa.test:5005"' in page.text
-    script = httpx.get(web + "/static/demo.js")
-    assert script.status_code == 200 and "/webhooks/rest/webhook" in script.text
+    assert '<script src="/static/embudo-widget.js" data-rasa-url="http://rasa.test:5005"' in page.text
+    assert "&lt;script src=&#34;http://127.0.0.1:" in page.text  # the embed snippet, shown escaped
+    widget = httpx.get(web + "/static/embudo-widget.js")
+    assert widget.status_code == 200 and "session_request" in widget.text
+    privacy = httpx.get(web + "/privacy")
+    assert privacy.status_code == 200 and "erase" in privacy.text
