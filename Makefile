@@ -18,6 +18,9 @@ export EMBUDO_DATABASE_URL ?= sqlite:///var/embudo.db
 export EMBUDO_ACTION_ENDPOINT ?= http://localhost:5055/webhook
 export EMBUDO_TRACKER_DIALECT ?= sqlite
 export EMBUDO_TRACKER_DB ?= var/rasa_tracker.db
+export EMBUDO_EVENTS_DIALECT ?= sqlite
+export EMBUDO_EVENTS_DB ?= var/rasa_events.db
+export EMBUDO_EVENTS_URL ?= sqlite:///$(EMBUDO_EVENTS_DB)
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -64,7 +67,7 @@ run: setup $(MODEL) migrate
 	@echo "    action server        http://localhost:5055/health"
 	@echo "  Then: .venv/bin/embudo leads list     Ctrl-C stops everything."
 	@echo ""
-	@processes="rasa actions web"; \
+	@processes="rasa actions web transcripts"; \
 	if [ -n "$$EMBUDO_TELEGRAM_TOKEN" ] || grep -qs '^EMBUDO_TELEGRAM_TOKEN=.' .env; then \
 		processes="$$processes telegram"; echo "  Telegram gateway: on (long polling unless EMBUDO_TELEGRAM_WEBHOOK_URL is set)"; \
 	else echo "  Telegram gateway: off (set EMBUDO_TELEGRAM_TOKEN to start it)"; fi; \

@@ -1,24 +1,30 @@
 """The ``embudo`` command: manage reps and read leads from the shell."""
 
 import json
+import time
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
+from crm_core.config import get_settings
 from crm_core.db import unit_of_work, upgrade_database
 from crm_core.errors import CrmError
 from crm_core.leads import get_lead, list_leads
 from crm_core.reps import add_rep, list_reps
 from crm_core.schemas import LeadOut, NewRep
+from crm_core.transcripts import sync_transcripts, transcript
 
 app = typer.Typer(help="Embudo: lead capture and qualification with a small CRM.", no_args_is_help=True)
 reps_app = typer.Typer(help="Sales reps who receive qualified leads.", no_args_is_help=True)
 leads_app = typer.Typer(help="Leads captured by the bot.", no_args_is_help=True)
 db_app = typer.Typer(help="The CRM database.", no_args_is_help=True)
+transcripts_app = typer.Typer(help="Conversation transcripts from Rasa's event broker.", no_args_is_help=True)
 app.add_typer(reps_app, name="reps")
 app.add_typer(leads_app, name="leads")
 app.add_typer(db_app, name="db")
+app.add_typer(transcripts_app, name="transcripts")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -127,6 +133,49 @@ def leads_show(
     typer.echo(f"  policy {lead.policy_version}; reasons:")
     for reason in lead.reasons:
         typer.echo(f"    {reason.points:>+3}  {reason.component:<9} {reason.why}")
+
+
+@transcripts_app.command("sync")
+def transcripts_sync() -> None:
+    """Copy the messages Rasa published since the last sync."""
+    with unit_of_work() as session:
+        added = sync_transcripts(session, get_settings().events_url)
+    typer.echo(f"{added} new messages")
+
+
+@transcripts_app.command("follow")
+def transcripts_follow(
+    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between syncs.")] = 1.0,
+) -> None:
+    """Keep copying new messages until stopped (``make run`` starts this)."""
+    while True:
+        try:
+            with unit_of_work() as session:
+                sync_transcripts(session, get_settings().events_url)
+        except SQLAlchemyError as error:  # the broker or CRM database is busy or briefly unreachable
+            typer.secho(f"transcript sync failed, retrying: {error.__class__.__name__}: {error}", err=True)
+        time.sleep(interval)
+
+
+@transcripts_app.command("show")
+def transcripts_show(
+    conversation_id: Annotated[str, typer.Argument(help="The conversation (Rasa sender) id.")],
+    output: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+) -> None:
+    """Show one conversation's transcript."""
+    try:
+        with unit_of_work() as session:
+            found = transcript(session, conversation_id)
+    except CrmError as error:
+        raise _fail(str(error)) from None
+    if output == "json":
+        typer.echo(found.model_dump_json(indent=2))
+        return
+    typer.echo(f"Conversation {found.sender_id} on {found.channel}, lead {found.lead_id or '-'}")
+    for message in found.messages:
+        understood = message.intent and message.confidence is not None
+        intent = f"  [{message.intent} {message.confidence:.2f}]" if understood else ""
+        typer.echo(f"{message.sent_at:%Y-%m-%d %H:%M:%S}  {message.role.value:<7} {message.text}{intent}")
 
 
 def main() -> None:

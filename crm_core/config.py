@@ -12,6 +12,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EMBUDO_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///var/embudo.db"
+    # Rasa's SQL event broker database, which transcripts are copied from.
+    events_url: str = "sqlite:///var/rasa_events.db"
     policy_file: Path = DEFAULT_POLICY_FILE
     default_language: str = "en"
 

@@ -3,8 +3,9 @@
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from crm_core.conversations import conversation_for
 from crm_core.errors import NotFound
-from crm_core.models import Contact, Conversation, Lead, Qualification, Stage
+from crm_core.models import Contact, Lead, Qualification, Stage
 from crm_core.policy import LeadFacts, Policy, current_policy, qualify
 from crm_core.routing import assign
 from crm_core.schemas import ConversationRef, LeadOut
@@ -27,18 +28,6 @@ def _find_or_create_contact(session: Session, facts: LeadFacts) -> Contact:
     return contact
 
 
-def _conversation(session: Session, ref: ConversationRef) -> Conversation:
-    conversation = session.scalar(
-        select(Conversation).where(
-            Conversation.channel == ref.channel, Conversation.sender_id == ref.sender_id
-        )
-    )
-    if conversation is None:
-        conversation = Conversation(channel=ref.channel, sender_id=ref.sender_id)
-        session.add(conversation)
-    return conversation
-
-
 def capture_lead(
     session: Session,
     facts: LeadFacts,
@@ -54,7 +43,7 @@ def capture_lead(
     """
     verdict = qualify(facts, policy or current_policy())
     contact = _find_or_create_contact(session, facts)
-    conversation = _conversation(session, conversation_ref)
+    conversation = conversation_for(session, conversation_ref.channel, conversation_ref.sender_id)
     lead = conversation.lead or Lead(stage=Stage.NEW)
     lead.contact = contact
     lead.need = facts.need

@@ -153,5 +153,40 @@ class Conversation(Base):
     sender_id: Mapped[str] = mapped_column(String(255))
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The newest value of every slot the bot set: what admins filter transcripts by.
+    slots: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     lead: Mapped[Lead | None] = relationship(back_populates="conversations")
+    messages: Mapped[list["Message"]] = relationship(back_populates="conversation", order_by="Message.id")
+
+
+class MessageRole(enum.StrEnum):
+    VISITOR = "visitor"
+    BOT = "bot"
+
+
+class Message(Base):
+    """One line of a conversation's transcript, copied from Rasa's event broker."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    role: Mapped[MessageRole] = mapped_column(_enum(MessageRole))
+    text: Mapped[str] = mapped_column(Text, default="")
+    intent: Mapped[str | None] = mapped_column(String(100))
+    confidence: Mapped[float | None]
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    broker_event_id: Mapped[int] = mapped_column(unique=True)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+
+class IngestCursor(Base):
+    """How far a reader of an external event stream has got, so each event is copied once."""
+
+    __tablename__ = "ingest_cursors"
+
+    source: Mapped[str] = mapped_column(String(100), primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(default=0)

@@ -39,6 +39,7 @@ class Stack:
     action_url: str
     web_url: str
     crm_url: str
+    events_url: str
     logs: Path
     processes: dict[str, subprocess.Popen[bytes]]
     model_load_seconds: float
@@ -103,6 +104,8 @@ def running_stack(workdir: Path, crm_url: str | None = None) -> Iterator[Stack]:
         "EMBUDO_ACTION_ENDPOINT": f"http://127.0.0.1:{action_port}/webhook",
         "EMBUDO_TRACKER_DIALECT": "sqlite",
         "EMBUDO_TRACKER_DB": str(workdir / "tracker.db"),
+        "EMBUDO_EVENTS_DIALECT": "sqlite",
+        "EMBUDO_EVENTS_DB": str(workdir / "events.db"),
         "RASA_TELEMETRY_ENABLED": "false",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
         "EMBUDO_RASA_PUBLIC_URL": rasa_url,
@@ -142,7 +145,10 @@ def running_stack(workdir: Path, crm_url: str | None = None) -> Iterator[Stack]:
                 for p in sorted(workdir.glob("*.log"))
             )
             raise RuntimeError(f"{error}\n{tails}") from error
-        yield Stack(rasa_url, action_url, web_url, crm_url, workdir, processes, time.monotonic() - started)
+        events_url = f"sqlite:///{workdir / 'events.db'}"
+        yield Stack(
+            rasa_url, action_url, web_url, crm_url, events_url, workdir, processes, time.monotonic() - started
+        )
     finally:
         for process in processes.values():
             process.terminate()

@@ -9,9 +9,10 @@ import pytest
 
 from crm_core.db import unit_of_work
 from crm_core.leads import list_leads
-from crm_core.models import Authority, Qualification, Stage, Temperature
+from crm_core.models import Authority, MessageRole, Qualification, Stage, Temperature
 from crm_core.reps import add_rep
 from crm_core.schemas import LeadOut, NewRep
+from crm_core.transcripts import sync_transcripts, transcript
 from tests.harness import Stack, running_stack
 
 pytestmark = pytest.mark.integration
@@ -42,19 +43,16 @@ def lead_of(stack: Stack, sender: str) -> LeadOut:
 
 def test_hot_decision_maker_with_budget_becomes_an_assigned_sql(stack: Stack) -> None:
     sender = "it-hot"
-    replies = converse(
-        stack,
-        sender,
-        [
-            "good afternoon",
-            "we want software that answers the enquiries coming in through our website",
-            "we have roughly 40k dollars set aside",
-            "I am the co-founder and I sign the contracts",
-            "we would like it running in three weeks",
-            "Contoso Ltd",
-            "Dana Scully",
-        ],
-    )
+    visitor_turns = [
+        "good afternoon",
+        "we want software that answers the enquiries coming in through our website",
+        "we have roughly 40k dollars set aside",
+        "I am the co-founder and I sign the contracts",
+        "we would like it running in three weeks",
+        "Contoso Ltd",
+        "Dana Scully",
+    ]
+    replies = converse(stack, sender, visitor_turns)
     assert "budget" in replies[1].lower()
     assert "e-mail" in replies[-1].lower()
 
@@ -78,6 +76,18 @@ def test_hot_decision_maker_with_budget_becomes_an_assigned_sql(stack: Stack) ->
     assert (lead.channel, lead.conversation_id) == ("rest", sender)
     assert lead.score >= 90
     assert {reason.component for reason in lead.reasons} >= {"need", "budget", "authority", "timeline", "fit"}
+
+    with unit_of_work(stack.crm_url) as session:
+        sync_transcripts(session, stack.events_url)
+        copied = transcript(session, sender)
+    assert copied.lead_id == lead.id and copied.channel == "rest"
+    visitor = [m for m in copied.messages if m.role is MessageRole.VISITOR]
+    assert [m.text for m in visitor][:2] == ["good afternoon", visitor_turns[1]]
+    assert visitor[0].intent == "greet" and visitor[0].confidence is not None
+    assert any(
+        "doesn't look like a valid e-mail" in m.text for m in copied.messages if m.role is MessageRole.BOT
+    )
+    assert copied.slots["email"] == "dana@contoso.example"
 
 
 def test_interested_visitor_without_a_timeframe_becomes_a_cold_mql(stack: Stack) -> None:

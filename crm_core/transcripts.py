@@ -1,0 +1,181 @@
+"""Transcripts: every visitor and bot message of every channel, copied from Rasa's event broker.
+
+Rasa publishes each tracker event to its broker (on the embedded default, the SQL broker's ``events``
+table). ``sync_transcripts`` copies the new ones into crm_core, once each, so transcripts live beside
+the leads they belong to and can be searched, exported and erased with them.
+"""
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, create_engine, select
+from sqlalchemy import Text as SqlText
+from sqlalchemy.orm import Session
+
+from crm_core.conversations import conversation_for
+from crm_core.errors import NotFound
+from crm_core.models import Conversation, IngestCursor, Message, MessageRole
+
+log = logging.getLogger(__name__)
+
+_broker_metadata = MetaData()
+BROKER_EVENTS = Table(
+    "events",
+    _broker_metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sender_id", String(255)),
+    Column("data", SqlText),
+)  # the table Rasa's SQL event broker writes
+
+
+@dataclass(frozen=True)
+class BrokerEvent:
+    id: int
+    sender_id: str
+    data: dict[str, Any]
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    role: MessageRole
+    text: str
+    intent: str | None
+    confidence: float | None
+    sent_at: datetime
+    extra: dict[str, Any]
+
+
+class TranscriptOut(BaseModel):
+    channel: str
+    sender_id: str
+    lead_id: int | None
+    slots: dict[str, Any]
+    messages: list[MessageOut]
+
+
+@lru_cache
+def _broker_engine(url: str) -> Engine:
+    return create_engine(url)
+
+
+def read_broker_events(broker_url: str, after_id: int, limit: int = 500) -> list[BrokerEvent]:
+    """Events after ``after_id`` in publishing order; a broker that has published nothing yet is empty."""
+    engine = _broker_engine(broker_url)
+    events_table = BROKER_EVENTS.c
+    query = select(BROKER_EVENTS).where(events_table.id > after_id).order_by(events_table.id).limit(limit)
+    events = []
+    with engine.connect() as connection:
+        if not engine.dialect.has_table(connection, "events"):
+            return []
+        for row in connection.execute(query):
+            try:
+                data = json.loads(row.data)
+            except (TypeError, ValueError):
+                log.warning("broker event %s is not JSON; skipped", row.id)
+                data = {}
+            events.append(BrokerEvent(id=row.id, sender_id=row.sender_id or "", data=data))
+    return events
+
+
+def _timestamp(data: dict[str, Any]) -> datetime:
+    value = data.get("timestamp")
+    return datetime.fromtimestamp(value, UTC) if isinstance(value, int | float) else datetime.now(UTC)
+
+
+def ingest(session: Session, events: Iterable[BrokerEvent]) -> int:
+    """Copy user and bot messages and slot values into transcripts; returns how many messages were added.
+
+    A bot message has no channel of its own: it belongs to the conversation of that sender's latest
+    visitor message.
+    """
+    added = 0
+    by_sender: dict[str, Conversation] = {}
+    for event in events:
+        kind = event.data.get("event")
+        conversation = by_sender.get(event.sender_id)
+        if kind == "user":
+            channel = event.data.get("input_channel") or "unknown"
+            if conversation is None or conversation.channel != channel:
+                conversation = conversation_for(session, channel, event.sender_id)
+        elif conversation is None:
+            conversation = _latest_conversation(session, event.sender_id)
+        if conversation is None:
+            continue  # nothing the visitor said yet (e.g. the session-start events)
+        by_sender[event.sender_id] = conversation
+        if kind == "slot" and event.data.get("name"):
+            conversation.slots = {**conversation.slots, event.data["name"]: event.data.get("value")}
+        elif kind in ("user", "bot") and not _already_copied(session, event.id):
+            session.add(_message(conversation, event, kind))
+            added += 1
+    session.flush()
+    return added
+
+
+def _latest_conversation(session: Session, sender_id: str) -> Conversation | None:
+    return session.scalar(
+        select(Conversation)
+        .where(Conversation.sender_id == sender_id)
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+
+
+def _already_copied(session: Session, event_id: int) -> bool:
+    return session.scalar(select(Message.id).where(Message.broker_event_id == event_id)) is not None
+
+
+def _message(conversation: Conversation, event: BrokerEvent, kind: str) -> Message:
+    data = event.data
+    if kind == "user":
+        intent = (data.get("parse_data") or {}).get("intent") or {}
+        return Message(
+            conversation=conversation,
+            role=MessageRole.VISITOR,
+            text=data.get("text") or "",
+            intent=intent.get("name"),
+            confidence=intent.get("confidence"),
+            extra={"metadata": data.get("metadata") or {}},
+            sent_at=_timestamp(data),
+            broker_event_id=event.id,
+        )
+    buttons = ((data.get("data") or {}).get("buttons")) or []
+    return Message(
+        conversation=conversation,
+        role=MessageRole.BOT,
+        text=data.get("text") or "",
+        extra={"buttons": buttons} if buttons else {},
+        sent_at=_timestamp(data),
+        broker_event_id=event.id,
+    )
+
+
+def sync_transcripts(session: Session, broker_url: str, batch: int = 500) -> int:
+    """Copy every event the broker has published since the last sync; returns messages added."""
+    cursor = session.get(IngestCursor, broker_url) or IngestCursor(source=broker_url, last_event_id=0)
+    session.add(cursor)
+    added = 0
+    while events := read_broker_events(broker_url, cursor.last_event_id, batch):
+        added += ingest(session, events)
+        cursor.last_event_id = events[-1].id
+    session.flush()
+    return added
+
+
+def transcript(session: Session, sender_id: str) -> TranscriptOut:
+    conversation = _latest_conversation(session, sender_id)
+    if conversation is None:
+        raise NotFound(f"No conversation with id {sender_id}.")
+    return TranscriptOut(
+        channel=conversation.channel,
+        sender_id=conversation.sender_id,
+        lead_id=conversation.lead_id,
+        slots=conversation.slots,
+        messages=[MessageOut.model_validate(message) for message in conversation.messages],
+    )
