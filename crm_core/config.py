@@ -6,6 +6,7 @@ from pathlib import Path
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("qualification_policy.yml")
+DEFAULT_PIPELINE_FILE = Path(__file__).with_name("pipeline.yml")
 
 
 class Settings(BaseSettings):
@@ -13,6 +14,7 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///var/embudo.db"
     policy_file: Path = DEFAULT_POLICY_FILE
+    pipeline_file: Path = DEFAULT_PIPELINE_FILE
     default_language: str = "en"
 
 

@@ -5,6 +5,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from crm_core.errors import NotFound
 from crm_core.models import Contact, Conversation, Lead, Qualification, Stage
+from crm_core.pipeline import record_stage
 from crm_core.policy import LeadFacts, Policy, current_policy, qualify
 from crm_core.routing import assign
 from crm_core.schemas import ConversationRef, LeadOut
@@ -56,6 +57,7 @@ def capture_lead(
     contact = _find_or_create_contact(session, facts)
     conversation = _conversation(session, conversation_ref)
     lead = conversation.lead or Lead(stage=Stage.NEW)
+    previous_stage = lead.stage if lead.id is not None else None
     lead.contact = contact
     lead.need = facts.need
     lead.budget_amount = facts.budget_amount
@@ -80,6 +82,8 @@ def capture_lead(
     conversation.lead = lead
     session.add(lead)
     session.flush()
+    if lead.stage is not previous_stage:
+        record_stage(session, lead, previous_stage, reason=f"qualified as {verdict.qualification.value}")
     if verdict.qualification is Qualification.SQL and lead.assigned_rep_id is None:
         assign(session, lead)
     return lead_out(lead)

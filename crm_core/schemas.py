@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from crm_core.models import Authority, Qualification, Stage, Temperature
+from crm_core.models import ActivityKind, Authority, Qualification, Stage, Temperature
 from crm_core.policy import Reason
 
 
@@ -75,4 +75,43 @@ class LeadOut(BaseModel):
     assigned_rep_id: int | None
     channel: str | None
     conversation_id: str | None
+    created_at: datetime
+
+
+class NewDeal(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    value: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
+    currency: str = Field(pattern=r"^[A-Za-z]{3}$")
+    expected_close_date: date | None = None
+    stage: Stage | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+
+class DealOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    lead_id: int
+    title: str
+    value: Decimal
+    currency: str
+    expected_close_date: date | None
+    stage: Stage
+    created_at: datetime
+    closed_at: datetime | None
+
+
+class ActivityOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    lead_id: int
+    rep_id: int | None
+    kind: ActivityKind
+    body: str
+    due_at: datetime | None
     created_at: datetime

@@ -78,3 +78,15 @@ def test_list_and_show(session: Session) -> None:
     assert get_lead(session, made.id).email == "ana@acme.example"
     with pytest.raises(NotFound):
         get_lead(session, made.id + 1)
+
+
+def test_capture_records_the_stage_history(session: Session) -> None:
+    from crm_core.pipeline import history
+
+    ref = ConversationRef(channel="rest", sender_id="hist")
+    first = capture_lead(session, HOT.model_copy(update={"timeline_days": None}), ref)
+    capture_lead(session, HOT, ref)
+    assert [(c.from_stage, c.to_stage) for c in history(session, first.id)] == [
+        (None, Stage.MQL),
+        (Stage.MQL, Stage.SQL),
+    ]
