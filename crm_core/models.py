@@ -226,3 +226,17 @@ class Activity(Base):
     body: Mapped[str] = mapped_column(Text)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Quota(Base):
+    """A rep's goal: won deal value in ``currency`` closed in [period_start, period_end)."""
+
+    __tablename__ = "quotas"
+    __table_args__ = (UniqueConstraint("rep_id", "period_start", "currency"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"), index=True)
+    period_start: Mapped[date]
+    period_end: Mapped[date]
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3))

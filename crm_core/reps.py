@@ -1,9 +1,13 @@
 """Sales reps: the people leads are handed to."""
 
+from datetime import date
+from decimal import Decimal
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_core.models import OPEN_STAGES, Lead, Rep
+from crm_core.errors import InvalidInput, NotFound
+from crm_core.models import OPEN_STAGES, Lead, Quota, Rep
 from crm_core.schemas import NewRep, RepOut
 
 
@@ -36,3 +40,28 @@ def list_reps(session: Session) -> list[RepOut]:
     return [
         RepOut.model_validate(rep).model_copy(update={"open_leads": loads.get(rep.id, 0)}) for rep in reps
     ]
+
+
+def set_quota(
+    session: Session, rep_id: int, period_start: date, period_end: date, amount: Decimal, currency: str
+) -> Quota:
+    """Set (or replace) a rep's goal for a period; goal attainment is measured against it."""
+    if session.get(Rep, rep_id) is None:
+        raise NotFound(f"No rep with id {rep_id}.")
+    if period_end <= period_start:
+        raise InvalidInput("A quota period must end after it starts.")
+    if amount <= 0:
+        raise InvalidInput("A quota must be a positive amount.")
+    currency = currency.upper()
+    quota = session.scalar(
+        select(Quota).where(
+            Quota.rep_id == rep_id, Quota.period_start == period_start, Quota.currency == currency
+        )
+    )
+    if quota is None:
+        quota = Quota(rep_id=rep_id, period_start=period_start, currency=currency)
+        session.add(quota)
+    quota.period_end = period_end
+    quota.amount = amount
+    session.flush()
+    return quota
