@@ -47,6 +47,7 @@ def capture_lead(
     language: str = "en",
     source: str | None = None,
     policy: Policy | None = None,
+    territory: str | None = None,
 ) -> LeadOut:
     """Store contact, lead, classification and conversation, and route an SQL to a rep.
 
@@ -71,6 +72,7 @@ def capture_lead(
     lead.bought_competitor = facts.bought_competitor
     lead.language = language
     lead.source = source or lead.source
+    lead.territory = territory.upper() if territory else lead.territory
     lead.score = verdict.score
     lead.qualification = verdict.qualification
     lead.temperature = verdict.temperature

@@ -104,6 +104,12 @@ class Rep(Base):
     telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     capacity: Mapped[int] = mapped_column(default=20)
     active: Mapped[bool] = mapped_column(default=True)
+    territories: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: covers every territory
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # weekday ("mon".."sun") → ["HH:MM", "HH:MM"] in the rep's time zone; empty: always available
+    working_hours: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)
+    away_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    is_admin: Mapped[bool] = mapped_column(default=False)
     last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -151,6 +157,11 @@ class Lead(Base):
     stage: Mapped[Stage] = mapped_column(_enum(Stage), default=Stage.NEW, index=True)
     assigned_rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"), index=True)
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    territory: Mapped[str | None] = mapped_column(String(40))
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    sla_passes: Mapped[int] = mapped_column(default=0)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -240,3 +251,25 @@ class Quota(Base):
     period_end: Mapped[date]
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     currency: Mapped[str] = mapped_column(String(3))
+
+
+class AssignmentAction(enum.StrEnum):
+    ASSIGNED = "assigned"
+    QUEUED = "queued"
+    ACCEPTED = "accepted"
+    PASSED = "passed"
+    EXPIRED = "expired"
+    ESCALATED = "escalated"
+
+
+class AssignmentEvent(Base):
+    """The audit log of routing: every assignment decision with the reason it was taken."""
+
+    __tablename__ = "assignment_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
+    action: Mapped[AssignmentAction] = mapped_column(_enum(AssignmentAction))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from crm_core.errors import InvalidInput, NotFound
 from crm_core.models import OPEN_STAGES, Lead, Quota, Rep
-from crm_core.schemas import NewRep, RepOut
+from crm_core.schemas import NewRep, RepOut, RepUpdate
 
 
 def add_rep(session: Session, new_rep: NewRep) -> RepOut:
@@ -18,6 +18,10 @@ def add_rep(session: Session, new_rep: NewRep) -> RepOut:
         telegram_chat_id=new_rep.telegram_chat_id,
         capacity=new_rep.capacity,
         active=True,
+        territories=new_rep.territories,
+        timezone=new_rep.timezone,
+        working_hours=new_rep.working_hours,
+        is_admin=new_rep.is_admin,
     )
     session.add(rep)
     session.flush()
@@ -65,3 +69,22 @@ def set_quota(
     quota.amount = amount
     session.flush()
     return quota
+
+
+def update_rep(session: Session, rep_id: int, changes: RepUpdate) -> RepOut:
+    """Change a rep's languages, capacity, territories, hours, availability or active flag."""
+    rep = session.get(Rep, rep_id)
+    if rep is None:
+        raise NotFound(f"No rep with id {rep_id}.")
+    for field in ("languages", "capacity", "active", "territories", "timezone", "working_hours", "is_admin"):
+        value = getattr(changes, field)
+        if value is not None:
+            setattr(rep, field, value)
+    if changes.clear_away:
+        rep.away_until = None
+    elif changes.away_until is not None:
+        rep.away_until = changes.away_until
+    session.flush()
+    return RepOut.model_validate(rep).model_copy(
+        update={"open_leads": open_lead_counts(session).get(rep.id, 0)}
+    )
