@@ -16,6 +16,8 @@ class Settings(BaseSettings):
     policy_file: Path = DEFAULT_POLICY_FILE
     pipeline_file: Path = DEFAULT_PIPELINE_FILE
     default_language: str = "en"
+    # Region for phone numbers written without a country code (e.g. "ES"); None: they must start with +.
+    default_phone_region: str | None = None
 
 
 @lru_cache
