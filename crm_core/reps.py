@@ -88,3 +88,21 @@ def update_rep(session: Session, rep_id: int, changes: RepUpdate) -> RepOut:
     return RepOut.model_validate(rep).model_copy(
         update={"open_leads": open_lead_counts(session).get(rep.id, 0)}
     )
+
+
+_DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_hours(text: str) -> dict[str, list[str]]:
+    """Working hours from ``mon-fri=09:00-17:00,sat=10:00-13:00`` (days not named are off)."""
+    hours: dict[str, list[str]] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        days, _, span = part.partition("=")
+        start, _, end = span.partition("-")
+        first, _, last = days.strip().lower().partition("-")
+        if first[:3] not in _DAY_NAMES or (last and last[:3] not in _DAY_NAMES) or not (start and end):
+            raise InvalidInput(f"Cannot read hours '{part}': write them like mon-fri=09:00-17:00.")
+        i, j = _DAY_NAMES.index(first[:3]), _DAY_NAMES.index((last or first)[:3])
+        for day in _DAY_NAMES[i : j + 1]:
+            hours[day] = [start.strip(), end.strip()]
+    return hours
