@@ -8,11 +8,12 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import cli_crm
 from crm_core.config import get_settings
 from crm_core.db import unit_of_work, upgrade_database
 from crm_core.errors import CrmError
 from crm_core.leads import get_lead, list_leads
-from crm_core.reps import add_rep, list_reps
+from crm_core.reps import add_rep, list_reps, parse_hours
 from crm_core.schemas import LeadOut, NewRep
 from crm_core.transcripts import sync_transcripts, transcript
 
@@ -49,12 +50,25 @@ def reps_add(
     languages: Annotated[str, typer.Option(help="Comma-separated language codes, e.g. en,es.")],
     telegram_chat_id: Annotated[int | None, typer.Option(help="Telegram chat for notifications.")] = None,
     capacity: Annotated[int, typer.Option(help="Open leads the rep can hold at once.")] = 20,
+    territories: Annotated[str, typer.Option(help="Comma-separated territories; none: covers all.")] = "",
+    timezone: Annotated[str, typer.Option(help="The rep's time zone, e.g. Europe/Madrid.")] = "UTC",
+    hours: Annotated[str, typer.Option(help="Working hours, e.g. mon-fri=09:00-17:00; none: always.")] = "",
+    admin: Annotated[bool, typer.Option("--admin", help="Receives escalated leads.")] = False,
 ) -> None:
     """Add a sales rep."""
     try:
         new_rep = NewRep(
-            name=name, languages=languages.split(","), telegram_chat_id=telegram_chat_id, capacity=capacity
+            name=name,
+            languages=languages.split(","),
+            telegram_chat_id=telegram_chat_id,
+            capacity=capacity,
+            territories=territories.split(",") if territories else [],
+            timezone=timezone,
+            working_hours=parse_hours(hours),
+            is_admin=admin,
         )
+    except CrmError as error:
+        raise _fail(f"Cannot add rep: {error}") from None
     except ValidationError as error:
         raise _fail(f"Cannot add rep: {_explain(error)}") from None
     with unit_of_work() as session:
@@ -176,6 +190,9 @@ def transcripts_show(
         understood = message.intent and message.confidence is not None
         intent = f"  [{message.intent} {message.confidence:.2f}]" if understood else ""
         typer.echo(f"{message.sent_at:%Y-%m-%d %H:%M:%S}  {message.role.value:<7} {message.text}{intent}")
+
+
+cli_crm.register(app, leads_app, reps_app)
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("qualification_policy.yml")
+DEFAULT_PIPELINE_FILE = Path(__file__).with_name("pipeline.yml")
 
 
 class Settings(BaseSettings):
@@ -15,7 +16,10 @@ class Settings(BaseSettings):
     # Rasa's SQL event broker database, which transcripts are copied from.
     events_url: str = "sqlite:///var/rasa_events.db"
     policy_file: Path = DEFAULT_POLICY_FILE
+    pipeline_file: Path = DEFAULT_PIPELINE_FILE
     default_language: str = "en"
+    # Region for phone numbers written without a country code (e.g. "ES"); None: they must start with +.
+    default_phone_region: str | None = None
 
 
 @lru_cache

@@ -11,3 +11,7 @@ class NotFound(CrmError):
 
 class InvalidInput(CrmError):
     pass
+
+
+class InvalidTransition(CrmError):
+    """A stage move the pipeline does not allow."""

@@ -4,8 +4,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from crm_core.conversations import conversation_for
+from crm_core.dedup import resolve_contact
 from crm_core.errors import NotFound
 from crm_core.models import Contact, Lead, Qualification, Stage
+from crm_core.pipeline import current_pipeline, record_stage
 from crm_core.policy import LeadFacts, Policy, current_policy, qualify
 from crm_core.routing import assign
 from crm_core.schemas import ConversationRef, LeadOut
@@ -14,18 +16,16 @@ _STAGE_OF = {Qualification.SQL: Stage.SQL, Qualification.MQL: Stage.MQL}
 _EARLY_STAGES = {Stage.NEW, Stage.MQL, Stage.SQL}
 
 
-def _find_or_create_contact(session: Session, facts: LeadFacts) -> Contact:
-    """The contact with this e-mail if we know one, else a new one."""
-    contact = None
-    if facts.email:
-        contact = session.scalar(select(Contact).where(Contact.email == facts.email))
-    if contact is None:
-        contact = Contact(email=facts.email)
-        session.add(contact)
-    contact.name = facts.name or contact.name
-    contact.phone = facts.phone or contact.phone
-    contact.company = facts.company or contact.company
-    return contact
+def _returning_lead(session: Session, contact: Contact) -> Lead | None:
+    """The contact's newest open lead: a returning visitor updates it rather than starting another."""
+    if contact.id is None:
+        return None
+    return session.scalar(
+        select(Lead)
+        .where(Lead.contact_id == contact.id, Lead.stage.in_(current_pipeline().open_stages))
+        .order_by(Lead.id.desc())
+        .limit(1)
+    )
 
 
 def capture_lead(
@@ -35,16 +35,19 @@ def capture_lead(
     language: str = "en",
     source: str | None = None,
     policy: Policy | None = None,
+    territory: str | None = None,
 ) -> LeadOut:
     """Store contact, lead, classification and conversation, and route an SQL to a rep.
 
-    The caller's unit of work commits all of it together. Submitting again from the same
-    conversation updates its lead rather than creating a second one.
+    The caller's unit of work commits all of it together. The contact is deduplicated by normalised
+    e-mail or phone across channels; submitting again from the same conversation, or returning while
+    an open lead exists, updates that lead rather than creating a second one.
     """
     verdict = qualify(facts, policy or current_policy())
-    contact = _find_or_create_contact(session, facts)
+    contact = resolve_contact(session, facts.name, facts.email, facts.phone, facts.company)
     conversation = conversation_for(session, conversation_ref.channel, conversation_ref.sender_id)
-    lead = conversation.lead or Lead(stage=Stage.NEW)
+    lead = conversation.lead or _returning_lead(session, contact) or Lead(stage=Stage.NEW)
+    previous_stage = lead.stage if lead.id is not None else None
     lead.contact = contact
     lead.need = facts.need
     lead.budget_amount = facts.budget_amount
@@ -58,6 +61,7 @@ def capture_lead(
     lead.bought_competitor = facts.bought_competitor
     lead.language = language
     lead.source = source or lead.source
+    lead.territory = territory.upper() if territory else lead.territory
     lead.score = verdict.score
     lead.qualification = verdict.qualification
     lead.temperature = verdict.temperature
@@ -69,6 +73,8 @@ def capture_lead(
     conversation.lead = lead
     session.add(lead)
     session.flush()
+    if lead.stage is not previous_stage:
+        record_stage(session, lead, previous_stage, reason=f"qualified as {verdict.qualification.value}")
     if verdict.qualification is Qualification.SQL and lead.assigned_rep_id is None:
         assign(session, lead)
     return lead_out(lead)

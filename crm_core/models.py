@@ -5,7 +5,19 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Enum, ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -55,23 +67,28 @@ def _enum(kind: type[enum.StrEnum]) -> Enum:
     )
 
 
-class UTCDateTime(DateTime):
-    """Timezone-aware datetimes on every backend (SQLite forgets the zone; we put UTC back)."""
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend.
 
-    def __init__(self) -> None:
-        super().__init__(timezone=True)
+    SQLite keeps no zone, and a ``DateTime`` subclass is replaced by the dialect's own type, so this
+    is a TypeDecorator: values are stored as UTC and read back with ``tzinfo=UTC``.
+    """
 
-    def result_processor(self, dialect: Any, coltype: Any) -> Any:
-        parent = super().result_processor(dialect, coltype)
+    impl = DateTime(timezone=True)
+    cache_ok = True
 
-        def process(value: Any) -> Any:
-            if parent is not None:
-                value = parent(value)
-            if isinstance(value, datetime) and value.tzinfo is None:
-                value = value.replace(tzinfo=UTC)
-            return value
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-        return process
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
 
 
 class Base(DeclarativeBase):
@@ -87,6 +104,12 @@ class Rep(Base):
     telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     capacity: Mapped[int] = mapped_column(default=20)
     active: Mapped[bool] = mapped_column(default=True)
+    territories: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: covers every territory
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # weekday ("mon".."sun") → ["HH:MM", "HH:MM"] in the rep's time zone; empty: always available
+    working_hours: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)
+    away_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    is_admin: Mapped[bool] = mapped_column(default=False)
     last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -99,8 +122,9 @@ class Contact(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
-    phone: Mapped[str | None] = mapped_column(String(32))
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)  # E.164 when it could be parsed
     company: Mapped[str | None] = mapped_column(String(200))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     leads: Mapped[list["Lead"]] = relationship(back_populates="contact")
@@ -134,6 +158,11 @@ class Lead(Base):
     stage: Mapped[Stage] = mapped_column(_enum(Stage), default=Stage.NEW, index=True)
     assigned_rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"), index=True)
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    territory: Mapped[str | None] = mapped_column(String(40))
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    sla_passes: Mapped[int] = mapped_column(default=0)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -158,6 +187,111 @@ class Conversation(Base):
 
     lead: Mapped[Lead | None] = relationship(back_populates="conversations")
     messages: Mapped[list["Message"]] = relationship(back_populates="conversation", order_by="Message.id")
+
+
+class ActivityKind(enum.StrEnum):
+    NOTE = "note"
+    CALL = "call"
+    EMAIL = "email"
+    MEETING = "meeting"
+    TASK = "task"
+
+
+class Deal(Base):
+    """Money attached to a lead: what it is worth, in which currency, and when it should close."""
+
+    __tablename__ = "deals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    value: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    expected_close_date: Mapped[date | None] = mapped_column(index=True)
+    stage: Mapped[Stage] = mapped_column(_enum(Stage), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+
+    lead: Mapped[Lead] = relationship()
+
+
+class StageChange(Base):
+    """One move of a lead (deal_id NULL) or of a deal between stages: the history KPIs are computed from."""
+
+    __tablename__ = "stage_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"), index=True)
+    from_stage: Mapped[Stage | None] = mapped_column(_enum(Stage))
+    to_stage: Mapped[Stage] = mapped_column(_enum(Stage))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Activity(Base):
+    """A note, call, e-mail, meeting or task on a lead."""
+
+    __tablename__ = "activities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
+    kind: Mapped[ActivityKind] = mapped_column(_enum(ActivityKind))
+    body: Mapped[str] = mapped_column(Text)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Quota(Base):
+    """A rep's goal: won deal value in ``currency`` closed in [period_start, period_end)."""
+
+    __tablename__ = "quotas"
+    __table_args__ = (UniqueConstraint("rep_id", "period_start", "currency"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"), index=True)
+    period_start: Mapped[date]
+    period_end: Mapped[date]
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+class AssignmentAction(enum.StrEnum):
+    ASSIGNED = "assigned"
+    QUEUED = "queued"
+    ACCEPTED = "accepted"
+    PASSED = "passed"
+    EXPIRED = "expired"
+    ESCALATED = "escalated"
+
+
+class AssignmentEvent(Base):
+    """The audit log of routing: every assignment decision with the reason it was taken."""
+
+    __tablename__ = "assignment_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
+    action: Mapped[AssignmentAction] = mapped_column(_enum(AssignmentAction))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ContactMerge(Base):
+    """The log of contact merges, with what is needed to undo one."""
+
+    __tablename__ = "contact_merges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kept_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    merged_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    # {"kept": {...fields before}, "merged": {...fields before}, "lead_ids": [...], "conversation_ids": [...]}
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    merged_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class MessageRole(enum.StrEnum):

@@ -1,10 +1,14 @@
 """Sales reps: the people leads are handed to."""
 
+from datetime import date
+from decimal import Decimal
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_core.models import OPEN_STAGES, Lead, Rep
-from crm_core.schemas import NewRep, RepOut
+from crm_core.errors import InvalidInput, NotFound
+from crm_core.models import OPEN_STAGES, Lead, Quota, Rep
+from crm_core.schemas import NewRep, RepOut, RepUpdate
 
 
 def add_rep(session: Session, new_rep: NewRep) -> RepOut:
@@ -14,6 +18,10 @@ def add_rep(session: Session, new_rep: NewRep) -> RepOut:
         telegram_chat_id=new_rep.telegram_chat_id,
         capacity=new_rep.capacity,
         active=True,
+        territories=new_rep.territories,
+        timezone=new_rep.timezone,
+        working_hours=new_rep.working_hours,
+        is_admin=new_rep.is_admin,
     )
     session.add(rep)
     session.flush()
@@ -36,3 +44,65 @@ def list_reps(session: Session) -> list[RepOut]:
     return [
         RepOut.model_validate(rep).model_copy(update={"open_leads": loads.get(rep.id, 0)}) for rep in reps
     ]
+
+
+def set_quota(
+    session: Session, rep_id: int, period_start: date, period_end: date, amount: Decimal, currency: str
+) -> Quota:
+    """Set (or replace) a rep's goal for a period; goal attainment is measured against it."""
+    if session.get(Rep, rep_id) is None:
+        raise NotFound(f"No rep with id {rep_id}.")
+    if period_end <= period_start:
+        raise InvalidInput("A quota period must end after it starts.")
+    if amount <= 0:
+        raise InvalidInput("A quota must be a positive amount.")
+    currency = currency.upper()
+    quota = session.scalar(
+        select(Quota).where(
+            Quota.rep_id == rep_id, Quota.period_start == period_start, Quota.currency == currency
+        )
+    )
+    if quota is None:
+        quota = Quota(rep_id=rep_id, period_start=period_start, currency=currency)
+        session.add(quota)
+    quota.period_end = period_end
+    quota.amount = amount
+    session.flush()
+    return quota
+
+
+def update_rep(session: Session, rep_id: int, changes: RepUpdate) -> RepOut:
+    """Change a rep's languages, capacity, territories, hours, availability or active flag."""
+    rep = session.get(Rep, rep_id)
+    if rep is None:
+        raise NotFound(f"No rep with id {rep_id}.")
+    for field in ("languages", "capacity", "active", "territories", "timezone", "working_hours", "is_admin"):
+        value = getattr(changes, field)
+        if value is not None:
+            setattr(rep, field, value)
+    if changes.clear_away:
+        rep.away_until = None
+    elif changes.away_until is not None:
+        rep.away_until = changes.away_until
+    session.flush()
+    return RepOut.model_validate(rep).model_copy(
+        update={"open_leads": open_lead_counts(session).get(rep.id, 0)}
+    )
+
+
+_DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_hours(text: str) -> dict[str, list[str]]:
+    """Working hours from ``mon-fri=09:00-17:00,sat=10:00-13:00`` (days not named are off)."""
+    hours: dict[str, list[str]] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        days, _, span = part.partition("=")
+        start, _, end = span.partition("-")
+        first, _, last = days.strip().lower().partition("-")
+        if first[:3] not in _DAY_NAMES or (last and last[:3] not in _DAY_NAMES) or not (start and end):
+            raise InvalidInput(f"Cannot read hours '{part}': write them like mon-fri=09:00-17:00.")
+        i, j = _DAY_NAMES.index(first[:3]), _DAY_NAMES.index((last or first)[:3])
+        for day in _DAY_NAMES[i : j + 1]:
+            hours[day] = [start.strip(), end.strip()]
+    return hours

@@ -1,12 +1,60 @@
 """Pydantic models at crm_core's boundary: what callers send in and get back."""
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from crm_core.models import Authority, Qualification, Stage, Temperature
+from crm_core.models import ActivityKind, Authority, Qualification, Stage, Temperature
 from crm_core.policy import Reason
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _check_languages(value: list[str]) -> list[str]:
+    codes = [code.strip().lower() for code in value if code.strip()]
+    for code in codes:
+        if not (2 <= len(code) <= 8 and code.replace("-", "").isalpha()):
+            raise ValueError(f"'{code}' is not a language code such as en or es")
+    if not codes:
+        raise ValueError("give at least one language code, such as en")
+    return list(dict.fromkeys(codes))
+
+
+def _check_territories(value: list[str]) -> list[str]:
+    codes = [code.strip().upper() for code in value if code.strip()]
+    for code in codes:
+        if len(code) > 40:
+            raise ValueError(f"territory '{code}' is longer than 40 characters")
+    return list(dict.fromkeys(codes))
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"'{value}' is not a time zone such as Europe/Madrid") from None
+    return value
+
+
+def _check_hours(value: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Weekday → [start, end] as HH:MM, start before end; days not listed are days off."""
+    checked: dict[str, list[str]] = {}
+    for day, span in value.items():
+        key = day.strip().lower()[:3]
+        if key not in WEEKDAYS:
+            raise ValueError(f"'{day}' is not a weekday (mon … sun)")
+        if len(span) != 2:
+            raise ValueError(f"hours for {key} must be [start, end], e.g. ['09:00', '17:00']")
+        try:
+            start, end = (time.fromisoformat(t.strip().zfill(5)) for t in span)
+        except ValueError:
+            raise ValueError(f"hours for {key} must look like 09:00") from None
+        if start >= end:
+            raise ValueError(f"hours for {key} must start before they end")
+        checked[key] = [start.strftime("%H:%M"), end.strftime("%H:%M")]
+    return checked
 
 
 class NewRep(BaseModel):
@@ -14,6 +62,10 @@ class NewRep(BaseModel):
     languages: list[str] = Field(min_length=1)
     telegram_chat_id: int | None = None
     capacity: int = Field(default=20, ge=0)
+    territories: list[str] = Field(default_factory=list)
+    timezone: str = "UTC"
+    working_hours: dict[str, list[str]] = Field(default_factory=dict)
+    is_admin: bool = False
 
     @field_validator("name")
     @classmethod
@@ -22,16 +74,53 @@ class NewRep(BaseModel):
             raise ValueError("name must not be blank")
         return value.strip()
 
+    _languages = field_validator("languages")(_check_languages)
+    _territories = field_validator("territories")(_check_territories)
+    _timezone = field_validator("timezone")(_check_timezone)
+    _hours = field_validator("working_hours")(_check_hours)
+
+
+class RepUpdate(BaseModel):
+    """Fields to change on a rep; None leaves a field as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    languages: list[str] | None = None
+    capacity: int | None = Field(default=None, ge=0)
+    active: bool | None = None
+    territories: list[str] | None = None
+    timezone: str | None = None
+    working_hours: dict[str, list[str]] | None = None
+    away_until: datetime | None = None
+    clear_away: bool = False
+    is_admin: bool | None = None
+
     @field_validator("languages")
     @classmethod
-    def _normalise_languages(cls, value: list[str]) -> list[str]:
-        codes = [code.strip().lower() for code in value if code.strip()]
-        for code in codes:
-            if not (2 <= len(code) <= 8 and code.replace("-", "").isalpha()):
-                raise ValueError(f"'{code}' is not a language code such as en or es")
-        if not codes:
-            raise ValueError("give at least one language code, such as en")
-        return list(dict.fromkeys(codes))
+    def _languages(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _check_languages(value)
+
+    @field_validator("territories")
+    @classmethod
+    def _territories(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _check_territories(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        return None if value is None else _check_timezone(value)
+
+    @field_validator("working_hours")
+    @classmethod
+    def _hours(cls, value: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
+        return None if value is None else _check_hours(value)
+
+    @field_validator("away_until")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("away_until needs a time zone")
+        return value
 
 
 class RepOut(BaseModel):
@@ -43,6 +132,11 @@ class RepOut(BaseModel):
     telegram_chat_id: int | None
     capacity: int
     active: bool
+    territories: list[str] = []
+    timezone: str = "UTC"
+    working_hours: dict[str, list[str]] = {}
+    away_until: datetime | None = None
+    is_admin: bool = False
     open_leads: int = 0
 
 
@@ -75,4 +169,43 @@ class LeadOut(BaseModel):
     assigned_rep_id: int | None
     channel: str | None
     conversation_id: str | None
+    created_at: datetime
+
+
+class NewDeal(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    value: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
+    currency: str = Field(pattern=r"^[A-Za-z]{3}$")
+    expected_close_date: date | None = None
+    stage: Stage | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+
+class DealOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    lead_id: int
+    title: str
+    value: Decimal
+    currency: str
+    expected_close_date: date | None
+    stage: Stage
+    created_at: datetime
+    closed_at: datetime | None
+
+
+class ActivityOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    lead_id: int
+    rep_id: int | None
+    kind: ActivityKind
+    body: str
+    due_at: datetime | None
     created_at: datetime

@@ -32,6 +32,11 @@ def test_reps_add_and_list(db_url: str) -> None:
         "telegram_chat_id": None,
         "capacity": 3,
         "active": True,
+        "territories": [],
+        "timezone": "UTC",
+        "working_hours": {},
+        "away_until": None,
+        "is_admin": False,
         "open_leads": 0,
     }
 

@@ -51,11 +51,25 @@ def test_submitting_twice_from_one_conversation_updates_the_lead(session: Sessio
     assert count(session, Lead) == 1 and count(session, Conversation) == 1
 
 
-def test_same_email_is_the_same_contact(session: Session) -> None:
-    capture_lead(session, HOT, ConversationRef(channel="rest", sender_id="one"))
-    capture_lead(session, HOT, ConversationRef(channel="socketio", sender_id="two"))
-    assert count(session, Contact) == 1
-    assert count(session, Lead) == 2
+def test_same_email_is_the_same_contact_and_a_returning_lead_is_updated(session: Session) -> None:
+    first = capture_lead(session, HOT, ConversationRef(channel="rest", sender_id="one"))
+    again = capture_lead(
+        session,
+        HOT.model_copy(update={"email": "ana@ACME.Example"}),
+        ConversationRef(channel="socketio", sender_id="two"),
+    )
+    assert again.id == first.id
+    assert (count(session, Contact), count(session, Lead), count(session, Conversation)) == (1, 1, 2)
+
+
+def test_a_closed_lead_is_not_reopened_by_a_return_visit(session: Session) -> None:
+    from crm_core.pipeline import move_lead
+
+    first = capture_lead(session, HOT, ConversationRef(channel="rest", sender_id="one"))
+    move_lead(session, first.id, "won")
+    second = capture_lead(session, HOT, ConversationRef(channel="rest", sender_id="two"))
+    assert second.id != first.id
+    assert (count(session, Contact), count(session, Lead)) == (1, 2)
 
 
 def test_a_failure_part_way_writes_nothing(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -78,3 +92,15 @@ def test_list_and_show(session: Session) -> None:
     assert get_lead(session, made.id).email == "ana@acme.example"
     with pytest.raises(NotFound):
         get_lead(session, made.id + 1)
+
+
+def test_capture_records_the_stage_history(session: Session) -> None:
+    from crm_core.pipeline import history
+
+    ref = ConversationRef(channel="rest", sender_id="hist")
+    first = capture_lead(session, HOT.model_copy(update={"timeline_days": None}), ref)
+    capture_lead(session, HOT, ref)
+    assert [(c.from_stage, c.to_stage) for c in history(session, first.id)] == [
+        (None, Stage.MQL),
+        (Stage.MQL, Stage.SQL),
+    ]

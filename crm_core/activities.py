@@ -1,0 +1,51 @@
+"""Activities and notes on a lead: what was done, by whom, and what is due."""
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm_core.errors import InvalidInput, NotFound
+from crm_core.models import Activity, ActivityKind, Lead, Rep
+from crm_core.schemas import ActivityOut
+
+
+def add_activity(
+    session: Session,
+    lead_id: int,
+    kind: ActivityKind | str,
+    body: str,
+    rep_id: int | None = None,
+    due_at: datetime | None = None,
+) -> ActivityOut:
+    """Attach an activity (a note, call, e-mail, meeting or task) to a lead."""
+    if session.get(Lead, lead_id) is None:
+        raise NotFound(f"No lead with id {lead_id}.")
+    try:
+        kind = ActivityKind(kind)
+    except ValueError:
+        names = ", ".join(k.value for k in ActivityKind)
+        raise InvalidInput(f"Unknown activity '{kind}': use one of {names}.") from None
+    if not body.strip():
+        raise InvalidInput("An activity needs some text.")
+    if rep_id is not None and session.get(Rep, rep_id) is None:
+        raise NotFound(f"No rep with id {rep_id}.")
+    if due_at is not None and due_at.tzinfo is None:
+        raise InvalidInput("Times must carry a time zone (UTC).")
+    activity = Activity(lead_id=lead_id, kind=kind, body=body.strip(), rep_id=rep_id, due_at=due_at)
+    session.add(activity)
+    session.flush()
+    return ActivityOut.model_validate(activity)
+
+
+def add_note(session: Session, lead_id: int, body: str, rep_id: int | None = None) -> ActivityOut:
+    return add_activity(session, lead_id, ActivityKind.NOTE, body, rep_id=rep_id)
+
+
+def list_activities(session: Session, lead_id: int) -> list[ActivityOut]:
+    if session.get(Lead, lead_id) is None:
+        raise NotFound(f"No lead with id {lead_id}.")
+    rows = session.scalars(
+        select(Activity).where(Activity.lead_id == lead_id).order_by(Activity.created_at, Activity.id)
+    )
+    return [ActivityOut.model_validate(activity) for activity in rows]

@@ -1,0 +1,366 @@
+"""Sales KPIs and the weighted forecast, computed from the recorded stage history.
+
+Definitions (the README repeats them):
+
+- A lead *reached* a stage when its history shows that stage or a later one (lost does not count as
+  progress), so skipped stages still count as passed. Stage conversion = reached(next) / reached(stage);
+  overall conversion = reached(won) / reached(first stage).
+- Deal figures are per currency and over deals *closed* in the period: win rate = won / (won + lost);
+  average deal = mean value of won deals; average cycle = mean days from a deal's first history row to
+  its move to won.
+- Pipeline velocity (value per day) = open opportunities × average deal × win rate ÷ average cycle days.
+- Weighted forecast = open deals by month of expected close, value × the stage's win probability.
+"""
+
+from collections import defaultdict
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy.orm import Session
+
+from crm_core.models import Deal, Lead, Quota, Rep, Stage, StageChange
+from crm_core.pipeline import PipelineConfig, current_pipeline
+
+CENT = Decimal("0.01")
+
+
+def _money(value: Decimal | float | int) -> Decimal:
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+class StageConversion(BaseModel):
+    stage: Stage
+    reached: int
+    next_stage: Stage | None
+    converted: int
+    rate: float | None
+
+
+class FunnelReport(BaseModel):
+    stages: list[StageConversion]
+    overall_rate: float | None
+
+
+class DealReport(BaseModel):
+    currency: str
+    won: int
+    lost: int
+    win_rate: float | None
+    average_deal: Decimal | None
+    average_cycle_days: float | None
+    open_opportunities: int
+    velocity_per_day: Decimal | None
+
+
+class SourceRow(BaseModel):
+    source: str
+    leads: int
+    won_leads: int
+    conversion_rate: float | None
+    won_value: Decimal
+
+
+class RepRow(BaseModel):
+    rep_id: int
+    name: str
+    won: int
+    lost: int
+    win_rate: float | None
+    won_value: Decimal
+
+
+class QuotaRow(BaseModel):
+    rep_id: int
+    name: str
+    period_start: date
+    period_end: date
+    currency: str
+    quota: Decimal
+    won_value: Decimal
+    attainment: float
+
+
+class ForecastMonth(BaseModel):
+    month: str  # YYYY-MM, or "unscheduled" for open deals without an expected close date
+    deals: int
+    value: Decimal
+    weighted: Decimal
+
+
+class Dashboard(BaseModel):
+    since: datetime | None
+    funnel: FunnelReport
+    deals: DealReport
+    sources: list[SourceRow]
+    reps: list[RepRow]
+
+
+def _stage_order(pipeline: PipelineConfig) -> ColumnElement[int]:
+    """SQL expression: the pipeline position of a history row's stage (-1 for lost or unknown)."""
+    progress = [s.name for s in pipeline.stages if s.name is not Stage.LOST]
+    return case(
+        {stage.value: index for index, stage in enumerate(progress)}, value=StageChange.to_stage, else_=-1
+    )
+
+
+def stage_conversion(
+    session: Session, since: datetime | None = None, pipeline: PipelineConfig | None = None
+) -> FunnelReport:
+    """Conversion from each stage to the next, over leads created since ``since``."""
+    pipeline = pipeline or current_pipeline()
+    progress = [s.name for s in pipeline.stages if s.name is not Stage.LOST]
+    furthest = (
+        select(StageChange.lead_id, func.max(_stage_order(pipeline)).label("furthest"))
+        .where(StageChange.deal_id.is_(None))
+        .group_by(StageChange.lead_id)
+    )
+    if since is not None:
+        furthest = furthest.join(Lead, Lead.id == StageChange.lead_id).where(Lead.created_at >= since)
+        # keep the join on the lead only when filtering, so the unfiltered dashboard reads one table
+    sub = furthest.subquery()
+    counts: dict[int, int] = dict(
+        session.execute(select(sub.c.furthest, func.count()).group_by(sub.c.furthest)).all()
+    )
+    reached = [
+        sum(n for position, n in counts.items() if position >= index) for index in range(len(progress))
+    ]
+    rows = []
+    for index, stage in enumerate(progress):
+        following = progress[index + 1] if index + 1 < len(progress) else None
+        converted = reached[index + 1] if following is not None else 0
+        rows.append(
+            StageConversion(
+                stage=stage,
+                reached=reached[index],
+                next_stage=following,
+                converted=converted,
+                rate=_ratio(converted, reached[index]) if following is not None else None,
+            )
+        )
+    return FunnelReport(stages=rows, overall_rate=_ratio(reached[-1], reached[0]) if reached else None)
+
+
+def _closed_in(since: datetime | None, until: datetime | None) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [Deal.closed_at.is_not(None)]
+    if since is not None:
+        conditions.append(Deal.closed_at >= since)
+    if until is not None:
+        conditions.append(Deal.closed_at < until)
+    return conditions
+
+
+def deal_report(
+    session: Session,
+    currency: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    pipeline: PipelineConfig | None = None,
+) -> DealReport:
+    """Win rate, average deal, average cycle, open opportunities and pipeline velocity in one currency."""
+    pipeline = pipeline or current_pipeline()
+    currency = currency or pipeline.default_currency
+    closed = and_(Deal.currency == currency, *_closed_in(since, until))
+    outcome = dict(
+        session.execute(
+            select(Deal.stage, func.count())
+            .where(closed, Deal.stage.in_([Stage.WON, Stage.LOST]))
+            .group_by(Deal.stage)
+        ).all()
+    )
+    won, lost = outcome.get(Stage.WON, 0), outcome.get(Stage.LOST, 0)
+    average = session.scalar(select(func.avg(Deal.value)).where(closed, Deal.stage == Stage.WON))
+    # Cycle from history: first recorded row of each won deal to its (last) move to won.
+    cycles = session.execute(
+        select(
+            func.min(StageChange.changed_at),
+            func.max(case((StageChange.to_stage == Stage.WON, StageChange.changed_at))),
+        )
+        .join(Deal, Deal.id == StageChange.deal_id)
+        .where(closed, Deal.stage == Stage.WON)
+        .group_by(StageChange.deal_id)
+    ).all()
+    days = [(won_at - opened).total_seconds() / 86400 for opened, won_at in cycles if won_at is not None]
+    average_cycle = sum(days) / len(days) if days else None
+    open_deals = (
+        session.scalar(
+            select(func.count())
+            .select_from(Deal)
+            .where(Deal.currency == currency, Deal.stage.in_(pipeline.open_stages))
+        )
+        or 0
+    )
+    win_rate = _ratio(won, won + lost)
+    velocity = None
+    if average is not None and win_rate is not None and average_cycle:
+        velocity = _money(
+            Decimal(open_deals)
+            * Decimal(average)
+            * Decimal(won)
+            / Decimal(won + lost)
+            / Decimal(average_cycle)
+        )
+    return DealReport(
+        currency=currency,
+        won=won,
+        lost=lost,
+        win_rate=win_rate,
+        average_deal=_money(average) if average is not None else None,
+        average_cycle_days=average_cycle,
+        open_opportunities=open_deals,
+        velocity_per_day=velocity,
+    )
+
+
+def source_performance(
+    session: Session, currency: str | None = None, since: datetime | None = None
+) -> list[SourceRow]:
+    """Per lead source: leads created, leads won, their conversion and the value of their won deals."""
+    currency = currency or current_pipeline().default_currency
+    source = func.coalesce(Lead.source, "unknown")
+    lead_filter = [Lead.created_at >= since] if since is not None else []
+    counts = session.execute(
+        select(source, func.count(), func.sum(case((Lead.stage == Stage.WON, 1), else_=0)))
+        .where(*lead_filter)
+        .group_by(source)
+    ).all()
+    values = dict(
+        session.execute(
+            select(source, func.sum(Deal.value))
+            .join(Lead, Lead.id == Deal.lead_id)
+            .where(Deal.stage == Stage.WON, Deal.currency == currency, *lead_filter)
+            .group_by(source)
+        ).all()
+    )
+    return [
+        SourceRow(
+            source=name,
+            leads=leads,
+            won_leads=int(won or 0),
+            conversion_rate=_ratio(int(won or 0), leads),
+            won_value=_money(values.get(name) or 0),
+        )
+        for name, leads, won in sorted(counts, key=lambda row: (-row[1], row[0]))
+    ]
+
+
+def _won_value_by_rep(
+    session: Session, currency: str, since: datetime | date | None, until: datetime | date | None
+) -> dict[int, tuple[int, int, Decimal]]:
+    """rep id → (won, lost, won value) for deals of the rep's leads closed in the period."""
+    conditions: list[ColumnElement[bool]] = [Deal.currency == currency, Deal.closed_at.is_not(None)]
+    if since is not None:
+        conditions.append(Deal.closed_at >= _as_datetime(since))
+    if until is not None:
+        conditions.append(Deal.closed_at < _as_datetime(until))
+    rows = session.execute(
+        select(
+            Lead.assigned_rep_id,
+            func.sum(case((Deal.stage == Stage.WON, 1), else_=0)),
+            func.sum(case((Deal.stage == Stage.LOST, 1), else_=0)),
+            func.sum(case((Deal.stage == Stage.WON, Deal.value), else_=0)),
+        )
+        .join(Lead, Lead.id == Deal.lead_id)
+        .where(*conditions, Lead.assigned_rep_id.is_not(None))
+        .group_by(Lead.assigned_rep_id)
+    ).all()
+    return {rep_id: (int(won or 0), int(lost or 0), _money(value or 0)) for rep_id, won, lost, value in rows}
+
+
+def _as_datetime(value: datetime | date) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    from datetime import UTC, time
+
+    return datetime.combine(value, time(), tzinfo=UTC)
+
+
+def rep_performance(
+    session: Session,
+    currency: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[RepRow]:
+    """Per rep: deals won and lost in the period (deals of leads assigned to the rep), win rate, won value."""
+    currency = currency or current_pipeline().default_currency
+    results = _won_value_by_rep(session, currency, since, until)
+    rows = []
+    for rep in session.scalars(select(Rep).order_by(Rep.id)):
+        won, lost, value = results.get(rep.id, (0, 0, _money(0)))
+        rows.append(
+            RepRow(
+                rep_id=rep.id,
+                name=rep.name,
+                won=won,
+                lost=lost,
+                win_rate=_ratio(won, won + lost),
+                won_value=value,
+            )
+        )
+    return rows
+
+
+def goal_attainment(session: Session) -> list[QuotaRow]:
+    """Every quota with the won value its rep closed in the quota's period and currency."""
+    rows = []
+    for quota, name in session.execute(
+        select(Quota, Rep.name).join(Rep, Rep.id == Quota.rep_id).order_by(Quota.period_start, Quota.rep_id)
+    ):
+        _won, _lost, value = _won_value_by_rep(
+            session, quota.currency, quota.period_start, quota.period_end
+        ).get(quota.rep_id, (0, 0, _money(0)))
+        rows.append(
+            QuotaRow(
+                rep_id=quota.rep_id,
+                name=name,
+                period_start=quota.period_start,
+                period_end=quota.period_end,
+                currency=quota.currency,
+                quota=_money(quota.amount),
+                won_value=value,
+                attainment=float(value / quota.amount) if quota.amount else 0.0,
+            )
+        )
+    return rows
+
+
+def forecast(
+    session: Session, currency: str | None = None, pipeline: PipelineConfig | None = None
+) -> list[ForecastMonth]:
+    """Open deals by month of expected close: count, value, and value weighted by stage probability."""
+    pipeline = pipeline or current_pipeline()
+    currency = currency or pipeline.default_currency
+    totals: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0), Decimal(0)])
+    rows = session.execute(
+        select(Deal.expected_close_date, Deal.stage, func.count(), func.sum(Deal.value))
+        .where(Deal.currency == currency, Deal.stage.in_(pipeline.open_stages))
+        .group_by(Deal.expected_close_date, Deal.stage)
+    ).all()
+    for close, stage, count, value in rows:
+        month = close.strftime("%Y-%m") if close is not None else "unscheduled"
+        entry = totals[month]
+        entry[0] += count
+        entry[1] += Decimal(value)
+        entry[2] += Decimal(value) * Decimal(str(pipeline.probability(stage)))
+    return [
+        ForecastMonth(month=month, deals=int(n), value=_money(value), weighted=_money(weighted))
+        for month, (n, value, weighted) in sorted(
+            totals.items(), key=lambda item: (item[0] == "unscheduled", item[0])
+        )
+    ]
+
+
+def dashboard(session: Session, since: datetime | None = None, currency: str | None = None) -> Dashboard:
+    """Everything ``embudo kpis`` shows, in one call."""
+    return Dashboard(
+        since=since,
+        funnel=stage_conversion(session, since),
+        deals=deal_report(session, currency, since),
+        sources=source_performance(session, currency, since),
+        reps=rep_performance(session, currency, since),
+    )

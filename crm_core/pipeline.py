@@ -1,0 +1,204 @@
+"""The sales pipeline: configurable stages, and the one function that moves a lead or deal between them.
+
+Every move is written to ``stage_changes`` with its time, so cycle length and velocity come from
+history rather than from the current state.
+"""
+
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm_core.config import get_settings
+from crm_core.errors import InvalidInput, InvalidTransition, NotFound
+from crm_core.models import Deal, Lead, Stage, StageChange, utcnow
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StageConfig(_Strict):
+    name: Stage
+    probability: float = Field(ge=0, le=1)
+    terminal: bool = False
+
+
+class SlaConfig(_Strict):
+    accept_minutes: int = Field(ge=1)
+    max_passes: int = Field(ge=1)
+
+
+class PipelineConfig(_Strict):
+    stages: list[StageConfig] = Field(min_length=2)
+    sla: SlaConfig
+    default_currency: str = Field(pattern=r"^[A-Z]{3}$")
+
+    @model_validator(mode="after")
+    def _check(self) -> "PipelineConfig":
+        names = [stage.name for stage in self.stages]
+        if len(set(names)) != len(names):
+            raise ValueError("a stage is listed twice")
+        if Stage.WON not in names or Stage.LOST not in names:
+            raise ValueError("the pipeline needs the won and lost stages")
+        if not (self.stage(Stage.WON).terminal and self.stage(Stage.LOST).terminal):
+            raise ValueError("won and lost must be terminal")
+        return self
+
+    def stage(self, name: Stage) -> StageConfig:
+        for stage in self.stages:
+            if stage.name is name:
+                return stage
+        raise InvalidTransition(f"Stage '{name.value}' is not part of the configured pipeline.")
+
+    def order(self, name: Stage) -> int:
+        """Position in the pipeline; a stage dropped from the configuration counts as before the first."""
+        names = [stage.name for stage in self.stages]
+        return names.index(name) if name in names else -1
+
+    def probability(self, name: Stage) -> float:
+        return self.stage(name).probability
+
+    def is_terminal(self, name: Stage) -> bool:
+        return any(stage.name is name and stage.terminal for stage in self.stages)
+
+    @property
+    def open_stages(self) -> list[Stage]:
+        return [stage.name for stage in self.stages if not stage.terminal]
+
+    def check_move(self, current: Stage, target: Stage, reopen: bool = False) -> None:
+        """Raise InvalidTransition unless ``current`` → ``target`` is allowed."""
+        self.stage(target)
+        if current is target:
+            raise InvalidTransition(f"It is already in stage '{target.value}'.")
+        if self.is_terminal(current):
+            if not reopen:
+                raise InvalidTransition(
+                    f"'{current.value}' is final: reopen it explicitly to move it to '{target.value}'."
+                )
+            if self.is_terminal(target):
+                raise InvalidTransition(f"Reopening moves to an open stage, not to '{target.value}'.")
+            return
+        if reopen:
+            raise InvalidTransition(f"Only won or lost can be reopened; it is in '{current.value}'.")
+        if self.is_terminal(target):
+            return
+        if self.order(target) < self.order(current):
+            raise InvalidTransition(
+                f"Cannot move back from '{current.value}' to '{target.value}': stages move forward."
+            )
+
+
+def load_pipeline(path: Path) -> PipelineConfig:
+    with path.open(encoding="utf-8") as handle:
+        return PipelineConfig.model_validate(yaml.safe_load(handle))
+
+
+@lru_cache
+def _cached(path: Path) -> PipelineConfig:
+    return load_pipeline(path)
+
+
+def current_pipeline() -> PipelineConfig:
+    return _cached(get_settings().pipeline_file)
+
+
+def parse_stage(value: Stage | str) -> Stage:
+    """A stage from user text, with a message listing the valid names."""
+    if isinstance(value, Stage):
+        return value
+    try:
+        return Stage(value.strip().lower())
+    except ValueError:
+        names = ", ".join(stage.value for stage in Stage)
+        raise InvalidInput(f"Unknown stage '{value}': use one of {names}.") from None
+
+
+def _aware(at: datetime | None) -> datetime:
+    if at is None:
+        return utcnow()
+    if at.tzinfo is None:
+        raise InvalidInput("Times must carry a time zone (UTC).")
+    return at
+
+
+def record_stage(
+    session: Session,
+    item: Lead | Deal,
+    from_stage: Stage | None,
+    at: datetime | None = None,
+    reason: str | None = None,
+) -> StageChange:
+    """Write one history row for ``item``'s current stage (also used when it is first created)."""
+    lead_id, deal_id = (item.lead_id, item.id) if isinstance(item, Deal) else (item.id, None)
+    change = StageChange(
+        lead_id=lead_id,
+        deal_id=deal_id,
+        from_stage=from_stage,
+        to_stage=item.stage,
+        changed_at=_aware(at),
+        reason=reason,
+    )
+    session.add(change)
+    session.flush()
+    return change
+
+
+def move(
+    session: Session,
+    item: Lead | Deal,
+    target: Stage | str,
+    *,
+    reopen: bool = False,
+    at: datetime | None = None,
+    reason: str | None = None,
+    pipeline: PipelineConfig | None = None,
+) -> StageChange:
+    """Move a lead or a deal to ``target`` if the pipeline allows it, and record the move.
+
+    A refused move raises InvalidTransition (or InvalidInput) before anything is changed.
+    """
+    pipeline = pipeline or current_pipeline()
+    stage = parse_stage(target)
+    when = _aware(at)
+    previous = item.stage
+    pipeline.check_move(previous, stage, reopen=reopen)
+    item.stage = stage
+    if isinstance(item, Deal):
+        item.closed_at = when if pipeline.is_terminal(stage) else None
+    return record_stage(session, item, previous, at=when, reason=reason or ("reopened" if reopen else None))
+
+
+def move_lead(
+    session: Session, lead_id: int, target: Stage | str, *, reopen: bool = False, reason: str | None = None
+) -> StageChange:
+    lead = session.get(Lead, lead_id)
+    if lead is None:
+        raise NotFound(f"No lead with id {lead_id}.")
+    return move(session, lead, target, reopen=reopen, reason=reason)
+
+
+def move_deal(
+    session: Session, deal_id: int, target: Stage | str, *, reopen: bool = False, reason: str | None = None
+) -> StageChange:
+    deal = session.get(Deal, deal_id)
+    if deal is None:
+        raise NotFound(f"No deal with id {deal_id}.")
+    return move(session, deal, target, reopen=reopen, reason=reason)
+
+
+def history(session: Session, lead_id: int) -> list[StageChange]:
+    """Every recorded move of the lead and of its deals, oldest first."""
+    if session.get(Lead, lead_id) is None:
+        raise NotFound(f"No lead with id {lead_id}.")
+    return list(
+        session.scalars(
+            select(StageChange)
+            .where(StageChange.lead_id == lead_id)
+            .order_by(StageChange.changed_at, StageChange.id)
+        )
+    )

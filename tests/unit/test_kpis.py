@@ -1,0 +1,201 @@
+"""KPIs and forecast on a small fixture whose every expected number is worked out by hand below.
+
+Fixture (all in January 2026; default pipeline; two reps, Ana and Ben):
+
+Leads and their stage history (lost never counts as progress):
+    L1 web       new → mql → sql → contacted → proposal → won      furthest: won
+    L2 web       new → mql → sql → contacted → lost                furthest: contacted
+    L3 telegram  new → mql → sql                                   furthest: sql
+    L4 telegram  new → mql                                         furthest: mql
+    L5 web       new → lost                                        furthest: new
+  reached (stage or beyond): new 5, mql 4, sql 3, contacted 2, proposal 1, negotiation 1, won 1
+  conversion: new→mql 4/5 = 0.8, mql→sql 3/4 = 0.75, sql→contacted 2/3, contacted→proposal 1/2,
+              proposal→negotiation 1/1, negotiation→won 1/1; overall won/new = 1/5 = 0.2
+
+Deals (EUR unless said; the owner is the lead's rep: L1, L3 → Ana; L2, L4 → Ben):
+    D1 L1 10,000  opened Jan 1, won Jan 11      cycle 10 days
+    D2 L2  4,000  opened Jan 2, lost Jan 12
+    D3 L3  6,000  opened Jan 5, won Jan 25      cycle 20 days
+    D4 L4  8,000  open, proposal (0.40),    expected close 2026-02-15
+    D5 L3  2,000  open, negotiation (0.70), expected close 2026-02-20
+    D6 L2  5,000  open, contacted (0.20),   expected close 2026-03-10
+    D7 L1  9,999 USD, opened Jan 10, won Jan 20 (ignored by every EUR figure)
+  EUR closed: won D1, D3; lost D2 → win rate 2/3; average deal (10,000 + 6,000)/2 = 8,000;
+  average cycle (10 + 20)/2 = 15 days; open opportunities 3 (D4, D5, D6);
+  velocity = 3 × 8,000 × 2/3 ÷ 15 = 1,066.67 per day.
+  Since Jan 15: only D3 closed → win rate 1, average 6,000, cycle 20, velocity 3 × 6,000 × 1 ÷ 20 = 900.
+  Forecast EUR: 2026-02: D4 + D5 = 10,000, weighted 8,000×0.40 + 2,000×0.70 = 3,200 + 1,400 = 4,600;
+                2026-03: D6 5,000, weighted 1,000.
+  Sources: web 3 leads, 1 won (L1) → 1/3, won value 10,000 (D1);
+           telegram 2 leads, 0 won → 0, won value 6,000 (D3).
+  Reps in January: Ana won 2 (D1, D3), lost 0, win rate 1, value 16,000; Ben won 0, lost 1 (D2), rate 0.
+  Quotas January 2026: Ana 20,000 → 16,000 / 20,000 = 0.8; Ben 10,000 → 0 / 10,000 = 0.
+"""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy.orm import Session
+
+from crm_core.deals import open_deal
+from crm_core.kpis import (
+    dashboard,
+    deal_report,
+    forecast,
+    goal_attainment,
+    rep_performance,
+    source_performance,
+    stage_conversion,
+)
+from crm_core.models import Lead, Stage
+from crm_core.pipeline import move
+from crm_core.reps import add_rep, set_quota
+from crm_core.schemas import NewDeal, NewRep
+from tests.unit.helpers import at, make_lead
+
+
+def walk(session: Session, lead: Lead, *stages: str, start_day: int = 1) -> None:
+    for offset, stage in enumerate(stages, start=1):
+        move(session, lead, stage, at=at(start_day + offset))
+
+
+def deal(
+    session: Session,
+    lead: Lead,
+    value: int,
+    day: int,
+    stage: Stage | None = None,
+    closes: date | None = None,
+    currency: str = "EUR",
+) -> int:
+    new = NewDeal(
+        title=f"deal {value}",
+        value=Decimal(value),
+        currency=currency,
+        stage=stage,
+        expected_close_date=closes,
+    )
+    return open_deal(session, lead.id, new, at=at(day)).id
+
+
+@pytest.fixture
+def fixture(session: Session) -> Session:
+    ana = add_rep(session, NewRep(name="Ana", languages=["en"])).id
+    ben = add_rep(session, NewRep(name="Ben", languages=["en"])).id
+    l1 = make_lead(session, created=at(1), source="web", rep_id=ana)
+    l2 = make_lead(session, created=at(1), source="web", rep_id=ben)
+    l3 = make_lead(session, created=at(1), source="telegram", rep_id=ana)
+    l4 = make_lead(session, created=at(1), source="telegram", rep_id=ben)
+    l5 = make_lead(session, created=at(1), source="web")
+    walk(session, l1, "mql", "sql", "contacted", "proposal", "won")
+    walk(session, l2, "mql", "sql", "contacted", "lost")
+    walk(session, l3, "mql", "sql")
+    walk(session, l4, "mql")
+    walk(session, l5, "lost")
+
+    d1 = deal(session, l1, 10_000, 1, Stage.CONTACTED)
+    move_deal_at(session, d1, "won", 11)
+    d2 = deal(session, l2, 4_000, 2, Stage.CONTACTED)
+    move_deal_at(session, d2, "lost", 12)
+    d3 = deal(session, l3, 6_000, 5, Stage.SQL)
+    move_deal_at(session, d3, "proposal", 10)
+    move_deal_at(session, d3, "won", 25)
+    deal(session, l4, 8_000, 6, Stage.PROPOSAL, date(2026, 2, 15))
+    deal(session, l3, 2_000, 7, Stage.NEGOTIATION, date(2026, 2, 20))
+    deal(session, l2, 5_000, 8, Stage.CONTACTED, date(2026, 3, 10))
+    d7 = deal(session, l1, 9_999, 10, Stage.PROPOSAL, currency="USD")
+    move_deal_at(session, d7, "won", 20)
+
+    set_quota(session, ana, date(2026, 1, 1), date(2026, 2, 1), Decimal(20_000), "eur")
+    set_quota(session, ben, date(2026, 1, 1), date(2026, 2, 1), Decimal(10_000), "EUR")
+    return session
+
+
+def move_deal_at(session: Session, deal_id: int, stage: str, day: int) -> None:
+    from crm_core.models import Deal
+
+    row = session.get(Deal, deal_id)
+    assert row is not None
+    move(session, row, stage, at=at(day))
+
+
+def test_stage_conversion_per_stage_and_overall(fixture: Session) -> None:
+    report = stage_conversion(fixture)
+    assert [(r.stage.value, r.reached, r.converted) for r in report.stages] == [
+        ("new", 5, 4), ("mql", 4, 3), ("sql", 3, 2), ("contacted", 2, 1), ("proposal", 1, 1),
+        ("negotiation", 1, 1), ("won", 1, 0),
+    ]  # fmt: skip
+    rates = [r.rate for r in report.stages]
+    assert rates == [0.8, 0.75, pytest.approx(2 / 3), 0.5, 1.0, 1.0, None]
+    assert report.overall_rate == 0.2
+
+
+def test_leads_created_after_since_only(fixture: Session) -> None:
+    assert stage_conversion(fixture, since=at(2)).stages[0].reached == 0
+
+
+def test_win_rate_average_deal_cycle_and_velocity(fixture: Session) -> None:
+    report = deal_report(fixture)
+    assert (report.currency, report.won, report.lost) == ("EUR", 2, 1)
+    assert report.win_rate == pytest.approx(2 / 3)
+    assert report.average_deal == Decimal("8000.00")
+    assert report.average_cycle_days == 15
+    assert report.open_opportunities == 3
+    assert report.velocity_per_day == Decimal("1066.67")
+
+
+def test_deal_figures_since_a_date(fixture: Session) -> None:
+    report = deal_report(fixture, since=at(15))
+    assert (report.won, report.lost, report.win_rate) == (1, 0, 1.0)
+    assert (report.average_deal, report.average_cycle_days) == (Decimal("6000.00"), 20)
+    assert report.velocity_per_day == Decimal("900.00")
+
+
+def test_other_currencies_are_separate(fixture: Session) -> None:
+    usd = deal_report(fixture, currency="USD")
+    assert (usd.won, usd.average_deal, usd.average_cycle_days, usd.open_opportunities) == (
+        1, Decimal("9999.00"), 10, 0,
+    )  # fmt: skip
+    assert usd.velocity_per_day == Decimal("0.00")
+
+
+def test_weighted_forecast_by_month(fixture: Session) -> None:
+    assert [(m.month, m.deals, m.value, m.weighted) for m in forecast(fixture)] == [
+        ("2026-02", 2, Decimal("10000.00"), Decimal("4600.00")),
+        ("2026-03", 1, Decimal("5000.00"), Decimal("1000.00")),
+    ]
+
+
+def test_lead_source_performance(fixture: Session) -> None:
+    rows = [
+        (r.source, r.leads, r.won_leads, r.conversion_rate, r.won_value) for r in source_performance(fixture)
+    ]
+    assert rows == [
+        ("web", 3, 1, pytest.approx(1 / 3), Decimal("10000.00")),
+        ("telegram", 2, 0, 0.0, Decimal("6000.00")),
+    ]
+
+
+def test_rep_performance_and_goal_attainment(fixture: Session) -> None:
+    reps = rep_performance(fixture, since=at(1), until=at(1, month=2))
+    assert [(r.name, r.won, r.lost, r.win_rate, r.won_value) for r in reps] == [
+        ("Ana", 2, 0, 1.0, Decimal("16000.00")),
+        ("Ben", 0, 1, 0.0, Decimal("0.00")),
+    ]
+    goals = goal_attainment(fixture)
+    assert [(g.name, g.quota, g.won_value, g.attainment) for g in goals] == [
+        ("Ana", Decimal("20000.00"), Decimal("16000.00"), 0.8),
+        ("Ben", Decimal("10000.00"), Decimal("0.00"), 0.0),
+    ]
+
+
+def test_dashboard_bundles_everything(fixture: Session) -> None:
+    board = dashboard(fixture)
+    assert board.funnel.overall_rate == 0.2 and board.deals.won == 2 and len(board.sources) == 2
+
+
+def test_empty_database_gives_no_rates_rather_than_errors(session: Session) -> None:
+    board = dashboard(session)
+    assert board.funnel.overall_rate is None and board.deals.win_rate is None
+    assert board.deals.velocity_per_day is None and forecast(session) == []
