@@ -67,7 +67,7 @@ run: setup $(MODEL) migrate
 	@echo "    action server        http://localhost:5055/health"
 	@echo "  Then: .venv/bin/embudo leads list     Ctrl-C stops everything."
 	@echo ""
-	@processes="rasa actions web transcripts"; \
+	@processes="rasa actions web transcripts notifier"; \
 	if [ -n "$$EMBUDO_TELEGRAM_TOKEN" ] || grep -qs '^EMBUDO_TELEGRAM_TOKEN=.' .env; then \
 		processes="$$processes telegram"; echo "  Telegram gateway: on (long polling unless EMBUDO_TELEGRAM_WEBHOOK_URL is set)"; \
 	else echo "  Telegram gateway: off (set EMBUDO_TELEGRAM_TOKEN to start it)"; fi; \

@@ -18,6 +18,20 @@ class Settings(BaseSettings):
     policy_file: Path = DEFAULT_POLICY_FILE
     pipeline_file: Path = DEFAULT_PIPELINE_FILE
     default_language: str = "en"
+    # Links in rep notifications point here.
+    public_web_url: str = "http://localhost:8000"
+    # Rep notifications: attempts before giving up, first retry delay (doubling), and how long a claimed
+    # notification waits before another attempt if its sender died mid-send.
+    notify_max_attempts: int = 12
+    notify_backoff_seconds: float = 1.0
+    notify_lease_seconds: float = 30.0
+    # E-mail to reps (optional): no host, no e-mail.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "embudo@localhost"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
     # Region for phone numbers written without a country code (e.g. "ES"); None: they must start with +.
     default_phone_region: str | None = None
 

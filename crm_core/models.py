@@ -101,7 +101,8 @@ class Rep(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)
-    telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    telegram_chat_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    email: Mapped[str | None] = mapped_column(String(320))
     capacity: Mapped[int] = mapped_column(default=20)
     active: Mapped[bool] = mapped_column(default=True)
     territories: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: covers every territory
@@ -324,3 +325,35 @@ class IngestCursor(Base):
 
     source: Mapped[str] = mapped_column(String(100), primary_key=True)
     last_event_id: Mapped[int] = mapped_column(default=0)
+
+
+class NotificationChannel(enum.StrEnum):
+    TELEGRAM = "telegram"
+    EMAIL = "email"
+    INBOX = "inbox"
+
+
+class Notification(Base):
+    """The outbox of rep notifications, written in the transaction that hands a lead to a rep.
+
+    A notifier delivers Telegram and e-mail rows with retries; inbox rows are the rep's web inbox.
+    """
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"), index=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    channel: Mapped[NotificationChannel] = mapped_column(_enum(NotificationChannel))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(String(100))  # e.g. the Telegram message id
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    rep: Mapped[Rep] = relationship()
+    lead: Mapped[Lead] = relationship()

@@ -16,6 +16,7 @@ def add_rep(session: Session, new_rep: NewRep) -> RepOut:
         name=new_rep.name,
         languages=new_rep.languages,
         telegram_chat_id=new_rep.telegram_chat_id,
+        email=new_rep.email,
         capacity=new_rep.capacity,
         active=True,
         territories=new_rep.territories,

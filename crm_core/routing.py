@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_core.models import AssignmentAction, AssignmentEvent, Lead, Rep, utcnow
+from crm_core.notifications import notify_owner
 from crm_core.pipeline import current_pipeline
 from crm_core.reps import open_lead_counts
 from crm_core.schemas import WEEKDAYS
@@ -100,13 +101,22 @@ def log_event(
     return event
 
 
-def give_to(session: Session, lead: Lead, rep: Rep, now: datetime, with_sla: bool = True) -> None:
-    """Hand ``lead`` to ``rep``; the SLA clock starts unless the rep is an admin taking an escalation."""
+def give_to(
+    session: Session,
+    lead: Lead,
+    rep: Rep,
+    now: datetime,
+    with_sla: bool = True,
+    reason: str = "assigned to you",
+) -> None:
+    """Hand ``lead`` to ``rep`` and tell the rep (in the same transaction); the SLA clock starts unless
+    the rep is an admin taking an escalation."""
     lead.assigned_rep = rep
     lead.assigned_at = now
     lead.accepted_at = None
     lead.sla_due_at = now + timedelta(minutes=current_pipeline().sla.accept_minutes) if with_sla else None
     rep.last_assigned_at = now
+    notify_owner(session, lead, rep, reason, now)
 
 
 def assign(
@@ -121,7 +131,7 @@ def assign(
         lead.sla_due_at = None
         log_event(session, lead, AssignmentAction.QUEUED, None, why, now)
     else:
-        give_to(session, lead, rep, now)
+        give_to(session, lead, rep, now, reason=f"assigned to you: {why}")
         log_event(session, lead, AssignmentAction.ASSIGNED, rep, f"to {rep.name}: {why}", now)
     session.flush()
     return rep

@@ -61,6 +61,7 @@ class NewRep(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     languages: list[str] = Field(min_length=1)
     telegram_chat_id: int | None = None
+    email: str | None = Field(default=None, max_length=320)
     capacity: int = Field(default=20, ge=0)
     territories: list[str] = Field(default_factory=list)
     timezone: str = "UTC"
@@ -130,6 +131,7 @@ class RepOut(BaseModel):
     name: str
     languages: list[str]
     telegram_chat_id: int | None
+    email: str | None = None
     capacity: int
     active: bool
     territories: list[str] = []

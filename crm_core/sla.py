@@ -95,7 +95,7 @@ def escalate(session: Session, lead: Lead, now: datetime, reason: str) -> Rep | 
         lead.sla_due_at = None
         log_event(session, lead, AssignmentAction.ESCALATED, None, f"{reason}; no active admin: queued", now)
     else:
-        give_to(session, lead, admin, now, with_sla=False)
+        give_to(session, lead, admin, now, with_sla=False, reason=f"escalated to you: {reason}")
         log_event(session, lead, AssignmentAction.ESCALATED, admin, f"{reason}; to admin {admin.name}", now)
     session.flush()
     return admin

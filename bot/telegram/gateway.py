@@ -4,6 +4,7 @@ Run with ``python -m bot.telegram.gateway``: long polling by default, a webhook 
 secret token when ``EMBUDO_TELEGRAM_WEBHOOK_URL`` is set.
 """
 
+import asyncio
 import logging
 from collections import OrderedDict
 from typing import Any
@@ -13,6 +14,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
+    Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
@@ -29,10 +31,15 @@ from telegram.ext import (
     filters,
 )
 
+from bot.notify import lead_buttons
 from bot.telegram.delivery import deliver
 from bot.telegram.rasa_client import RasaRelay, RasaUnavailable
 from bot.telegram.settings import TelegramSettings
 from bot.telegram.texts import LANGUAGES, text
+from crm_core.db import unit_of_work
+from crm_core.errors import CrmError
+from crm_core.notifications import rep_for_telegram_chat
+from crm_core.sla import accept, pass_lead
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +140,10 @@ class Gateway:
         query = update.callback_query
         if query is None or query.data is None:
             return
+        lead_action = lead_buttons.parse(query.data)
+        if lead_action is not None and update.effective_chat is not None:
+            await self.on_lead_button(update, *lead_action)
+            return
         await deliver(query.answer, "answer callback", attempts=2)
         if query.message is not None:
             await deliver(lambda: query.edit_message_reply_markup(None), "remove buttons", attempts=2)
@@ -143,6 +154,19 @@ class Gateway:
             )
             return
         await self.relay_to_rasa(update, context, self._long_payloads.get(query.data, query.data))
+
+    async def on_lead_button(self, update: Update, action: str, lead_id: int) -> None:
+        """A rep's Accept or Pass on a lead notification; safe to press twice or late."""
+        query, chat = update.callback_query, update.effective_chat
+        assert query is not None and chat is not None
+        outcome = await asyncio.to_thread(act_on_lead, chat.id, action, lead_id)
+        await deliver(lambda: query.answer(outcome), "answer lead button", attempts=2)
+        original = query.message.text if isinstance(query.message, Message) and query.message.text else ""
+        await deliver(
+            lambda: query.edit_message_text(f"{original}\n\n{outcome}".strip(), reply_markup=None),
+            "record the rep's choice",
+            attempts=3,
+        )
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("error while handling an update: %s", context.error, exc_info=context.error)
@@ -215,6 +239,23 @@ class Gateway:
             f"message to chat {chat_id}",
             attempts=self.settings.send_attempts,
         )
+
+
+def act_on_lead(chat_id: int, action: str, lead_id: int) -> str:
+    """Accept or pass ``lead_id`` for the rep behind ``chat_id``; returns what happened, in words."""
+    with unit_of_work() as session:
+        rep = rep_for_telegram_chat(session, chat_id)
+        if rep is None:
+            return "This chat is not linked to an active rep: nothing changed."
+        try:
+            if action == "accept":
+                accept(session, lead_id, rep.id)
+                return f"✅ You accepted lead #{lead_id}."
+            new_owner = pass_lead(session, lead_id, rep.id)
+        except CrmError as error:
+            return f"Nothing changed: {error}"
+    where = f"to {new_owner.name}" if new_owner else "to the queue"
+    return f"↪️ You passed lead #{lead_id}; it went {where}."
 
 
 def run(settings: TelegramSettings | None = None) -> None:

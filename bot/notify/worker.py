@@ -1,0 +1,136 @@
+"""Delivers rep notifications (Telegram with Accept / Pass buttons, optional e-mail) with retries, and
+enforces the acceptance SLA. Run with ``python -m bot.notify.worker`` (``make run`` starts it)."""
+
+import asyncio
+import logging
+import smtplib
+from email.message import EmailMessage
+
+from telegram import Bot
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+
+from bot.notify.lead_buttons import lead_buttons
+from bot.telegram.delivery import retry_after_seconds
+from bot.telegram.settings import TelegramSettings
+from crm_core.config import Settings, get_settings
+from crm_core.db import unit_of_work
+from crm_core.models import NotificationChannel
+from crm_core.notifications import LeadCard, claim_due, mark_failed, mark_sent
+from crm_core.sla import enforce_sla
+
+log = logging.getLogger(__name__)
+
+
+class Notifier:
+    def __init__(self, settings: Settings, bot: Bot | None) -> None:
+        self.settings = settings
+        self.bot = bot
+
+    async def deliver_telegram(self) -> int:
+        if self.bot is None:
+            return 0
+        with unit_of_work() as session:
+            cards = claim_due(session, NotificationChannel.TELEGRAM)
+        for card in cards:
+            await self._send_telegram(card)
+        return len(cards)
+
+    async def _send_telegram(self, card: LeadCard) -> None:
+        assert self.bot is not None and card.chat_id is not None
+        try:
+            message = await self.bot.send_message(
+                card.chat_id, card.text, reply_markup=lead_buttons(card.lead_id)
+            )
+        except RetryAfter as error:
+            self._failed(card, f"flood control: {error}", retry_after=retry_after_seconds(error))
+        except (Forbidden, BadRequest) as error:
+            self._failed(card, f"refused by Telegram: {error.message}", permanent=True)
+        except NetworkError as error:
+            self._failed(card, f"network: {error}")
+        else:
+            with unit_of_work() as session:
+                mark_sent(session, card.notification_id, str(message.message_id))
+            log.info("lead %s sent to Telegram chat %s", card.lead_id, card.chat_id)
+
+    def deliver_email(self) -> int:
+        with unit_of_work() as session:
+            cards = claim_due(session, NotificationChannel.EMAIL)
+        for card in cards:
+            if not self.settings.smtp_host:
+                self._failed(card, "e-mail is not configured (EMBUDO_SMTP_HOST)", permanent=True)
+                continue
+            try:
+                self._send_email(card)
+            except (OSError, smtplib.SMTPException) as error:
+                self._failed(card, f"SMTP: {error}")
+            else:
+                with unit_of_work() as session:
+                    mark_sent(session, card.notification_id)
+        return len(cards)
+
+    def _send_email(self, card: LeadCard) -> None:
+        assert self.settings.smtp_host and card.email
+        message = EmailMessage()
+        message["From"] = self.settings.smtp_from
+        message["To"] = card.email
+        message["Subject"] = card.subject
+        message.set_content(card.text)
+        with smtplib.SMTP(self.settings.smtp_host, self.settings.smtp_port, timeout=10) as smtp:
+            if self.settings.smtp_starttls:
+                smtp.starttls()
+            if self.settings.smtp_username and self.settings.smtp_password:
+                smtp.login(self.settings.smtp_username, self.settings.smtp_password)
+            smtp.send_message(message)
+
+    def _failed(
+        self, card: LeadCard, error: str, retry_after: float | None = None, permanent: bool = False
+    ) -> None:
+        log.warning(
+            "notification %s for lead %s not delivered: %s", card.notification_id, card.lead_id, error
+        )
+        with unit_of_work() as session:
+            mark_failed(session, card.notification_id, error, retry_after=retry_after, permanent=permanent)
+
+    def enforce_sla(self) -> None:
+        with unit_of_work() as session:
+            moved = enforce_sla(session)
+        if moved:
+            log.info("SLA expired for leads %s: moved on", moved)
+
+    async def run(self, interval: float = 0.25, sla_every: float = 30.0) -> None:
+        since_sla = sla_every
+        while True:
+            try:
+                await self.deliver_telegram()
+                await asyncio.to_thread(self.deliver_email)
+                if since_sla >= sla_every:
+                    self.enforce_sla()
+                    since_sla = 0.0
+            except Exception:  # one bad round must not stop the notifier; the outbox keeps the work
+                log.exception("notifier round failed; retrying")
+            await asyncio.sleep(interval)
+            since_sla += interval
+
+
+async def main() -> None:
+    telegram = TelegramSettings()
+    bot = None
+    if telegram.token is not None:
+        bot = Bot(
+            telegram.token.get_secret_value(),
+            base_url=telegram.api_base_url,
+            base_file_url=telegram.api_base_url.replace("/bot", "/file/bot"),
+        )
+    else:
+        log.warning("EMBUDO_TELEGRAM_TOKEN is not set: Telegram notifications wait in the outbox")
+    if bot is not None:
+        async with bot:
+            await Notifier(get_settings(), bot).run()
+    else:
+        await Notifier(get_settings(), None).run()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    asyncio.run(main())

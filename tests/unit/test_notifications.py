@@ -1,0 +1,120 @@
+"""The rep-notification outbox: written with the hand-off, claimed once, retried with backoff, cancelled
+when the lead has moved on."""
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm_core.models import Notification, NotificationChannel, Rep, Stage
+from crm_core.notifications import claim_due, inbox, mark_failed, mark_sent
+from crm_core.reps import add_rep
+from crm_core.routing import assign
+from crm_core.schemas import NewRep
+from crm_core.sla import accept, pass_lead
+from tests.unit.helpers import at, make_lead
+
+
+def rep(
+    session: Session, name: str, chat: int | None = None, email: str | None = None, admin: bool = False
+) -> Rep:
+    out = add_rep(
+        session, NewRep(name=name, languages=["en"], telegram_chat_id=chat, email=email, is_admin=admin)
+    )
+    found = session.get(Rep, out.id)
+    assert found is not None
+    return found
+
+
+def rows(session: Session, channel: NotificationChannel | None = None) -> list[Notification]:
+    query = select(Notification).order_by(Notification.id)
+    if channel is not None:
+        query = query.where(Notification.channel == channel)
+    return list(session.scalars(query))
+
+
+def test_assignment_writes_a_notification_per_channel_the_rep_has(session: Session) -> None:
+    ana = rep(session, "Ana", chat=501, email="ana@example.com")
+    lead = make_lead(session, Stage.SQL)
+    assign(session, lead, at(5))
+    written = rows(session)
+    assert {(n.channel, n.rep_id) for n in written} == {
+        (NotificationChannel.INBOX, ana.id),
+        (NotificationChannel.TELEGRAM, ana.id),
+        (NotificationChannel.EMAIL, ana.id),
+    }
+    assert all("assigned to you" in n.reason for n in written)
+    inbox_row = next(n for n in written if n.channel is NotificationChannel.INBOX)
+    assert inbox_row.delivered_at is not None, "the inbox entry is there at once"
+    assert [item.lead_id for item in inbox(session, ana.id)] == [lead.id]
+
+
+def test_a_rep_without_telegram_or_email_gets_the_inbox_only(session: Session) -> None:
+    rep(session, "Ben")
+    assign(session, make_lead(session, Stage.SQL), at(5))
+    assert [n.channel for n in rows(session)] == [NotificationChannel.INBOX]
+
+
+def test_a_due_notification_is_claimed_once_until_its_lease_runs_out(session: Session) -> None:
+    rep(session, "Ana", chat=501)
+    lead = make_lead(session, Stage.SQL)
+    assign(session, lead, at(5))
+    [card] = claim_due(session, NotificationChannel.TELEGRAM, at(5))
+    assert card.chat_id == 501 and card.lead_id == lead.id
+    assert f"#{lead.id}" in card.text and "Accept" not in card.text
+    assert claim_due(session, NotificationChannel.TELEGRAM, at(5) + timedelta(seconds=5)) == []
+    [again] = claim_due(session, NotificationChannel.TELEGRAM, at(5) + timedelta(seconds=31))
+    assert again.notification_id == card.notification_id
+    mark_sent(session, card.notification_id, "777")
+    assert claim_due(session, NotificationChannel.TELEGRAM, at(6)) == []
+    row = rows(session, NotificationChannel.TELEGRAM)[0]
+    assert (row.attempts, row.external_id) == (2, "777")
+
+
+def test_failures_back_off_exponentially_honour_retry_after_and_give_up(session: Session) -> None:
+    rep(session, "Ana", chat=501)
+    assign(session, make_lead(session, Stage.SQL), at(5))
+    row = rows(session, NotificationChannel.TELEGRAM)[0]
+    now = at(5)
+    waits = []
+    for _ in range(3):
+        claim_due(session, NotificationChannel.TELEGRAM, now)
+        mark_failed(session, row.id, "network", now)
+        waits.append((row.next_attempt_at - now).total_seconds())
+        now = row.next_attempt_at
+    assert waits == [1.0, 2.0, 4.0]
+    claim_due(session, NotificationChannel.TELEGRAM, now)
+    mark_failed(session, row.id, "429", now, retry_after=17)
+    assert (row.next_attempt_at - now).total_seconds() == 17
+    mark_failed(session, row.id, "blocked", now, permanent=True)
+    assert row.failed_at == now and row.last_error == "blocked"
+    assert claim_due(session, NotificationChannel.TELEGRAM, now + timedelta(days=1)) == []
+
+
+def test_a_notification_for_a_lead_that_moved_on_is_cancelled_not_sent(session: Session) -> None:
+    ana, ben = rep(session, "Ana", chat=501), rep(session, "Ben", chat=502)
+    lead = make_lead(session, Stage.SQL)
+    assign(session, lead, at(5))
+    first = lead.assigned_rep_id
+    new_owner = pass_lead(session, lead.id, first, at(5, hour=10))  # before the notifier ran
+    assert new_owner is not None and new_owner.id != first
+    cards = claim_due(session, NotificationChannel.TELEGRAM, at(5, hour=10))
+    assert [card.chat_id for card in cards] == [new_owner.telegram_chat_id]
+    stale = next(n for n in rows(session, NotificationChannel.TELEGRAM) if n.rep_id == first)
+    assert stale.failed_at is not None and "no longer waits" in (stale.last_error or "")
+    accept(session, lead.id, new_owner.id, at(5, hour=11))
+    assert {ana.id, ben.id} == {first, new_owner.id}
+
+
+def test_after_two_passes_the_admin_is_notified_of_the_escalation(session: Session) -> None:
+    rep(session, "Ana", chat=501)
+    rep(session, "Ben", chat=502)
+    boss = rep(session, "Boss", chat=900, admin=True)
+    lead = make_lead(session, Stage.SQL)
+    assign(session, lead, at(5))
+    for hour in (10, 11):
+        assert lead.assigned_rep_id is not None
+        pass_lead(session, lead.id, lead.assigned_rep_id, at(5, hour=hour))
+    assert lead.assigned_rep_id == boss.id
+    [to_boss] = [n for n in rows(session, NotificationChannel.TELEGRAM) if n.rep_id == boss.id]
+    assert "escalated to you" in to_boss.reason
