@@ -54,6 +54,7 @@ def reps_add(
     timezone: Annotated[str, typer.Option(help="The rep's time zone, e.g. Europe/Madrid.")] = "UTC",
     hours: Annotated[str, typer.Option(help="Working hours, e.g. mon-fri=09:00-17:00; none: always.")] = "",
     admin: Annotated[bool, typer.Option("--admin", help="Receives escalated leads.")] = False,
+    email: Annotated[str | None, typer.Option(help="E-mail for lead notifications.")] = None,
 ) -> None:
     """Add a sales rep."""
     try:
@@ -66,6 +67,7 @@ def reps_add(
             timezone=timezone,
             working_hours=parse_hours(hours),
             is_admin=admin,
+            email=email,
         )
     except CrmError as error:
         raise _fail(f"Cannot add rep: {error}") from None

@@ -4,6 +4,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from crm_core.models import ActivityKind, Authority, Qualification, Stage, Temperature
@@ -67,6 +68,16 @@ class NewRep(BaseModel):
     timezone: str = "UTC"
     working_hours: dict[str, list[str]] = Field(default_factory=dict)
     is_admin: bool = False
+
+    @field_validator("email")
+    @classmethod
+    def _valid_email(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            return validate_email(value.strip(), check_deliverability=False).normalized
+        except EmailNotValidError as error:
+            raise ValueError(f"'{value}' is not a valid e-mail address: {error}") from None
 
     @field_validator("name")
     @classmethod
