@@ -16,6 +16,7 @@ from crm_core.models import AssignmentAction, AssignmentEvent, Lead, Rep, utcnow
 from crm_core.pipeline import current_pipeline
 from crm_core.reps import open_lead_counts
 from crm_core.schemas import WEEKDAYS
+from crm_core.webhooks import LEAD_ASSIGNED, emit
 
 
 def is_working(rep: Rep, now: datetime) -> bool:
@@ -107,6 +108,9 @@ def give_to(session: Session, lead: Lead, rep: Rep, now: datetime, with_sla: boo
     lead.accepted_at = None
     lead.sla_due_at = now + timedelta(minutes=current_pipeline().sla.accept_minutes) if with_sla else None
     rep.last_assigned_at = now
+    emit(
+        session, LEAD_ASSIGNED, {"lead_id": lead.id, "rep_id": rep.id, "rep": rep.name, "at": now.isoformat()}
+    )
 
 
 def assign(
