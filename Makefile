@@ -22,7 +22,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup run test lint unit validate rasa-test integration browser bench model migrate lock clean
+.PHONY: help setup run test lint unit unit-pg postgres validate rasa-test integration browser bench model migrate lock clean
 
 help:
 	@echo "make run    set up what is missing, then start Rasa (:5005), actions (:5055) and the web app (:8000)"
@@ -74,6 +74,17 @@ lint: $(VENV)/.installed
 unit: $(VENV)/.installed
 	$(VENV)/bin/pytest -q tests/unit
 
+# PostgreSQL server binaries from the distribution, installed when missing.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { \
+		echo "Installing Debian's postgresql for the PostgreSQL test run"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } || { \
+		echo "Could not install PostgreSQL: run 'sudo apt-get install postgresql'"; exit 1; }
+
+# The same unit suite on a throw-away PostgreSQL server (temporary data directory, stopped after).
+unit-pg: $(VENV)/.installed postgres
+	$(VENV)/bin/python -m tests.pg_server $(VENV)/bin/pytest -q tests/unit
+
 validate: $(RASA_VENV)/.installed
 	$(RASA) data validate --fail-on-warnings
 
@@ -91,7 +102,7 @@ browser:
 integration: setup $(MODEL) browser
 	$(VENV)/bin/pytest -q tests/integration
 
-test: setup lint validate unit $(MODEL) rasa-test integration
+test: setup lint validate unit unit-pg $(MODEL) rasa-test integration
 
 bench: setup $(MODEL)
 	$(VENV)/bin/python bench/stack.py
