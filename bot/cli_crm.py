@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_core import activities, csv_io, deals, dedup, kpis, pipeline, reps, sla
+from crm_core import activities, csv_io, deals, dedup, kpis, pipeline, reps, sla, webhooks
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidInput
 from crm_core.models import Deal, Lead, Rep
@@ -28,6 +28,7 @@ deals_app = typer.Typer(
     help="Deals: value, currency and expected close date on a lead.", no_args_is_help=True
 )
 sla_app = typer.Typer(help="The acceptance SLA for assigned leads.", no_args_is_help=True)
+webhooks_app = typer.Typer(help="Outgoing webhooks (signed, retried).", no_args_is_help=True)
 contacts_app = typer.Typer(help="Contacts: merges and their undo.", no_args_is_help=True)
 
 Format = Annotated[str, typer.Option("--format", help="text or json")]
@@ -365,6 +366,14 @@ def sla_enforce() -> None:
     )
 
 
+@webhooks_app.command("deliver")
+def webhooks_deliver() -> None:
+    """Send every due webhook once (run it every minute; failures are retried with backoff)."""
+    with work() as session:
+        sent = webhooks.deliver_due(session)
+    typer.echo(f"{sent} webhook(s) delivered")
+
+
 @contacts_app.command("merge")
 def contact_merge(
     keep: Annotated[int, typer.Argument(help="Contact id to keep.")],
@@ -477,3 +486,4 @@ def register(app: typer.Typer, leads_app: typer.Typer, reps_app: typer.Typer) ->
     app.add_typer(deals_app, name="deals")
     app.add_typer(sla_app, name="sla")
     app.add_typer(contacts_app, name="contacts")
+    app.add_typer(webhooks_app, name="webhooks")

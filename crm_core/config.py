@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     # Region for phone numbers written without a country code (e.g. "ES"); None: they must start with +.
     default_phone_region: str | None = None
+    # Outgoing webhooks: receivers (comma-separated URLs) and the HMAC-SHA256 signing secret.
+    webhook_urls: str = ""
+    webhook_secret: str = ""
+    webhook_max_attempts: int = 8
+    webhook_backoff_seconds: int = 30
 
 
 @lru_cache

@@ -11,6 +11,7 @@ from crm_core.pipeline import current_pipeline, record_stage
 from crm_core.policy import LeadFacts, Policy, current_policy, qualify
 from crm_core.routing import assign
 from crm_core.schemas import ConversationRef, LeadOut
+from crm_core.webhooks import LEAD_QUALIFIED, emit
 
 _STAGE_OF = {Qualification.SQL: Stage.SQL, Qualification.MQL: Stage.MQL}
 _EARLY_STAGES = {Stage.NEW, Stage.MQL, Stage.SQL}
@@ -48,6 +49,7 @@ def capture_lead(
     conversation = conversation_for(session, conversation_ref.channel, conversation_ref.sender_id)
     lead = conversation.lead or _returning_lead(session, contact) or Lead(stage=Stage.NEW)
     previous_stage = lead.stage if lead.id is not None else None
+    previous_class = lead.qualification if lead.id is not None else None
     lead.contact = contact
     lead.need = facts.need
     lead.budget_amount = facts.budget_amount
@@ -75,6 +77,12 @@ def capture_lead(
     session.flush()
     if lead.stage is not previous_stage:
         record_stage(session, lead, previous_stage, reason=f"qualified as {verdict.qualification.value}")
+    if verdict.qualification in _STAGE_OF and verdict.qualification is not previous_class:
+        emit(
+            session,
+            LEAD_QUALIFIED,
+            {"lead_id": lead.id, "qualification": verdict.qualification.value, "score": verdict.score},
+        )
     if verdict.qualification is Qualification.SQL and lead.assigned_rep_id is None:
         assign(session, lead)
     return lead_out(lead)
@@ -118,10 +126,27 @@ _LEAD_RELATIONS = (
 )
 
 
-def list_leads(session: Session, limit: int = 100, offset: int = 0) -> list[LeadOut]:
-    leads = session.scalars(
-        select(Lead).options(*_LEAD_RELATIONS).order_by(Lead.id.desc()).limit(limit).offset(offset)
-    )
+def list_leads(
+    session: Session,
+    limit: int = 100,
+    offset: int = 0,
+    *,
+    stage: Stage | None = None,
+    qualification: Qualification | None = None,
+    rep_id: int | None = None,
+    source: str | None = None,
+) -> list[LeadOut]:
+    """A page of leads, newest first, optionally filtered."""
+    query = select(Lead).options(*_LEAD_RELATIONS)
+    if stage is not None:
+        query = query.where(Lead.stage == stage)
+    if qualification is not None:
+        query = query.where(Lead.qualification == qualification)
+    if rep_id is not None:
+        query = query.where(Lead.assigned_rep_id == rep_id)
+    if source is not None:
+        query = query.where(Lead.source == source)
+    leads = session.scalars(query.order_by(Lead.id.desc()).limit(limit).offset(offset))
     return [lead_out(lead) for lead in leads]
 
 

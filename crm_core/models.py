@@ -357,3 +357,20 @@ class Notification(Base):
 
     rep: Mapped[Rep] = relationship()
     lead: Mapped[Lead] = relationship()
+
+
+class WebhookDelivery(Base):
+    """Outgoing webhooks: written in the transaction of the change, delivered (and retried) later."""
+
+    __tablename__ = "webhook_outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event: Mapped[str] = mapped_column(String(40))
+    url: Mapped[str] = mapped_column(String(500))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from crm_core.config import get_settings
 from crm_core.errors import InvalidInput, InvalidTransition, NotFound
 from crm_core.models import Deal, Lead, Stage, StageChange, utcnow
+from crm_core.webhooks import LEAD_STAGE_CHANGED, emit
 
 
 class _Strict(BaseModel):
@@ -170,6 +171,9 @@ def move(
     item.stage = stage
     if isinstance(item, Deal):
         item.closed_at = when if pipeline.is_terminal(stage) else None
+    else:
+        payload = {"lead_id": item.id, "from": previous.value, "to": stage.value, "at": when.isoformat()}
+        emit(session, LEAD_STAGE_CHANGED, payload)
     return record_stage(session, item, previous, at=when, reason=reason or ("reopened" if reopen else None))
 
 

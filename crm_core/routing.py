@@ -17,6 +17,7 @@ from crm_core.notifications import notify_owner
 from crm_core.pipeline import current_pipeline
 from crm_core.reps import open_lead_counts
 from crm_core.schemas import WEEKDAYS
+from crm_core.webhooks import LEAD_ASSIGNED, emit
 
 
 def is_working(rep: Rep, now: datetime) -> bool:
@@ -117,6 +118,9 @@ def give_to(
     lead.sla_due_at = now + timedelta(minutes=current_pipeline().sla.accept_minutes) if with_sla else None
     rep.last_assigned_at = now
     notify_owner(session, lead, rep, reason, now)
+    emit(
+        session, LEAD_ASSIGNED, {"lead_id": lead.id, "rep_id": rep.id, "rep": rep.name, "at": now.isoformat()}
+    )
 
 
 def assign(

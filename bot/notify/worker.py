@@ -1,5 +1,5 @@
-"""Delivers rep notifications (Telegram with Accept / Pass buttons, optional e-mail) with retries, and
-enforces the acceptance SLA. Run with ``python -m bot.notify.worker`` (``make run`` starts it)."""
+"""Delivers rep notifications (Telegram with Accept / Pass buttons, optional e-mail) and outgoing webhooks
+with retries, and enforces the acceptance SLA. ``python -m bot.notify.worker``; ``make run`` starts it."""
 
 import asyncio
 import logging
@@ -17,6 +17,7 @@ from crm_core.db import unit_of_work
 from crm_core.models import NotificationChannel
 from crm_core.notifications import LeadCard, claim_due, mark_failed, mark_sent
 from crm_core.sla import enforce_sla
+from crm_core.webhooks import deliver_due
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,10 @@ class Notifier:
         with unit_of_work() as session:
             mark_failed(session, card.notification_id, error, retry_after=retry_after, permanent=permanent)
 
+    def deliver_webhooks(self) -> None:
+        with unit_of_work() as session:
+            deliver_due(session)
+
     def enforce_sla(self) -> None:
         with unit_of_work() as session:
             moved = enforce_sla(session)
@@ -103,6 +108,7 @@ class Notifier:
             try:
                 await self.deliver_telegram()
                 await asyncio.to_thread(self.deliver_email)
+                await asyncio.to_thread(self.deliver_webhooks)
                 if since_sla >= sla_every:
                     self.enforce_sla()
                     since_sla = 0.0

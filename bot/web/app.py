@@ -1,4 +1,4 @@
-"""FastAPI app on :8000: ``/healthz``, the chat widget, and a demo page that hosts it."""
+"""FastAPI app on :8000: ``/healthz``, the CRM REST API (``/api/v1``), the chat widget and a demo page."""
 
 from pathlib import Path
 
@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.web import api
 from crm_core.db import get_engine
 
 HERE = Path(__file__).parent
@@ -19,11 +20,13 @@ class WebSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EMBUDO_", env_file=".env", extra="ignore")
 
     rasa_public_url: str = "http://localhost:5005"
+    api_token: str = ""  # bearer token of the CRM REST API; empty: the API answers 503
 
 
 def create_app(settings: WebSettings | None = None) -> FastAPI:
     settings = settings or WebSettings()
-    app = FastAPI(title="Embudo", docs_url=None, redoc_url=None)
+    app = FastAPI(title="Embudo", docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
+    api.install(app, settings.api_token)
     templates = Jinja2Templates(directory=HERE / "templates")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

@@ -30,6 +30,7 @@ def test_reps_add_and_list(db_url: str) -> None:
         "name": "Rosa Diaz",
         "languages": ["en", "es"],
         "telegram_chat_id": None,
+        "email": None,
         "capacity": 3,
         "active": True,
         "territories": [],

@@ -85,6 +85,7 @@ def test_reps_update_quota_sla_and_queue(db_url: str) -> None:
     assert embudo(db_url, "reps", "quota", "1", "--month", "2026-01", "--amount", "20000").returncode == 0
     assert "0 overdue lead(s)" in embudo(db_url, "sla", "enforce").stdout
     assert "the queue is empty" in embudo(db_url, "leads", "queue").stdout
+    assert "0 webhook(s) delivered" in embudo(db_url, "webhooks", "deliver").stdout
     nope = embudo(db_url, "leads", "accept", "99", "--rep", "1")
     assert nope.returncode == 1 and "No lead with id 99" in nope.stderr
 

@@ -1,0 +1,201 @@
+"""The CRM REST API (``/api/v1``): the integration point for other systems, over crm_core's functions.
+
+Every request needs ``Authorization: Bearer <EMBUDO_API_TOKEN>``; without a configured token the API
+answers 503. crm_core's errors map to HTTP: NotFound → 404, InvalidTransition → 409, InvalidInput → 422.
+"""
+
+import hmac
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from crm_core import activities, deals, kpis, pipeline, reps, sla
+from crm_core.db import unit_of_work
+from crm_core.errors import CrmError, InvalidTransition, NotFound
+from crm_core.leads import get_lead, list_leads
+from crm_core.models import ActivityKind, Qualification, Stage, StageChange
+from crm_core.schemas import ActivityOut, DealOut, LeadOut, NewDeal, NewRep, RepOut, RepUpdate
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+class Move(BaseModel):
+    stage: Stage
+    reopen: bool = False
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class MoveOut(BaseModel):
+    from_stage: Stage | None
+    to_stage: Stage
+    changed_at: datetime
+
+
+class NewActivity(BaseModel):
+    kind: ActivityKind = ActivityKind.NOTE
+    body: str = Field(min_length=1)
+    rep_id: int | None = None
+
+
+class RepAction(BaseModel):
+    rep_id: int
+
+
+class Owner(BaseModel):
+    lead_id: int
+    rep_id: int | None
+
+
+@contextmanager
+def _work() -> Iterator[Session]:
+    with unit_of_work() as session:
+        yield session
+
+
+def _status(error: CrmError) -> int:
+    if isinstance(error, NotFound):
+        return 404
+    if isinstance(error, InvalidTransition):
+        return 409
+    return 422
+
+
+def _move_out(change: StageChange) -> MoveOut:
+    return MoveOut(from_stage=change.from_stage, to_stage=change.to_stage, changed_at=change.changed_at)
+
+
+def _start(day: date | None) -> datetime | None:
+    return datetime.combine(day, time(), tzinfo=UTC) if day else None
+
+
+def create_router(token: str) -> APIRouter:
+    def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+        if not token:
+            raise HTTPException(503, "The CRM API is disabled: set EMBUDO_API_TOKEN.")
+        if credentials is None or not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
+            raise HTTPException(401, "Missing or wrong bearer token.", headers={"WWW-Authenticate": "Bearer"})
+
+    router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorised)], tags=["crm"])
+
+    @router.get("/leads")
+    def leads(
+        stage: Stage | None = None,
+        qualification: Qualification | None = None,
+        rep_id: int | None = None,
+        source: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> list[LeadOut]:
+        """A page of leads, newest first."""
+        with _work() as session:
+            return list_leads(
+                session, limit, offset, stage=stage, qualification=qualification, rep_id=rep_id, source=source
+            )
+
+    @router.get("/leads/{lead_id}")
+    def lead(lead_id: int) -> LeadOut:
+        with _work() as session:
+            return get_lead(session, lead_id)
+
+    @router.post("/leads/{lead_id}/move")
+    def move_lead(lead_id: int, move: Move) -> MoveOut:
+        """Move a lead between stages; refused moves answer 409 and change nothing."""
+        with _work() as session:
+            change = pipeline.move_lead(session, lead_id, move.stage, reopen=move.reopen, reason=move.reason)
+            return MoveOut(
+                from_stage=change.from_stage, to_stage=change.to_stage, changed_at=change.changed_at
+            )
+
+    @router.get("/leads/{lead_id}/history")
+    def lead_history(lead_id: int) -> list[MoveOut]:
+        with _work() as session:
+            return [
+                MoveOut(from_stage=c.from_stage, to_stage=c.to_stage, changed_at=c.changed_at)
+                for c in pipeline.history(session, lead_id)
+                if c.deal_id is None
+            ]
+
+    @router.post("/leads/{lead_id}/activities", status_code=201)
+    def add_activity(lead_id: int, new: NewActivity) -> ActivityOut:
+        with _work() as session:
+            return activities.add_activity(session, lead_id, new.kind, new.body, rep_id=new.rep_id)
+
+    @router.get("/leads/{lead_id}/activities")
+    def lead_activities(lead_id: int) -> list[ActivityOut]:
+        with _work() as session:
+            return activities.list_activities(session, lead_id)
+
+    @router.post("/leads/{lead_id}/accept")
+    def accept(lead_id: int, action: RepAction) -> Owner:
+        with _work() as session:
+            lead = sla.accept(session, lead_id, action.rep_id)
+            return Owner(lead_id=lead.id, rep_id=lead.assigned_rep_id)
+
+    @router.post("/leads/{lead_id}/pass")
+    def pass_lead(lead_id: int, action: RepAction) -> Owner:
+        with _work() as session:
+            owner = sla.pass_lead(session, lead_id, action.rep_id)
+            return Owner(lead_id=lead_id, rep_id=owner.id if owner else None)
+
+    @router.post("/leads/{lead_id}/deals", status_code=201)
+    def open_deal(lead_id: int, new: NewDeal) -> DealOut:
+        with _work() as session:
+            return deals.open_deal(session, lead_id, new)
+
+    @router.get("/deals")
+    def list_deals(lead_id: int | None = None) -> list[DealOut]:
+        with _work() as session:
+            return deals.list_deals(session, lead_id)
+
+    @router.post("/deals/{deal_id}/move")
+    def move_deal(deal_id: int, move: Move) -> MoveOut:
+        with _work() as session:
+            change = pipeline.move_deal(session, deal_id, move.stage, reopen=move.reopen, reason=move.reason)
+            return MoveOut(
+                from_stage=change.from_stage, to_stage=change.to_stage, changed_at=change.changed_at
+            )
+
+    @router.get("/kpis")
+    def dashboard(since: date | None = None, currency: str | None = None) -> kpis.Dashboard:
+        with _work() as session:
+            return kpis.dashboard(
+                session, since=_start(since), currency=currency.upper() if currency else None
+            )
+
+    @router.get("/forecast")
+    def forecast(currency: str | None = None) -> list[kpis.ForecastMonth]:
+        with _work() as session:
+            return kpis.forecast(session, currency.upper() if currency else None)
+
+    @router.get("/reps")
+    def list_reps() -> list[RepOut]:
+        with _work() as session:
+            return reps.list_reps(session)
+
+    @router.post("/reps", status_code=201)
+    def add_rep(new: NewRep) -> RepOut:
+        with _work() as session:
+            return reps.add_rep(session, new)
+
+    @router.patch("/reps/{rep_id}")
+    def update_rep(rep_id: int, changes: RepUpdate) -> RepOut:
+        with _work() as session:
+            return reps.update_rep(session, rep_id, changes)
+
+    return router
+
+
+def install(app: FastAPI, token: str) -> None:
+    """Mount the API and turn crm_core's refusals into HTTP answers with their message."""
+    app.include_router(create_router(token))
+
+    @app.exception_handler(CrmError)
+    def crm_error(_request: Request, error: CrmError) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=_status(error))
