@@ -25,7 +25,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup run test lint unit unit-postgres validate rasa-test integration browser bench model migrate lock clean
+.PHONY: help setup run test lint unit unit-postgres validate rasa-test integration browser bench eval model migrate lock clean
 
 help:
 	@echo "make run    set up what is missing, then start Rasa (:5005), actions (:5055) and the web app (:8000)"
@@ -89,7 +89,7 @@ validate: $(RASA_VENV)/.installed
 	$(RASA) data validate --fail-on-warnings
 
 rasa-test: $(MODEL)
-	$(RASA) test core --stories tests/test_stories.yml --model $(MODEL) \
+	$(RASA) test core --e2e --stories tests/test_stories.yml --model $(MODEL) \
 		--fail-on-prediction-errors --out var/rasa-test-results
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download is not used).
@@ -106,6 +106,10 @@ test: setup lint validate unit unit-postgres $(MODEL) rasa-test integration
 
 bench: setup $(MODEL)
 	$(VENV)/bin/python bench/stack.py
+
+# NLU evaluation on a held-out 20% split of each language (intent macro-F1, entity F1).
+eval: setup
+	$(VENV)/bin/python bench/nlu_eval.py
 
 # Re-resolve the app environment's pins from requirements/app.in.
 lock:

@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
+from actions.dialogue import latest_intent, slot_or_none
 from crm_core.db import unit_of_work
 from crm_core.leads import capture_lead
 from crm_core.models import Authority, Qualification
@@ -28,9 +29,11 @@ NEXT_STEPS = {
 
 
 def facts_from_slots(slots: dict[str, Any]) -> LeadFacts:
-    """The lead as crm_core sees it, from the slots the form validated."""
+    """The lead as crm_core sees it, from the slots the form validated (skipped answers are unknown)."""
+    slots = {name: slot_or_none(value) for name, value in slots.items()}
     amount = slots.get("budget_amount")
     timeline_days = slots.get("timeline_days")
+    size = slots.get("company_size")
     return LeadFacts(
         need=slots.get("need"),
         budget_amount=Decimal(amount) if amount is not None else None,
@@ -39,10 +42,13 @@ def facts_from_slots(slots: dict[str, Any]) -> LeadFacts:
         authority=Authority(slots.get("authority") or Authority.UNKNOWN),
         timeline_days=int(timeline_days) if timeline_days is not None else None,
         company=slots.get("company"),
+        company_size=int(size) if size is not None else None,
         name=slots.get("person_name"),
         email=slots.get("email"),
+        phone=slots.get("phone"),
         consent=slots.get("consent") is True,
         just_asking=slots.get("just_asking") is True,
+        bought_competitor=slots.get("bought_competitor") is True,
     )
 
 
@@ -70,9 +76,14 @@ class ActionCaptureLead(Action):  # type: ignore[misc]
             dispatcher.utter_message(response="utter_lead_not_saved")
             return []
         response = NEXT_STEPS[lead.qualification]
-        if lead.qualification is Qualification.SQL and lead.assigned_rep is None:
+        if latest_intent(tracker) == "request_human":
+            # For now a person follows up from the CRM; a live handoff to a rep's chat comes later.
+            response = "utter_handoff"
+        elif lead.qualification is Qualification.SQL and lead.assigned_rep is None:
             response = "utter_next_steps_sql_queued"
         dispatcher.utter_message(
-            response=response, person_name=facts.name or "there", rep_name=lead.assigned_rep or ""
+            response=response,
+            name_suffix=f", {facts.name}" if facts.name else "",
+            rep_name=lead.assigned_rep or "",
         )
         return [SlotSet("qualification", lead.qualification.value), SlotSet("lead_id", lead.id)]

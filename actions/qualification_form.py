@@ -1,57 +1,196 @@
-"""Validation of the qualification form: each answer is normalised by crm_core.parsing or re-asked."""
+"""Validation of the qualification form: each answer is normalised by crm_core.parsing or re-asked.
+
+Beyond the question asked, every answer is searched for the other facts a visitor may volunteer ("I'm the
+CTO at Acme, we need it next month, about 20k"): those slots are filled too and their questions skipped.
+The same search takes corrections ("actually my e-mail is …"). "I'd rather not say" marks the question
+unknown, and so does a third failed attempt: the form never loops.
+"""
 
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 
+from actions.dialogue import SKIPPED, current_language, latest_intent
+from crm_core.models import Authority
 from crm_core.parsing import (
+    DEFAULT_PHONE_REGIONS,
+    find_company,
+    find_person_name,
+    mentions_budget,
+    mentions_email,
+    mentions_timeline,
     parse_authority,
     parse_budget,
     parse_company,
+    parse_company_size,
     parse_email,
     parse_person_name,
+    parse_phone,
     parse_timeline_days,
 )
 
 Slots = dict[str, Any]
+
+# Messages that may carry answers; other intents (questions, stop, …) are handled by rules.
+ANSWER_INTENTS = {"inform", "affirm", "deny", "nlu_fallback", None}
+MAX_ATTEMPTS = 3
+# What a skipped slot is set to (the form needs a value to move on).
+SKIP_VALUES: Slots = {"consent": False}
+_FIRST_PERSON = ("i", "i'm", "im", "i am", "my", "we", "soy", "yo", "mi", "somos")
 
 
 def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def _message(tracker: Tracker) -> str:
+    return _text(tracker.latest_message.get("text"))
+
+
+def _volunteered(tracker: Tracker, slot: str) -> bool:
+    """Whether this message may carry ``slot`` although another question was asked (or none)."""
+    return tracker.get_slot(REQUESTED_SLOT) != slot and latest_intent(tracker) in ANSWER_INTENTS
+
+
+def _first_person(text: str) -> bool:
+    words = text.lower().replace(",", " ").split()
+    return any(word in _FIRST_PERSON for word in words)
+
+
 class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     def name(self) -> str:
         return "validate_qualification_form"
+
+    # ------------------------------------------------------------------ which question comes next
+
+    async def next_requested_slot(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> EventType | None:
+        """The domain's order, except that a phone number is asked only when there is no e-mail."""
+        for slot in self.domain_slots(domain):
+            if tracker.slots.get(slot) is not None:
+                continue
+            if slot == "phone" and tracker.slots.get("email") not in (None, SKIPPED):
+                continue
+            return SlotSet(REQUESTED_SLOT, slot)
+        return SlotSet(REQUESTED_SLOT, None)
+
+    # ------------------------------------------------------------------ facts volunteered in passing
 
     async def extract_need(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
         """A visitor who opens with what they need has answered the first question already."""
-        message = tracker.latest_message
-        opening = tracker.get_slot("requested_slot") is None and tracker.get_slot("need") is None
-        if opening and message.get("intent", {}).get("name") == "inform" and _text(message.get("text")):
-            return {"need": _text(message.get("text"))}
+        opening = tracker.get_slot(REQUESTED_SLOT) is None and tracker.get_slot("need") is None
+        if opening and latest_intent(tracker) == "inform" and _message(tracker):
+            return {"need": _message(tracker)}
         return {}
+
+    async def extract_budget(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        text = _message(tracker)
+        return {"budget": text} if _volunteered(tracker, "budget") and mentions_budget(text) else {}
+
+    async def extract_authority(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        text = _message(tracker)
+        if not _volunteered(tracker, "authority") or not _first_person(text):
+            return {}
+        return {"authority": text} if parse_authority(text) is not Authority.UNKNOWN else {}
+
+    async def extract_timeline(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        text = _message(tracker)
+        return {"timeline": text} if _volunteered(tracker, "timeline") and mentions_timeline(text) else {}
+
+    async def extract_company(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        if not _volunteered(tracker, "company"):
+            return {}
+        company = find_company(_message(tracker))
+        return {"company": company} if company else {}
+
+    async def extract_person_name(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        if not _volunteered(tracker, "person_name"):
+            return {}
+        name = find_person_name(_message(tracker))
+        return {"person_name": name} if name else {}
+
+    async def extract_email(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        text = _message(tracker)
+        return {"email": text} if _volunteered(tracker, "email") and mentions_email(text) else {}
+
+    async def extract_phone(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        if not _volunteered(tracker, "phone"):
+            return {}
+        phone = parse_phone(_message(tracker), self._region(tracker))
+        return {"phone": phone} if phone else {}
+
+    # ------------------------------------------------------------------ validation
+
+    @staticmethod
+    def _region(tracker: Tracker) -> str:
+        return DEFAULT_PHONE_REGIONS.get(current_language(tracker), "US")
+
+    @staticmethod
+    def _skipped(tracker: Tracker, slot: str) -> bool:
+        return latest_intent(tracker) == "rather_not_say" and tracker.get_slot(REQUESTED_SLOT) == slot
+
+    @staticmethod
+    def _skip(slot: str, dispatcher: CollectingDispatcher, response: str = "utter_skip_ok") -> Slots:
+        dispatcher.utter_message(response=response)
+        return {slot: SKIP_VALUES.get(slot, SKIPPED)}
+
+    def _reject(
+        self, slot: str, dispatcher: CollectingDispatcher, tracker: Tracker, response: str, **kwargs: Any
+    ) -> Slots:
+        """An answer that does not fit: ask again, or after MAX_ATTEMPTS move on without it.
+
+        When the message carried something else (a correction, another fact), the question is simply
+        asked again, without an error message.
+        """
+        others = [name for name in tracker.slots_to_validate() if name not in (slot, REQUESTED_SLOT)]
+        if others or tracker.get_slot(REQUESTED_SLOT) != slot:
+            return {slot: None}
+        retries = dict(tracker.get_slot("retries") or {})
+        retries[slot] = int(retries.get(slot, 0)) + 1
+        if retries[slot] >= MAX_ATTEMPTS:
+            return {**self._skip(slot, dispatcher, "utter_skip_after_retries"), "retries": retries}
+        dispatcher.utter_message(response=response, **kwargs)
+        return {slot: None, "retries": retries}
 
     def validate_need(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
+        if self._skipped(tracker, "need"):
+            return self._skip("need", dispatcher)
         need = _text(value)
         if not need:
-            dispatcher.utter_message(response="utter_invalid_answer")
-            return {"need": None}
+            return self._reject("need", dispatcher, tracker, "utter_invalid_answer")
         return {"need": need[:2000]}
 
     def validate_budget(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
+        if self._skipped(tracker, "budget"):
+            return {**self._skip("budget", dispatcher), "budget_amount": None, "budget_currency": None}
         budget = parse_budget(_text(value))
         if budget is None:
-            dispatcher.utter_message(response="utter_invalid_budget")
-            return {"budget": None}
+            return self._reject("budget", dispatcher, tracker, "utter_invalid_budget")
         return {
             "budget": _text(value),
             "budget_amount": str(budget.amount) if budget.amount is not None else None,
@@ -62,50 +201,94 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     def validate_authority(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
+        if self._skipped(tracker, "authority"):
+            return self._skip("authority", dispatcher)
         if not _text(value):
-            dispatcher.utter_message(response="utter_invalid_answer")
-            return {"authority": None}
+            return self._reject("authority", dispatcher, tracker, "utter_invalid_answer")
         return {"authority": parse_authority(_text(value)).value}
 
     def validate_timeline(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
-        if not _text(value):
-            dispatcher.utter_message(response="utter_invalid_answer")
-            return {"timeline": None}
-        return {"timeline": _text(value), "timeline_days": parse_timeline_days(_text(value))}
+        if self._skipped(tracker, "timeline"):
+            return {**self._skip("timeline", dispatcher), "timeline_days": None}
+        text = _text(value)
+        if not text:
+            return self._reject("timeline", dispatcher, tracker, "utter_invalid_answer")
+        days = parse_timeline_days(text)
+        others = [name for name in tracker.slots_to_validate() if name not in ("timeline", REQUESTED_SLOT)]
+        if days is None and others and not mentions_timeline(text):
+            return {"timeline": None}  # the message was about something else: ask again
+        return {"timeline": text, "timeline_days": days}
 
     def validate_company(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
-        company = parse_company(_text(value))
+        if self._skipped(tracker, "company"):
+            return self._skip("company", dispatcher)
+        text = _text(value)
+        if tracker.get_slot(REQUESTED_SLOT) == "company" and (
+            mentions_email(text) or self._has_phone(tracker)
+        ):
+            return {"company": None}  # a correction of the contact, not a company
+        size = parse_company_size(text)
+        company = find_company(text) or parse_company(text.split(",")[0] if size is not None else text)
         if company is None:
-            dispatcher.utter_message(response="utter_invalid_answer")
-        return {"company": company}
+            return self._reject("company", dispatcher, tracker, "utter_invalid_answer")
+        slots: Slots = {"company": company}
+        if size is not None:
+            slots["company_size"] = size
+        return slots
 
     def validate_person_name(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
-        name = parse_person_name(_text(value))
+        if self._skipped(tracker, "person_name"):
+            return self._skip("person_name", dispatcher)
+        text = _text(value)
+        if tracker.get_slot(REQUESTED_SLOT) == "person_name" and (
+            mentions_email(text) or self._has_phone(tracker)
+        ):
+            return {"person_name": None}
+        name = find_person_name(text) or parse_person_name(text)
         if name is None:
-            dispatcher.utter_message(response="utter_invalid_answer")
+            return self._reject("person_name", dispatcher, tracker, "utter_invalid_answer")
         return {"person_name": name}
 
     def validate_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
+        if self._skipped(tracker, "email"):
+            return self._skip("email", dispatcher)
         email = parse_email(_text(value))
         if email is None:
-            dispatcher.utter_message(response="utter_invalid_email", email=_text(value)[:80])
+            phone = parse_phone(_text(value), self._region(tracker))
+            if phone is not None and tracker.get_slot(REQUESTED_SLOT) == "email":
+                return {"email": SKIPPED, "phone": phone}  # a phone number instead of an e-mail is fine
+            return self._reject("email", dispatcher, tracker, "utter_invalid_email", email=_text(value)[:80])
         return {"email": email}
+
+    def validate_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        if self._skipped(tracker, "phone"):
+            return self._skip("phone", dispatcher)
+        phone = parse_phone(_text(value), self._region(tracker))
+        if phone is None:
+            return self._reject("phone", dispatcher, tracker, "utter_invalid_phone")
+        return {"phone": phone}
 
     def validate_consent(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
-        intent = tracker.latest_message.get("intent", {}).get("name")
+        if self._skipped(tracker, "consent"):
+            return self._skip("consent", dispatcher)
+        intent = latest_intent(tracker)
         if intent == "affirm":
             return {"consent": True}
         if intent == "deny":
             return {"consent": False}
-        dispatcher.utter_message(response="utter_invalid_consent")
-        return {"consent": None}
+        return self._reject("consent", dispatcher, tracker, "utter_invalid_consent")
+
+    def _has_phone(self, tracker: Tracker) -> bool:
+        return parse_phone(_message(tracker), self._region(tracker)) is not None

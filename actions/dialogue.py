@@ -1,0 +1,46 @@
+"""Helpers shared by the actions: the visitor's language, response texts from the domain, skipped answers."""
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.types import DomainDict
+
+# A slot the visitor chose not to answer ("I'd rather not say") or could not answer: the form moves on,
+# and crm_core receives "unknown" (None) for it.
+SKIPPED = "unknown"
+
+
+def supported_languages(domain: DomainDict) -> list[str]:
+    """The languages of the bot: the values of the `language` slot in domain.yml."""
+    values = domain.get("slots", {}).get("language", {}).get("values") or ["en"]
+    return [str(value) for value in values]
+
+
+def current_language(tracker: Tracker) -> str:
+    language = tracker.get_slot("language")
+    return str(language) if language else "en"
+
+
+def response_text(domain: DomainDict, name: str, language: str) -> str | None:
+    """The text of a response in ``language`` (its conditional variation), else its default variation."""
+    default = None
+    for variation in domain.get("responses", {}).get(name, []):
+        conditions = variation.get("condition") or []
+        wanted = [c for c in conditions if c.get("name") == "language"]
+        if not conditions and default is None:
+            default = variation.get("text")
+        if wanted and wanted[0].get("value") == language:
+            text: str | None = variation.get("text")
+            return text
+    return default
+
+
+def latest_intent(tracker: Tracker) -> str | None:
+    intent: dict[str, Any] = tracker.latest_message.get("intent") or {}
+    name = intent.get("name")
+    return str(name) if name else None
+
+
+def slot_or_none(value: Any) -> Any:
+    """A slot value as crm_core should see it: skipped answers are unknown."""
+    return None if value == SKIPPED else value

@@ -1,0 +1,96 @@
+"""Issue #3 through the real servers: Spanish, channel locale, several answers at once, corrections,
+why-do-you-ask, rather-not-say, a human, a returning visitor.
+
+The visitor wording here is not in data/nlu_*.yml (tests/unit/test_bot_data.py checks).
+"""
+
+from collections.abc import Iterator
+
+import pytest
+
+from crm_core.db import unit_of_work
+from crm_core.leads import list_leads
+from crm_core.models import Authority, Qualification
+from crm_core.schemas import LeadOut
+from tests.harness import Stack, running_stack
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("stack-es")) as stack:
+        yield stack
+
+
+def say(stack: Stack, sender: str, text: str, metadata: dict[str, str] | None = None) -> str:
+    return "\n".join(str(reply.get("text", "")) for reply in stack.say(sender, text, metadata))
+
+
+def slots(stack: Stack, sender: str) -> dict[str, object]:
+    found: dict[str, object] = stack.tracker(sender)["slots"]
+    return found
+
+
+def lead_of(stack: Stack, sender: str) -> LeadOut:
+    with unit_of_work(stack.crm_url) as session:
+        found = [lead for lead in list_leads(session) if lead.conversation_id == sender]
+    assert len(found) == 1, f"expected one lead for {sender}, found {found}\n{stack.log_tail()}"
+    return found[0]
+
+
+def test_spanish_visitor_with_several_answers_at_once_a_correction_and_a_phone(stack: Stack) -> None:
+    sender = "it-es"
+    opening = say(stack, sender, "buenas tardes, ¿qué tal?")
+    assert "Hola" in opening and "¿Qué estás buscando?" in opening, opening
+    assert slots(stack, sender)["language"] == "es"
+    reply = say(
+        stack,
+        sender,
+        "soy la directora de Hoteles Brisa, querríamos un asistente para reservas "
+        "el mes que viene y tenemos unos 15 mil euros",
+    )
+    # need, authority, company, timeline and budget in one message: straight to the name
+    assert "cómo te llamas" in reply, reply
+    found = slots(stack, sender)
+    assert (found["authority"], found["company"], found["timeline_days"]) == (
+        "decision_maker",
+        "Hoteles Brisa",
+        30,
+    )
+    assert (found["budget_amount"], found["budget_currency"]) == ("15000", "EUR")
+    assert "correo" in say(stack, sender, "Inés Romero")
+    why = say(stack, sender, "¿y eso para qué os hace falta?")
+    assert "nunca lo compartimos" in why and "correo" in why, why
+    assert "teléfono" in say(stack, sender, "prefiero no dar mi correo")
+    assert "contactarte" in say(stack, sender, "mi número es el 622 333 444")
+    assert "Gracias, Inés" in say(stack, sender, "/affirm")
+    lead = lead_of(stack, sender)
+    assert lead.language == "es" and lead.phone == "+34622333444" and lead.email is None
+    assert lead.authority is Authority.DECISION_MAKER
+
+
+def test_browser_locale_sets_the_language_and_a_human_can_be_requested(stack: Stack) -> None:
+    sender = "it-locale"
+    assert "¿Qué estás buscando?" in say(stack, sender, "hi", {"locale": "es-MX"})
+    reply = say(stack, sender, "quisiera que me escriba alguien de carne y hueso")
+    assert "una persona te responderá" in reply, reply
+    assert lead_of(stack, sender).qualification is not None
+
+
+def test_english_visitor_switches_language_skips_a_question_and_comes_back(stack: Stack) -> None:
+    sender = "it-switch"
+    say(stack, sender, "hello, good evening")
+    assert "budget" in say(stack, sender, "a bot to answer our hotel guests").lower()
+    skipped = say(stack, sender, "I'd rather not share that")
+    assert "skip" in skipped and "role" in skipped, skipped
+    assert slots(stack, sender)["budget"] == "unknown"
+    switched = say(stack, sender, "could you continue in Spanish please?")
+    assert "español" in switched and "papel" in switched, switched
+    for text in ["soy el propietario", "en un par de semanas", "Hostal Mar", "Luis Ortega"]:
+        say(stack, sender, text)
+    say(stack, sender, "luis@hostalmar.example")
+    say(stack, sender, "sí")
+    assert lead_of(stack, sender).qualification is Qualification.MQL  # no budget: not sales-ready
+    back = say(stack, sender, "hola de nuevo, buenas")
+    assert "Luis Ortega" in back and "¿Qué estás buscando?" in back, back

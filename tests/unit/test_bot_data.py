@@ -1,0 +1,62 @@
+"""Checks on the bot's data that `rasa data validate` does not make: languages and test wording."""
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+LANGUAGES = DOMAIN["slots"]["language"]["values"]
+
+
+def _examples(path: Path) -> list[str]:
+    found = []
+    for block in yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]:
+        if "intent" in block:
+            found += [line[2:].strip() for line in block["examples"].splitlines() if line.startswith("- ")]
+    return found
+
+
+def _plain(text: str) -> str:
+    """An annotated example as the visitor typed it: '[Spanish]{…}' → 'Spanish', lower case."""
+    text = re.sub(r"\[([^\]]+)\](\{[^}]*\}|\([^)]*\))", r"\1", text)
+    return " ".join(text.lower().split())
+
+
+def test_every_language_has_its_nlu_file_with_at_least_as_many_examples_as_english() -> None:
+    english = len(_examples(ROOT / "data" / "nlu_en.yml"))
+    for language in LANGUAGES:
+        assert len(_examples(ROOT / "data" / f"nlu_{language}.yml")) >= english, language
+
+
+def test_every_response_has_a_variation_for_every_language() -> None:
+    for name, variations in DOMAIN["responses"].items():
+        assert any(not v.get("condition") for v in variations), f"{name} has no default variation"
+        for language in LANGUAGES:
+            if language == "en":
+                continue
+            assert any(
+                c.get("name") == "language" and c.get("value") == language
+                for v in variations
+                for c in v.get("condition") or []
+            ), f"{name} has no {language} variation"
+
+
+def test_every_question_of_the_form_can_be_explained() -> None:
+    for slot in DOMAIN["forms"]["qualification_form"]["required_slots"]:
+        assert f"utter_ask_{slot}" in DOMAIN["responses"]
+        assert f"utter_why_{slot}" in DOMAIN["responses"]
+
+
+def test_test_wording_is_never_in_the_training_data() -> None:
+    training = {_plain(e) for path in (ROOT / "data").glob("nlu_*.yml") for e in _examples(path)}
+    stories = yaml.safe_load((ROOT / "tests" / "test_stories.yml").read_text(encoding="utf-8"))["stories"]
+    said = [_plain(step["user"]) for story in stories for step in story["steps"] if "user" in step]
+    assert len(stories) >= 40
+    leaked = [text for text in said if text in training]
+    assert not leaked, leaked
+    for path in (ROOT / "tests" / "integration").glob("test_*.py"):
+        quoted = re.findall(r'"([^"\n]{6,})"', path.read_text(encoding="utf-8"))
+        leaked = [text for text in quoted if _plain(text) in training]
+        assert not leaked, (path.name, leaked)
