@@ -62,7 +62,7 @@ _CURRENCIES = (
 )
 _SUFFIX = r"k|m|mm|thousand|million|grand|mil|millones|mill[oó]n|lucas"
 _AMOUNT = re.compile(
-    rf"(?P<number>\d{{1,3}}(?:[,.]\d{{3}})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?|{_NUMBER_WORD_PATTERN})"
+    rf"(?<![\w.,-])(?P<number>\d{{1,3}}(?:[,.]\d{{3}})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?|{_NUMBER_WORD_PATTERN})"
     rf"\s*(?P<suffix>{_SUFFIX})?\b",
     re.I,
 )
@@ -100,8 +100,11 @@ def _amounts(text: str) -> list[tuple[Decimal, str]]:
         suffix = (match["suffix"] or "").lower()
         if value is None:
             continue
-        if match["number"].lower() in _NUMBER_WORDS and not suffix and value < 100:
+        spelled = match["number"].lower() in _NUMBER_WORDS
+        if spelled and not suffix and value < 100:
             continue  # "a", "one", "un" alone are not amounts
+        if spelled and suffix in ("k", "m", "mm"):
+            continue  # "am" is not "a million": letter suffixes only follow digits
         found.append((value, suffix))
     return found
 

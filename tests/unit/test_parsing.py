@@ -107,3 +107,12 @@ def test_names_and_companies_lose_their_lead_in() -> None:
     assert parse_person_name("   ") is None
     assert parse_company("I work at Acme Corp") == "Acme Corp"
     assert parse_company("Globex") == "Globex"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I am the co-founder and I sign the contracts", "our team decides", "I'm a student", "a team of ten"],
+)
+def test_words_that_only_look_like_amounts_are_not_budgets(text: str) -> None:
+    budget = parse_budget(text)
+    assert budget is None or budget.amount is None
