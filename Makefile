@@ -25,12 +25,12 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup run test lint unit unit-postgres validate rasa-test integration browser bench eval model migrate lock clean
+.PHONY: help setup run test lint unit unit-postgres validate rasa-test integration browser bench bench-crm eval model migrate lock clean
 
 help:
 	@echo "make run    set up what is missing, then start Rasa (:5005), actions (:5055) and the web app (:8000)"
 	@echo "make test   set up what is missing, then run every check (lint, unit, Rasa, integration)"
-	@echo "make bench  measure latency, training time, load time and memory of the full stack"
+	@echo "make bench  measure the full stack, and the CRM at 1,000,000 leads on SQLite and PostgreSQL"
 
 $(VENV)/.installed: requirements/app.lock pyproject.toml
 	@test -n "$(PY311)" || { echo "Python 3.11 not found: install it (e.g. 'pyenv install 3.11') or set PY311=/path/to/python3.11"; exit 1; }
@@ -104,12 +104,16 @@ integration: setup $(MODEL) browser
 
 test: setup lint validate unit unit-postgres $(MODEL) rasa-test integration
 
-bench: setup $(MODEL)
+bench: setup $(MODEL) bench-crm
 	$(VENV)/bin/python bench/stack.py
 
 # NLU evaluation on a held-out 20% split of each language (intent macro-F1, entity F1).
 eval: setup
 	$(VENV)/bin/python bench/nlu_eval.py
+
+# 1,000,000 leads and 100,000 deals on SQLite and on a throw-away PostgreSQL: KPI, list page, routing.
+bench-crm: $(VENV)/.installed
+	scripts/with-postgres $(VENV)/bin/python bench/crm.py
 
 # Re-resolve the app environment's pins from requirements/app.in.
 lock:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     Numeric,
     String,
     Text,
@@ -133,6 +134,12 @@ class Contact(Base):
 
 class Lead(Base):
     __tablename__ = "leads"
+    __table_args__ = (
+        # the filtered lead list pages newest first; routing counts open leads per rep
+        Index("ix_leads_stage_id", "stage", "id"),
+        Index("ix_leads_rep_id", "assigned_rep_id", "id"),
+        Index("ix_leads_rep_stage", "assigned_rep_id", "stage"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
@@ -202,6 +209,7 @@ class Deal(Base):
     """Money attached to a lead: what it is worth, in which currency, and when it should close."""
 
     __tablename__ = "deals"
+    __table_args__ = (Index("ix_deals_currency_stage_closed", "currency", "stage", "closed_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
@@ -220,6 +228,7 @@ class StageChange(Base):
     """One move of a lead (deal_id NULL) or of a deal between stages: the history KPIs are computed from."""
 
     __tablename__ = "stage_changes"
+    __table_args__ = (Index("ix_stage_changes_lead_stage", "lead_id", "deal_id", "to_stage"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)

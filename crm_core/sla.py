@@ -107,7 +107,12 @@ def enforce_sla(session: Session, now: datetime | None = None) -> list[int]:
     overdue = list(
         session.scalars(
             select(Lead)
-            .where(Lead.sla_due_at.is_not(None), Lead.sla_due_at <= now, Lead.accepted_at.is_(None))
+            .where(
+                Lead.sla_due_at.is_not(None),
+                Lead.sla_due_at <= now,
+                Lead.accepted_at.is_(None),
+                Lead.stage.in_(current_pipeline().open_stages),
+            )
             .order_by(Lead.sla_due_at, Lead.id)
         )
     )

@@ -1,7 +1,7 @@
 """transcripts: messages copied from Rasa's event broker, conversation slots, ingest cursors
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-25 14:35:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
