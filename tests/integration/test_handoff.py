@@ -95,11 +95,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 def qualify_hot_lead(stack: Stack, sender: str, email: str) -> LeadOut:
     for turn in [
-        "hello",
+        "hi team",
         "we need a chatbot that books demos for our sales team",
         "about 25k dollars",
-        "I'm the CEO",
-        "as soon as possible",
+        "I run the company and the decision is mine",
+        "we need it this week if we can",
         "Vandelay Industries",
         "Art Vandelay",
         email,

@@ -97,7 +97,7 @@ def test_keyboard_only_use_and_empty_input(stack: Stack, browser: Browser) -> No
     page.keyboard.press("Enter")
     expect(page.locator("#ew-input")).to_be_focused()
     page.keyboard.press("Enter")  # nothing typed: nothing is sent
-    page.keyboard.type("hi there")
+    page.keyboard.type("hey, anybody around?")
     page.keyboard.press("Enter")
     expect(page.locator(".ew-log .ew-bot").last).to_contain_text("What are you looking for", timeout=20_000)
     expect(page.locator(".ew-log .ew-user")).to_have_count(1)
@@ -113,5 +113,5 @@ def test_the_widget_fills_a_phone_screen(stack: Stack, browser: Browser) -> None
     page.get_by_role("button", name="Chat with us").click()
     box = page.get_by_role("dialog").bounding_box()
     assert box is not None and box["width"] == 375 and box["height"] == 667
-    send(page, "good morning", "What are you looking for")
+    send(page, "hiya folks", "What are you looking for")
     assert errors == []
