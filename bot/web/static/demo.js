@@ -43,7 +43,12 @@
       const response = await fetch(config.rasaUrl + "/webhooks/rest/webhook", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ sender: senderId(), message: message }),
+        // The browser's language lets the bot answer in it from the first message.
+        body: JSON.stringify({
+          sender: senderId(),
+          message: message,
+          metadata: { locale: navigator.language },
+        }),
       });
       if (!response.ok) throw new Error("HTTP " + response.status);
       for (const reply of await response.json()) {
