@@ -1,7 +1,11 @@
 """The visitor's language: from channel metadata or the first message, switched on request."""
 
+import re
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
+import yaml
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -13,6 +17,30 @@ from crm_core.parsing import detect_language, language_from_locale
 # Where channels put the user's locale: our demo page and browser widgets ("locale": "es-ES"),
 # Telegram ("language_code": "es"), others ("language").
 LOCALE_KEYS = ("locale", "language_code", "language", "lang")
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def _plain(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s@.'-]", " ", text.lower()).split())
+
+
+@lru_cache(maxsize=1)
+def known_phrases() -> dict[str, str]:
+    """Messages exactly as written in one language's NLU file ("hello", "hola"): short greetings and
+    answers are too short for statistical detection, but the training data says which language they are."""
+    seen: dict[str, set[str]] = {}
+    for path in DATA.glob("nlu_*.yml"):
+        language = path.stem.removeprefix("nlu_")
+        for block in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu", []):
+            for line in str(block.get("examples", "")).splitlines():
+                if line.startswith("- ") and "[" not in line:
+                    seen.setdefault(_plain(line[2:]), set()).add(language)
+    return {text: languages.pop() for text, languages in seen.items() if len(languages) == 1}
+
+
+def detect(text: str, supported: list[str]) -> str | None:
+    known = known_phrases().get(_plain(text))
+    return known if known in supported else detect_language(text, supported)
 
 
 class ActionSetLanguage(Action):  # type: ignore[misc]
@@ -38,7 +66,7 @@ class ActionSetLanguage(Action):  # type: ignore[misc]
                 None,
             )
             if wanted is None:
-                wanted = detect_language(text, supported)
+                wanted = detect(text, supported)
                 if wanted in (None, current) and len(supported) == 2:
                     wanted = next(code for code in supported if code != (current or "en"))
             return [SlotSet("language", wanted)] if wanted and wanted != current else []
@@ -54,5 +82,5 @@ class ActionSetLanguage(Action):  # type: ignore[misc]
             None,
         )
         if language is None and not text.startswith("/"):
-            language = detect_language(text, supported)
+            language = detect(text, supported)
         return [SlotSet("language", language)] if language else []

@@ -62,8 +62,9 @@ _CURRENCIES = (
 )
 _SUFFIX = r"k|m|mm|thousand|million|grand|mil|millones|mill[oó]n|lucas"
 _AMOUNT = re.compile(
-    rf"(?<![\w.,-])(?P<number>\d{{1,3}}(?:[,.]\d{{3}})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?|{_NUMBER_WORD_PATTERN})"
-    rf"\s*(?P<suffix>{_SUFFIX})?\b",
+    # digits anywhere but inside a word ("Q3"); number words only as whole words ("a" in "am" is not one)
+    rf"(?<![\w.,])(?P<number>\d{{1,3}}(?:[,.]\d{{3}})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?|"
+    rf"\b(?:{_NUMBER_WORD_PATTERN})(?=\s))\s*(?P<suffix>{_SUFFIX})?\b",
     re.I,
 )
 _MULTIPLIER = {

@@ -60,3 +60,12 @@ def test_test_wording_is_never_in_the_training_data() -> None:
         quoted = re.findall(r'"([^"\n]{6,})"', path.read_text(encoding="utf-8"))
         leaked = [text for text in quoted if _plain(text) in training]
         assert not leaked, (path.name, leaked)
+
+
+def test_short_messages_take_their_language_from_the_training_data() -> None:
+    from actions.language import detect
+
+    assert detect("Hello!", LANGUAGES) == "en"
+    assert detect("hola", LANGUAGES) == "es"
+    assert detect("necesitamos un asistente para la web de la tienda", LANGUAGES) == "es"
+    assert detect("12345", LANGUAGES) is None

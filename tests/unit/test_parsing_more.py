@@ -65,6 +65,11 @@ def test_spanish_no_budget_yet(text: str) -> None:
     assert budget is not None and budget.none_yet and budget.amount is None
 
 
+def test_words_inside_other_words_are_not_amounts() -> None:
+    assert parse_budget("I am the boss") is None
+    assert parse_budget("we need it in Q3") is None
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -73,6 +78,8 @@ def test_spanish_no_budget_yet(text: str) -> None:
         ("our budget is 8000", True),
         ("tenemos 5000 euros", True),
         ("in 2 months", False),
+        ("I am the co-founder and I sign the contracts", False),
+        ("I'm a mom of two", False),
     ],
 )
 def test_mentions_budget(text: str, expected: bool) -> None:
