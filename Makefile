@@ -104,8 +104,9 @@ integration: setup $(MODEL) browser
 
 test: setup lint validate unit unit-postgres $(MODEL) rasa-test integration
 
-bench: setup $(MODEL) bench-crm
+bench: setup $(MODEL) browser bench-crm
 	$(VENV)/bin/python bench/stack.py
+	$(VENV)/bin/python bench/channels.py
 
 # NLU evaluation on a held-out 20% split of each language (intent macro-F1, entity F1).
 eval: setup
