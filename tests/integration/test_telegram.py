@@ -114,7 +114,7 @@ def test_help_and_language_commands_answer_in_the_users_language(telegram: FakeT
 def test_flood_control_is_waited_out_and_nothing_is_lost(telegram: FakeTelegram) -> None:
     user = telegram.user(70003, "Bo")
     telegram.fail("sendMessage", times=2, status=429, retry_after=1)
-    reply_to(telegram, user["id"], user, "hey hey", "What are you looking for")
+    reply_to(telegram, user["id"], user, "hello again, anyone home?", "What are you looking for")
     assert [f.remaining for f in telegram.faults] == [0]
 
 
