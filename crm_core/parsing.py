@@ -349,8 +349,12 @@ def _tidy(text: str, prefix: re.Pattern[str]) -> str | None:
 
 
 def parse_person_name(text: str) -> str | None:
-    """A person's name with "my name is …" / "me llamo …" and similar lead-ins removed."""
-    return _tidy(text, _NAME_PREFIX)
+    """A person's name with "my name is …" / "me llamo …" and similar lead-ins removed; None when what is
+    left cannot be a name (an e-mail address, a number, a web address)."""
+    name = _tidy(text, _NAME_PREFIX)
+    if name is None or re.search(r"[@\d/\\]|https?:|www\.", name):
+        return None
+    return name
 
 
 def parse_company(text: str) -> str | None:

@@ -116,3 +116,8 @@ def test_names_and_companies_lose_their_lead_in() -> None:
 def test_words_that_only_look_like_amounts_are_not_budgets(text: str) -> None:
     budget = parse_budget(text)
     assert budget is None or budget.amount is None
+
+
+@pytest.mark.parametrize("text", ["dana.scully@", "jane@example.com", "12345", "www.example.com"])
+def test_what_cannot_be_a_name_is_not_taken_as_one(text: str) -> None:
+    assert parse_person_name(text) is None
