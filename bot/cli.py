@@ -21,7 +21,7 @@ app = typer.Typer(help="Embudo: lead capture and qualification with a small CRM.
 reps_app = typer.Typer(help="Sales reps who receive qualified leads.", no_args_is_help=True)
 leads_app = typer.Typer(help="Leads captured by the bot.", no_args_is_help=True)
 db_app = typer.Typer(help="The CRM database.", no_args_is_help=True)
-transcripts_app = typer.Typer(help="Conversation transcripts from Rasa's event broker.", no_args_is_help=True)
+transcripts_app = typer.Typer(help="Conversation transcripts, copied from Rasa.", no_args_is_help=True)
 app.add_typer(reps_app, name="reps")
 app.add_typer(leads_app, name="leads")
 app.add_typer(db_app, name="db")
@@ -168,7 +168,7 @@ def transcripts_follow(
         try:
             with unit_of_work() as session:
                 sync_transcripts(session, get_settings().events_url)
-        except SQLAlchemyError as error:  # the broker or CRM database is busy or briefly unreachable
+        except SQLAlchemyError as error:  # Rasa's or the CRM database is busy or briefly unreachable
             typer.secho(f"transcript sync failed, retrying: {error.__class__.__name__}: {error}", err=True)
         time.sleep(interval)
 

@@ -13,8 +13,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EMBUDO_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///var/embudo.db"
-    # Rasa's SQL event broker database, which transcripts are copied from.
-    events_url: str = "sqlite:///var/rasa_events.db"
+    # Where Rasa's conversation events are read from for transcripts: the SQL tracker store's database
+    # (an SQL event broker's database has the same `events` table and works too).
+    events_url: str = "sqlite:///var/rasa_tracker.db"
     policy_file: Path = DEFAULT_POLICY_FILE
     pipeline_file: Path = DEFAULT_PIPELINE_FILE
     default_language: str = "en"

@@ -310,7 +310,7 @@ class MessageRole(enum.StrEnum):
 
 
 class Message(Base):
-    """One line of a conversation's transcript, copied from Rasa's event broker."""
+    """One line of a conversation's transcript, copied from Rasa's conversation events."""
 
     __tablename__ = "messages"
 
@@ -322,7 +322,7 @@ class Message(Base):
     confidence: Mapped[float | None]
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    broker_event_id: Mapped[int] = mapped_column(unique=True)
+    rasa_event_id: Mapped[int] = mapped_column(unique=True)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 

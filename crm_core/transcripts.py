@@ -1,8 +1,9 @@
-"""Transcripts: every visitor and bot message of every channel, copied from Rasa's event broker.
+"""Transcripts: every visitor and bot message of every channel, copied from Rasa's conversation events.
 
-Rasa publishes each tracker event to its broker (on the embedded default, the SQL broker's ``events``
-table). ``sync_transcripts`` copies the new ones into crm_core, once each, so transcripts live beside
-the leads they belong to and can be searched, exported and erased with them.
+Rasa's SQL tracker store appends every event of every conversation to its ``events`` table (an SQL event
+broker writes a table of the same shape). ``sync_transcripts`` copies the new ones into crm_core, once
+each, so transcripts live beside the leads they belong to and can be searched, exported and erased with
+them. Reading the tracker store costs the conversation nothing; a broker would add a write per event.
 """
 
 import json
@@ -24,18 +25,18 @@ from crm_core.models import Conversation, IngestCursor, Message, MessageRole
 
 log = logging.getLogger(__name__)
 
-_broker_metadata = MetaData()
-BROKER_EVENTS = Table(
+_rasa_metadata = MetaData()
+RASA_EVENTS = Table(
     "events",
-    _broker_metadata,
+    _rasa_metadata,
     Column("id", Integer, primary_key=True),
     Column("sender_id", String(255)),
     Column("data", SqlText),
-)  # the table Rasa's SQL event broker writes
+)  # the columns we read of Rasa's `events` table (tracker store or SQL broker)
 
 
 @dataclass(frozen=True)
-class BrokerEvent:
+class RasaEvent:
     id: int
     sender_id: str
     data: dict[str, Any]
@@ -61,15 +62,15 @@ class TranscriptOut(BaseModel):
 
 
 @lru_cache
-def _broker_engine(url: str) -> Engine:
+def _events_engine(url: str) -> Engine:
     return create_engine(url)
 
 
-def read_broker_events(broker_url: str, after_id: int, limit: int = 500) -> list[BrokerEvent]:
-    """Events after ``after_id`` in publishing order; a broker that has published nothing yet is empty."""
-    engine = _broker_engine(broker_url)
-    events_table = BROKER_EVENTS.c
-    query = select(BROKER_EVENTS).where(events_table.id > after_id).order_by(events_table.id).limit(limit)
+def read_rasa_events(events_url: str, after_id: int, limit: int = 500) -> list[RasaEvent]:
+    """Events after ``after_id`` in the order Rasa wrote them; none from a database not written yet."""
+    engine = _events_engine(events_url)
+    events_table = RASA_EVENTS.c
+    query = select(RASA_EVENTS).where(events_table.id > after_id).order_by(events_table.id).limit(limit)
     events = []
     with engine.connect() as connection:
         if not engine.dialect.has_table(connection, "events"):
@@ -78,9 +79,9 @@ def read_broker_events(broker_url: str, after_id: int, limit: int = 500) -> list
             try:
                 data = json.loads(row.data)
             except (TypeError, ValueError):
-                log.warning("broker event %s is not JSON; skipped", row.id)
+                log.warning("Rasa event %s is not JSON; skipped", row.id)
                 data = {}
-            events.append(BrokerEvent(id=row.id, sender_id=row.sender_id or "", data=data))
+            events.append(RasaEvent(id=row.id, sender_id=row.sender_id or "", data=data))
     return events
 
 
@@ -89,7 +90,7 @@ def _timestamp(data: dict[str, Any]) -> datetime:
     return datetime.fromtimestamp(value, UTC) if isinstance(value, int | float) else datetime.now(UTC)
 
 
-def ingest(session: Session, events: Iterable[BrokerEvent]) -> int:
+def ingest(session: Session, events: Iterable[RasaEvent]) -> int:
     """Copy user and bot messages and slot values into transcripts; returns how many messages were added.
 
     A bot message has no channel of its own: it belongs to the conversation of that sender's latest
@@ -128,10 +129,10 @@ def _latest_conversation(session: Session, sender_id: str) -> Conversation | Non
 
 
 def _already_copied(session: Session, event_id: int) -> bool:
-    return session.scalar(select(Message.id).where(Message.broker_event_id == event_id)) is not None
+    return session.scalar(select(Message.id).where(Message.rasa_event_id == event_id)) is not None
 
 
-def _message(conversation: Conversation, event: BrokerEvent, kind: str) -> Message:
+def _message(conversation: Conversation, event: RasaEvent, kind: str) -> Message:
     data = event.data
     if kind == "user":
         intent = (data.get("parse_data") or {}).get("intent") or {}
@@ -143,7 +144,7 @@ def _message(conversation: Conversation, event: BrokerEvent, kind: str) -> Messa
             confidence=intent.get("confidence"),
             extra={"metadata": data.get("metadata") or {}},
             sent_at=_timestamp(data),
-            broker_event_id=event.id,
+            rasa_event_id=event.id,
         )
     buttons = ((data.get("data") or {}).get("buttons")) or []
     return Message(
@@ -152,16 +153,16 @@ def _message(conversation: Conversation, event: BrokerEvent, kind: str) -> Messa
         text=data.get("text") or "",
         extra={"buttons": buttons} if buttons else {},
         sent_at=_timestamp(data),
-        broker_event_id=event.id,
+        rasa_event_id=event.id,
     )
 
 
-def sync_transcripts(session: Session, broker_url: str, batch: int = 500) -> int:
-    """Copy every event the broker has published since the last sync; returns messages added."""
-    cursor = session.get(IngestCursor, broker_url) or IngestCursor(source=broker_url, last_event_id=0)
+def sync_transcripts(session: Session, events_url: str, batch: int = 500) -> int:
+    """Copy every message Rasa recorded since the last sync; returns how many were added."""
+    cursor = session.get(IngestCursor, events_url) or IngestCursor(source=events_url, last_event_id=0)
     session.add(cursor)
     added = 0
-    while events := read_broker_events(broker_url, cursor.last_event_id, batch):
+    while events := read_rasa_events(events_url, cursor.last_event_id, batch):
         added += ingest(session, events)
         cursor.last_event_id = events[-1].id
     session.flush()

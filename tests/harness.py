@@ -104,8 +104,6 @@ def running_stack(workdir: Path, crm_url: str | None = None) -> Iterator[Stack]:
         "EMBUDO_ACTION_ENDPOINT": f"http://127.0.0.1:{action_port}/webhook",
         "EMBUDO_TRACKER_DIALECT": "sqlite",
         "EMBUDO_TRACKER_DB": str(workdir / "tracker.db"),
-        "EMBUDO_EVENTS_DIALECT": "sqlite",
-        "EMBUDO_EVENTS_DB": str(workdir / "events.db"),
         "RASA_TELEMETRY_ENABLED": "false",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
         "EMBUDO_RASA_PUBLIC_URL": rasa_url,
@@ -145,7 +143,7 @@ def running_stack(workdir: Path, crm_url: str | None = None) -> Iterator[Stack]:
                 for p in sorted(workdir.glob("*.log"))
             )
             raise RuntimeError(f"{error}\n{tails}") from error
-        events_url = f"sqlite:///{workdir / 'events.db'}"
+        events_url = f"sqlite:///{workdir / 'tracker.db'}"
         yield Stack(
             rasa_url, action_url, web_url, crm_url, events_url, workdir, processes, time.monotonic() - started
         )

@@ -1,4 +1,4 @@
-"""Copying Rasa's broker events into transcripts: once each, linked to the conversation and its lead."""
+"""Copying Rasa's conversation events into transcripts: once each, linked to the conversation and its lead."""
 
 import json
 from pathlib import Path
@@ -13,16 +13,16 @@ from crm_core.leads import capture_lead
 from crm_core.models import Conversation, Message, MessageRole
 from crm_core.policy import LeadFacts
 from crm_core.schemas import ConversationRef
-from crm_core.transcripts import BROKER_EVENTS, sync_transcripts, transcript
+from crm_core.transcripts import RASA_EVENTS, sync_transcripts, transcript
 
 
-class Broker:
-    """A Rasa SQL event broker database, written the way Rasa writes it."""
+class RasaEvents:
+    """An `events` table written the way Rasa's SQL tracker store (or SQL event rasa_events) writes it."""
 
     def __init__(self, path: Path) -> None:
         self.url = f"sqlite:///{path}"
         self.engine = create_engine(self.url)
-        BROKER_EVENTS.metadata.create_all(self.engine)
+        RASA_EVENTS.metadata.create_all(self.engine)
         self.clock = 1_764_000_000.0
 
     def publish(self, sender: str, event: dict[str, Any], raw: str | None = None) -> None:
@@ -33,7 +33,7 @@ class Broker:
                 if raw is not None
                 else json.dumps({"sender_id": sender, "timestamp": self.clock, **event})
             )
-            connection.execute(BROKER_EVENTS.insert().values(sender_id=sender, data=data))
+            connection.execute(RASA_EVENTS.insert().values(sender_id=sender, data=data))
 
     def user(self, sender: str, text: str, intent: str, confidence: float, channel: str = "rest") -> None:
         parse = {"intent": {"name": intent, "confidence": confidence}, "entities": []}
@@ -53,26 +53,26 @@ class Broker:
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Broker:
-    return Broker(tmp_path / "events.db")
+def rasa_events(tmp_path: Path) -> RasaEvents:
+    return RasaEvents(tmp_path / "events.db")
 
 
 def count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Message)) or 0
 
 
-def test_messages_are_copied_once_in_order_with_intents(session: Session, broker: Broker) -> None:
-    broker.publish("s1", {"event": "action", "name": "action_session_start"})
-    broker.bot("s1", "orphan before any visitor message")  # no conversation yet: nothing to attach to
-    broker.user("s1", "hello", "greet", 0.98)
-    broker.bot("s1", "Hi! What are you looking for?")
-    broker.publish("s1", {"event": "slot", "name": "need", "value": "a CRM"})
-    broker.publish("s1", {"event": "slot", "name": "need", "value": "a CRM for sales"})
-    broker.bot("s1", "May we contact you?", [{"title": "Yes", "payload": "/affirm"}])
-    broker.publish("s1", {}, raw="not json")
+def test_messages_are_copied_once_in_order_with_intents(session: Session, rasa_events: RasaEvents) -> None:
+    rasa_events.publish("s1", {"event": "action", "name": "action_session_start"})
+    rasa_events.bot("s1", "orphan before any visitor message")  # no conversation yet: nothing to attach to
+    rasa_events.user("s1", "hello", "greet", 0.98)
+    rasa_events.bot("s1", "Hi! What are you looking for?")
+    rasa_events.publish("s1", {"event": "slot", "name": "need", "value": "a CRM"})
+    rasa_events.publish("s1", {"event": "slot", "name": "need", "value": "a CRM for sales"})
+    rasa_events.bot("s1", "May we contact you?", [{"title": "Yes", "payload": "/affirm"}])
+    rasa_events.publish("s1", {}, raw="not json")
 
-    assert sync_transcripts(session, broker.url) == 3
-    assert sync_transcripts(session, broker.url) == 0
+    assert sync_transcripts(session, rasa_events.url) == 3
+    assert sync_transcripts(session, rasa_events.url) == 0
 
     found = transcript(session, "s1")
     assert found.channel == "rest"
@@ -88,12 +88,12 @@ def test_messages_are_copied_once_in_order_with_intents(session: Session, broker
     assert found.messages[0].sent_at < found.messages[1].sent_at
 
 
-def test_later_events_continue_where_the_last_sync_stopped(session: Session, broker: Broker) -> None:
-    broker.user("s1", "hi", "greet", 0.9)
-    sync_transcripts(session, broker.url)
-    broker.bot("s1", "Hello!")
-    broker.user("s2", "hola", "greet", 0.8, channel="socketio")
-    assert sync_transcripts(session, broker.url, batch=1) == 2
+def test_later_events_continue_where_the_last_sync_stopped(session: Session, rasa_events: RasaEvents) -> None:
+    rasa_events.user("s1", "hi", "greet", 0.9)
+    sync_transcripts(session, rasa_events.url)
+    rasa_events.bot("s1", "Hello!")
+    rasa_events.user("s2", "hola", "greet", 0.8, channel="socketio")
+    assert sync_transcripts(session, rasa_events.url, batch=1) == 2
     assert count(session) == 3
     assert transcript(session, "s2").channel == "socketio"
 
@@ -102,9 +102,11 @@ def test_a_broker_that_published_nothing_yet_is_fine(session: Session, tmp_path:
     assert sync_transcripts(session, f"sqlite:///{tmp_path / 'never-written.db'}") == 0
 
 
-def test_lead_capture_and_transcripts_share_one_conversation(session: Session, broker: Broker) -> None:
-    broker.user("s9", "we need a bot", "inform", 0.7)
-    sync_transcripts(session, broker.url)
+def test_lead_capture_and_transcripts_share_one_conversation(
+    session: Session, rasa_events: RasaEvents
+) -> None:
+    rasa_events.user("s9", "we need a bot", "inform", 0.7)
+    sync_transcripts(session, rasa_events.url)
     lead = capture_lead(session, LeadFacts(need="a bot"), ConversationRef(channel="rest", sender_id="s9"))
     assert session.scalar(select(func.count()).select_from(Conversation)) == 1
     assert transcript(session, "s9").lead_id == lead.id

@@ -1,4 +1,4 @@
-"""transcripts: messages copied from Rasa's event broker, conversation slots, ingest cursors
+"""transcripts: messages copied from Rasa's conversation events, conversation slots, ingest cursors
 
 Revision ID: 0010
 Revises: 0007
@@ -33,10 +33,10 @@ def upgrade() -> None:
         sa.Column("confidence", sa.Float(), nullable=True),
         sa.Column("extra", sa.JSON(), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("broker_event_id", sa.Integer(), nullable=False),
+        sa.Column("rasa_event_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["conversation_id"], ["conversations.id"]),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("broker_event_id"),
+        sa.UniqueConstraint("rasa_event_id"),
     )
     op.create_index("ix_messages_conversation_id", "messages", ["conversation_id"])
     op.create_index("ix_messages_sent_at", "messages", ["sent_at"])
