@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from crm_core.config import get_settings
 from crm_core.errors import NotFound
 from crm_core.models import Lead, Notification, NotificationChannel, Rep, utcnow
+from crm_core.outbox import backoff
 
 MAX_BACKOFF = timedelta(minutes=10)
 
@@ -152,9 +153,10 @@ def mark_failed(
     if permanent or row.attempts >= settings.notify_max_attempts:
         row.failed_at = now
         return
-    backoff = timedelta(seconds=settings.notify_backoff_seconds * 2 ** (row.attempts - 1))
     row.next_attempt_at = now + (
-        timedelta(seconds=retry_after) if retry_after is not None else min(backoff, MAX_BACKOFF)
+        timedelta(seconds=retry_after)
+        if retry_after is not None
+        else backoff(row.attempts, settings.notify_backoff_seconds, MAX_BACKOFF)
     )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from crm_core.config import get_settings
 from crm_core.models import WebhookDelivery, utcnow
+from crm_core.outbox import backoff
 
 LEAD_QUALIFIED = "lead.qualified"
 LEAD_ASSIGNED = "lead.assigned"
@@ -49,11 +50,6 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 def _http_post(url: str, body: bytes, headers: dict[str, str]) -> int:
     return httpx.post(url, content=body, headers=headers, timeout=10).status_code
-
-
-def backoff(attempts: int, base_seconds: int) -> timedelta:
-    """Delay before the next try after ``attempts`` failures: base × 2^(attempts − 1), at most an hour."""
-    return min(timedelta(seconds=base_seconds * 2 ** (attempts - 1)), MAX_BACKOFF)
 
 
 def deliver_due(
@@ -102,6 +98,7 @@ def deliver_due(
             if row.attempts >= settings.webhook_max_attempts:
                 row.failed_at = now
             else:
-                row.next_attempt_at = now + backoff(row.attempts, settings.webhook_backoff_seconds)
+                delay = backoff(row.attempts, settings.webhook_backoff_seconds, MAX_BACKOFF)
+                row.next_attempt_at = now + delay
     session.flush()
     return delivered

@@ -11,9 +11,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from crm_core.schemas import LeadOut
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "embudo.tar.gz"
@@ -60,6 +63,16 @@ class Stack:
         response.raise_for_status()
         tracker: dict[str, Any] = response.json()
         return tracker
+
+    def lead(self, sender: str) -> "LeadOut":
+        """The one lead captured from conversation ``sender``."""
+        from crm_core.db import unit_of_work
+        from crm_core.leads import list_leads
+
+        with unit_of_work(self.crm_url) as session:
+            found = [lead for lead in list_leads(session) if lead.conversation_id == sender]
+        assert len(found) == 1, f"expected one lead for {sender}, found {found}\n{self.log_tail()}"
+        return found[0]
 
     def log_tail(self, lines: int = 60) -> str:
         parts = []

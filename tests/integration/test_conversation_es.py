@@ -8,10 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from crm_core.db import unit_of_work
-from crm_core.leads import list_leads
 from crm_core.models import Authority, Qualification
-from crm_core.schemas import LeadOut
 from tests.harness import Stack, running_stack
 
 pytestmark = pytest.mark.integration
@@ -30,13 +27,6 @@ def say(stack: Stack, sender: str, text: str, metadata: dict[str, str] | None = 
 def slots(stack: Stack, sender: str) -> dict[str, object]:
     found: dict[str, object] = stack.tracker(sender)["slots"]
     return found
-
-
-def lead_of(stack: Stack, sender: str) -> LeadOut:
-    with unit_of_work(stack.crm_url) as session:
-        found = [lead for lead in list_leads(session) if lead.conversation_id == sender]
-    assert len(found) == 1, f"expected one lead for {sender}, found {found}\n{stack.log_tail()}"
-    return found[0]
 
 
 def test_spanish_visitor_with_several_answers_at_once_a_correction_and_a_phone(stack: Stack) -> None:
@@ -65,7 +55,7 @@ def test_spanish_visitor_with_several_answers_at_once_a_correction_and_a_phone(s
     assert "teléfono" in say(stack, sender, "prefiero no dar mi correo")
     assert "contactarte" in say(stack, sender, "mi número es el 622 333 444")
     assert "Gracias, Inés" in say(stack, sender, "/affirm")
-    lead = lead_of(stack, sender)
+    lead = stack.lead(sender)
     assert lead.language == "es" and lead.phone == "+34622333444" and lead.email is None
     assert lead.authority is Authority.DECISION_MAKER
 
@@ -75,7 +65,7 @@ def test_browser_locale_sets_the_language_and_a_human_can_be_requested(stack: St
     assert "¿Qué estás buscando?" in say(stack, sender, "hi", {"locale": "es-MX"})
     reply = say(stack, sender, "quisiera que me escriba alguien de carne y hueso")
     assert "una persona te responderá" in reply, reply
-    assert lead_of(stack, sender).qualification is not None
+    assert stack.lead(sender).qualification is not None
 
 
 def test_english_visitor_switches_language_skips_a_question_and_comes_back(stack: Stack) -> None:
@@ -91,6 +81,6 @@ def test_english_visitor_switches_language_skips_a_question_and_comes_back(stack
         say(stack, sender, text)
     say(stack, sender, "luis@hostalmar.example")
     say(stack, sender, "sí")
-    assert lead_of(stack, sender).qualification is Qualification.MQL  # no budget: not sales-ready
+    assert stack.lead(sender).qualification is Qualification.MQL  # no budget: not sales-ready
     back = say(stack, sender, "hola de nuevo, buenas")
     assert "Luis Ortega" in back and "¿Qué estás buscando?" in back, back

@@ -8,10 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from crm_core.db import unit_of_work
-from crm_core.leads import list_leads
 from crm_core.models import Authority, MessageRole, Qualification, Stage, Temperature
 from crm_core.reps import add_rep
-from crm_core.schemas import LeadOut, NewRep
+from crm_core.schemas import NewRep
 from crm_core.transcripts import sync_transcripts, transcript
 from tests.harness import Stack, running_stack
 
@@ -32,13 +31,6 @@ def texts(replies: list[dict[str, object]]) -> str:
 
 def converse(stack: Stack, sender: str, turns: list[str]) -> list[str]:
     return [texts(stack.say(sender, turn)) for turn in turns]
-
-
-def lead_of(stack: Stack, sender: str) -> LeadOut:
-    with unit_of_work(stack.crm_url) as session:
-        found = [lead for lead in list_leads(session) if lead.conversation_id == sender]
-    assert len(found) == 1, f"expected one lead for {sender}, found {found}\n{stack.log_tail()}"
-    return found[0]
 
 
 def test_hot_decision_maker_with_budget_becomes_an_assigned_sql(stack: Stack) -> None:
@@ -64,7 +56,7 @@ def test_hot_decision_maker_with_budget_becomes_an_assigned_sql(stack: Stack) ->
     closing = texts(stack.say(sender, "/affirm"))
     assert "Rosa Diaz" in closing, closing
 
-    lead = lead_of(stack, sender)
+    lead = stack.lead(sender)
     assert lead.qualification is Qualification.SQL
     assert lead.temperature is Temperature.HOT
     assert lead.stage is Stage.SQL
@@ -108,7 +100,7 @@ def test_interested_visitor_without_a_timeframe_becomes_a_cold_mql(stack: Stack)
         ],
     )
     assert "material" in replies[-1], replies
-    lead = lead_of(stack, sender)
+    lead = stack.lead(sender)
     assert lead.qualification is Qualification.MQL
     assert lead.temperature is Temperature.COLD
     assert lead.timeline_days is None
@@ -122,7 +114,7 @@ def test_visitor_who_is_just_asking_is_disqualified(stack: Stack) -> None:
         stack, sender, ["hi", "oh I'm merely asking out of curiosity, no plans to buy anything"]
     )
     assert "thanks for stopping by" in replies[-1].lower()
-    lead = lead_of(stack, sender)
+    lead = stack.lead(sender)
     assert lead.qualification is Qualification.DISQUALIFIED
     assert lead.assigned_rep is None
     assert lead.stage is Stage.NEW

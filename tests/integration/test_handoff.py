@@ -14,7 +14,6 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from crm_core.db import unit_of_work
-from crm_core.leads import list_leads
 from crm_core.models import Lead, Notification, NotificationChannel
 from crm_core.reps import add_rep
 from crm_core.schemas import LeadOut, NewRep
@@ -106,9 +105,7 @@ def qualify_hot_lead(stack: Stack, sender: str, email: str) -> LeadOut:
         "/affirm",
     ]:
         stack.say(sender, turn)
-    with unit_of_work(stack.crm_url) as session:
-        [lead] = [lead for lead in list_leads(session) if lead.conversation_id == sender]
-    return lead
+    return stack.lead(sender)
 
 
 def lead_messages(fake: FakeTelegram, chat_id: int, lead_id: int) -> list[dict[str, Any]]:

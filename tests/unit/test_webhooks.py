@@ -20,10 +20,11 @@ from crm_core.config import get_settings
 from crm_core.db import unit_of_work
 from crm_core.leads import capture_lead
 from crm_core.models import Stage, WebhookDelivery, utcnow
+from crm_core.outbox import backoff
 from crm_core.pipeline import move
 from crm_core.reps import add_rep
 from crm_core.schemas import ConversationRef, NewRep
-from crm_core.webhooks import backoff, deliver_due
+from crm_core.webhooks import MAX_BACKOFF, deliver_due
 from tests.unit.helpers import at, make_lead
 from tests.unit.test_leads import HOT
 
@@ -137,5 +138,5 @@ def test_a_receiver_that_recovers_gets_the_webhook(receiver: tuple[Receiver, str
 
 
 def test_backoff_doubles_and_is_capped() -> None:
-    assert [backoff(n, 30).total_seconds() for n in (1, 2, 3, 4)] == [30, 60, 120, 240]
-    assert backoff(20, 30) == timedelta(hours=1)
+    assert [backoff(n, 30, MAX_BACKOFF).total_seconds() for n in (1, 2, 3, 4)] == [30, 60, 120, 240]
+    assert backoff(20, 30, MAX_BACKOFF) == timedelta(hours=1)
