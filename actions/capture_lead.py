@@ -3,6 +3,7 @@
 import logging
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -15,6 +16,7 @@ from crm_core.db import unit_of_work
 from crm_core.leads import capture_lead
 from crm_core.models import Authority, Qualification
 from crm_core.policy import LeadFacts
+from crm_core.routing import hand_to_a_person
 from crm_core.schemas import ConversationRef
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,24 @@ def facts_from_slots(slots: dict[str, Any]) -> LeadFacts:
     )
 
 
+def lead_source(events: list[dict[str, Any]], channel: str) -> str:
+    """Where the visitor came from, from the first message's metadata: a Telegram deep-link payload, the
+    UTM source (and campaign) of the page, the referring site, or else the channel."""
+    metadata: dict[str, Any] = next((e.get("metadata") or {} for e in events if e.get("event") == "user"), {})
+    raw_utm = metadata.get("utm")
+    utm: dict[str, Any] = raw_utm if isinstance(raw_utm, dict) else {}
+    referrer = metadata.get("referrer")
+    if metadata.get("source"):
+        found = str(metadata["source"])
+    elif utm.get("source"):
+        found = "/".join(str(part) for part in (utm["source"], utm.get("campaign")) if part)
+    elif isinstance(referrer, str) and referrer:
+        found = urlsplit(referrer).hostname or referrer
+    else:
+        found = str(metadata.get("channel") or channel)
+    return found[:200]
+
+
 class ActionCaptureLead(Action):  # type: ignore[misc]
     def name(self) -> str:
         return "action_capture_lead"
@@ -62,6 +82,7 @@ class ActionCaptureLead(Action):  # type: ignore[misc]
         facts = facts_from_slots(tracker.current_slot_values())
         channel = tracker.get_latest_input_channel() or "unknown"
         language = tracker.get_slot("language") or "en"
+        wants_a_person = latest_intent(tracker) == "request_human"
         try:
             with unit_of_work() as session:
                 lead = capture_lead(
@@ -69,15 +90,17 @@ class ActionCaptureLead(Action):  # type: ignore[misc]
                     facts,
                     ConversationRef(channel=channel, sender_id=tracker.sender_id),
                     language=language,
-                    source=channel,
+                    source=lead_source(tracker.events, channel),
                 )
+                if wants_a_person:  # in the same transaction: the lead, its assignment, the notifications
+                    rep = hand_to_a_person(session, lead.id)
+                    lead = lead.model_copy(update={"assigned_rep": rep.name if rep else None})
         except SQLAlchemyError:
             log.exception("could not store the lead of conversation %s", tracker.sender_id)
             dispatcher.utter_message(response="utter_lead_not_saved")
             return []
         response = NEXT_STEPS[lead.qualification]
-        if latest_intent(tracker) == "request_human":
-            # For now a person follows up from the CRM; a live handoff to a rep's chat comes later.
+        if wants_a_person:
             response = "utter_handoff"
         elif lead.qualification is Qualification.SQL and lead.assigned_rep is None:
             response = "utter_next_steps_sql_queued"

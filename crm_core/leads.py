@@ -104,6 +104,7 @@ def lead_out(lead: Lead) -> LeadOut:
         timeline_days=lead.timeline_days,
         consent=lead.consent,
         language=lead.language,
+        source=lead.source,
         qualification=lead.qualification,
         temperature=lead.temperature,
         score=lead.score,

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm_core.errors import NotFound
 from crm_core.models import AssignmentAction, AssignmentEvent, Lead, Rep, utcnow
 from crm_core.notifications import notify_owner
 from crm_core.pipeline import current_pipeline
@@ -124,11 +125,18 @@ def give_to(
 
 
 def assign(
-    session: Session, lead: Lead, now: datetime | None = None, exclude: Collection[int] = ()
+    session: Session,
+    lead: Lead,
+    now: datetime | None = None,
+    exclude: Collection[int] = (),
+    cause: str | None = None,
 ) -> Rep | None:
-    """Assign ``lead`` to the rep routing picks; it stays unassigned (queued) when nobody fits."""
+    """Assign ``lead`` to the rep routing picks; it stays unassigned (queued) when nobody fits.
+    ``cause`` (e.g. "the visitor asked for a person") is told to the rep and kept in the audit log."""
     now = now or utcnow()
     rep, why = _choose(session, lead.language, lead.territory, now, exclude)
+    if cause:
+        why = f"{cause}; {why}"
     if rep is None:
         lead.assigned_rep = None
         lead.assigned_at = None
@@ -139,6 +147,23 @@ def assign(
         log_event(session, lead, AssignmentAction.ASSIGNED, rep, f"to {rep.name}: {why}", now)
     session.flush()
     return rep
+
+
+HUMAN_REQUESTED = "the visitor asked to talk to a person"
+
+
+def hand_to_a_person(session: Session, lead_id: int, now: datetime | None = None) -> Rep | None:
+    """A visitor asked for a human: the lead goes to a rep now, whatever its class (or the current owner is
+    told again). Returns who has it, or None when nobody is eligible (then it waits in the queue)."""
+    lead = session.get(Lead, lead_id)
+    if lead is None:
+        raise NotFound(f"No lead with id {lead_id}.")
+    now = now or utcnow()
+    if lead.assigned_rep is not None:
+        notify_owner(session, lead, lead.assigned_rep, f"{HUMAN_REQUESTED} (already yours)", now)
+        session.flush()
+        return lead.assigned_rep
+    return assign(session, lead, now, cause=HUMAN_REQUESTED)
 
 
 def audit_log(session: Session, lead_id: int) -> list[AssignmentEvent]:

@@ -171,6 +171,7 @@ class LeadOut(BaseModel):
     timeline_days: int | None
     consent: bool
     language: str
+    source: str | None = None
     qualification: Qualification
     temperature: Temperature
     score: int

@@ -225,3 +225,19 @@ def test_a_bot_api_that_is_gone_for_a_while_gets_the_notification_when_it_is_bac
         lambda: lead_messages(fake, chat, lead.id), 60, "the notification after the Bot API is back"
     )
     assert len(lead_messages(fake, chat, lead.id)) == 1
+
+
+def test_a_visitor_who_asks_for_a_person_mid_form_reaches_a_rep_at_once(world: World) -> None:
+    stack, fake = world.stack, world.fake
+    sender = "handoff-human"
+    for turn in ["hi team", "we are comparing tools for our support desk"]:
+        stack.say(sender, turn)
+    reply = " ".join(
+        str(r.get("text")) for r in stack.say(sender, "could I speak with an actual person instead?")
+    )
+    assert "a person will follow up" in reply, reply
+    lead = stack.lead(sender)
+    assert lead.assigned_rep in ("Ana", "Ben")
+    chat = ANA_CHAT if lead.assigned_rep == "Ana" else BEN_CHAT
+    [message] = fake.wait_for(lambda: lead_messages(fake, chat, lead.id), 20, "the rep's message")
+    assert "asked to talk to a person" in str(message["text"])

@@ -100,6 +100,7 @@ def test_a_telegram_visitor_is_qualified_and_recorded(telegram: FakeTelegram, st
     with unit_of_work(stack.crm_url) as session:
         [lead] = [lead for lead in list_leads(session) if lead.conversation_id == f"telegram-{chat}"]
     assert lead.email == "ines@blueharbor.example"
+    assert lead.source == "spring_campaign"
 
 
 def test_help_and_language_commands_answer_in_the_users_language(telegram: FakeTelegram) -> None:

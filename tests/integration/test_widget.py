@@ -76,6 +76,7 @@ def test_a_visitor_qualifies_through_the_widget_and_a_reload_keeps_the_conversat
         [lead] = [lead for lead in list_leads(session) if lead.email == "marta@lakeshore.example"]
     assert lead.qualification is Qualification.SQL
     assert (lead.channel, lead.conversation_id) == ("socketio", session_id)
+    assert lead.source == "newsletter/autumn"
 
     first_user_event = next(e for e in stack.tracker(session_id)["events"] if e["event"] == "user")
     metadata = first_user_event["metadata"]

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from crm_core.models import Notification, NotificationChannel, Rep, Stage
 from crm_core.notifications import claim_due, inbox, mark_failed, mark_sent
 from crm_core.reps import add_rep
-from crm_core.routing import assign
+from crm_core.routing import assign, hand_to_a_person
 from crm_core.schemas import NewRep
 from crm_core.sla import accept, pass_lead
 from tests.unit.helpers import at, make_lead
@@ -118,3 +118,20 @@ def test_after_two_passes_the_admin_is_notified_of_the_escalation(session: Sessi
     assert lead.assigned_rep_id == boss.id
     [to_boss] = [n for n in rows(session, NotificationChannel.TELEGRAM) if n.rep_id == boss.id]
     assert "escalated to you" in to_boss.reason
+
+
+def test_a_visitor_who_asks_for_a_person_gets_one_whatever_the_class(session: Session) -> None:
+    ana = rep(session, "Ana", chat=501)
+    lead = make_lead(session, Stage.MQL)
+    assert lead.assigned_rep_id is None
+    assert hand_to_a_person(session, lead.id, at(5)) is ana
+    [note] = rows(session, NotificationChannel.TELEGRAM)
+    assert "asked to talk to a person" in note.reason
+    assert hand_to_a_person(session, lead.id, at(5, hour=10)) is ana  # asked again: told again, same rep
+    assert len(rows(session, NotificationChannel.TELEGRAM)) == 2
+
+
+def test_asking_for_a_person_with_nobody_available_queues_the_lead(session: Session) -> None:
+    lead = make_lead(session, Stage.MQL)
+    assert hand_to_a_person(session, lead.id, at(5)) is None
+    assert lead.assigned_rep_id is None and rows(session) == []
