@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Numeric,
@@ -319,7 +320,7 @@ class Message(Base):
     role: Mapped[MessageRole] = mapped_column(_enum(MessageRole))
     text: Mapped[str] = mapped_column(Text, default="")
     intent: Mapped[str | None] = mapped_column(String(100))
-    confidence: Mapped[float | None]
+    confidence: Mapped[float | None] = mapped_column(Float)
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     rasa_event_id: Mapped[int] = mapped_column(unique=True)
@@ -336,13 +337,24 @@ class IngestCursor(Base):
     last_event_id: Mapped[int] = mapped_column(default=0)
 
 
+class OutboxRow:
+    """The delivery state of every outbox row: attempts, when next, delivered or given up, and why."""
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
 class NotificationChannel(enum.StrEnum):
     TELEGRAM = "telegram"
     EMAIL = "email"
     INBOX = "inbox"
 
 
-class Notification(Base):
+class Notification(OutboxRow, Base):
     """The outbox of rep notifications, written in the transaction that hands a lead to a rep.
 
     A notifier delivers Telegram and e-mail rows with retries; inbox rows are the rep's web inbox.
@@ -355,12 +367,6 @@ class Notification(Base):
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
     channel: Mapped[NotificationChannel] = mapped_column(_enum(NotificationChannel))
     reason: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
-    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    last_error: Mapped[str | None] = mapped_column(Text)
     external_id: Mapped[str | None] = mapped_column(String(100))  # e.g. the Telegram message id
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -368,7 +374,7 @@ class Notification(Base):
     lead: Mapped[Lead] = relationship()
 
 
-class WebhookDelivery(Base):
+class WebhookDelivery(OutboxRow, Base):
     """Outgoing webhooks: written in the transaction of the change, delivered (and retried) later."""
 
     __tablename__ = "webhook_outbox"
@@ -377,9 +383,3 @@ class WebhookDelivery(Base):
     event: Mapped[str] = mapped_column(String(40))
     url: Mapped[str] = mapped_column(String(500))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
-    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    last_error: Mapped[str | None] = mapped_column(Text)
