@@ -13,14 +13,14 @@ Definitions (the README repeats them):
 """
 
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, extract, func, select
 from sqlalchemy.orm import Session
 
-from crm_core.models import Deal, Lead, Quota, Rep, Stage, StageChange
+from crm_core.models import UNKNOWN_SOURCE, Deal, Lead, LeadTally, Quota, Rep, Stage, stage_bit
 from crm_core.pipeline import PipelineConfig, current_pipeline
 
 CENT = Decimal("0.01")
@@ -101,12 +101,39 @@ class Dashboard(BaseModel):
     reps: list[RepRow]
 
 
-def _stage_order(pipeline: PipelineConfig) -> ColumnElement[int]:
-    """SQL expression: the pipeline position of a history row's stage (-1 for lost or unknown)."""
-    progress = [s.name for s in pipeline.stages if s.name is not Stage.LOST]
-    return case(
-        {stage.value: index for index, stage in enumerate(progress)}, value=StageChange.to_stage, else_=-1
-    )
+LeadGroup = tuple[str, int, bool, int]  # source, stages reached (bits), won, leads
+
+
+def lead_groups(session: Session, since: datetime | None = None) -> list[LeadGroup]:
+    """Leads created since ``since`` counted by source, stages reached and won, from the daily tallies.
+
+    Whole UTC days come from ``lead_tallies``; when ``since`` falls inside a day, the rest of that day is
+    counted from the leads themselves (one day of rows, found by the ``created_at`` index).
+    """
+    tallied = select(
+        LeadTally.source, LeadTally.reached_stages, LeadTally.won, func.sum(LeadTally.leads)
+    ).group_by(LeadTally.source, LeadTally.reached_stages, LeadTally.won)
+    groups: list[LeadGroup] = []
+    if since is not None:
+        since = since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
+        first_day = since.date() if since.time() == time() else since.date() + timedelta(days=1)
+        tallied = tallied.where(LeadTally.day >= first_day)
+        if first_day != since.date():
+            source, won = func.coalesce(Lead.source, UNKNOWN_SOURCE), Lead.stage == Stage.WON
+            rest_of_day = session.execute(
+                select(source, Lead.reached_stages, won, func.count())
+                .where(Lead.created_at >= since, Lead.created_at < datetime.combine(first_day, time(), UTC))
+                .group_by(source, Lead.reached_stages, won)
+            )
+            groups += [(name, reached, bool(won), n) for name, reached, won, n in rest_of_day]
+    groups += [(name, reached, bool(won), int(n)) for name, reached, won, n in session.execute(tallied)]
+    return groups
+
+
+def _furthest(reached_stages: int, progress: list[Stage]) -> int:
+    """Position in ``progress`` of the furthest stage among those reached; -1 for none (e.g. only lost)."""
+    positions = [index for index, stage in enumerate(progress) if reached_stages & stage_bit(stage)]
+    return max(positions, default=-1)
 
 
 def stage_conversion(
@@ -115,18 +142,10 @@ def stage_conversion(
     """Conversion from each stage to the next, over leads created since ``since``."""
     pipeline = pipeline or current_pipeline()
     progress = [s.name for s in pipeline.stages if s.name is not Stage.LOST]
-    furthest = (
-        select(StageChange.lead_id, func.max(_stage_order(pipeline)).label("furthest"))
-        .where(StageChange.deal_id.is_(None))
-        .group_by(StageChange.lead_id)
-    )
-    if since is not None:
-        furthest = furthest.join(Lead, Lead.id == StageChange.lead_id).where(Lead.created_at >= since)
-        # keep the join on the lead only when filtering, so the unfiltered dashboard reads one table
-    sub = furthest.subquery()
-    counts: dict[int, int] = dict(
-        session.execute(select(sub.c.furthest, func.count()).group_by(sub.c.furthest)).all()
-    )
+    counts: dict[int, int] = defaultdict(int)
+    for _source, reached_stages, _won, leads in lead_groups(session, since):
+        if reached_stages:  # a lead without history is not in the funnel
+            counts[_furthest(reached_stages, progress)] += leads
     reached = [
         sum(n for position, n in counts.items() if position >= index) for index in range(len(progress))
     ]
@@ -155,6 +174,15 @@ def _closed_in(since: datetime | None, until: datetime | None) -> list[ColumnEle
     return conditions
 
 
+def _days_between(
+    session: Session, start: ColumnElement[datetime | None], end: ColumnElement[datetime | None]
+) -> ColumnElement[float]:
+    """SQL: days from ``start`` to ``end`` (SQLite keeps times as text, PostgreSQL as timestamps)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return extract("epoch", end - start) / 86400
+    return func.julianday(end) - func.julianday(start)
+
+
 def deal_report(
     session: Session,
     currency: str | None = None,
@@ -175,18 +203,13 @@ def deal_report(
     )
     won, lost = outcome.get(Stage.WON, 0), outcome.get(Stage.LOST, 0)
     average = session.scalar(select(func.avg(Deal.value)).where(closed, Deal.stage == Stage.WON))
-    # Cycle from history: first recorded row of each won deal to its (last) move to won.
-    cycles = session.execute(
-        select(
-            func.min(StageChange.changed_at),
-            func.max(case((StageChange.to_stage == Stage.WON, StageChange.changed_at))),
+    # Cycle from history: a deal's first recorded row to its (last) move to won, kept on the deal.
+    cycle = session.scalar(
+        select(func.avg(_days_between(session, Deal.first_stage_at, Deal.won_at))).where(
+            closed, Deal.stage == Stage.WON, Deal.won_at.is_not(None), Deal.first_stage_at.is_not(None)
         )
-        .join(Deal, Deal.id == StageChange.deal_id)
-        .where(closed, Deal.stage == Stage.WON)
-        .group_by(StageChange.deal_id)
-    ).all()
-    days = [(won_at - opened).total_seconds() / 86400 for opened, won_at in cycles if won_at is not None]
-    average_cycle = sum(days) / len(days) if days else None
+    )
+    average_cycle = float(cycle) if cycle is not None else None
     open_deals = (
         session.scalar(
             select(func.count())
@@ -222,13 +245,13 @@ def source_performance(
 ) -> list[SourceRow]:
     """Per lead source: leads created, leads won, their conversion and the value of their won deals."""
     currency = currency or current_pipeline().default_currency
-    source = func.coalesce(Lead.source, "unknown")
+    leads: dict[str, int] = defaultdict(int)
+    won_leads: dict[str, int] = defaultdict(int)
+    for name, _reached, won, n in lead_groups(session, since):
+        leads[name] += n
+        won_leads[name] += n if won else 0
+    source = func.coalesce(Lead.source, UNKNOWN_SOURCE)
     lead_filter = [Lead.created_at >= since] if since is not None else []
-    counts = session.execute(
-        select(source, func.count(), func.sum(case((Lead.stage == Stage.WON, 1), else_=0)))
-        .where(*lead_filter)
-        .group_by(source)
-    ).all()
     values = dict(
         session.execute(
             select(source, func.sum(Deal.value))
@@ -240,12 +263,13 @@ def source_performance(
     return [
         SourceRow(
             source=name,
-            leads=leads,
-            won_leads=int(won or 0),
-            conversion_rate=_ratio(int(won or 0), leads),
+            leads=n,
+            won_leads=won_leads[name],
+            conversion_rate=_ratio(won_leads[name], n),
             won_value=_money(values.get(name) or 0),
         )
-        for name, leads, won in sorted(counts, key=lambda row: (-row[1], row[0]))
+        for name, n in sorted(leads.items(), key=lambda item: (-item[1], item[0]))
+        if n
     ]
 
 

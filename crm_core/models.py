@@ -18,9 +18,14 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
+    inspect,
+    update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, UOWTransaction, mapped_column, relationship
+from sqlalchemy.orm.util import identity_key
 
 
 def utcnow() -> datetime:
@@ -60,6 +65,11 @@ class Stage(enum.StrEnum):
 
 
 OPEN_STAGES = frozenset(Stage) - {Stage.WON, Stage.LOST}
+
+
+def stage_bit(stage: Stage) -> int:
+    """The stage's bit in ``Lead.reached_stages`` (new 1, mql 2, … lost 128: the enum's order)."""
+    return 1 << list(Stage).index(stage)
 
 
 def _enum(kind: type[enum.StrEnum]) -> Enum:
@@ -115,6 +125,9 @@ class Rep(Base):
     is_admin: Mapped[bool] = mapped_column(default=False)
     last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Leads assigned to the rep and not won or lost: the load routing balances. Kept in step by
+    # reps.set_owner and pipeline.move in the transaction of each change, so routing never counts.
+    open_leads: Mapped[int] = mapped_column(default=0, server_default="0")
 
     leads: Mapped[list["Lead"]] = relationship(back_populates="assigned_rep")
 
@@ -136,7 +149,7 @@ class Contact(Base):
 class Lead(Base):
     __tablename__ = "leads"
     __table_args__ = (
-        # the filtered lead list pages newest first; routing counts open leads per rep
+        # the filtered lead list pages newest first; recounting open leads per rep
         Index("ix_leads_stage_id", "stage", "id"),
         Index("ix_leads_rep_id", "assigned_rep_id", "id"),
         Index("ix_leads_rep_stage", "assigned_rep_id", "stage"),
@@ -155,7 +168,7 @@ class Lead(Base):
     just_asking: Mapped[bool] = mapped_column(default=False)
     bought_competitor: Mapped[bool] = mapped_column(default=False)
     language: Mapped[str] = mapped_column(String(8), default="en")
-    source: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str | None] = mapped_column(String(200), active_history=True)
 
     score: Mapped[int] = mapped_column(default=0)
     qualification: Mapped[Qualification] = mapped_column(_enum(Qualification), index=True)
@@ -164,16 +177,24 @@ class Lead(Base):
     policy_version: Mapped[str] = mapped_column(String(40))
     recheck_on: Mapped[date | None]
 
-    stage: Mapped[Stage] = mapped_column(_enum(Stage), default=Stage.NEW, index=True)
-    assigned_rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"), index=True)
+    # active_history: the old value is loaded before a change, so the counters below can move it
+    stage: Mapped[Stage] = mapped_column(_enum(Stage), default=Stage.NEW, index=True, active_history=True)
+    assigned_rep_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reps.id"), index=True, active_history=True
+    )
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     territory: Mapped[str | None] = mapped_column(String(40))
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     sla_passes: Mapped[int] = mapped_column(default=0)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, index=True, active_history=True
+    )
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # One bit (models.stage_bit) per stage the lead's own history shows: what the funnel counts, so it
+    # never groups the history table. Set by pipeline.record_stage with each history row.
+    reached_stages: Mapped[int] = mapped_column(default=0, server_default="0", active_history=True)
 
     contact: Mapped[Contact] = relationship(back_populates="leads")
     assigned_rep: Mapped[Rep | None] = relationship(back_populates="leads")
@@ -221,6 +242,10 @@ class Deal(Base):
     stage: Mapped[Stage] = mapped_column(_enum(Stage), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # From the deal's history (pipeline.record_stage keeps them): its first row, and its latest move to won.
+    # The sales cycle is the time between them, read without grouping the history table.
+    first_stage_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    won_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     lead: Mapped[Lead] = relationship()
 
@@ -383,3 +408,114 @@ class WebhookDelivery(OutboxRow, Base):
     event: Mapped[str] = mapped_column(String(40))
     url: Mapped[str] = mapped_column(String(500))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class LeadTally(Base):
+    """Leads counted by the UTC day they were created, source, stages reached and whether won.
+
+    The funnel and source KPIs add these rows up instead of reading a million leads; the counts are kept
+    in step by ``_keep_counters`` in the transaction of every change, and equal a recount of the leads.
+    """
+
+    __tablename__ = "lead_tallies"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)  # NULL is counted as "unknown"
+    reached_stages: Mapped[int] = mapped_column(primary_key=True)
+    won: Mapped[bool] = mapped_column(primary_key=True)
+    leads: Mapped[int] = mapped_column(default=0)
+
+
+UNKNOWN_SOURCE = "unknown"
+
+TallyKey = tuple[date, str, int, bool]
+
+
+def tally_key(created_at: datetime, source: str | None, reached_stages: int, stage: Stage) -> TallyKey:
+    """The ``lead_tallies`` row a lead is counted in."""
+    created_at = created_at if created_at.tzinfo else created_at.replace(tzinfo=UTC)
+    return created_at.astimezone(UTC).date(), source or UNKNOWN_SOURCE, reached_stages, stage is Stage.WON
+
+
+def _before_and_now(lead: Lead, field: str) -> tuple[Any, Any]:
+    """(value in the database, value now) of a lead's attribute, from its attribute history."""
+    history = inspect(lead).attrs[field].history
+    now = getattr(lead, field)
+    return (history.deleted[0] if history.deleted else None) if history.has_changes() else now, now
+
+
+def _owner_before_and_now(lead: Lead) -> tuple[int | None, int | None]:
+    """A change of ``assigned_rep`` reaches ``assigned_rep_id`` only at the flush: read it from either."""
+    before, now = _before_and_now(lead, "assigned_rep_id")
+    moved = inspect(lead).attrs.assigned_rep.history
+    if moved.has_changes():
+        now = moved.added[0].id if moved.added and moved.added[0] is not None else None
+    return before, now
+
+
+@event.listens_for(Session, "before_flush")
+def _keep_counters(session: Session, _flush: UOWTransaction, _instances: object) -> None:
+    """Move reps' ``open_leads`` and the ``lead_tallies`` rows for every lead this flush adds, changes or
+    deletes, in the same transaction: whichever code path changed the lead, the counts stay exact."""
+    loads: dict[int, int] = {}
+    tallies: dict[TallyKey, int] = {}
+
+    def count(rep_id: int | None, stage: Stage, key: TallyKey | None, sign: int) -> None:
+        if rep_id is not None and stage in OPEN_STAGES:
+            loads[rep_id] = loads.get(rep_id, 0) + sign
+        if key is not None:
+            tallies[key] = tallies.get(key, 0) + sign
+
+    for lead in session.new:
+        if isinstance(lead, Lead):
+            lead.created_at = lead.created_at or utcnow()
+            lead.stage = lead.stage or Stage.NEW
+            lead.reached_stages = lead.reached_stages or 0
+            rep_id = lead.assigned_rep.id if lead.assigned_rep is not None else lead.assigned_rep_id
+            count(
+                rep_id,
+                lead.stage,
+                tally_key(lead.created_at, lead.source, lead.reached_stages, lead.stage),
+                1,
+            )
+    for lead in session.dirty:
+        if isinstance(lead, Lead) and session.is_modified(lead):
+            owner = _owner_before_and_now(lead)
+            stage = _before_and_now(lead, "stage")
+            created = _before_and_now(lead, "created_at")
+            source = _before_and_now(lead, "source")
+            reached = _before_and_now(lead, "reached_stages")
+            count(owner[0], stage[0], tally_key(created[0], source[0], reached[0], stage[0]), -1)
+            count(owner[1], stage[1], tally_key(created[1], source[1], reached[1], stage[1]), 1)
+    for lead in session.deleted:
+        if isinstance(lead, Lead):
+            key = tally_key(lead.created_at, lead.source, lead.reached_stages, lead.stage)
+            count(lead.assigned_rep_id, lead.stage, key, -1)
+    _apply(session, loads, tallies)
+
+
+def _apply(session: Session, loads: dict[int, int], tallies: dict[TallyKey, int]) -> None:
+    """Add the deltas in SQL (``x = x + n``), so concurrent transactions add up rather than overwrite."""
+    connection = session.connection()
+    reps = Rep.__table__
+    for rep_id, delta in loads.items():
+        if delta:
+            connection.execute(
+                update(reps).where(reps.c.id == rep_id).values(open_leads=reps.c.open_leads + delta)
+            )
+            rep = session.identity_map.get(identity_key(Rep, rep_id))
+            if rep is not None:
+                session.expire(rep, ["open_leads"])
+    table = LeadTally.__table__
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    for (day, source, reached, won), delta in tallies.items():
+        if delta:
+            statement = insert(table).values(
+                day=day, source=source, reached_stages=reached, won=won, leads=delta
+            )
+            connection.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[table.c.day, table.c.source, table.c.reached_stages, table.c.won],
+                    set_={"leads": table.c.leads + statement.excluded.leads},
+                )
+            )

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from crm_core.config import get_settings
 from crm_core.errors import InvalidInput, InvalidTransition, NotFound
-from crm_core.models import Deal, Lead, Stage, StageChange, utcnow
+from crm_core.models import Deal, Lead, Stage, StageChange, stage_bit, utcnow
 from crm_core.webhooks import LEAD_STAGE_CHANGED, emit
 
 
@@ -134,8 +134,13 @@ def record_stage(
     at: datetime | None = None,
     reason: str | None = None,
 ) -> StageChange:
-    """Write one history row for ``item``'s current stage (also used when it is first created)."""
+    """Write one history row for ``item``'s current stage (also used when it is first created).
+
+    The item keeps what KPIs need from its history: a lead the stages it reached (the funnel), a deal
+    its first row and latest move to won (the sales cycle)."""
     lead_id, deal_id = (item.lead_id, item.id) if isinstance(item, Deal) else (item.id, None)
+    if isinstance(item, Lead):
+        item.reached_stages = (item.reached_stages or 0) | stage_bit(item.stage)
     change = StageChange(
         lead_id=lead_id,
         deal_id=deal_id,
@@ -144,6 +149,11 @@ def record_stage(
         changed_at=_aware(at),
         reason=reason,
     )
+    if isinstance(item, Deal):
+        when = change.changed_at
+        item.first_stage_at = min(item.first_stage_at or when, when)
+        if item.stage is Stage.WON:
+            item.won_at = max(item.won_at or when, when)
     session.add(change)
     session.flush()
     return change

@@ -3,7 +3,7 @@
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from crm_core.errors import InvalidInput, NotFound
@@ -30,13 +30,28 @@ def add_rep(session: Session, new_rep: NewRep) -> RepOut:
 
 
 def open_lead_counts(session: Session) -> dict[int, int]:
-    """Open (not won or lost) leads per rep: the load that routing balances."""
+    """Open (not won or lost) leads per rep: the load that routing balances, read from the counters."""
+    rows = session.execute(select(Rep.id, Rep.open_leads).where(Rep.open_leads != 0))
+    return {rep_id: count for rep_id, count in rows}
+
+
+def recount_open_leads(session: Session) -> dict[int, int]:
+    """The same figures counted from the leads themselves: what the counters must always equal."""
     rows = session.execute(
         select(Lead.assigned_rep_id, func.count())
         .where(Lead.assigned_rep_id.is_not(None), Lead.stage.in_(OPEN_STAGES))
         .group_by(Lead.assigned_rep_id)
     )
     return {rep_id: count for rep_id, count in rows if rep_id is not None}
+
+
+def reset_open_leads(session: Session) -> None:
+    """Set every counter from a recount (after rows were written behind crm_core's back, e.g. a bulk load)."""
+    counts = recount_open_leads(session)
+    session.execute(update(Rep).values(open_leads=0))
+    for rep_id, count in counts.items():
+        session.execute(update(Rep).where(Rep.id == rep_id).values(open_leads=count))
+    session.flush()
 
 
 def list_reps(session: Session) -> list[RepOut]:
