@@ -250,12 +250,12 @@ def source_performance(
     for name, _reached, won, n in lead_groups(session, since):
         leads[name] += n
         won_leads[name] += n if won else 0
-    source = func.coalesce(Lead.source, UNKNOWN_SOURCE)
-    lead_filter = [Lead.created_at >= since] if since is not None else []
+    # won value by the lead's source, from the copies of the lead's fields kept on each deal
+    source = func.coalesce(Deal.lead_source, UNKNOWN_SOURCE)
+    lead_filter = [Deal.lead_created_at >= since] if since is not None else []
     values = dict(
         session.execute(
             select(source, func.sum(Deal.value))
-            .join(Lead, Lead.id == Deal.lead_id)
             .where(Deal.stage == Stage.WON, Deal.currency == currency, *lead_filter)
             .group_by(source)
         ).all()
@@ -276,7 +276,8 @@ def source_performance(
 def _won_value_by_rep(
     session: Session, currency: str, since: datetime | date | None, until: datetime | date | None
 ) -> dict[int, tuple[int, int, Decimal]]:
-    """rep id → (won, lost, won value) for deals of the rep's leads closed in the period."""
+    """rep id → (won, lost, won value) for deals of the rep's leads closed in the period (the lead's owner
+    is copied onto its deals)."""
     conditions: list[ColumnElement[bool]] = [Deal.currency == currency, Deal.closed_at.is_not(None)]
     if since is not None:
         conditions.append(Deal.closed_at >= _as_datetime(since))
@@ -284,14 +285,13 @@ def _won_value_by_rep(
         conditions.append(Deal.closed_at < _as_datetime(until))
     rows = session.execute(
         select(
-            Lead.assigned_rep_id,
+            Deal.lead_rep_id,
             func.sum(case((Deal.stage == Stage.WON, 1), else_=0)),
             func.sum(case((Deal.stage == Stage.LOST, 1), else_=0)),
             func.sum(case((Deal.stage == Stage.WON, Deal.value), else_=0)),
         )
-        .join(Lead, Lead.id == Deal.lead_id)
-        .where(*conditions, Lead.assigned_rep_id.is_not(None))
-        .group_by(Lead.assigned_rep_id)
+        .where(*conditions, Deal.lead_rep_id.is_not(None))
+        .group_by(Deal.lead_rep_id)
     ).all()
     return {rep_id: (int(won or 0), int(lost or 0), _money(value or 0)) for rep_id, won, lost, value in rows}
 

@@ -234,7 +234,7 @@ class Deal(Base):
     __table_args__ = (Index("ix_deals_currency_stage_closed", "currency", "stage", "closed_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True, active_history=True)
     title: Mapped[str] = mapped_column(String(200))
     value: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     currency: Mapped[str] = mapped_column(String(3))
@@ -246,6 +246,11 @@ class Deal(Base):
     # The sales cycle is the time between them, read without grouping the history table.
     first_stage_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     won_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Copies of the lead's source, owner and creation time, kept equal by ``_keep_counters``: the source
+    # and rep KPIs add up deals without joining a million leads.
+    lead_source: Mapped[str | None] = mapped_column(String(200))
+    lead_rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
+    lead_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     lead: Mapped[Lead] = relationship()
 
@@ -487,11 +492,37 @@ def _keep_counters(session: Session, _flush: UOWTransaction, _instances: object)
             reached = _before_and_now(lead, "reached_stages")
             count(owner[0], stage[0], tally_key(created[0], source[0], reached[0], stage[0]), -1)
             count(owner[1], stage[1], tally_key(created[1], source[1], reached[1], stage[1]), 1)
+            if (owner[0], source[0], created[0]) != (owner[1], source[1], created[1]):
+                _copy_to_deals(session, lead.id, owner[1], source[1], created[1])
+    for deal in (*session.new, *session.dirty):
+        if isinstance(deal, Deal) and (
+            deal in session.new or _before_and_now(deal, "lead_id")[0] != deal.lead_id
+        ):
+            owner_lead = deal.lead if deal.lead is not None else session.get(Lead, deal.lead_id)
+            if owner_lead is not None:
+                deal.lead_source = owner_lead.source
+                deal.lead_rep_id = _owner_before_and_now(owner_lead)[1]
+                deal.lead_created_at = owner_lead.created_at
     for lead in session.deleted:
         if isinstance(lead, Lead):
             key = tally_key(lead.created_at, lead.source, lead.reached_stages, lead.stage)
             count(lead.assigned_rep_id, lead.stage, key, -1)
     _apply(session, loads, tallies)
+
+
+def _copy_to_deals(
+    session: Session, lead_id: int, rep_id: int | None, source: str | None, created_at: datetime
+) -> None:
+    """A lead's new owner, source or creation time reaches the copies on its deals."""
+    deals = Deal.__table__
+    session.connection().execute(
+        update(deals)
+        .where(deals.c.lead_id == lead_id)
+        .values(lead_rep_id=rep_id, lead_source=source, lead_created_at=created_at)
+    )
+    for deal in list(session.identity_map.values()):
+        if isinstance(deal, Deal) and deal.lead_id == lead_id and deal not in session.new:
+            session.expire(deal, ["lead_rep_id", "lead_source", "lead_created_at"])
 
 
 def _apply(session: Session, loads: dict[int, int], tallies: dict[TallyKey, int]) -> None:

@@ -30,6 +30,11 @@ def upgrade() -> None:
     op.add_column("leads", sa.Column("reached_stages", sa.Integer(), server_default="0", nullable=False))
     op.add_column("deals", sa.Column("first_stage_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("deals", sa.Column("won_at", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("deals") as batch_op:
+        batch_op.add_column(sa.Column("lead_source", sa.String(length=200), nullable=True))
+        batch_op.add_column(sa.Column("lead_rep_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("lead_created_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.create_foreign_key("fk_deals_lead_rep_id_reps", "reps", ["lead_rep_id"], ["id"])
     op.create_table(
         "lead_tallies",
         sa.Column("day", sa.Date(), nullable=False),
@@ -55,6 +60,10 @@ def upgrade() -> None:
         "FROM stage_changes WHERE deal_id IS NOT NULL GROUP BY deal_id) AS history "
         "WHERE history.deal_id = deals.id"
     )
+    op.execute(
+        "UPDATE deals SET lead_source = leads.source, lead_rep_id = leads.assigned_rep_id, "
+        "lead_created_at = leads.created_at FROM leads WHERE leads.id = deals.lead_id"
+    )
     day = (
         "CAST(created_at AT TIME ZONE 'UTC' AS DATE)"
         if op.get_bind().dialect.name == "postgresql"
@@ -70,6 +79,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("lead_tallies")
     with op.batch_alter_table("deals") as batch_op:
+        batch_op.drop_constraint("fk_deals_lead_rep_id_reps", type_="foreignkey")
+        batch_op.drop_column("lead_created_at")
+        batch_op.drop_column("lead_rep_id")
+        batch_op.drop_column("lead_source")
         batch_op.drop_column("won_at")
         batch_op.drop_column("first_stage_at")
     with op.batch_alter_table("leads") as batch_op:
