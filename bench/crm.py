@@ -3,7 +3,9 @@
 Run with `make bench-crm` (or `python bench/crm.py [--leads N]`). For SQLite (a temporary file) and
 PostgreSQL (the throw-away local server scripts/with-postgres starts) it prints p50/p95 of the KPI dashboard,
 a filtered lead list page and routing one lead. Rows are generated inside the database (INSERT …
-SELECT over a number series) so seeding takes seconds, not hours. Prints figures; asserts nothing.
+SELECT over a number series) so seeding takes seconds, not hours. The rows are written at the schema before
+revision 0012, which then fills the figures crm_core keeps (reps' open leads, daily lead tallies, …) from
+them, as it would on an existing database. Prints figures; asserts nothing.
 """
 
 import argparse
@@ -18,17 +20,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from crm_core.db import get_engine, unit_of_work, upgrade_database
+from crm_core.db import MIGRATIONS_DIR, get_engine, unit_of_work, upgrade_database
 from crm_core.kpis import dashboard, forecast
 from crm_core.leads import list_leads
 from crm_core.models import Contact, Lead, Qualification, Stage, Temperature
-from crm_core.reps import add_rep
 from crm_core.routing import assign
-from crm_core.schemas import NewRep
 
 REPS = 50
 STAGES = ["new", "new", "mql", "mql", "sql", "contacted", "proposal", "negotiation", "won", "lost"]
@@ -55,20 +58,34 @@ class Dialect:
             return f"(DATE '2026-01-01' + ({days}))"
         return f"date('2026-01-01', '+' || ({days}) || ' days')"
 
-    def json_list(self) -> str:
-        return "CAST('[]' AS JSON)" if self.name == "postgresql" else "'[]'"
+    def json(self, value: str) -> str:
+        return f"CAST('{value}' AS JSON)" if self.name == "postgresql" else f"'{value}'"
+
+
+def migrate_to_before_kept_figures(url: str) -> None:
+    """The schema as it was before revision 0012 added the kept figures."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    kept = ScriptDirectory.from_config(config).get_revision("0012")
+    assert kept is not None and isinstance(kept.down_revision, str)
+    command.upgrade(config, kept.down_revision)
 
 
 def seed(url: str, leads: int, deals: int) -> float:
     started = time.perf_counter()
-    with unit_of_work(url) as session:
-        for n in range(REPS):
-            add_rep(
-                session,
-                NewRep(name=f"Rep {n}", languages=["en", "es"] if n % 2 else ["en"], capacity=100_000),
-            )
+    migrate_to_before_kept_figures(url)
     engine = get_engine(url)
     d = Dialect(engine.dialect.name)
+    with engine.begin() as db:
+        prefix, source = d.series(REPS)
+        both, english, empty, no_hours = d.json('["en", "es"]'), d.json('["en"]'), d.json("[]"), d.json("{}")
+        db.execute(text(
+            f"{prefix} INSERT INTO reps (id, name, languages, capacity, active, territories, timezone, "
+            "working_hours, is_admin, created_at) "
+            f"SELECT g, 'Rep ' || g, CASE g % 2 WHEN 0 THEN {both} ELSE {english} END, 100000, true, {empty}, "
+            f"'UTC', {no_hours}, false, {d.at('0')} FROM {source}"
+        ))  # fmt: skip
     created = d.at("g % 600")
     lead_stage = STAGE_OF_G
     with engine.begin() as db:
@@ -85,7 +102,7 @@ def seed(url: str, leads: int, deals: int) -> float:
             "CASE g % 2 WHEN 0 THEN 'en' ELSE 'es' END, "
             "CASE g % 4 WHEN 0 THEN 'web' WHEN 1 THEN 'telegram' WHEN 2 THEN 'referral' "
             "ELSE 'csv import' END, "
-            f"50 + g % 50, CASE WHEN g % 10 < 4 THEN 'mql' ELSE 'sql' END, 'warm', {d.json_list()}, "
+            f"50 + g % 50, CASE WHEN g % 10 < 4 THEN 'mql' ELSE 'sql' END, 'warm', {d.json('[]')}, "
             f"'bench', {lead_stage}, CASE WHEN g % 10 >= 4 THEN 1 + g % {REPS} END, "
             f"{created}, {created}, 0 FROM {source}"
         ))  # fmt: skip
@@ -129,12 +146,14 @@ def seed(url: str, leads: int, deals: int) -> float:
                         f"(SELECT max(id) FROM {table}))"
                     )
                 )
-        else:
-            db.execute(text("ANALYZE"))
+    upgrade_database(url)  # revision 0012 fills the kept figures from these rows
     if d.name == "postgresql":
         # what autovacuum does after a bulk load: statistics, and the visibility map for index-only scans
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as db:
             db.execute(text("VACUUM ANALYZE"))
+    else:
+        with engine.begin() as db:
+            db.execute(text("ANALYZE"))
     return time.perf_counter() - started
 
 
@@ -216,14 +235,12 @@ def main() -> None:
     if args.only != "postgresql":
         with tempfile.TemporaryDirectory() as folder:
             url = f"sqlite:///{folder}/bench.db"
-            upgrade_database(url)
             seconds = seed(url, args.leads, args.deals)
             report("SQLite", seconds, measure(url, args.runs))
             get_engine(url).dispose()
     admin_url = os.environ.get("EMBUDO_TEST_POSTGRES_URL")
     if args.only != "sqlite" and admin_url:
         url = fresh_postgres_database(admin_url, "embudo_bench")
-        upgrade_database(url)
         seconds = seed(url, args.leads, args.deals)
         report("PostgreSQL", seconds, measure(url, args.runs))
         get_engine(url).dispose()

@@ -13,12 +13,13 @@ Definitions (the README repeats them):
 """
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, and_, case, extract, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from crm_core.models import UNKNOWN_SOURCE, Deal, Lead, LeadTally, Quota, Rep, Stage, stage_bit
 from crm_core.pipeline import PipelineConfig, current_pipeline
@@ -130,7 +131,7 @@ def lead_groups(session: Session, since: datetime | None = None) -> list[LeadGro
     return groups
 
 
-def _furthest(reached_stages: int, progress: list[Stage]) -> int:
+def _furthest(reached_stages: int, progress: Sequence[Stage]) -> int:
     """Position in ``progress`` of the furthest stage among those reached; -1 for none (e.g. only lost)."""
     positions = [index for index, stage in enumerate(progress) if reached_stages & stage_bit(stage)]
     return max(positions, default=-1)
@@ -175,8 +176,10 @@ def _closed_in(since: datetime | None, until: datetime | None) -> list[ColumnEle
 
 
 def _days_between(
-    session: Session, start: ColumnElement[datetime | None], end: ColumnElement[datetime | None]
-) -> ColumnElement[float]:
+    session: Session,
+    start: InstrumentedAttribute[datetime | None],
+    end: InstrumentedAttribute[datetime | None],
+) -> ColumnElement[float | Decimal]:
     """SQL: days from ``start`` to ``end`` (SQLite keeps times as text, PostgreSQL as timestamps)."""
     if session.get_bind().dialect.name == "postgresql":
         return extract("epoch", end - start) / 86400
@@ -194,21 +197,16 @@ def deal_report(
     pipeline = pipeline or current_pipeline()
     currency = currency or pipeline.default_currency
     closed = and_(Deal.currency == currency, *_closed_in(since, until))
-    outcome = dict(
-        session.execute(
-            select(Deal.stage, func.count())
-            .where(closed, Deal.stage.in_([Stage.WON, Stage.LOST]))
-            .group_by(Deal.stage)
-        ).all()
-    )
-    won, lost = outcome.get(Stage.WON, 0), outcome.get(Stage.LOST, 0)
-    average = session.scalar(select(func.avg(Deal.value)).where(closed, Deal.stage == Stage.WON))
-    # Cycle from history: a deal's first recorded row to its (last) move to won, kept on the deal.
-    cycle = session.scalar(
-        select(func.avg(_days_between(session, Deal.first_stage_at, Deal.won_at))).where(
-            closed, Deal.stage == Stage.WON, Deal.won_at.is_not(None), Deal.first_stage_at.is_not(None)
-        )
-    )
+    is_won = Deal.stage == Stage.WON
+    won, lost, average, cycle = session.execute(
+        select(
+            func.count().filter(is_won),
+            func.count().filter(Deal.stage == Stage.LOST),
+            func.avg(Deal.value).filter(is_won),
+            # cycle: a deal's first history row to its (last) move to won, both kept on the deal
+            func.avg(_days_between(session, Deal.first_stage_at, Deal.won_at)).filter(is_won),
+        ).where(closed, Deal.stage.in_([Stage.WON, Stage.LOST]))
+    ).one()
     average_cycle = float(cycle) if cycle is not None else None
     open_deals = (
         session.scalar(

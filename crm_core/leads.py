@@ -137,17 +137,27 @@ def list_leads(
     rep_id: int | None = None,
     source: str | None = None,
 ) -> list[LeadOut]:
-    """A page of leads, newest first, optionally filtered."""
-    query = select(Lead).options(*_LEAD_RELATIONS)
+    """A page of leads, newest first, optionally filtered.
+
+    The page's ids are found first, from an index alone ((stage, id) or (rep, id)), and only those rows
+    are read: skipping ``offset`` rows then costs index entries, not scattered table rows.
+    """
+    page = select(Lead.id)
     if stage is not None:
-        query = query.where(Lead.stage == stage)
+        page = page.where(Lead.stage == stage)
     if qualification is not None:
-        query = query.where(Lead.qualification == qualification)
+        page = page.where(Lead.qualification == qualification)
     if rep_id is not None:
-        query = query.where(Lead.assigned_rep_id == rep_id)
+        page = page.where(Lead.assigned_rep_id == rep_id)
     if source is not None:
-        query = query.where(Lead.source == source)
-    leads = session.scalars(query.order_by(Lead.id.desc()).limit(limit).offset(offset))
+        page = page.where(Lead.source == source)
+    page = page.order_by(Lead.id.desc()).limit(limit).offset(offset)
+    leads = session.scalars(
+        select(Lead)
+        .options(*_LEAD_RELATIONS)
+        .where(Lead.id.in_(page.scalar_subquery()))
+        .order_by(Lead.id.desc())
+    )
     return [lead_out(lead) for lead in leads]
 
 

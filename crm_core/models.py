@@ -442,10 +442,10 @@ def tally_key(created_at: datetime, source: str | None, reached_stages: int, sta
     return created_at.astimezone(UTC).date(), source or UNKNOWN_SOURCE, reached_stages, stage is Stage.WON
 
 
-def _before_and_now(lead: Lead, field: str) -> tuple[Any, Any]:
-    """(value in the database, value now) of a lead's attribute, from its attribute history."""
-    history = inspect(lead).attrs[field].history
-    now = getattr(lead, field)
+def _before_and_now(row: Base, field: str) -> tuple[Any, Any]:
+    """(value in the database, value now) of a row's attribute, from its attribute history."""
+    history = inspect(row).attrs[field].history
+    now = getattr(row, field)
     return (history.deleted[0] if history.deleted else None) if history.has_changes() else now, now
 
 
@@ -514,10 +514,9 @@ def _copy_to_deals(
     session: Session, lead_id: int, rep_id: int | None, source: str | None, created_at: datetime
 ) -> None:
     """A lead's new owner, source or creation time reaches the copies on its deals."""
-    deals = Deal.__table__
     session.connection().execute(
-        update(deals)
-        .where(deals.c.lead_id == lead_id)
+        update(Deal)
+        .where(Deal.lead_id == lead_id)
         .values(lead_rep_id=rep_id, lead_source=source, lead_created_at=created_at)
     )
     for deal in list(session.identity_map.values()):
@@ -528,25 +527,21 @@ def _copy_to_deals(
 def _apply(session: Session, loads: dict[int, int], tallies: dict[TallyKey, int]) -> None:
     """Add the deltas in SQL (``x = x + n``), so concurrent transactions add up rather than overwrite."""
     connection = session.connection()
-    reps = Rep.__table__
     for rep_id, delta in loads.items():
         if delta:
-            connection.execute(
-                update(reps).where(reps.c.id == rep_id).values(open_leads=reps.c.open_leads + delta)
-            )
+            connection.execute(update(Rep).where(Rep.id == rep_id).values(open_leads=Rep.open_leads + delta))
             rep = session.identity_map.get(identity_key(Rep, rep_id))
             if rep is not None:
                 session.expire(rep, ["open_leads"])
-    table = LeadTally.__table__
     insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     for (day, source, reached, won), delta in tallies.items():
         if delta:
-            statement = insert(table).values(
+            statement = insert(LeadTally).values(
                 day=day, source=source, reached_stages=reached, won=won, leads=delta
             )
             connection.execute(
                 statement.on_conflict_do_update(
-                    index_elements=[table.c.day, table.c.source, table.c.reached_stages, table.c.won],
-                    set_={"leads": table.c.leads + statement.excluded.leads},
+                    index_elements=[LeadTally.day, LeadTally.source, LeadTally.reached_stages, LeadTally.won],
+                    set_={"leads": LeadTally.leads + statement.excluded.leads},
                 )
             )
