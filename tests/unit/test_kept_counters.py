@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm_core.db import MIGRATIONS_DIR, unit_of_work
-from crm_core.dedup import merge_contacts, unmerge
 from crm_core.deals import open_deal
+from crm_core.dedup import merge_contacts, unmerge
 from crm_core.leads import capture_lead
 from crm_core.models import (
     Authority,

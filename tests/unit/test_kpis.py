@@ -199,3 +199,24 @@ def test_empty_database_gives_no_rates_rather_than_errors(session: Session) -> N
     board = dashboard(session)
     assert board.funnel.overall_rate is None and board.deals.win_rate is None
     assert board.deals.velocity_per_day is None and forecast(session) == []
+
+
+def test_since_inside_a_day_counts_only_the_later_leads_of_that_day(session: Session) -> None:
+    """Whole days come from the daily tallies, the rest of since's day from the leads themselves."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    for day, hour, source in ((3, 8, "web"), (3, 15, "web"), (4, 9, "telegram")):
+        walk(session, make_lead(session, created=at(day, hour=hour), source=source), "mql", start_day=day)
+
+    def counted(since: datetime) -> tuple[int, list[tuple[str, int]]]:
+        funnel = stage_conversion(session, since=since).stages[0].reached
+        return funnel, [(row.source, row.leads) for row in source_performance(session, since=since)]
+
+    assert counted(datetime(2026, 1, 3, tzinfo=UTC)) == (3, [("web", 2), ("telegram", 1)])
+    assert counted(at(3, hour=12)) == (2, [("telegram", 1), ("web", 1)])
+    assert counted(at(3, hour=12).astimezone(timezone(timedelta(hours=5)))) == (
+        2,
+        [("telegram", 1), ("web", 1)],
+    )
+    assert counted(at(3, hour=16)) == (1, [("telegram", 1)])
+    assert counted(at(4, hour=10)) == (0, [])
