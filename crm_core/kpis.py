@@ -10,6 +10,10 @@ Definitions (the README repeats them):
   its move to won.
 - Pipeline velocity (value per day) = open opportunities × average deal × win rate ÷ average cycle days.
 - Weighted forecast = open deals by month of expected close, value × the stage's win probability.
+
+At a million leads nothing here groups the history or the leads table: the figures come from what
+crm_core keeps in step with every change (``models.LeadTally`` daily rows, each lead's reached stages,
+each deal's cycle ends and copies of its lead's source and owner), which always equal a recount.
 """
 
 from collections import defaultdict

@@ -454,7 +454,12 @@ def _owner_before_and_now(lead: Lead) -> tuple[int | None, int | None]:
     before, now = _before_and_now(lead, "assigned_rep_id")
     moved = inspect(lead).attrs.assigned_rep.history
     if moved.has_changes():
-        now = moved.added[0].id if moved.added and moved.added[0] is not None else None
+        rep = moved.added[0] if moved.added else None
+        if rep is not None and rep.id is None:
+            raise ValueError(
+                "Save a new rep (add_rep flushes it) before giving it leads: its load is counted by id."
+            )
+        now = rep.id if rep is not None else None
     return before, now
 
 
@@ -476,9 +481,8 @@ def _keep_counters(session: Session, _flush: UOWTransaction, _instances: object)
             lead.created_at = lead.created_at or utcnow()
             lead.stage = lead.stage or Stage.NEW
             lead.reached_stages = lead.reached_stages or 0
-            rep_id = lead.assigned_rep.id if lead.assigned_rep is not None else lead.assigned_rep_id
             count(
-                rep_id,
+                _owner_before_and_now(lead)[1],
                 lead.stage,
                 tally_key(lead.created_at, lead.source, lead.reached_stages, lead.stage),
                 1,

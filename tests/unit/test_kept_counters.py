@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import func, select
@@ -202,3 +203,14 @@ def test_the_migration_fills_the_kept_figures_from_existing_rows(db_url: str) ->
         assert session.get(Rep, ana).open_leads == 3  # type: ignore[union-attr]
         assert session.scalar(select(func.count()).select_from(LeadTally)) == 4
         assert_kept_figures_equal_a_recount(session)
+
+
+def test_a_lead_cannot_go_to_a_rep_not_yet_saved(session: Session) -> None:
+    """Loads are counted by rep id: a rep created in the same flush would be missed, so it is refused."""
+    rep = Rep(name="New", languages=["en"])
+    session.add(
+        Lead(contact=Contact(), qualification="sql", temperature="hot", policy_version="t", assigned_rep=rep)
+    )
+    with pytest.raises(ValueError, match="Save a new rep"):
+        session.flush()
+    session.rollback()
