@@ -3,7 +3,7 @@
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm_core.errors import InvalidInput, NotFound
@@ -43,15 +43,6 @@ def recount_open_leads(session: Session) -> dict[int, int]:
         .group_by(Lead.assigned_rep_id)
     )
     return {rep_id: count for rep_id, count in rows if rep_id is not None}
-
-
-def reset_open_leads(session: Session) -> None:
-    """Set every counter from a recount (after rows were written behind crm_core's back, e.g. a bulk load)."""
-    counts = recount_open_leads(session)
-    session.execute(update(Rep).values(open_leads=0))
-    for rep_id, count in counts.items():
-        session.execute(update(Rep).where(Rep.id == rep_id).values(open_leads=count))
-    session.flush()
 
 
 def list_reps(session: Session) -> list[RepOut]:
