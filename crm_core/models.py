@@ -532,11 +532,13 @@ def _apply(session: Session, loads: dict[int, int], tallies: dict[TallyKey, int]
     """Add the deltas in SQL (``x = x + n``), so concurrent transactions add up rather than overwrite."""
     connection = session.connection()
     for rep_id, delta in loads.items():
-        if delta:
+        if not delta:
+            continue
+        rep = session.identity_map.get(identity_key(Rep, rep_id))
+        if rep is not None:  # this flush writes the rep anyway (e.g. last_assigned_at): one UPDATE for both
+            rep.open_leads = Rep.open_leads + delta  # SQL: x = x + n, written by this flush
+        else:
             connection.execute(update(Rep).where(Rep.id == rep_id).values(open_leads=Rep.open_leads + delta))
-            rep = session.identity_map.get(identity_key(Rep, rep_id))
-            if rep is not None:
-                session.expire(rep, ["open_leads"])
     insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     for (day, source, reached, won), delta in tallies.items():
         if delta:

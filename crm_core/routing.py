@@ -16,7 +16,6 @@ from crm_core.errors import NotFound
 from crm_core.models import AssignmentAction, AssignmentEvent, Lead, Rep, utcnow
 from crm_core.notifications import notify_owner
 from crm_core.pipeline import current_pipeline
-from crm_core.reps import open_lead_counts
 from crm_core.schemas import WEEKDAYS
 from crm_core.webhooks import LEAD_ASSIGNED, emit
 
@@ -58,10 +57,11 @@ def _choose(
     now: datetime,
     exclude: Collection[int],
 ) -> tuple[Rep | None, str]:
-    loads = open_lead_counts(session)
+    reps = list(session.scalars(select(Rep).where(Rep.active.is_(True)).order_by(Rep.id)))
+    loads = {rep.id: rep.open_leads for rep in reps}  # the kept counters: routing never counts leads
     eligible: list[Rep] = []
     refused: list[str] = []
-    for rep in session.scalars(select(Rep).where(Rep.active.is_(True)).order_by(Rep.id)):
+    for rep in reps:
         if rep.id in exclude:
             refused.append(f"{rep.name}: already had this lead")
             continue
