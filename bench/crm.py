@@ -176,8 +176,8 @@ def measure(url: str, runs: int) -> dict[str, list[float]]:
     results: dict[str, list[float]] = {}
     with unit_of_work(url) as session:
         dashboard(session)  # warm the caches once
-        results["KPI dashboard (all KPIs)"] = timed(max(3, runs // 5), lambda: dashboard(session))
-        results["forecast"] = timed(max(3, runs // 5), lambda: forecast(session))
+        results["KPI dashboard (all KPIs)"] = timed(max(3, runs // 2), lambda: dashboard(session))
+        results["forecast"] = timed(max(3, runs // 2), lambda: forecast(session))
         results["lead list page (stage filter)"] = timed(
             runs, lambda: list_leads(session, 50, 50 * rng.randrange(100), stage=rng.choice(list(Stage)))
         )
