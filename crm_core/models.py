@@ -383,3 +383,35 @@ class WebhookDelivery(OutboxRow, Base):
     event: Mapped[str] = mapped_column(String(40))
     url: Mapped[str] = mapped_column(String(500))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class PolicyVersion(Base):
+    """A qualification policy saved by an admin; the newest one classifies new leads.
+
+    The YAML file (``EMBUDO_POLICY_FILE``) is version 0, the default while no version is stored.
+    ``version`` is the policy's own label, which each lead records (``Lead.policy_version``).
+    """
+
+    __tablename__ = "policy_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(String(40), unique=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    source_text: Mapped[str] = mapped_column(Text)  # the YAML as the admin wrote it, comments and all
+    saved_by: Mapped[str] = mapped_column(String(200))
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Erasure(Base):
+    """The audit record of an erasure or a retention purge: who erased what and when — never the data."""
+
+    __tablename__ = "erasures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "contact" (on request) or "retention"
+    contact_id: Mapped[int | None]  # the erased contact's former id (no foreign key: the row is gone)
+    erased_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    # how many rows of each kind went, e.g. {"leads": 1, "messages": 31, "rasa_events": 80}
+    counts: Mapped[dict[str, int]] = mapped_column(JSON)
+    erased_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
