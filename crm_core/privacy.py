@@ -87,6 +87,48 @@ def _delete_conversations(session: Session, conversation_ids: Collection[int]) -
     return {"conversations": conversations, "messages": messages}
 
 
+def _with_merged(session: Session, contact_id: int) -> list[int]:
+    """The contact and every contact merged into it, directly or through another merge."""
+    found, frontier = [contact_id], [contact_id]
+    while frontier:
+        frontier = list(session.scalars(select(Contact.id).where(Contact.merged_into_id.in_(frontier))))
+        found.extend(i for i in frontier if i not in found)
+    return found
+
+
+class ContactRef(BaseModel):
+    id: int
+    name: str | None
+    email: str | None
+    phone: str | None
+    leads: int
+
+
+def find_contacts(session: Session, text: str, limit: int = 20) -> list[ContactRef]:
+    """Contacts whose e-mail, phone or name contains ``text``: how an erasure request finds its person."""
+    text = text.strip()
+    if len(text) < 3:
+        raise InvalidInput("Give at least 3 characters of an e-mail, phone or name.")
+    leads = select(func.count()).where(Lead.contact_id == Contact.id).scalar_subquery()
+    rows = session.execute(
+        select(Contact, leads)
+        .where(
+            Contact.merged_into_id.is_(None),
+            or_(
+                Contact.email.icontains(text, autoescape=True),
+                Contact.phone.icontains(text, autoescape=True),
+                Contact.name.icontains(text, autoescape=True),
+            ),
+        )
+        .order_by(Contact.id)
+        .limit(limit)
+    )
+    return [
+        ContactRef(id=contact.id, name=contact.name, email=contact.email, phone=contact.phone, leads=count)
+        for contact, count in rows
+    ]
+
+
 def erase_contact(
     session: Session, contact_id: int, erased_by: str, events_url: str, reason: str | None = None
 ) -> ErasureOut:
@@ -100,8 +142,7 @@ def erase_contact(
     contact = session.get(Contact, contact_id)
     if contact is None:
         raise NotFound(f"No contact with id {contact_id}.")
-    merged = session.scalars(select(Contact.id).where(Contact.merged_into_id == contact_id))
-    contact_ids = [contact_id, *merged]
+    contact_ids = _with_merged(session, contact_id)
     lead_ids = list(session.scalars(select(Lead.id).where(Lead.contact_id.in_(contact_ids))))
     senders = select(Conversation.sender_id).where(Conversation.lead_id.in_(lead_ids))
     sender_ids = set(session.scalars(senders))
