@@ -385,6 +385,58 @@ class WebhookDelivery(OutboxRow, Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+class UserRole(enum.StrEnum):
+    ADMIN = "admin"
+    REP = "rep"
+
+
+class User(Base):
+    """A login to the console. A rep's user is tied to their ``reps`` row and sees only that rep's leads."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # normalised, lower-case
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, with its parameters and salt
+    role: Mapped[UserRole] = mapped_column(_enum(UserRole))
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"), unique=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    rep: Mapped[Rep | None] = relationship()
+
+
+class ConsoleSession(Base):
+    """A signed-in browser. Only a hash of the cookie's token is stored, so a leaked table opens nothing."""
+
+    __tablename__ = "console_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 hex of the token
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+    user: Mapped[User] = relationship()
+
+
+class LoginAttempt(Base):
+    """One try at signing in, kept for a while so repeated failures can be slowed down."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_email_at", "email", "at"),
+        Index("ix_login_attempts_ip_at", "ip", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))  # as typed, lower-cased: unknown accounts count too
+    ip: Mapped[str] = mapped_column(String(64))
+    succeeded: Mapped[bool]
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
 class PolicyVersion(Base):
     """A qualification policy saved by an admin; the newest one classifies new leads.
 

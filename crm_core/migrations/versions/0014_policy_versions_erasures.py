@@ -1,7 +1,7 @@
 """policy versions saved by admins, and the audit log of erasures and retention purges
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 Create Date: 2026-11-25 17:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014"
-down_revision: str | None = "0011"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
