@@ -42,24 +42,34 @@ def _typed(request: Request) -> dict[str, str]:
     return typed
 
 
-def _day(text: str, label: str) -> date | None:
+def _day(text: str, label: str, problems: list[str]) -> date | None:
     if not text:
         return None
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise InvalidInput(f"{label} must be a date like 2026-01-31, not '{text}'.") from None
+        problems.append(f"{label} must be a date like 2026-01-31, not '{text}'.")
+        return None
 
 
 def filter_of(typed: dict[str, str]) -> search.TranscriptFilter:
-    """The filter the form describes; InvalidInput says what is wrong with it."""
+    """The filter the form describes; InvalidInput names every problem with it at once."""
+    problems: list[str] = []
+    since, until = _day(typed["since"], "From", problems), _day(typed["until"], "To", problems)
     if typed["rep"] and not typed["rep"].isdigit():
-        raise InvalidInput(f"Unknown rep '{typed['rep']}'.")
-    conditions = [search.SlotCondition.parse(line) for line in typed["slots"].splitlines() if line.strip()]
+        problems.append(f"Unknown rep '{typed['rep']}'.")
+    conditions = []
+    for line in filter(str.strip, typed["slots"].splitlines()):
+        try:
+            conditions.append(search.SlotCondition.parse(line))
+        except InvalidInput as error:
+            problems.append(str(error))
+    if problems:
+        raise InvalidInput(" ".join(problems))
     try:
         return search.TranscriptFilter(
-            since=_day(typed["since"], "From"),
-            until=_day(typed["until"], "To"),
+            since=since,
+            until=until,
             channel=typed["channel"] or None,
             qualification=typed["qualification"] or None,
             temperature=typed["temperature"] or None,
@@ -70,8 +80,8 @@ def filter_of(typed: dict[str, str]) -> search.TranscriptFilter:
             slots=conditions,
         )
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        raise InvalidInput(f"Cannot read the filters: {problems}.") from None
+        details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise InvalidInput(f"Cannot read the filters: {details}.") from None
 
 
 def _choices() -> dict[str, Any]:
