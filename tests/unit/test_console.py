@@ -160,6 +160,8 @@ def test_a_rep_gets_404_on_another_reps_lead_transcript_and_export(
     token = csrf_of(rosa.get("/console/inbox").text)
     bens = f"/console/leads/{seeded.ben_lead}"
     assert rosa.get(bens).status_code == 404
+    not_a_number = rosa.get("/console/leads/abc")
+    assert not_a_number.status_code == 422 and "lead_id" in not_a_number.text and "<html" in not_a_number.text
     assert rosa.get(f"/console/transcripts/{seeded.ben_sender}").status_code == 404
     for fmt in ("txt", "json"):
         export = rosa.get(f"/console/transcripts/{seeded.ben_sender}/export?format={fmt}")
