@@ -52,6 +52,7 @@ class UserOut(BaseModel):
     role: UserRole
     rep_id: int | None
     rep_name: str | None
+    timezone: str  # the rep's, for showing times; UTC for an admin without a rep
     active: bool
     created_at: datetime
     last_login: datetime | None
@@ -94,6 +95,7 @@ def user_out(user: User) -> UserOut:
         role=user.role,
         rep_id=user.rep_id,
         rep_name=user.rep.name if user.rep else None,
+        timezone=user.rep.timezone if user.rep else "UTC",
         active=user.active,
         created_at=user.created_at,
         last_login=user.last_login,

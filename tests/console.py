@@ -70,7 +70,7 @@ def _conversation(sender: str, visitor_text: str, first_event_id: int) -> list[R
 def seed(db_url: str) -> Seeded:
     """Rosa and Ben (reps with logins), an admin, and one SQL lead routed to each rep with its transcript."""
     with unit_of_work(db_url) as session:
-        rosa = add_rep(session, NewRep(name="Rosa Diaz", languages=["en"]))
+        rosa = add_rep(session, NewRep(name="Rosa Diaz", languages=["en"], timezone="Europe/Madrid"))
         rosa_lead = capture_lead(
             session,
             hot_facts(f"Marta {HOSTILE}", "marta@lakeshore.example"),

@@ -3,6 +3,7 @@ signing in and out, the brake on failed logins, CSRF, cookie flags, roles, and t
 
 import stat
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -160,6 +161,8 @@ def test_a_rep_gets_404_on_another_reps_lead_transcript_and_export(
     token = csrf_of(rosa.get("/console/inbox").text)
     bens = f"/console/leads/{seeded.ben_lead}"
     assert rosa.get(bens).status_code == 404
+    not_a_number = rosa.get("/console/leads/abc")
+    assert not_a_number.status_code == 422 and "lead_id" in not_a_number.text and "<html" in not_a_number.text
     assert rosa.get(f"/console/transcripts/{seeded.ben_sender}").status_code == 404
     for fmt in ("txt", "json"):
         export = rosa.get(f"/console/transcripts/{seeded.ben_sender}/export?format={fmt}")
@@ -237,7 +240,10 @@ def test_a_rep_works_a_lead_from_the_inbox(web: str, seeded: Seeded, db_url: str
     assert empty.status_code == 422 and "needs some text" in empty.text
     call = {"csrf_token": token, "kind": "call", "body": "Call Marta", "due": "2026-12-01T10:00"}
     assert rosa.post(lead + "/activities", data=call).status_code == 303
-    assert "Call Marta" in rosa.get(lead).text
+    assert "Call Marta" in rosa.get(lead).text and "due 2026-12-01 10:00 CET" in rosa.get(lead).text
+    with unit_of_work(db_url) as session:
+        [due_at] = session.scalars(select(Activity.due_at)).all()
+        assert due_at == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # typed in Rosa's zone (Europe/Madrid)
 
     no_amount = rosa.post(
         lead + "/deals", data={"csrf_token": token, "title": "Shop bot", "value": "lots", "currency": "EUR"}
@@ -275,7 +281,10 @@ def test_passing_a_lead_hands_it_on_and_it_leaves_the_reps_inbox(
     lead = f"/console/leads/{seeded.rosa_lead}"
     passed = rosa.post(lead + "/pass", data={"csrf_token": csrf_of(rosa.get(lead).text)})
     assert passed.status_code == 303 and passed.headers["location"] == "/console/inbox"
-    assert f"Lead {seeded.rosa_lead} was passed on." in rosa.get("/console/inbox").text
+    inbox = rosa.get("/console/inbox").text
+    assert f"Lead {seeded.rosa_lead} was passed on." in inbox
+    assert f'Lead #{seeded.rosa_lead} <span class="meta">(no longer yours)</span>' in inbox
+    assert f'href="/console/leads/{seeded.rosa_lead}"' not in inbox
     assert rosa.get(lead).status_code == 404
     assert lead_row(db_url, seeded.rosa_lead).assigned_rep_id == seeded.ben_rep_id
     ben = signed_in(web, BEN)

@@ -94,6 +94,7 @@ def inbox(request: Request, user: RepOrAdmin) -> HTMLResponse:
             "closed": closed,
             "due": {m.id: clock[m.id].sla_due_at for m in waiting},
             "told": told,
+            "still_mine": set(clock),
             "queue": queue,
             "latest": latest,
         },

@@ -4,10 +4,13 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 
 from bot.web.console.security import FLASH_COOKIE, FlashKind, flash, read_flash
 
@@ -16,12 +19,17 @@ TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 
 
-def _when(value: datetime | date | None) -> str:
+@pass_context
+def _when(context: Context, value: datetime | date | None) -> str:
+    """A time in the viewer's time zone (a rep's own; UTC otherwise), with the zone named."""
     if value is None:
         return "–"
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return value.isoformat()
+    if not isinstance(value, datetime):
+        return value.isoformat()
+    user = context.get("user")
+    zone = ZoneInfo(user.timezone) if user is not None else UTC
+    local = value.astimezone(zone)
+    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or str(zone))
 
 
 def _money(value: Decimal | None, currency: str | None = None) -> str:
