@@ -38,7 +38,11 @@ def kpi_page(request: Request, user: RepOrAdmin, since: str = "", currency: str 
     funnel = bar_chart(
         "Funnel: leads that reached each stage",
         [
-            Bar(row.stage.value, row.reached, f"{row.reached} ({percent(row.rate)} on)")
+            Bar(
+                row.stage.value,
+                row.reached,
+                f"{row.reached} (→ {percent(row.rate)})" if row.next_stage else "",
+            )
             for row in board.funnel.stages
         ],
     )
