@@ -206,6 +206,7 @@ def test_a_rep_works_a_lead_from_the_inbox(web: str, seeded: Seeded, db_url: str
     lead = f"/console/leads/{seeded.rosa_lead}"
     inbox = rosa.get("/console/inbox").text
     assert f'href="{lead}"' in inbox and "SQL" in inbox and "hot" in inbox
+    assert " CET" in inbox and " UTC" not in inbox  # every time in Rosa's zone (Europe/Madrid)
     page = rosa.get(lead)
     assert "This lead waits for you" in page.text and "decision maker" in page.text
     token = csrf_of(page.text)
