@@ -10,8 +10,10 @@ is "not found", exactly as if it did not exist.
 import hashlib
 import math
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -42,8 +44,9 @@ SESSION_LIFETIME = timedelta(hours=12)
 ATTEMPTS_KEPT = timedelta(days=1)
 
 _hasher = PasswordHasher()  # argon2id with argon2-cffi's defaults (RFC 9106's low-memory profile)
-# Unknown accounts are checked against this, so a wrong e-mail takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+# Each hash takes 64 MiB for a fraction of a second: a burst of logins waits here rather than
+# taking the web process's memory with it.
+_hashing = threading.BoundedSemaphore(4)
 
 
 class UserOut(BaseModel):
@@ -128,9 +131,21 @@ def _checked_password(password: str) -> str:
     return password
 
 
+def _hash(password: str) -> str:
+    with _hashing:
+        return _hasher.hash(password)
+
+
+@lru_cache
+def _dummy_hash() -> str:
+    """Unknown accounts are checked against this, so a wrong e-mail takes as long as a wrong password."""
+    return _hash(secrets.token_urlsafe(16))
+
+
 def _verify(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        with _hashing:
+            return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -161,7 +176,7 @@ def create_user(
             raise InvalidInput(f"Rep {rep_id} already has a login.")
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise InvalidInput(f"There is already a login for {email}.")
-    user = User(email=email, password_hash=_hasher.hash(password), role=role, rep_id=rep_id, active=True)
+    user = User(email=email, password_hash=_hash(password), role=role, rep_id=rep_id, active=True)
     session.add(user)
     session.flush()
     return user_out(user)
@@ -228,8 +243,9 @@ def authenticate(
     address = address[:64]
     _check_throttle(session, key, address, now, limits)
     user = session.scalar(select(User).where(User.email == key))
-    matches = _verify(user.password_hash if user else _DUMMY_HASH, password[:PASSWORD_MAX_LENGTH])
-    succeeded = user is not None and user.active and matches
+    # An over-long password is never a stored one; only its start is hashed, so it costs no more.
+    matches = _verify(user.password_hash if user else _dummy_hash(), password[:PASSWORD_MAX_LENGTH])
+    succeeded = user is not None and user.active and matches and len(password) <= PASSWORD_MAX_LENGTH
     session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - ATTEMPTS_KEPT))
     session.add(LoginAttempt(email=key, ip=address, succeeded=succeeded, at=now))
     if not succeeded or user is None:
@@ -237,7 +253,7 @@ def authenticate(
         return None
     user.last_login = now
     if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+        user.password_hash = _hash(password)
     session.flush()
     return user_out(user)
 
@@ -298,7 +314,7 @@ def change_password(
         raise InvalidInput("The current password is not right.")
     if current == new:
         raise InvalidInput("The new password is the same as the current one.")
-    user.password_hash = _hasher.hash(_checked_password(new))
+    user.password_hash = _hash(_checked_password(new))
     end_sessions(session, user_id, keep_token)
     session.flush()
 
@@ -306,7 +322,7 @@ def change_password(
 def set_password(session: Session, user_id: int, new: str) -> None:
     """An administrator resets a password; every session of that user ends."""
     user = _user(session, user_id)
-    user.password_hash = _hasher.hash(_checked_password(new))
+    user.password_hash = _hash(_checked_password(new))
     end_sessions(session, user_id)
     session.flush()
 

@@ -78,6 +78,15 @@ def test_authenticate_checks_the_password_and_records_every_attempt(session: Ses
     assert users.authenticate(session, "rosa@example.com", PASSWORD, "10.0.0.1") is None
 
 
+def test_the_longest_password_works_and_one_character_more_does_not(session: Session) -> None:
+    longest = "p" * users.PASSWORD_MAX_LENGTH
+    users.create_user(session, "long@example.com", longest, UserRole.ADMIN)
+    with pytest.raises(InvalidInput, match="at most 1024 characters"):
+        users.create_user(session, "longer@example.com", longest + "p", UserRole.ADMIN)
+    assert users.authenticate(session, "long@example.com", longest, "10.0.0.1") is not None
+    assert users.authenticate(session, "long@example.com", longest + "p", "10.0.0.1") is None
+
+
 def test_too_many_failures_lock_the_account_for_the_window_then_it_opens_again(session: Session) -> None:
     rep_login(session, "Rosa", "rosa@example.com")
     limits = LoginLimits(failures_per_account=3, failures_per_address=100, window=timedelta(minutes=15))
