@@ -129,9 +129,6 @@ class TranscriptFilter(BaseModel):
     text: str | None = None  # appears in any message, either side, case-insensitive
     slots: list[SlotCondition] = Field(default_factory=list)
 
-    def described(self) -> str:
-        return ", ".join(f"{name}={value}" for name, value in self.model_dump(exclude_defaults=True).items())
-
 
 class TranscriptSummary(BaseModel):
     conversation_id: int
