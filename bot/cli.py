@@ -8,7 +8,7 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import cli_crm
+from bot import cli_admin, cli_crm, cli_users
 from crm_core.config import get_settings
 from crm_core.db import unit_of_work, upgrade_database
 from crm_core.errors import CrmError
@@ -195,6 +195,8 @@ def transcripts_show(
 
 
 cli_crm.register(app, leads_app, reps_app)
+cli_users.register(app)
+cli_admin.register(app)
 
 
 def main() -> None:

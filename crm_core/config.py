@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     webhook_secret: str = ""
     webhook_max_attempts: int = 8
     webhook_backoff_seconds: int = 30
+    # Conversations of never-qualified visitors are purged after this many idle days (`embudo privacy purge`).
+    retention_days: int = 180
 
 
 @lru_cache

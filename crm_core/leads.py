@@ -8,7 +8,8 @@ from crm_core.dedup import resolve_contact
 from crm_core.errors import NotFound
 from crm_core.models import Contact, Lead, Qualification, Stage
 from crm_core.pipeline import current_pipeline, record_stage
-from crm_core.policy import LeadFacts, Policy, current_policy, qualify
+from crm_core.policy import LeadFacts, Policy, qualify
+from crm_core.policy_store import active_policy
 from crm_core.routing import assign
 from crm_core.schemas import ConversationRef, LeadOut
 from crm_core.webhooks import LEAD_QUALIFIED, emit
@@ -44,7 +45,7 @@ def capture_lead(
     e-mail or phone across channels; submitting again from the same conversation, or returning while
     an open lead exists, updates that lead rather than creating a second one.
     """
-    verdict = qualify(facts, policy or current_policy())
+    verdict = qualify(facts, policy or active_policy(session))
     contact = resolve_contact(session, facts.name, facts.email, facts.phone, facts.company)
     conversation = conversation_for(session, conversation_ref.channel, conversation_ref.sender_id)
     lead = conversation.lead or _returning_lead(session, contact) or Lead(stage=Stage.NEW)

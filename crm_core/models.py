@@ -551,3 +551,87 @@ def _apply(session: Session, loads: dict[int, int], tallies: dict[TallyKey, int]
                     set_={"leads": LeadTally.leads + statement.excluded.leads},
                 )
             )
+
+
+class UserRole(enum.StrEnum):
+    ADMIN = "admin"
+    REP = "rep"
+
+
+class User(Base):
+    """A login to the console. A rep's user is tied to their ``reps`` row and sees only that rep's leads."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # normalised, lower-case
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, with its parameters and salt
+    role: Mapped[UserRole] = mapped_column(_enum(UserRole))
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"), unique=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    rep: Mapped[Rep | None] = relationship()
+
+
+class ConsoleSession(Base):
+    """A signed-in browser. Only a hash of the cookie's token is stored, so a leaked table opens nothing."""
+
+    __tablename__ = "console_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 hex of the token
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+    user: Mapped[User] = relationship()
+
+
+class LoginAttempt(Base):
+    """One try at signing in, kept for a while so repeated failures can be slowed down."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_email_at", "email", "at"),
+        Index("ix_login_attempts_ip_at", "ip", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))  # as typed, lower-cased: unknown accounts count too
+    ip: Mapped[str] = mapped_column(String(64))
+    succeeded: Mapped[bool]
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class PolicyVersion(Base):
+    """A qualification policy saved by an admin; the newest one classifies new leads.
+
+    The YAML file (``EMBUDO_POLICY_FILE``) is version 0, the default while no version is stored.
+    ``version`` is the policy's own label, which each lead records (``Lead.policy_version``).
+    """
+
+    __tablename__ = "policy_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(String(40), unique=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    source_text: Mapped[str] = mapped_column(Text)  # the YAML as the admin wrote it, comments and all
+    saved_by: Mapped[str] = mapped_column(String(200))
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Erasure(Base):
+    """The audit record of an erasure or a retention purge: who erased what and when — never the data."""
+
+    __tablename__ = "erasures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "contact" (on request) or "retention"
+    contact_id: Mapped[int | None]  # the erased contact's former id (no foreign key: the row is gone)
+    erased_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    # how many rows of each kind went, e.g. {"leads": 1, "messages": 31, "rasa_events": 80}
+    counts: Mapped[dict[str, int]] = mapped_column(JSON)
+    erased_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -1,4 +1,5 @@
-"""FastAPI app on :8000: ``/healthz``, the CRM REST API (``/api/v1``), the chat widget and a demo page."""
+"""FastAPI app on :8000: ``/healthz``, the CRM REST API (``/api/v1``), the console (``/console``), the chat
+widget and a demo page."""
 
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.web import api
+from bot.web import api, console
 from crm_core.db import get_engine
 
 HERE = Path(__file__).parent
@@ -27,6 +28,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     settings = settings or WebSettings()
     app = FastAPI(title="Embudo", docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
     api.install(app, settings.api_token)
+    console.install(app)
     templates = Jinja2Templates(directory=HERE / "templates")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

@@ -1,0 +1,204 @@
+"""Rules and reps for admins: the reps routing chooses from, the qualification policy (validated,
+versioned, in force for new leads) and the routing and SLA settings it works with."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+
+from bot.web.console.auth import AdminUser
+from bot.web.console.rendering import redirect, render
+from crm_core import policy_store, reps
+from crm_core.db import unit_of_work
+from crm_core.errors import CrmError, InvalidInput, NotFound
+from crm_core.pipeline import current_pipeline
+from crm_core.schemas import NewRep, RepOut, RepUpdate
+
+router = APIRouter(prefix="/console/admin")
+
+Text = Annotated[str, Form(max_length=2000)]
+POLICY_MAX = 100_000
+
+
+def hours_text(hours: dict[str, list[str]]) -> str:
+    """Working hours as the form and ``embudo reps`` write them: ``mon=09:00-17:00, tue=…``."""
+    return ", ".join(f"{day}={span[0]}-{span[1]}" for day, span in hours.items())
+
+
+def _codes(text: str) -> list[str]:
+    return [code.strip() for code in text.split(",") if code.strip()]
+
+
+def _explain(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors())
+
+
+def _capacity(text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise InvalidInput(f"Capacity must be a whole number of open leads, not '{text}'.") from None
+
+
+def _reps_page(
+    request: Request, problem: str | None = None, typed: dict[str, str] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    with unit_of_work() as session:
+        team = reps.list_reps(session)
+    return render(
+        request,
+        "console/admin_reps.html",
+        {"team": team, "hours_text": hours_text, "problem": problem, "typed": typed or {}},
+        status_code,
+    )
+
+
+@router.get("/reps", response_class=HTMLResponse)
+def reps_page(request: Request, user: AdminUser) -> HTMLResponse:
+    return _reps_page(request)
+
+
+@router.post("/reps")
+def add_rep(
+    request: Request,
+    user: AdminUser,
+    name: Text = "",
+    email: Text = "",
+    languages: Text = "",
+    territories: Text = "",
+    capacity: Text = "20",
+    timezone: Text = "UTC",
+    hours: Text = "",
+) -> Response:
+    typed = {"name": name, "email": email, "languages": languages, "territories": territories}
+    typed |= {"capacity": capacity, "timezone": timezone, "hours": hours}
+    try:
+        new = NewRep(
+            name=name,
+            email=email or None,
+            languages=_codes(languages),
+            territories=_codes(territories),
+            capacity=_capacity(capacity),
+            timezone=timezone.strip() or "UTC",
+            working_hours=reps.parse_hours(hours),
+        )
+        with unit_of_work() as session:
+            added = reps.add_rep(session, new)
+    except ValidationError as error:
+        return _reps_page(request, f"The rep was not added: {_explain(error)}.", typed, 422)
+    except CrmError as error:
+        return _reps_page(request, str(error), typed, 422)
+    return redirect(request, "/console/admin/reps", f"Rep {added.name} added (#{added.id}).")
+
+
+def _rep(rep_id: int) -> RepOut:
+    with unit_of_work() as session:
+        found = next((rep for rep in reps.list_reps(session) if rep.id == rep_id), None)
+    if found is None:
+        raise HTTPException(404, f"No rep with id {rep_id}.")
+    return found
+
+
+def _rep_page(
+    request: Request, rep: RepOut, problem: str | None = None, typed: dict[str, Any] | None = None
+) -> HTMLResponse:
+    shown = typed or {
+        "languages": ", ".join(rep.languages),
+        "territories": ", ".join(rep.territories),
+        "capacity": str(rep.capacity),
+        "timezone": rep.timezone,
+        "hours": hours_text(rep.working_hours),
+        "active": rep.active,
+        "is_admin": rep.is_admin,
+    }
+    return render(
+        request,
+        "console/admin_rep.html",
+        {"rep": rep, "typed": shown, "problem": problem},
+        422 if problem else 200,
+    )
+
+
+@router.get("/reps/{rep_id}", response_class=HTMLResponse)
+def rep_page(request: Request, user: AdminUser, rep_id: int) -> HTMLResponse:
+    return _rep_page(request, _rep(rep_id))
+
+
+@router.post("/reps/{rep_id}")
+def update_rep(
+    request: Request,
+    user: AdminUser,
+    rep_id: int,
+    languages: Text = "",
+    territories: Text = "",
+    capacity: Text = "",
+    timezone: Text = "",
+    hours: Text = "",
+    active: Text = "",
+    is_admin: Text = "",
+) -> Response:
+    """Change what routing reads: languages, territories, capacity, hours, active; all or nothing."""
+    typed: dict[str, Any] = {"languages": languages, "territories": territories, "capacity": capacity}
+    typed |= {"timezone": timezone, "hours": hours, "active": bool(active), "is_admin": bool(is_admin)}
+    try:
+        changes = RepUpdate(
+            languages=_codes(languages),
+            territories=_codes(territories),
+            capacity=_capacity(capacity),
+            timezone=timezone.strip() or "UTC",
+            working_hours=reps.parse_hours(hours),
+            active=bool(active),
+            is_admin=bool(is_admin),
+        )
+        with unit_of_work() as session:
+            updated = reps.update_rep(session, rep_id, changes)
+    except NotFound as error:
+        raise HTTPException(404, str(error)) from None
+    except ValidationError as error:
+        return _rep_page(request, _rep(rep_id), f"Nothing was changed: {_explain(error)}.", typed)
+    except CrmError as error:
+        return _rep_page(request, _rep(rep_id), str(error), typed)
+    return redirect(request, "/console/admin/reps", f"Rep {updated.name} saved.")
+
+
+def _policy_page(
+    request: Request, text: str | None = None, problems: list[str] | None = None
+) -> HTMLResponse:
+    with unit_of_work() as session:
+        versions = policy_store.policy_versions(session)
+    active = next(v for v in versions if v.active)
+    return render(
+        request,
+        "console/admin_policy.html",
+        {
+            "versions": versions,
+            "active": active,
+            "text": active.source_text if text is None else text,
+            "problems": problems or [],
+            "pipeline": current_pipeline(),
+        },
+        422 if problems else 200,
+    )
+
+
+@router.get("/policy", response_class=HTMLResponse)
+def policy_page(request: Request, user: AdminUser) -> HTMLResponse:
+    return _policy_page(request)
+
+
+@router.post("/policy")
+def save_policy(
+    request: Request, user: AdminUser, policy: Annotated[str, Form(max_length=POLICY_MAX)] = ""
+) -> Response:
+    """Validate and save a new version; an invalid one is shown again with every problem, nothing saved."""
+    try:
+        with unit_of_work() as session:
+            saved = policy_store.save_policy(session, policy, user.email)
+    except policy_store.InvalidPolicy as error:
+        return _policy_page(request, policy, error.problems)
+    return redirect(
+        request,
+        "/console/admin/policy",
+        f"Policy version {saved.version} saved; new leads are classed by it.",
+    )
