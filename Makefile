@@ -61,6 +61,7 @@ run: setup $(MODEL) migrate
 	@echo "  Embudo is starting (the Rasa server needs about 40 s to load its model):"
 	@echo "    demo page and chat   http://localhost:8000/"
 	@echo "    health               http://localhost:8000/healthz"
+	@echo "    console (reps/admins) http://localhost:8000/console   first admin: .venv/bin/embudo admin create --email you@example.com"
 	@echo "    Rasa REST channel    http://localhost:5005/webhooks/rest/webhook"
 	@echo "    action server        http://localhost:5055/health"
 	@echo "  Then: .venv/bin/embudo leads list     Ctrl-C stops everything."

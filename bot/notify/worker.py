@@ -1,9 +1,12 @@
 """Delivers rep notifications (Telegram with Accept / Pass buttons, optional e-mail) and outgoing webhooks
-with retries, and enforces the acceptance SLA. ``python -m bot.notify.worker``; ``make run`` starts it."""
+with retries, and runs the periodic chores: the acceptance SLA (every 30 s) and the retention purge of
+never-qualified visitors' conversations (hourly). ``python -m bot.notify.worker``; ``make run`` starts it."""
 
 import asyncio
 import logging
 import smtplib
+import time
+from collections.abc import Callable
 from email.message import EmailMessage
 
 from telegram import Bot
@@ -16,6 +19,7 @@ from crm_core.config import Settings, get_settings
 from crm_core.db import unit_of_work
 from crm_core.models import NotificationChannel
 from crm_core.notifications import LeadCard, claim_due, mark_failed, mark_sent
+from crm_core.privacy import purge_never_qualified
 from crm_core.sla import enforce_sla
 from crm_core.webhooks import deliver_due
 
@@ -102,20 +106,30 @@ class Notifier:
         if moved:
             log.info("SLA expired for leads %s: moved on", moved)
 
-    async def run(self, interval: float = 0.25, sla_every: float = 30.0) -> None:
-        since_sla = sla_every
+    def purge_old_conversations(self) -> None:
+        with unit_of_work() as session:
+            audit = purge_never_qualified(session, self.settings.retention_days, self.settings.events_url)
+        if audit is not None:
+            log.info("retention purge: %s", audit.counts)
+
+    async def run(self, interval: float = 0.25, sla_every: float = 30.0, purge_every: float = 3600.0) -> None:
+        chores: list[tuple[float, Callable[[], None]]] = [
+            (sla_every, self.enforce_sla),
+            (purge_every, self.purge_old_conversations),
+        ]
+        last_run = [float("-inf")] * len(chores)
         while True:
             try:
                 await self.deliver_telegram()
                 await asyncio.to_thread(self.deliver_email)
                 await asyncio.to_thread(self.deliver_webhooks)
-                if since_sla >= sla_every:
-                    self.enforce_sla()
-                    since_sla = 0.0
+                for index, (every, chore) in enumerate(chores):
+                    if time.monotonic() - last_run[index] >= every:
+                        last_run[index] = time.monotonic()
+                        await asyncio.to_thread(chore)
             except Exception:  # one bad round must not stop the notifier; the outbox keeps the work
                 log.exception("notifier round failed; retrying")
             await asyncio.sleep(interval)
-            since_sla += interval
 
 
 async def main() -> None:

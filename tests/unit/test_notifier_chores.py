@@ -1,0 +1,60 @@
+"""The notifier runs the periodic chores itself: here, the retention purge of never-qualified visitors."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.notify.worker import Notifier
+from crm_core.config import get_settings
+from crm_core.db import unit_of_work
+from crm_core.leads import capture_lead
+from crm_core.models import Conversation
+from crm_core.schemas import ConversationRef
+from crm_core.transcripts import sync_transcripts
+from tests.unit.test_privacy import chat, rasa_senders
+from tests.unit.test_transcript_search import SQL_FACTS
+from tests.unit.test_transcripts import RasaEvents
+
+
+def senders(db_url: str) -> set[str]:
+    with unit_of_work(db_url) as session:
+        return set(session.scalars(select(Conversation.sender_id)))
+
+
+def test_the_running_notifier_purges_old_conversations_of_visitors_who_never_qualified(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = RasaEvents(tmp_path / "events.db")  # its clock is a year before today
+    chat(events, "old-curious", "hello")
+    chat(events, "old-buyer", "we need it now")
+    with unit_of_work(db_url) as session:
+        sync_transcripts(session, events.url)
+        capture_lead(session, SQL_FACTS, ConversationRef(channel="rest", sender_id="old-buyer"))
+        a_year_ago = datetime.fromtimestamp(events.clock, UTC) - timedelta(minutes=5)
+        session.execute(update(Conversation).values(started_at=a_year_ago))  # rows are new; chats are not
+    monkeypatch.setenv("EMBUDO_DATABASE_URL", db_url)
+    monkeypatch.setenv("EMBUDO_EVENTS_URL", events.url)
+    monkeypatch.setenv("EMBUDO_RETENTION_DAYS", "90")
+    get_settings.cache_clear()
+    try:
+        notifier = Notifier(get_settings(), bot=None)
+
+        async def run_until_purged() -> None:
+            task = asyncio.create_task(notifier.run(interval=0.05))
+            try:
+                for _ in range(200):
+                    if senders(db_url) == {"old-buyer"}:
+                        return
+                    await asyncio.sleep(0.05)
+            finally:
+                task.cancel()
+
+        asyncio.run(run_until_purged())
+    finally:
+        get_settings.cache_clear()
+
+    assert senders(db_url) == {"old-buyer"}
+    assert rasa_senders(events) == {"old-buyer"}
