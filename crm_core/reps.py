@@ -1,7 +1,8 @@
 """Sales reps: the people leads are handed to."""
 
-from datetime import date
+from datetime import date, datetime, time
 from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -95,6 +96,16 @@ def update_rep(session: Session, rep_id: int, changes: RepUpdate) -> RepOut:
     return RepOut.model_validate(rep).model_copy(
         update={"open_leads": open_lead_counts(session).get(rep.id, 0)}
     )
+
+
+def back_on(day: str, timezone: str) -> datetime:
+    """When a rep who is away is back: the start of ``day`` (YYYY-MM-DD) in the rep's time zone."""
+    try:
+        return datetime.combine(date.fromisoformat(day.strip()), time(), tzinfo=ZoneInfo(timezone))
+    except ValueError:
+        raise InvalidInput(f"'Away until' must be a date like 2026-12-31, not '{day}'.") from None
+    except ZoneInfoNotFoundError:
+        raise InvalidInput(f"Unknown time zone '{timezone}'.") from None
 
 
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

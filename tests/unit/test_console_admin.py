@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -224,6 +225,19 @@ def test_reps_are_added_and_edited_with_clear_refusals(web: str, admin: httpx.Cl
         eva = session.get(Rep, eva_id)
         assert eva is not None
         assert (eva.capacity, eva.territories, eva.active, eva.working_hours) == (3, ["ES", "MX"], False, {})
+    refused = admin.post(f"/console/admin/reps/{eva_id}", data={**form, "away_until": "next week"})
+    assert refused.status_code == 422 and "must be a date like" in refused.text
+    away = {**form, "active": "1", "timezone": "America/Mexico_City", "away_until": "2026-12-24"}
+    assert admin.post(f"/console/admin/reps/{eva_id}", data=away).status_code == 303
+    with unit_of_work(db_url) as session:
+        eva = session.get(Rep, eva_id)
+        assert eva is not None and eva.away_until is not None
+        assert eva.away_until.astimezone(UTC) == datetime(2026, 12, 24, 6, tzinfo=UTC)  # 00:00 in Mexico City
+    assert 'value="2026-12-24"' in admin.get(f"/console/admin/reps/{eva_id}").text
+    assert admin.post(f"/console/admin/reps/{eva_id}", data={**away, "away_until": ""}).status_code == 303
+    with unit_of_work(db_url) as session:
+        eva = session.get(Rep, eva_id)
+        assert eva is not None and eva.away_until is None  # back
     assert admin.post("/console/admin/reps/999", data=form).status_code == 404
 
 

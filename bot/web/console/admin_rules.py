@@ -2,6 +2,7 @@
 versioned, in force for new leads) and the routing and SLA settings it works with."""
 
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
@@ -111,6 +112,9 @@ def _rep_page(
         "hours": hours_text(rep.working_hours),
         "active": rep.active,
         "is_admin": rep.is_admin,
+        "away_until": rep.away_until.astimezone(ZoneInfo(rep.timezone)).date().isoformat()
+        if rep.away_until
+        else "",
     }
     return render(
         request,
@@ -137,19 +141,25 @@ def update_rep(
     hours: Text = "",
     active: Text = "",
     is_admin: Text = "",
+    away_until: Text = "",
 ) -> Response:
-    """Change what routing reads: languages, territories, capacity, hours, active; all or nothing."""
+    """Change what routing reads: languages, territories, capacity, hours, away, active; all or nothing."""
     typed: dict[str, Any] = {"languages": languages, "territories": territories, "capacity": capacity}
     typed |= {"timezone": timezone, "hours": hours, "active": bool(active), "is_admin": bool(is_admin)}
+    typed["away_until"] = away_until
     try:
+        zone = timezone.strip() or "UTC"
+        back = reps.back_on(away_until, zone) if away_until.strip() else None
         changes = RepUpdate(
             languages=_codes(languages),
             territories=_codes(territories),
             capacity=_capacity(capacity),
-            timezone=timezone.strip() or "UTC",
+            timezone=zone,
             working_hours=reps.parse_hours(hours),
             active=bool(active),
             is_admin=bool(is_admin),
+            away_until=back,
+            clear_away=back is None,
         )
         with unit_of_work() as session:
             updated = reps.update_rep(session, rep_id, changes)
