@@ -179,5 +179,20 @@ def inbox(session: Session, rep_id: int) -> list[InboxItem]:
     return [InboxItem(r.id, r.lead_id, r.reason, r.created_at, r.read_at is not None) for r in rows]
 
 
+def mark_read(session: Session, rep_id: int, lead_id: int, now: datetime | None = None) -> int:
+    """The rep has opened the lead: its hand-offs in their inbox are no longer new. Returns how many."""
+    unread = session.scalars(
+        select(Notification).where(
+            Notification.rep_id == rep_id,
+            Notification.lead_id == lead_id,
+            Notification.channel == NotificationChannel.INBOX,
+            Notification.read_at.is_(None),
+        )
+    ).all()
+    for row in unread:
+        row.read_at = now or utcnow()
+    return len(unread)
+
+
 def rep_for_telegram_chat(session: Session, chat_id: int) -> Rep | None:
     return session.scalar(select(Rep).where(Rep.telegram_chat_id == chat_id, Rep.active.is_(True)))

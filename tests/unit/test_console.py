@@ -209,8 +209,10 @@ def test_a_rep_works_a_lead_from_the_inbox(web: str, seeded: Seeded, db_url: str
     inbox = rosa.get("/console/inbox").text
     assert f'href="{lead}"' in inbox and "SQL" in inbox and "hot" in inbox
     assert " CET" in inbox and " UTC" not in inbox  # every time in Rosa's zone (Europe/Madrid)
+    assert inbox.count('class="badge new"') == 1  # the hand-off she was told about, not yet opened
     page = rosa.get(lead)
     assert "This lead waits for you" in page.text and "decision maker" in page.text
+    assert 'class="badge new"' not in rosa.get("/console/inbox").text  # opening the lead read it
     token = csrf_of(page.text)
 
     accepted = rosa.post(lead + "/accept", data={"csrf_token": token})

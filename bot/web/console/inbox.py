@@ -159,7 +159,11 @@ def _allowed_moves(current: Stage, reopen: bool) -> list[str]:
 
 @router.get("/leads/{lead_id}", response_class=HTMLResponse)
 def lead_page(request: Request, user: RepOrAdmin, lead_id: int) -> HTMLResponse:
-    return _lead_page(request, user, lead_id)
+    page = _lead_page(request, user, lead_id)  # 404 for a lead this user may not see: nothing marked
+    if user.rep_id is not None:
+        with unit_of_work() as session:
+            notifications.mark_read(session, user.rep_id, lead_id)
+    return page
 
 
 def _change(
