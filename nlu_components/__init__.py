@@ -1,1 +1,0 @@
-"""Custom Rasa NLU components (loaded by the Rasa server from the project directory)."""
