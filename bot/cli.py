@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import cli_admin, cli_crm, cli_users
 from crm_core.config import get_settings
 from crm_core.db import unit_of_work, upgrade_database
-from crm_core.errors import CrmError
+from crm_core.errors import CrmError, explain
 from crm_core.leads import get_lead, list_leads
 from crm_core.reps import add_rep, list_reps, parse_hours
 from crm_core.schemas import LeadOut, NewRep
@@ -31,10 +31,6 @@ app.add_typer(transcripts_app, name="transcripts")
 def _fail(message: str) -> typer.Exit:
     typer.secho(message, err=True, fg=typer.colors.RED)
     return typer.Exit(code=1)
-
-
-def _explain(error: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
 
 
 @db_app.command("upgrade")
@@ -72,7 +68,7 @@ def reps_add(
     except CrmError as error:
         raise _fail(f"Cannot add rep: {error}") from None
     except ValidationError as error:
-        raise _fail(f"Cannot add rep: {_explain(error)}") from None
+        raise _fail(f"Cannot add rep: {explain(error)}") from None
     with unit_of_work() as session:
         rep = add_rep(session, new_rep)
     typer.echo(f"added rep {rep.id}: {rep.name} ({', '.join(rep.languages)}, capacity {rep.capacity})")

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from crm_core import activities, csv_io, deals, dedup, kpis, pipeline, reps, sla, webhooks
 from crm_core.db import unit_of_work
-from crm_core.errors import CrmError, InvalidInput
+from crm_core.errors import CrmError, InvalidInput, explain
 from crm_core.models import Deal, Lead, Rep
 from crm_core.schemas import NewDeal, RepUpdate
 
@@ -48,7 +48,7 @@ def work() -> Iterator[Session]:
     except CrmError as error:
         raise fail(str(error)) from None
     except ValidationError as error:
-        raise fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())) from None
+        raise fail(explain(error)) from None
 
 
 def _day(text: str | None, option: str) -> date | None:

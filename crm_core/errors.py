@@ -1,5 +1,7 @@
 """Errors that carry a message meant for the person who caused them."""
 
+from pydantic import ValidationError
+
 
 class CrmError(Exception):
     """A request the CRM refuses; nothing was changed."""
@@ -15,3 +17,8 @@ class InvalidInput(CrmError):
 
 class InvalidTransition(CrmError):
     """A stage move the pipeline does not allow."""
+
+
+def explain(error: ValidationError) -> str:
+    """Pydantic's complaints as one line a person can act on: ``field: problem; field: problem``."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors())

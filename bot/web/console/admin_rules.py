@@ -12,7 +12,7 @@ from bot.web.console.auth import AdminUser
 from bot.web.console.rendering import redirect, render
 from crm_core import policy_store, reps
 from crm_core.db import unit_of_work
-from crm_core.errors import CrmError, InvalidInput, NotFound
+from crm_core.errors import CrmError, InvalidInput, NotFound, explain
 from crm_core.pipeline import current_pipeline
 from crm_core.schemas import NewRep, RepOut, RepUpdate
 
@@ -29,10 +29,6 @@ def hours_text(hours: dict[str, list[str]]) -> str:
 
 def _codes(text: str) -> list[str]:
     return [code.strip() for code in text.split(",") if code.strip()]
-
-
-def _explain(error: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors())
 
 
 def _capacity(text: str) -> int:
@@ -87,7 +83,7 @@ def add_rep(
         with unit_of_work() as session:
             added = reps.add_rep(session, new)
     except ValidationError as error:
-        return _reps_page(request, f"The rep was not added: {_explain(error)}.", typed, 422)
+        return _reps_page(request, f"The rep was not added: {explain(error)}.", typed, 422)
     except CrmError as error:
         return _reps_page(request, str(error), typed, 422)
     return redirect(request, "/console/admin/reps", f"Rep {added.name} added (#{added.id}).")
@@ -166,7 +162,7 @@ def update_rep(
     except NotFound as error:
         raise HTTPException(404, str(error)) from None
     except ValidationError as error:
-        return _rep_page(request, _rep(rep_id), f"Nothing was changed: {_explain(error)}.", typed)
+        return _rep_page(request, _rep(rep_id), f"Nothing was changed: {explain(error)}.", typed)
     except CrmError as error:
         return _rep_page(request, _rep(rep_id), str(error), typed)
     return redirect(request, "/console/admin/reps", f"Rep {updated.name} saved.")

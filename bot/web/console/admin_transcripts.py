@@ -15,7 +15,7 @@ from bot.web.console.auth import AdminUser
 from bot.web.console.rendering import render
 from crm_core import transcript_search as search
 from crm_core.db import unit_of_work
-from crm_core.errors import CrmError, InvalidInput, NotFound
+from crm_core.errors import CrmError, InvalidInput, NotFound, explain
 from crm_core.models import Conversation, Lead, Qualification, Rep, Temperature
 from crm_core.transcripts import MessageOut, TranscriptOut
 
@@ -80,7 +80,7 @@ def filter_of(typed: dict[str, str]) -> search.TranscriptFilter:
             slots=conditions,
         )
     except ValidationError as error:
-        details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        details = explain(error)
         raise InvalidInput(f"Cannot read the filters: {details}.") from None
 
 

@@ -22,7 +22,7 @@ from bot.web.console.auth import RepOrAdmin
 from bot.web.console.rendering import redirect, render
 from crm_core import activities, deals, notifications, pipeline, sla, users
 from crm_core.db import unit_of_work
-from crm_core.errors import CrmError, InvalidInput, InvalidTransition, NotFound
+from crm_core.errors import CrmError, InvalidInput, InvalidTransition, NotFound, explain
 from crm_core.leads import lead_out
 from crm_core.models import ActivityKind, Lead, Rep, Stage
 from crm_core.pipeline import current_pipeline
@@ -55,10 +55,6 @@ def _status(error: CrmError) -> int:
     if isinstance(error, NotFound):
         return 404
     return 409 if isinstance(error, InvalidTransition) else 422
-
-
-def _explain(error: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors())
 
 
 @router.get("", include_in_schema=False)
@@ -277,7 +273,7 @@ def _new_deal(title: str, value: str, currency: str, expected_close: str) -> New
             title=title.strip(), value=amount, currency=currency.strip(), expected_close_date=close
         )
     except ValidationError as error:
-        raise InvalidInput(f"The deal cannot be saved: {_explain(error)}.") from None
+        raise InvalidInput(f"The deal cannot be saved: {explain(error)}.") from None
 
 
 @router.post("/leads/{lead_id}/deals")
