@@ -109,4 +109,8 @@ class ActionCaptureLead(Action):  # type: ignore[misc]
             name_suffix=f", {facts.name}" if facts.name else "",
             rep_name=lead.assigned_rep or "",
         )
-        return [SlotSet("qualification", lead.qualification.value), SlotSet("lead_id", lead.id)]
+        return [
+            SlotSet("qualification", lead.qualification.value),
+            SlotSet("lead_id", lead.id),
+            SlotSet("lead_saved", True),
+        ]

@@ -6,6 +6,7 @@ held-out part. Prints intent macro-F1 and entity F1 per language. The held-out e
 in training, and nothing is tuned on them.
 """
 
+import argparse
 import json
 import shutil
 import subprocess
@@ -33,6 +34,9 @@ def macro_f1(report_path: Path) -> float | None:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="config.yml", help="pipeline to evaluate (default: config.yml)")
+    config = parser.parse_args().config
     languages = yaml.safe_load((ROOT / "domain.yml").read_text())["slots"]["language"]["values"]
     shutil.rmtree(OUT, ignore_errors=True)
     (OUT / "train").mkdir(parents=True)
@@ -41,7 +45,7 @@ def main() -> int:
              "--random-seed", "3", "--out", str(OUT / language))  # fmt: skip
         shutil.copy(OUT / language / "training_data.yml", OUT / "train" / f"nlu_{language}.yml")
     started = time.monotonic()
-    rasa("train", "nlu", "-u", str(OUT / "train"), "-d", "domain.yml", "-c", "config.yml",
+    rasa("train", "nlu", "-u", str(OUT / "train"), "-d", "domain.yml", "-c", config,
          "--out", str(OUT), "--fixed-model-name", "nlu-eval")  # fmt: skip
     print(f"NLU training on the 80% split: {time.monotonic() - started:.0f} s")
     failed = False

@@ -4,7 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from crm_core.conversations import conversation_for
-from crm_core.dedup import resolve_contact
+from crm_core.dedup import _lenient, normalize_email, normalize_phone, resolve_contact
 from crm_core.errors import NotFound
 from crm_core.models import Contact, Lead, Qualification, Stage
 from crm_core.pipeline import current_pipeline, record_stage
@@ -87,6 +87,33 @@ def capture_lead(
     if verdict.qualification is Qualification.SQL and lead.assigned_rep_id is None:
         assign(session, lead)
     return lead_out(lead)
+
+
+def correct_lead(
+    session: Session,
+    facts: LeadFacts,
+    conversation_ref: ConversationRef,
+    language: str = "en",
+    source: str | None = None,
+) -> LeadOut:
+    """A visitor corrects what they said after their lead was saved ("actually my e-mail is …").
+
+    A corrected e-mail or phone replaces the old one on the lead's own contact, so a mistyped address does
+    not live on as a second contact (unless another contact already has the new value: then capture_lead
+    links the lead to that one, as for any returning visitor). Then the lead is captured again with all the
+    facts, so its score, class and routing follow the correction.
+    """
+    conversation = conversation_for(session, conversation_ref.channel, conversation_ref.sender_id)
+    contact = conversation.lead.contact if conversation.lead is not None else None
+    if contact is not None:
+        email = _lenient(normalize_email, facts.email)
+        phone = _lenient(normalize_phone, facts.phone)
+        if email and session.scalar(select(Contact.id).where(Contact.email == email)) is None:
+            contact.email = email
+        if phone and session.scalar(select(Contact.id).where(Contact.phone == phone)) is None:
+            contact.phone = phone
+        session.flush()
+    return capture_lead(session, facts, conversation_ref, language=language, source=source)
 
 
 def lead_out(lead: Lead) -> LeadOut:

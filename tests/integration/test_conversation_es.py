@@ -84,3 +84,32 @@ def test_english_visitor_switches_language_skips_a_question_and_comes_back(stack
     assert stack.lead(sender).qualification is Qualification.MQL  # no budget: not sales-ready
     back = say(stack, sender, "hola de nuevo, buenas")
     assert "Luis Ortega" in back and "¿Qué estás buscando?" in back, back
+
+
+def test_spanish_correction_after_the_lead_was_saved_and_stop(stack: Stack) -> None:
+    sender = "it-es-correccion"
+    for text in (
+        "muy buenas tardes",
+        "queremos que el chat de la web conteste a los alumnos y recoja sus datos",
+        "rondará los 6.000 euros",
+        "soy la gerente y lo firmo yo",
+        "para dentro de cuatro meses",
+        "Autoescuela Semáforo",
+        "Rosa Prieto",
+        "prefiero no dar mi correo",
+        "mi móvil es el 633 444 555",
+    ):
+        say(stack, sender, text)
+    assert "Gracias, Rosa" in say(stack, sender, "/affirm")
+    saved = stack.lead(sender)
+    assert saved.phone == "+34633444555"
+
+    reply = say(stack, sender, "perdona, me equivoqué en un número: es el 633 444 556")
+    assert "he actualizado tu teléfono (+34633444556)" in reply, reply
+    lead = stack.lead(sender)
+    assert (lead.id, lead.phone) == (saved.id, "+34633444556")
+
+    other = "it-es-parar"
+    assert "presupuesto" in say(stack, other, "hola, buscamos un chat para la clínica veterinaria")
+    stopped = say(stack, other, "mejor paramos aquí, gracias")
+    assert "No te preguntaré nada más" in stopped, stopped

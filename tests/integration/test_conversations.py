@@ -6,9 +6,10 @@ The visitor wording here is not in data/nlu.yml on purpose: the model has to gen
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import select
 
 from crm_core.db import unit_of_work
-from crm_core.models import Authority, MessageRole, Qualification, Stage, Temperature
+from crm_core.models import Authority, Contact, MessageRole, Qualification, Stage, Temperature
 from crm_core.reps import add_rep
 from crm_core.schemas import NewRep
 from crm_core.transcripts import sync_transcripts, transcript
@@ -118,3 +119,47 @@ def test_visitor_who_is_just_asking_is_disqualified(stack: Stack) -> None:
     assert lead.qualification is Qualification.DISQUALIFIED
     assert lead.assigned_rep is None
     assert lead.stage is Stage.NEW
+
+
+def test_a_correction_after_the_lead_was_saved_updates_the_lead_and_its_contact(stack: Stack) -> None:
+    sender = "it-correction"
+    converse(
+        stack,
+        sender,
+        [
+            "good evening to you",
+            "we want a chat assistant that books viewings for our flats",
+            "our budget sits at about 12000 dollars",
+            "I own the agency",
+            "we hope to launch in five months",
+            "Harbour Homes",
+            "Mia Stone",
+            "mia@harbourhomes.exmaple",
+        ],
+    )
+    closing = texts(stack.say(sender, "/affirm"))
+    assert "Thanks, Mia" in closing, closing
+    saved = stack.lead(sender)
+    assert saved.email == "mia@harbourhomes.exmaple"
+
+    reply = texts(stack.say(sender, "ugh, typo in my address, it is really mia@harbourhomes.example"))
+    assert "updated your e-mail (mia@harbourhomes.example)" in reply, reply
+    assert stack.tracker(sender)["slots"]["email"] == "mia@harbourhomes.example"
+    lead = stack.lead(sender)
+    assert (lead.id, lead.email, lead.name) == (saved.id, "mia@harbourhomes.example", "Mia Stone")
+    with unit_of_work(stack.crm_url) as session:
+        emails = set(session.scalars(select(Contact.email)))
+    assert "mia@harbourhomes.exmaple" not in emails
+
+    reply = texts(stack.say(sender, "and we need it sooner after all: within three weeks"))
+    assert "updated your timeline" in reply, reply
+    lead = stack.lead(sender)
+    assert lead.timeline_days == 21 and lead.qualification is Qualification.SQL
+
+
+def test_stop_ends_the_form_and_says_so(stack: Stack) -> None:
+    sender = "it-stop"
+    assert "budget" in texts(stack.say(sender, "a widget to answer questions about our courses")).lower()
+    stopped = texts(stack.say(sender, "actually stop here please, no more"))
+    assert "I've stopped" in stopped, stopped
+    assert stack.tracker(sender)["active_loop"] in ({}, None)

@@ -10,18 +10,74 @@ DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
 LANGUAGES = DOMAIN["slots"]["language"]["values"]
 
 
-def _examples(path: Path) -> list[str]:
+def _labelled_examples(path: Path) -> list[tuple[str, str]]:
+    """(intent, example) pairs of one NLU file."""
     found = []
     for block in yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]:
         if "intent" in block:
-            found += [line[2:].strip() for line in block["examples"].splitlines() if line.startswith("- ")]
+            lines = block["examples"].splitlines()
+            found += [(block["intent"], line[2:].strip()) for line in lines if line.startswith("- ")]
     return found
+
+
+def _examples(path: Path) -> list[str]:
+    return [example for _, example in _labelled_examples(path)]
 
 
 def _plain(text: str) -> str:
     """An annotated example as the visitor typed it: '[Spanish]{…}' → 'Spanish', lower case."""
     text = re.sub(r"\[([^\]]+)\](\{[^}]*\}|\([^)]*\))", r"\1", text)
     return " ".join(text.lower().split())
+
+
+def _words(text: str) -> tuple[str, ...]:
+    """The words of an example as the visitor typed them, without case and punctuation (accents stay:
+    "adiós" and "adios" are both real spellings)."""
+    return tuple(re.findall(r"[\w@.+'-]+", _plain(text).replace("’", "'")))
+
+
+def near_duplicates(examples: list[tuple[str, str]], min_words: int = 4) -> set[tuple[str, str]]:
+    """Pairs of examples that leak into each other across a random train/test split: the same words in two
+    intents, or, within one intent, examples of at least ``min_words`` words that differ by one word
+    (swapped, added or removed; two longer examples that become equal when one word is dropped from each)."""
+    seen: dict[tuple[object, ...], list[str]] = {}
+    pairs: set[tuple[str, str]] = set()
+    for intent, example in examples:
+        words = _words(example)
+        keys: list[tuple[object, ...]] = [("same", words)]
+        if len(words) >= min_words:
+            keys += [("one word swapped", intent, i, words[:i] + words[i + 1 :]) for i in range(len(words))]
+            keys.append(("one word dropped", intent, words))
+        if len(words) > min_words:
+            keys += [("one word dropped", intent, words[:i] + words[i + 1 :]) for i in range(len(words))]
+        for key in keys:
+            pairs.update((other, example) for other in seen.get(key, []) if other != example)
+            seen.setdefault(key, []).append(example)
+    return pairs
+
+
+def test_near_duplicates_are_found() -> None:
+    examples = [
+        ("greet", "hi"),
+        ("greet", "Hi!"),
+        ("stop", "please stop asking me"),
+        ("stop", "please stop asking us"),
+        ("stop", "please just stop asking me"),
+        ("stop", "stop"),
+        ("deny", "no"),
+        ("deny", "I don't agree with that"),
+        ("affirm", "I do agree with that"),
+    ]
+    assert near_duplicates(examples) == {
+        ("hi", "Hi!"),
+        ("please stop asking me", "please stop asking us"),
+        ("please stop asking me", "please just stop asking me"),
+    }
+
+
+def test_no_near_duplicate_examples_inflate_the_held_out_score() -> None:
+    for path in (ROOT / "data").glob("nlu_*.yml"):
+        assert not near_duplicates(_labelled_examples(path)), path.name
 
 
 def test_every_language_has_its_nlu_file_with_at_least_as_many_examples_as_english() -> None:
