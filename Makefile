@@ -10,7 +10,7 @@ VENV := .venv
 RASA_VENV := .venv-rasa
 RASA := $(RASA_VENV)/bin/rasa
 MODEL := models/embudo.tar.gz
-TRAINING_INPUTS := config.yml domain.yml $(wildcard data/*.yml)
+TRAINING_INPUTS := config.yml domain.yml $(wildcard data/*.yml) $(wildcard nlu_components/*.py)
 APP_CODE := crm_core actions bot
 
 # The embedded defaults: SQLite under var/, everything on localhost. Override in the environment or .env.

@@ -20,6 +20,7 @@ from crm_core.parsing import (
     DEFAULT_PHONE_REGIONS,
     find_company,
     find_person_name,
+    is_question,
     mentions_budget,
     mentions_email,
     mentions_timeline,
@@ -37,6 +38,12 @@ Slots = dict[str, Any]
 
 # Messages that may carry answers; other intents (questions, stop, …) are handled by rules.
 ANSWER_INTENTS = {"inform", "affirm", "deny", "nlu_fallback", None}
+# Inside the form these reach the form (data/rules.yml), which decides what they are. Where the question
+# is answered in free wording (a need, a company, a person's name), a statement is the answer whatever the
+# classifier thought of it: nothing it was trained on looks like "Lakeshore Cycles". Anywhere else, or when
+# the message is a question, it gets its reply and the question is asked again.
+OFF_TOPIC_INTENTS = {"out_of_scope", "chitchat"}
+FREE_TEXT_SLOTS = {"need", "company", "person_name"}
 MAX_ATTEMPTS = 3
 # What a skipped slot is set to (the form needs a value to move on).
 SKIP_VALUES: Slots = {"consent": False}
@@ -64,6 +71,19 @@ def _first_person(text: str) -> bool:
 class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     def name(self) -> str:
         return "validate_qualification_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Off-topic input: the answer to a free-wording question, else its reply and the question again."""
+        intent = latest_intent(tracker)
+        asked = tracker.get_slot(REQUESTED_SLOT)
+        off_topic = intent in OFF_TOPIC_INTENTS and asked in tracker.slots_to_validate()
+        if off_topic and (asked not in FREE_TEXT_SLOTS or is_question(_message(tracker))):
+            dispatcher.utter_message(response=f"utter_{intent}")
+            return [SlotSet(asked, None)]
+        events: list[EventType] = await super().run(dispatcher, tracker, domain)
+        return events
 
     # ------------------------------------------------------------------ which question comes next
 
@@ -146,9 +166,25 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     def _region(tracker: Tracker) -> str:
         return DEFAULT_PHONE_REGIONS.get(current_language(tracker), "US")
 
-    @staticmethod
-    def _skipped(tracker: Tracker, slot: str) -> bool:
-        return latest_intent(tracker) == "rather_not_say" and tracker.get_slot(REQUESTED_SLOT) == slot
+    def _skipped(self, tracker: Tracker, slot: str) -> bool:
+        """ "I'd rather not say" to this question, and the message does not answer it after all (the
+        classifier took "I own the business" for a refusal once; the parser knows better)."""
+        if latest_intent(tracker) != "rather_not_say" or tracker.get_slot(REQUESTED_SLOT) != slot:
+            return False
+        return not self._answers(slot, _message(tracker), tracker)
+
+    def _answers(self, slot: str, text: str, tracker: Tracker) -> bool:
+        """Whether ``text`` plainly answers the question for ``slot``, read by crm_core.parsing."""
+        readers: dict[str, Any] = {
+            "budget": lambda: parse_budget(text) is not None,
+            "authority": lambda: parse_authority(text) is not Authority.UNKNOWN,
+            "timeline": lambda: parse_timeline_days(text) is not None,
+            "company": lambda: find_company(text) is not None,
+            "person_name": lambda: find_person_name(text) is not None,
+            "email": lambda: parse_email(text) is not None,
+            "phone": lambda: parse_phone(text, self._region(tracker)) is not None,
+        }
+        return bool(readers[slot]()) if slot in readers else False
 
     @staticmethod
     def _skip(slot: str, dispatcher: CollectingDispatcher, response: str = "utter_skip_ok") -> Slots:

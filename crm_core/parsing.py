@@ -343,6 +343,12 @@ _COMPANY_PREFIX = re.compile(
 )
 
 
+def is_question(text: str) -> bool:
+    """Whether a message asks something ("what's the weather?", "¿me ayudas…"): a question is never a name."""
+    text = text.strip()
+    return text.endswith("?") or text.startswith("¿")
+
+
 def _tidy(text: str, prefix: re.Pattern[str]) -> str | None:
     value = prefix.sub("", text.strip()).strip(" .!,")
     return value[:200] or None

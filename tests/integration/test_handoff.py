@@ -197,11 +197,19 @@ def test_flood_control_and_an_outage_delay_the_notification_but_do_not_lose_it(
     fake.wait_for(lambda: lead_messages(fake, chat, lead.id), 60, "the notification after the outage")
     assert all(fault.remaining == 0 for fault in fake.faults)
     assert len(lead_messages(fake, chat, lead.id)) == 1, "delivered exactly once"
-    with unit_of_work(stack.crm_url) as session:
-        row = (
-            session.query(Notification).filter_by(lead_id=lead.id, channel=NotificationChannel.TELEGRAM).one()
-        )
-        assert row.attempts >= 2 and row.delivered_at is not None and row.external_id
+
+    def recorded() -> Notification:
+        with unit_of_work(stack.crm_url) as session:
+            return (
+                session.query(Notification)
+                .filter_by(lead_id=lead.id, channel=NotificationChannel.TELEGRAM)
+                .one()
+            )
+
+    # The worker records the delivery just after the Bot API answered: wait for that commit.
+    fake.wait_for(lambda: recorded().delivered_at is not None, 10, "the delivery to be recorded")
+    row = recorded()
+    assert row.attempts >= 2 and row.external_id
 
 
 def test_a_bot_api_that_is_gone_for_a_while_gets_the_notification_when_it_is_back(world: World) -> None:

@@ -121,3 +121,10 @@ def test_words_that_only_look_like_amounts_are_not_budgets(text: str) -> None:
 @pytest.mark.parametrize("text", ["dana.scully@", "jane@example.com", "12345", "www.example.com"])
 def test_what_cannot_be_a_name_is_not_taken_as_one(text: str) -> None:
     assert parse_person_name(text) is None
+
+
+def test_a_question_is_recognised_in_both_languages() -> None:
+    from crm_core.parsing import is_question
+
+    assert is_question("what's the weather like? ") and is_question("¿me cuentas un chiste")
+    assert not is_question("Lakeshore Cycles") and not is_question("Blue Harbor Ltd.")

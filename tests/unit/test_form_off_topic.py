@@ -1,0 +1,73 @@
+"""How the form reads a message whose intent is not a plain answer (actions/qualification_form.py).
+
+Off-topic-looking input is the answer to a free-wording question, otherwise it is replied to and the question
+asked again; a "refusal" that answers the question is an answer. Runs the real validation action on the real
+domain; the classifier's verdict is given, as Rasa would pass it."""
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.qualification_form import ValidateQualificationForm
+
+DOMAIN: dict[str, Any] = yaml.safe_load((Path(__file__).parents[2] / "domain.yml").read_text())
+
+
+def run_form(asked: str, text: str, intent: str) -> tuple[dict[str, Any], list[str | None]]:
+    """What the form's validation returns when ``text`` (classified ``intent``) answers question ``asked``."""
+    events = [
+        {"event": "user", "text": text, "parse_data": {"intent": {"name": intent}}},
+        {"event": "action", "name": "qualification_form"},
+        {"event": "slot", "name": "requested_slot", "value": asked},
+        {"event": "action", "name": "qualification_form"},
+        {"event": "slot", "name": asked, "value": text},
+    ]
+    slots = {name: None for name in DOMAIN["slots"]} | {"requested_slot": asked, "language": "en"}
+    tracker = Tracker("visitor", slots, {"text": text, "intent": {"name": intent}}, events, False, None,
+                      {"name": "qualification_form"}, "action_listen")  # fmt: skip
+    dispatcher = CollectingDispatcher()
+    result = asyncio.run(ValidateQualificationForm().run(dispatcher, tracker, DOMAIN))
+    slots_set = {event["name"]: event["value"] for event in result if event.get("event") == "slot"}
+    return slots_set, [message.get("response") for message in dispatcher.messages]
+
+
+@pytest.mark.parametrize("intent", ["out_of_scope", "chitchat"])
+def test_a_company_name_the_classifier_did_not_recognise_is_the_answer(intent: str) -> None:
+    slots, said = run_form("company", "Lakeshore Cycles", intent)
+    assert slots["company"] == "Lakeshore Cycles" and said == []
+
+
+def test_a_persons_name_is_the_answer_whatever_it_looked_like() -> None:
+    slots, said = run_form("person_name", "Ngozi Okafor-Brandt", "out_of_scope")
+    assert slots["person_name"] == "Ngozi Okafor-Brandt" and said == []
+
+
+@pytest.mark.parametrize("text", ["what's the weather like in Lisbon?", "¿me cuentas un chiste"])
+def test_a_question_at_a_free_wording_question_is_replied_to_and_the_question_stays(text: str) -> None:
+    slots, said = run_form("company", text, "out_of_scope")
+    assert slots == {"company": None} and said == ["utter_out_of_scope"]
+
+
+def test_off_topic_at_a_budget_question_gets_its_reply_not_a_budget_error() -> None:
+    slots, said = run_form("budget", "nice weather today", "chitchat")
+    assert slots == {"budget": None} and said == ["utter_chitchat"]
+
+
+def test_an_answer_classified_as_an_answer_is_validated_as_before() -> None:
+    slots, said = run_form("budget", "around 20k", "inform")
+    assert slots["budget_amount"] == "20000" and said == []
+
+
+def test_an_answer_taken_for_a_refusal_is_still_the_answer() -> None:
+    slots, said = run_form("authority", "I own the business", "rather_not_say")
+    assert slots["authority"] == "decision_maker" and said == []
+
+
+def test_a_refusal_skips_the_question() -> None:
+    slots, said = run_form("authority", "I'd rather not say", "rather_not_say")
+    assert slots["authority"] == "unknown" and said == ["utter_skip_ok"]
