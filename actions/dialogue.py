@@ -41,6 +41,13 @@ def latest_intent(tracker: Tracker) -> str | None:
     return str(name) if name else None
 
 
+def likely_intents(tracker: Tracker, count: int = 2) -> list[str]:
+    """The classifier's ``count`` best guesses for the latest message (a fallback is not a guess)."""
+    ranking = tracker.latest_message.get("intent_ranking") or []
+    names = [str(entry.get("name")) for entry in ranking if entry.get("name") not in (None, "nlu_fallback")]
+    return names[:count]
+
+
 def slot_or_none(value: Any) -> Any:
     """A slot value as crm_core should see it: skipped answers are unknown."""
     return None if value == SKIPPED else value

@@ -14,7 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 
-from actions.dialogue import SKIPPED, current_language, latest_intent
+from actions.dialogue import SKIPPED, current_language, latest_intent, likely_intents
 from crm_core.models import Authority
 from crm_core.parsing import (
     DEFAULT_PHONE_REGIONS,
@@ -44,6 +44,10 @@ ANSWER_INTENTS = {"inform", "affirm", "deny", "nlu_fallback", None}
 # the message is a question, it gets its reply and the question is asked again.
 OFF_TOPIC_INTENTS = {"out_of_scope", "chitchat"}
 FREE_TEXT_SLOTS = {"need", "company", "person_name"}
+# A message the classifier is unsure about is taken as an answer and validated, except when asking for a
+# person is one of its two best guesses: then the visitor is offered a person (a button) before the question
+# is asked again. Whoever wants a human must not be kept in the form by a guess.
+OFFERED_INTENTS = {"request_human": "utter_offer_human"}
 MAX_ATTEMPTS = 3
 # What a skipped slot is set to (the form needs a value to move on).
 SKIP_VALUES: Slots = {"consent": False}
@@ -75,9 +79,15 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Off-topic input: the answer to a free-wording question, else its reply and the question again."""
+        """Off-topic input: the answer to a free-wording question, else its reply and the question again.
+        An unsure message that may ask for a person: the offer of one, and the question again."""
         intent = latest_intent(tracker)
         asked = tracker.get_slot(REQUESTED_SLOT)
+        if intent == "nlu_fallback" and asked in tracker.slots_to_validate():
+            offers = [OFFERED_INTENTS[guess] for guess in likely_intents(tracker) if guess in OFFERED_INTENTS]
+            if offers:
+                dispatcher.utter_message(response=offers[0])
+                return [SlotSet(asked, None)]
         off_topic = intent in OFF_TOPIC_INTENTS and asked in tracker.slots_to_validate()
         if off_topic and (asked not in FREE_TEXT_SLOTS or is_question(_message(tracker))):
             dispatcher.utter_message(response=f"utter_{intent}")

@@ -18,7 +18,9 @@ from actions.qualification_form import ValidateQualificationForm
 DOMAIN: dict[str, Any] = yaml.safe_load((Path(__file__).parents[2] / "domain.yml").read_text())
 
 
-def run_form(asked: str, text: str, intent: str) -> tuple[dict[str, Any], list[str | None]]:
+def run_form(
+    asked: str, text: str, intent: str, guesses: tuple[str, ...] = ()
+) -> tuple[dict[str, Any], list[str | None]]:
     """What the form's validation returns when ``text`` (classified ``intent``) answers question ``asked``."""
     events = [
         {"event": "user", "text": text, "parse_data": {"intent": {"name": intent}}},
@@ -28,7 +30,9 @@ def run_form(asked: str, text: str, intent: str) -> tuple[dict[str, Any], list[s
         {"event": "slot", "name": asked, "value": text},
     ]
     slots = {name: None for name in DOMAIN["slots"]} | {"requested_slot": asked, "language": "en"}
-    tracker = Tracker("visitor", slots, {"text": text, "intent": {"name": intent}}, events, False, None,
+    ranking = [{"name": name, "confidence": 0.4} for name in (intent, *guesses)]
+    message = {"text": text, "intent": {"name": intent}, "intent_ranking": ranking}
+    tracker = Tracker("visitor", slots, message, events, False, None,
                       {"name": "qualification_form"}, "action_listen")  # fmt: skip
     dispatcher = CollectingDispatcher()
     result = asyncio.run(ValidateQualificationForm().run(dispatcher, tracker, DOMAIN))
@@ -71,3 +75,17 @@ def test_an_answer_taken_for_a_refusal_is_still_the_answer() -> None:
 def test_a_refusal_skips_the_question() -> None:
     slots, said = run_form("authority", "I'd rather not say", "rather_not_say")
     assert slots["authority"] == "unknown" and said == ["utter_skip_ok"]
+
+
+def test_an_unsure_message_that_may_ask_for_a_person_gets_the_offer_of_one() -> None:
+    slots, said = run_form(
+        "need", "I'd sooner have someone write to me", "nlu_fallback", ("out_of_scope", "request_human")
+    )
+    assert slots == {"need": None} and said == ["utter_offer_human"]
+
+
+def test_an_unsure_message_otherwise_is_taken_as_the_answer() -> None:
+    slots, said = run_form(
+        "need", "leads from our trade fair stand", "nlu_fallback", ("inform", "faq", "request_human")
+    )
+    assert slots["need"] == "leads from our trade fair stand" and said == []
