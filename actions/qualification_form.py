@@ -83,12 +83,13 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         An unsure message that may ask for a person: the offer of one, and the question again."""
         intent = latest_intent(tracker)
         asked = tracker.get_slot(REQUESTED_SLOT)
-        if intent == "nlu_fallback" and asked in tracker.slots_to_validate():
+        answered = asked in tracker.slots_to_validate()
+        if intent == "nlu_fallback" and answered:
             offers = [OFFERED_INTENTS[guess] for guess in likely_intents(tracker) if guess in OFFERED_INTENTS]
             if offers:
                 dispatcher.utter_message(response=offers[0])
                 return [SlotSet(asked, None)]
-        off_topic = intent in OFF_TOPIC_INTENTS and asked in tracker.slots_to_validate()
+        off_topic = intent in OFF_TOPIC_INTENTS and answered
         if off_topic and (asked not in FREE_TEXT_SLOTS or is_question(_message(tracker))):
             dispatcher.utter_message(response=f"utter_{intent}")
             return [SlotSet(asked, None)]

@@ -1,5 +1,5 @@
-"""What a message means, not only which words it has: multilingual-e5-small sentence embeddings as DIET's
-dense features."""
+"""What a message means, not only which words it has: a multilingual-e5-small sentence embedding as a dense
+feature (read by SentenceIntentClassifier and the FAQ's ResponseSelector)."""
 
 from typing import Any
 
