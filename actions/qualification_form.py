@@ -32,6 +32,7 @@ from crm_core.parsing import (
     parse_person_name,
     parse_phone,
     parse_timeline_days,
+    says_has_none,
 )
 
 Slots = dict[str, Any]
@@ -48,6 +49,8 @@ FREE_TEXT_SLOTS = {"need", "company", "person_name"}
 # person is one of its two best guesses: then the visitor is offered a person (a button) before the question
 # is asked again. Whoever wants a human must not be kept in the form by a guess.
 OFFERED_INTENTS = {"request_human": "utter_offer_human"}
+# Questions a visitor may truly have no answer to ("I don't have an e-mail"): skipped, not asked again.
+CAN_HAVE_NONE = {"email", "phone", "company"}
 MAX_ATTEMPTS = 3
 # What a skipped slot is set to (the form needs a value to move on).
 SKIP_VALUES: Slots = {"consent": False}
@@ -178,11 +181,15 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         return DEFAULT_PHONE_REGIONS.get(current_language(tracker), "US")
 
     def _skipped(self, tracker: Tracker, slot: str) -> bool:
-        """ "I'd rather not say" to this question, and the message does not answer it after all (the
-        classifier took "I own the business" for a refusal once; the parser knows better)."""
-        if latest_intent(tracker) != "rather_not_say" or tracker.get_slot(REQUESTED_SLOT) != slot:
+        """ "I'd rather not say" to this question, or "I don't have one" (or just "no") where that can be
+        true (an e-mail, a phone, a company), and the message does not answer it after all (the classifier
+        took "I own the business" for a refusal once; the parser knows better)."""
+        if tracker.get_slot(REQUESTED_SLOT) != slot:
             return False
-        return not self._answers(slot, _message(tracker), tracker)
+        text = _message(tracker)
+        refused = latest_intent(tracker) == "rather_not_say"
+        has_none = slot in CAN_HAVE_NONE and (says_has_none(text) or latest_intent(tracker) == "deny")
+        return (refused or has_none) and not self._answers(slot, text, tracker)
 
     def _answers(self, slot: str, text: str, tracker: Tracker) -> bool:
         """Whether ``text`` plainly answers the question for ``slot``, read by crm_core.parsing."""

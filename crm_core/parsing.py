@@ -265,7 +265,22 @@ _INFLUENCER = re.compile(
     r"\b(boss|manager|board) (decides|approves)\b|\binfluence\b|"
     r"\b(preguntar(le)?|consultar(lo)?|hablar(lo)?|comentar(lo)?)\b.*\b(jefe|jefa|director|directora|gerente|"
     r"equipo|socio)\b|\brecomiendo\b|\brecomendar\b|\bmi (jefe|jefa|director|gerente) (decide|aprueba)\b|"
-    r"\bno (soy|decido) (yo|quien decide)\b|\bno decido yo\b",
+    r"\bno (soy|decido) (yo|quien decide)\b|\bno decido yo\b|"
+    r"\b(don'?t|do not) have the (final|last) (say|word)\b",
+    re.I,
+)
+# Someone else has the last word: "the dentist signs off", "my partner approves", "lo decide mi socia",
+# "quien firma es el director". The visitor's own role ("I'm the office manager") does not change that.
+_SOMEONE_ELSE_DECIDES = re.compile(
+    r"\b(decides|signs off|signs it off|approves|has the (final|last) (say|word)|"
+    r"makes the (final )?(call|decision))\b|"
+    r"\b(quien|el que|la que) (decide|firma|aprueba)\b|"
+    r"\b(lo )?(decide|firma|aprueba) (mi|el|la|nuestr[oa])\b",
+    re.I,
+)
+# ... unless the visitor is that someone: "I'm the one who signs off", "soy quien decide".
+_SELF_DECIDES = re.compile(
+    r"\b(i'?m|i am) the (one|person) (who|that)\b|\bsoy (yo )?(quien|el que|la que)\b",
     re.I,
 )
 _DECISION_MAKER = re.compile(
@@ -287,7 +302,9 @@ _RESEARCHER = re.compile(
 
 def parse_authority(text: str) -> Authority:
     """Who the visitor is in the buying decision, from how they describe their role."""
-    if _INFLUENCER.search(text):
+    if _SELF_DECIDES.search(text):
+        return Authority.DECISION_MAKER
+    if _INFLUENCER.search(text) or _SOMEONE_ELSE_DECIDES.search(text):
         return Authority.INFLUENCER
     if _DECISION_MAKER.search(text):
         return Authority.DECISION_MAKER
@@ -341,6 +358,21 @@ _COMPANY_PREFIX = re.compile(
     r"trabajo (en|para)|somos|es|la empresa es|mi empresa es|en|de|desde)\s+",
     re.I,
 )
+
+
+# "I don't have an e-mail", "we haven't got a phone", "no tengo correo": nothing to give, so asking again
+# would only annoy.
+_HAS_NONE = re.compile(
+    r"\b(i|we) (don'?t|do not|haven'?t|have not|never) (have|had|got|use)\b|\b(i|we) have no\b|"
+    r"\b(i|we) (do not|don'?t) (own|use) (one|any)\b|\bno (tengo|tenemos|uso|usamos)\b|"
+    r"^\s*(no|sin|without|nada de) (e-?mail|mail|correo|phone|tel[eé]fono|m[oó]vil|company|empresa)\b",
+    re.I,
+)
+
+
+def says_has_none(text: str) -> bool:
+    """Whether the visitor says they have no such thing ("I don't have an e-mail", "no tengo móvil")."""
+    return bool(_HAS_NONE.search(text))
 
 
 def is_question(text: str) -> bool:

@@ -89,3 +89,23 @@ def test_an_unsure_message_otherwise_is_taken_as_the_answer() -> None:
         "need", "leads from our trade fair stand", "nlu_fallback", ("inform", "faq", "request_human")
     )
     assert slots["need"] == "leads from our trade fair stand" and said == []
+
+
+@pytest.mark.parametrize(
+    ("asked", "text", "intent"),
+    [
+        ("email", "I don't actually have an email address", "deny"),
+        ("email", "no tengo correo", "inform"),
+        ("phone", "we haven't got a landline or a mobile", "inform"),
+        ("company", "I don't have a company, I'm freelance", "inform"),
+        ("phone", "nope", "deny"),
+    ],
+)
+def test_having_none_skips_the_question_instead_of_asking_again(asked: str, text: str, intent: str) -> None:
+    slots, said = run_form(asked, text, intent)
+    assert slots[asked] == "unknown" and said == ["utter_skip_ok"]
+
+
+def test_having_no_problem_with_it_is_not_having_nothing() -> None:
+    slots, said = run_form("consent", "I don't have a problem with that", "affirm")
+    assert slots["consent"] is True and said == []

@@ -12,6 +12,7 @@ from crm_core.parsing import (
     parse_email,
     parse_person_name,
     parse_timeline_days,
+    says_has_none,
 )
 
 
@@ -77,6 +78,10 @@ def test_timeline_days(text: str, days: int | None) -> None:
         ("I need to ask my boss", Authority.INFLUENCER),
         ("I'm not the decision maker", Authority.INFLUENCER),
         ("it needs approval from finance", Authority.INFLUENCER),
+        ("I'm the office manager, the dentist signs off", Authority.INFLUENCER),
+        ("I'm the CTO but our CEO has the final say", Authority.INFLUENCER),
+        ("I don't have the last word on this", Authority.INFLUENCER),
+        ("I'm the one who signs off on purchases", Authority.DECISION_MAKER),
         ("I'm a student", Authority.RESEARCHER),
         ("sales rep", Authority.UNKNOWN),
     ],
@@ -128,3 +133,26 @@ def test_a_question_is_recognised_in_both_languages() -> None:
 
     assert is_question("what's the weather like? ") and is_question("¿me cuentas un chiste")
     assert not is_question("Lakeshore Cycles") and not is_question("Blue Harbor Ltd.")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I don't have an e-mail",
+        "we dont have one",
+        "I never use email",
+        "no tengo móvil",
+        "no email, sorry",
+        "sin correo",
+        "no usamos teléfono fijo",
+    ],
+)
+def test_saying_there_is_none(text: str) -> None:
+    assert says_has_none(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["ana@example.com", "no problem", "I don't know", "nope", "no sé", "call me on +34 600 000 000"]
+)
+def test_not_saying_there_is_none(text: str) -> None:
+    assert not says_has_none(text)
