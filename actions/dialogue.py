@@ -41,11 +41,12 @@ def latest_intent(tracker: Tracker) -> str | None:
     return str(name) if name else None
 
 
-def likely_intents(tracker: Tracker, count: int = 2) -> list[str]:
-    """The classifier's ``count`` best guesses for the latest message (a fallback is not a guess)."""
+def likely_intents(tracker: Tracker, count: int = 2, at_least: float = 0.0) -> list[str]:
+    """The classifier's ``count`` best guesses for the latest message with a confidence of ``at_least``
+    (a fallback is not a guess)."""
     ranking = tracker.latest_message.get("intent_ranking") or []
-    names = [str(entry.get("name")) for entry in ranking if entry.get("name") not in (None, "nlu_fallback")]
-    return names[:count]
+    guesses = [entry for entry in ranking if entry.get("name") not in (None, "nlu_fallback")][:count]
+    return [str(entry["name"]) for entry in guesses if float(entry.get("confidence") or 0.0) >= at_least]
 
 
 def slot_or_none(value: Any) -> Any:

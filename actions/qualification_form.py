@@ -45,10 +45,13 @@ ANSWER_INTENTS = {"inform", "affirm", "deny", "nlu_fallback", None}
 # the message is a question, it gets its reply and the question is asked again.
 OFF_TOPIC_INTENTS = {"out_of_scope", "chitchat"}
 FREE_TEXT_SLOTS = {"need", "company", "person_name"}
-# A message the classifier is unsure about is taken as an answer and validated, except when asking for a
-# person is one of its two best guesses: then the visitor is offered a person (a button) before the question
-# is asked again. Whoever wants a human must not be kept in the form by a guess.
+# A message the classifier is unsure about is taken as an answer and validated, and off-topic input is
+# handled as above, except when asking for a person is one of the two best guesses with at least
+# OFFER_CONFIDENCE: then the visitor is offered a person (a button) before the question is asked again.
+# Whoever wants a human must not be kept in the form by a guess: an unneeded offer costs one click, a
+# missed one keeps a visitor who asked for a person answering questions.
 OFFERED_INTENTS = {"request_human": "utter_offer_human"}
+OFFER_CONFIDENCE = 0.1
 # Questions a visitor may truly have no answer to ("I don't have an e-mail"): skipped, not asked again.
 CAN_HAVE_NONE = {"email", "phone", "company"}
 MAX_ATTEMPTS = 3
@@ -82,13 +85,15 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Off-topic input: the answer to a free-wording question, else its reply and the question again.
-        An unsure message that may ask for a person: the offer of one, and the question again."""
+        """An unsure or off-topic message that may ask for a person: the offer of one, and the question
+        again. Other off-topic input: the answer to a free-wording question, else its reply and the
+        question again."""
         intent = latest_intent(tracker)
         asked = tracker.get_slot(REQUESTED_SLOT)
         answered = asked in tracker.slots_to_validate()
-        if intent == "nlu_fallback" and answered:
-            offers = [OFFERED_INTENTS[guess] for guess in likely_intents(tracker) if guess in OFFERED_INTENTS]
+        if answered and (intent == "nlu_fallback" or intent in OFF_TOPIC_INTENTS):
+            guesses = likely_intents(tracker, at_least=OFFER_CONFIDENCE)
+            offers = [OFFERED_INTENTS[guess] for guess in guesses if guess in OFFERED_INTENTS]
             if offers:
                 dispatcher.utter_message(response=offers[0])
                 return [SlotSet(asked, None)]

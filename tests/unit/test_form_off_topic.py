@@ -19,9 +19,10 @@ DOMAIN: dict[str, Any] = yaml.safe_load((Path(__file__).parents[2] / "domain.yml
 
 
 def run_form(
-    asked: str, text: str, intent: str, guesses: tuple[str, ...] = ()
+    asked: str, text: str, intent: str, guesses: tuple[str, ...] = (), confidences: tuple[float, ...] = ()
 ) -> tuple[dict[str, Any], list[str | None]]:
-    """What the form's validation returns when ``text`` (classified ``intent``) answers question ``asked``."""
+    """What the form's validation returns when ``text`` (classified ``intent``, then ``guesses``, with
+    ``confidences`` or 0.4 each) answers question ``asked``."""
     events = [
         {"event": "user", "text": text, "parse_data": {"intent": {"name": intent}}},
         {"event": "action", "name": "qualification_form"},
@@ -30,7 +31,9 @@ def run_form(
         {"event": "slot", "name": asked, "value": text},
     ]
     slots = {name: None for name in DOMAIN["slots"]} | {"requested_slot": asked, "language": "en"}
-    ranking = [{"name": name, "confidence": 0.4} for name in (intent, *guesses)]
+    names = (intent, *guesses)
+    scores = confidences or (0.4,) * len(names)
+    ranking = [{"name": name, "confidence": c} for name, c in zip(names, scores, strict=True)]
     message = {"text": text, "intent": {"name": intent}, "intent_ranking": ranking}
     tracker = Tracker("visitor", slots, message, events, False, None,
                       {"name": "qualification_form"}, "action_listen")  # fmt: skip
@@ -82,6 +85,20 @@ def test_an_unsure_message_that_may_ask_for_a_person_gets_the_offer_of_one() -> 
         "need", "I'd sooner have someone write to me", "nlu_fallback", ("out_of_scope", "request_human")
     )
     assert slots == {"need": None} and said == ["utter_offer_human"]
+
+
+def test_off_topic_input_that_may_ask_for_a_person_gets_the_offer_of_one() -> None:
+    slots, said = run_form(
+        "need", "ideally a human being would get back to me", "out_of_scope", ("request_human",), (0.7, 0.25)
+    )
+    assert slots == {"need": None} and said == ["utter_offer_human"]
+
+
+def test_off_topic_input_where_a_person_is_a_remote_guess_is_the_answer() -> None:
+    slots, said = run_form(
+        "need", "help for our tax returns season", "out_of_scope", ("request_human",), (0.9, 0.05)
+    )
+    assert slots["need"] == "help for our tax returns season" and said == []
 
 
 def test_an_unsure_message_otherwise_is_taken_as_the_answer() -> None:
