@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -29,6 +30,18 @@ TURNS = [
     "Art Vandelay",
     "art{n}@vandelay.example",
 ]
+
+
+def settle(count: Callable[[], int], quiet: float = 0.5) -> None:
+    """Wait until no further reply arrives for ``quiet`` seconds, as a visitor reads before typing again.
+    Typing the next message while the previous turn is still replying queues it behind that turn in
+    Rasa (one conversation is processed in order) and measured the queue, not the round trip."""
+    seen = count()
+    while True:
+        time.sleep(quiet)
+        if count() == seen:
+            return
+        seen = count()
 
 
 def summary(label: str, seconds: list[float]) -> None:
@@ -95,6 +108,7 @@ def main() -> None:
                     "n => document.querySelectorAll('.ew-log .ew-bot').length > n", arg=before, timeout=20_000
                 )
                 round_trips.append(time.perf_counter() - started)
+                settle(bot.count)
             summary("widget round trip in Chromium (Enter → reply shown)", round_trips)
 
 

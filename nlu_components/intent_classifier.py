@@ -18,6 +18,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from nlu_components.sentence_encoder import SentenceEncoder
+from nlu_components.source import code_fingerprint
 
 MODEL_FILE = "intent_classifier.joblib"
 RANKING_LENGTH = 10
@@ -52,6 +53,10 @@ class SentenceIntentClassifier(GraphComponent, IntentClassifier):  # type: ignor
         self._model_storage = model_storage
         self._resource = resource
         self._model = model
+
+    @classmethod
+    def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
+        return code_fingerprint(__file__)
 
     @classmethod
     def create(

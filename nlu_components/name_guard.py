@@ -17,6 +17,8 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from nlu_components import wording
+from nlu_components.source import code_fingerprint
 from nlu_components.wording import name_shaped, words
 
 VOCABULARY_FILE = "vocabulary.json"
@@ -49,6 +51,10 @@ class NameGuard(GraphComponent):  # type: ignore[misc]
         self._model_storage = model_storage
         self._resource = resource
         self._vocabulary = vocabulary or {}
+
+    @classmethod
+    def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
+        return code_fingerprint(__file__, wording.__file__)
 
     @classmethod
     def create(

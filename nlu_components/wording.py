@@ -58,3 +58,19 @@ def name_shaped(text: str) -> bool:
 
 def _first_letter(token: str) -> str:
     return next(character for character in token if character.isalpha())
+
+
+# Five consonants in a row: "asdkjh", "sdfsdf", "jjjjjj". Written English and Spanish words almost never
+# have them ("strengths" is the rare exception); keyboard mashing almost always does.
+_MASHED = re.compile(r"[b-df-hj-np-tv-xz]{5}")
+
+
+def keyboard_mash(text: str) -> bool:
+    """Whether most of ``text`` is typed at random ("asdkjh qwe", "jjjjjj"): over half of its letters are
+    in plain-ASCII words with five consonants in a row. Names ("Brzezinski") are never mash."""
+    if name_shaped(text):
+        return False
+    tokens = re.findall(r"[^\W\d_]+", text)
+    letters = sum(len(token) for token in tokens)
+    mashed = sum(len(token) for token in tokens if token.isascii() and _MASHED.search(token.lower()))
+    return letters > 0 and mashed * 2 > letters

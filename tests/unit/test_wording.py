@@ -1,8 +1,9 @@
-"""What counts as written like a name (nlu_components/wording.py, used by the NLU's NameGuard)."""
+"""What counts as written like a name, and as typed at random (nlu_components/wording.py, used by the NLU's
+NameGuard and fallback)."""
 
 import pytest
 
-from nlu_components.wording import name_shaped, words
+from nlu_components.wording import keyboard_mash, name_shaped, words
 
 
 @pytest.mark.parametrize(
@@ -39,3 +40,26 @@ def test_sentences_questions_and_numbers_are_not(text: str) -> None:
 
 def test_words_are_lower_cased_letters_and_digits() -> None:
     assert words("Ines Moreau-Petit, 2 tiendas!") == {"ines", "moreau", "petit", "2", "tiendas"}
+
+
+@pytest.mark.parametrize("text", ["asdkjh qwe", "sdfsdfsdf", "jjjjjjj!!", "ok lkjhgf dsfghj"])
+def test_keyboard_mash_is_mash(text: str) -> None:
+    assert keyboard_mash(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hmmm",
+        "pfff",
+        "we need a CRM for HVAC techs",
+        "instrumentos musicales",
+        "Brzezinski",
+        "ok",
+        "¿?",
+        "12345",
+        "our strengths are sales",
+    ],
+)
+def test_real_wording_is_not_mash(text: str) -> None:
+    assert not keyboard_mash(text)
