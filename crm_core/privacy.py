@@ -33,7 +33,7 @@ from crm_core.models import (
     Qualification,
     StageChange,
 )
-from crm_core.transcripts import RASA_EVENTS, _events_engine
+from crm_core.transcripts import RASA_EVENTS, events_engine
 
 # Leads of these classes never qualified: their conversations fall under the retention purge.
 NEVER_QUALIFIED = (Qualification.SUSPECT, Qualification.DISQUALIFIED)
@@ -70,7 +70,7 @@ def delete_rasa_events(events_url: str, sender_ids: Collection[str]) -> int:
     """Delete every tracker-store event of these conversations; returns how many went."""
     if not sender_ids:
         return 0
-    engine = _events_engine(events_url)
+    engine = events_engine(events_url)
     with engine.begin() as connection:
         if not engine.dialect.has_table(connection, RASA_EVENTS.name):
             return 0

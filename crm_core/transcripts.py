@@ -62,13 +62,14 @@ class TranscriptOut(BaseModel):
 
 
 @lru_cache
-def _events_engine(url: str) -> Engine:
+def events_engine(url: str) -> Engine:
+    """One engine per tracker-store database: transcripts read it, erasure deletes from it."""
     return create_engine(url)
 
 
 def read_rasa_events(events_url: str, after_id: int, limit: int = 500) -> list[RasaEvent]:
     """Events after ``after_id`` in the order Rasa wrote them; none from a database not written yet."""
-    engine = _events_engine(events_url)
+    engine = events_engine(events_url)
     events_table = RASA_EVENTS.c
     query = select(RASA_EVENTS).where(events_table.id > after_id).order_by(events_table.id).limit(limit)
     events = []
