@@ -191,10 +191,9 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         took "I own the business" for a refusal once; the parser knows better)."""
         if tracker.get_slot(REQUESTED_SLOT) != slot:
             return False
-        text = _message(tracker)
-        refused = latest_intent(tracker) == "rather_not_say"
-        has_none = slot in CAN_HAVE_NONE and (says_has_none(text) or latest_intent(tracker) == "deny")
-        return (refused or has_none) and not self._answers(slot, text, tracker)
+        text, intent = _message(tracker), latest_intent(tracker)
+        has_none = slot in CAN_HAVE_NONE and (intent == "deny" or says_has_none(text))
+        return (intent == "rather_not_say" or has_none) and not self._answers(slot, text, tracker)
 
     def _answers(self, slot: str, text: str, tracker: Tracker) -> bool:
         """Whether ``text`` plainly answers the question for ``slot``, read by crm_core.parsing."""

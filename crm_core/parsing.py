@@ -259,21 +259,18 @@ def mentions_timeline(text: str) -> bool:
 
 # ------------------------------------------------------------------------------------------ authority
 
+# Someone else has the last word: "I need to ask my boss", "the dentist signs off", "our CEO has the final
+# say", "lo decide mi socia", "quien firma es el director". The visitor's own role ("I'm the office
+# manager", "I'm the CTO") does not change that.
 _INFLUENCER = re.compile(
     r"\b(ask|check with|run it by|talk to|convince) (my|our|the) (boss|manager|director|team|ceo|cto|cfo)\b|"
     r"\bnot the (decision[- ]maker|one who decides)\b|\bneeds? (approval|sign[- ]off)\b|\brecommend\b|"
-    r"\b(boss|manager|board) (decides|approves)\b|\binfluence\b|"
+    r"\binfluence\b|\b(don'?t|do not) have the (final|last) (say|word)\b|"
+    r"\b(decides|signs off|signs it off|approves|has the (final|last) (say|word)|"
+    r"makes the (final )?(call|decision))\b|"
     r"\b(preguntar(le)?|consultar(lo)?|hablar(lo)?|comentar(lo)?)\b.*\b(jefe|jefa|director|directora|gerente|"
     r"equipo|socio)\b|\brecomiendo\b|\brecomendar\b|\bmi (jefe|jefa|director|gerente) (decide|aprueba)\b|"
     r"\bno (soy|decido) (yo|quien decide)\b|\bno decido yo\b|"
-    r"\b(don'?t|do not) have the (final|last) (say|word)\b",
-    re.I,
-)
-# Someone else has the last word: "the dentist signs off", "my partner approves", "lo decide mi socia",
-# "quien firma es el director". The visitor's own role ("I'm the office manager") does not change that.
-_SOMEONE_ELSE_DECIDES = re.compile(
-    r"\b(decides|signs off|signs it off|approves|has the (final|last) (say|word)|"
-    r"makes the (final )?(call|decision))\b|"
     r"\b(quien|el que|la que) (decide|firma|aprueba)\b|"
     r"\b(lo )?(decide|firma|aprueba) (mi|el|la|nuestr[oa])\b",
     re.I,
@@ -304,7 +301,7 @@ def parse_authority(text: str) -> Authority:
     """Who the visitor is in the buying decision, from how they describe their role."""
     if _SELF_DECIDES.search(text):
         return Authority.DECISION_MAKER
-    if _INFLUENCER.search(text) or _SOMEONE_ELSE_DECIDES.search(text):
+    if _INFLUENCER.search(text):
         return Authority.INFLUENCER
     if _DECISION_MAKER.search(text):
         return Authority.DECISION_MAKER
