@@ -8,7 +8,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.dialogue import SKIPPED, current_language, latest_intent, response_text
+from actions.dialogue import SKIPPED, current_language, latest_intent, likely_intents, response_text
 
 # A returning visitor starts a new enquiry: what they need, budget and timing are asked again;
 # who they are (name, company, role, contact, consent) is kept.
@@ -34,8 +34,13 @@ OPENING_LINES = {
     "bot_challenge": "utter_bridge_to_questions",
     "chitchat": "utter_bridge_to_questions",
 }
-# Intents the fallback never offers as "did you mean …?": they name no request a visitor would recognise.
-NOT_OFFERED = {"nlu_fallback", "inform", "out_of_scope", "chitchat", "faq", None}
+# What the fallback may offer as "did you mean …?", each labelled in the visitor's words (utter_label_*): the
+# requests a visitor would recognise as theirs. "Did you mean 'hello'?" or a placeholder such as "something
+# else" helps nobody: then the visitor is asked to rephrase.
+OFFERED_REQUESTS = (
+    "request_sales", "request_human", "just_asking", "bought_competitor", "bot_challenge", "stop",
+    "change_language", "why_ask", "rather_not_say",
+)  # fmt: skip
 
 
 class ActionOpenEnquiry(Action):  # type: ignore[misc]
@@ -88,8 +93,8 @@ class ActionDefaultAskAffirmation(Action):  # type: ignore[misc]
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         language = current_language(tracker)
-        ranking = tracker.latest_message.get("intent_ranking") or []
-        intent = next((str(item["name"]) for item in ranking if item.get("name") not in NOT_OFFERED), None)
+        guesses = likely_intents(tracker, count=2)
+        intent = next((guess for guess in guesses if guess in OFFERED_REQUESTS), None)
         label = response_text(domain, f"utter_label_{intent}", language) if intent else None
         if intent is None or label is None:
             dispatcher.utter_message(response="utter_ask_rephrase")

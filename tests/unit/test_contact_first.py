@@ -113,3 +113,34 @@ def test_the_visitor_is_promised_only_what_will_happen(
     response: str,
 ) -> None:
     assert next_steps(qualification, wants_person, contact, consent, rep) == response
+
+
+def fallback_offer(*ranking: tuple[str, float]) -> tuple[str | None, str | None]:
+    """The response and the offered payload of the fallback's first stage for a classifier ``ranking``."""
+    from actions.conversation import ActionDefaultAskAffirmation
+
+    message = {"text": "…", "intent": {"name": "nlu_fallback"}, "intent_ranking": [
+        {"name": "nlu_fallback", "confidence": 0.5}, *({"name": n, "confidence": c} for n, c in ranking)]}  # fmt: skip
+    known = {name: None for name in DOMAIN["slots"]} | {"language": "en"}
+    visitor = Tracker("visitor", known, message, [], False, None, {}, "action_listen")
+    dispatcher = CollectingDispatcher()
+    asyncio.run(ActionDefaultAskAffirmation().run(dispatcher, visitor, DOMAIN))
+    [said] = dispatcher.messages
+    buttons = said.get("buttons") or [{}]
+    return said.get("response"), buttons[0].get("payload")
+
+
+def test_the_fallback_offers_a_real_request_in_the_visitors_words() -> None:
+    assert fallback_offer(("request_sales", 0.4), ("inform", 0.3)) == (
+        "utter_ask_affirmation",
+        "/request_sales",
+    )
+    assert fallback_offer(("inform", 0.4), ("request_human", 0.3)) == (
+        "utter_ask_affirmation",
+        "/request_human",
+    )
+
+
+@pytest.mark.parametrize("placeholder", ["inform", "out_of_scope", "faq", "chitchat", "greet", "affirm"])
+def test_the_fallback_never_offers_a_placeholder_label(placeholder: str) -> None:
+    assert fallback_offer((placeholder, 0.45), ("thank", 0.2)) == ("utter_ask_rephrase", None)
