@@ -55,13 +55,12 @@ class ActionOpenEnquiry(Action):  # type: ignore[misc]
     ) -> list[dict[str, Any]]:
         name = tracker.get_slot("person_name")
         opening = OPENING_LINES.get(latest_intent(tracker) or "")
-        if not name or name == SKIPPED:
-            dispatcher.utter_message(response=opening or "utter_greet")
-            return []
         if opening:
             dispatcher.utter_message(response=opening)
-        else:
+        elif name and name != SKIPPED:
             dispatcher.utter_message(response="utter_greet_returning", person_name=name)
+        else:
+            dispatcher.utter_message(response="utter_greet")
         if tracker.get_slot("qualification") is None:
             return []  # the first enquiry is still under way: keep its answers
         return [SlotSet(slot, None) for slot in NEW_ENQUIRY_SLOTS]
