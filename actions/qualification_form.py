@@ -56,7 +56,8 @@ NAME_SLOTS = {"company", "person_name"}
 OFFERED_INTENTS = {"request_human": "utter_offer_human"}
 OFFER_CONFIDENCE = 0.1
 # Questions a visitor may truly have no answer to ("I don't have an e-mail"): skipped, not asked again.
-CAN_HAVE_NONE = {"email", "phone", "company"}
+# (A plain "no" to "and your name?" declines it the same way.)
+CAN_HAVE_NONE = {"email", "phone", "company", "person_name"}
 MAX_ATTEMPTS = 3
 # What a skipped slot is set to (the form needs a value to move on).
 SKIP_VALUES: Slots = {"consent": False}
@@ -310,6 +311,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         if self._skipped(tracker, "company"):
             return self._skip("company", dispatcher)
         text = _text(value)
+        if self._is_a_yes(tracker, "company"):
+            return self._reject("company", dispatcher, tracker, "utter_invalid_answer")
         if tracker.get_slot(REQUESTED_SLOT) == "company" and (
             mentions_email(text) or self._has_phone(tracker)
         ):
@@ -329,6 +332,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         if self._skipped(tracker, "person_name"):
             return self._skip("person_name", dispatcher)
         text = _text(value)
+        if self._is_a_yes(tracker, "person_name"):
+            return self._reject("person_name", dispatcher, tracker, "utter_invalid_answer")
         if tracker.get_slot(REQUESTED_SLOT) == "person_name" and (
             mentions_email(text) or self._has_phone(tracker)
         ):
@@ -372,6 +377,11 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         if intent == "deny":
             return {"consent": False}
         return self._reject("consent", dispatcher, tracker, "utter_invalid_consent")
+
+    @staticmethod
+    def _is_a_yes(tracker: Tracker, slot: str) -> bool:
+        """ "Yes" / "sure" to "which company?" or "and your name?" is no name at all."""
+        return tracker.get_slot(REQUESTED_SLOT) == slot and latest_intent(tracker) == "affirm"
 
     def _has_phone(self, tracker: Tracker) -> bool:
         return parse_phone(_message(tracker), self._region(tracker)) is not None

@@ -157,3 +157,14 @@ def test_having_none_skips_the_question_instead_of_asking_again(asked: str, text
 def test_having_no_problem_with_it_is_not_having_nothing() -> None:
     slots, said = run_form("consent", "I don't have a problem with that", "affirm")
     assert slots["consent"] is True and said == []
+
+
+@pytest.mark.parametrize("asked", ["person_name", "company"])
+def test_a_yes_is_not_a_name(asked: str) -> None:
+    slots, said = run_form(asked, "yes", "affirm")
+    assert slots[asked] is None and said == ["utter_invalid_answer"]
+
+
+def test_a_plain_no_to_the_name_question_declines_it() -> None:
+    slots, said = run_form("person_name", "no", "deny")
+    assert slots["person_name"] == "unknown" and said == ["utter_skip_ok"]
