@@ -51,7 +51,7 @@ def test_a_saved_version_classes_new_leads_and_old_leads_keep_theirs(session: Se
     assert (first.temperature, first.policy_version) == (Temperature.WARM, current_policy().version)
 
     text = edited(
-        **{'version: "2026-11-25.1"': 'version: "strict-1"', "warm_max_days: 90": "warm_max_days: 45"}
+        **{'version: "2026-12-01.1"': 'version: "strict-1"', "warm_max_days: 90": "warm_max_days: 45"}
     )
     saved = save_policy(session, text, saved_by="admin@example.com")
 
@@ -81,7 +81,7 @@ def test_a_saved_version_classes_new_leads_and_old_leads_keep_theirs(session: Se
             "name at least one authority",
         ),
         ({"need: 25": "need: lots"}, "score.need: Input should be a valid integer"),
-        ({}, "'2026-11-25.1' is already used"),
+        ({}, "'2026-12-01.1' is already used"),
     ],
 )
 def test_an_invalid_policy_is_refused_with_its_problems_and_nothing_saved(
@@ -99,9 +99,9 @@ def test_several_problems_are_reported_together_and_labels_are_never_reused(sess
             session, edited(**{"warm_max_days: 90": "warm_max_days: 1", "min: 5": "min: 9000"}), "admin"
         )
     assert len(refused.value.problems) == 3  # warm < hot, size range, version already used
-    save_policy(session, edited(**{'version: "2026-11-25.1"': 'version: "v2"'}), "admin")
+    save_policy(session, edited(**{'version: "2026-12-01.1"': 'version: "v2"'}), "admin")
     with pytest.raises(InvalidPolicy, match="'v2' is already used"):
-        save_policy(session, edited(**{'version: "2026-11-25.1"': 'version: "v2"'}), "admin")
+        save_policy(session, edited(**{'version: "2026-12-01.1"': 'version: "v2"'}), "admin")
     with pytest.raises(InvalidPolicy, match="must be a YAML mapping"):
         save_policy(session, "- just a list", "admin")
     assert stored(session) == 1
