@@ -7,6 +7,7 @@ as Mexican pesos (MXN), our only peso market so far; no currency named → ``cur
 that as its own currency). Our own rules, not Duckling's: see ``_duckling`` for why.
 """
 
+import itertools
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -76,13 +77,13 @@ _NOT_AMOUNTS = re.compile(
     re.I,
 )
 _PERIODS = (
-    ("month", r"\b(?:a|per|each|every)\s+(?:month|mo|mth)\b|/\s?(?:month|mo|mth)\b|\bmonthly\b|\bp/m\b|\bal mes\b|\bpor mes\b|"
-     r"\bmensual(?:es|mente)?\b|\bcada mes\b|/\s?mes\b|\bmes a mes\b"),
+    ("month", r"\b(?:a|per|each|every)\s+(?:month|mo|mth)\b|/\s?(?:month|mo|mth)\b|\bmonthly\b|\bp/m\b|"
+     r"\bal mes\b|\bpor mes\b|\bmensual(?:es|mente)?\b|\bcada mes\b|/\s?mes\b|\bmes a mes\b"),
     ("quarter", r"\b(?:a|per|each|every)\s+quarter\b|\bquarterly\b|\bal trimestre\b|\bpor trimestre\b|"
      r"\btrimestral(?:es|mente)?\b"),
     ("week", r"\b(?:a|per|each|every)\s+week\b|\bweekly\b|\ba la semana\b|\bpor semana\b|\bsemanal(?:es)?\b"),
-    ("year", r"\b(?:a|per|each|every)\s+(?:year|yr|annum)\b|/\s?(?:year|yr)\b|\b(?:annual(?:ly)?|yearly)\b|\bal año\b|"
-     r"\bpor año\b|\banual(?:es|mente)?\b|\bcada año\b|/\s?año\b|\bp\.a\.?"),
+    ("year", r"\b(?:a|per|each|every)\s+(?:year|yr|annum)\b|/\s?(?:year|yr)\b|\b(?:annual(?:ly)?|yearly)\b|"
+     r"\bal año\b|\bpor año\b|\banual(?:es|mente)?\b|\bcada año\b|/\s?año\b|\bp\.a\.?"),
 )  # fmt: skip
 _PERIOD_PATTERNS = tuple((name, re.compile(pattern, re.I)) for name, pattern in _PERIODS)
 _PER_SEAT = re.compile(
@@ -128,8 +129,8 @@ def _amounts(text: str) -> list[_Amount]:
             continue
         suffix = (match["suffix"] or "").lower()
         spelled = match["number"].lower() in NUMBER_WORDS
-        if spelled and suffix in ("k", "m", "mm"):
-            continue  # "am" is not "a million": letter suffixes only follow digits
+        if spelled and (suffix in ("k", "m", "mm") or (not suffix and value == 1)):
+            continue  # "am" is not "a million": letter suffixes only follow digits; "a", "un" alone are words
         found.append(_Amount(value, suffix, spelled, match.start(), match.end()))
     return found
 
@@ -145,7 +146,7 @@ def _is_figure(amount: _Amount) -> bool:
 
 def _range(text: str, amounts: list[_Amount]) -> tuple[Decimal, Decimal] | None:
     """Two amounts joined by "-", "to", "y"…, the first taking the second's multiplier ("12-15k")."""
-    for low, high in zip(amounts, amounts[1:], strict=False):
+    for low, high in itertools.pairwise(amounts):
         if not _is_figure(high) or not _RANGE_GAP.fullmatch(text[low.end : high.start]):
             continue
         low_value, high_value = _value(low), _value(high)

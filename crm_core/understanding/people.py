@@ -1,4 +1,4 @@
-"""Who the visitor is: their name, their company and its head count ("we're 40 people" is a size, never money)."""
+"""Who the visitor is: their name, their company and its head count ("we're 40 people": a size, not money)."""
 
 import re
 
@@ -102,7 +102,7 @@ def people_count_spans(text: str) -> list[tuple[int, int]]:
 
 
 def parse_company_size(text: str) -> int | None:
-    """Head count from "we're 50 people", "about 25 of us", "120 staff", "un equipo de 12"; None when not stated."""
+    """Head count from "we're 50 people", "about 25 of us", "un equipo de 12"; None when not stated."""
     found = [match for pattern in _COMPANY_SIZE for match in pattern.finditer(text)]
     if not found:
         return None

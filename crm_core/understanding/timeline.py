@@ -32,8 +32,10 @@ _UNIT_DAYS = {
 
 # No purchase in view: nothing else in the message changes that.
 _NO_PLAN = re.compile(
-    r"\b(no (purchase|plans?|budget) (is )?planned|not planning to (buy|purchase)|no plans? to (buy|purchase)|"
-    r"not buying|no (tenemos|tengo|hay) (planes|previsto|prevista)|no est[aá] previst[oa]|no vamos a comprar)\b",
+    r"\b(no (purchase|plans?|budget) (is )?planned|not planning to (buy|purchase)|"
+    r"no plans? to (buy|purchase)|"
+    r"not buying|no (tenemos|tengo|hay) (planes|previsto|prevista)|no est[aá] previst[oa]|"
+    r"no vamos a comprar)\b",
     re.I,
 )
 # Unsure: only an explicit timeframe in the same message ("no rush, maybe next year") gives a value.
@@ -45,7 +47,8 @@ _UNSURE = re.compile(
     re.I,
 )
 _ASAP = re.compile(
-    r"\b(asap|as soon as possible|right (now|away)|immediately|urgent(ly)?|today|tomorrow|yesterday|"
+    r"\b(asap|as soon as (possible|(you|we) can)|right (now|away)|immediately|urgent(ly)?|today|tomorrow|"
+    r"yesterday|"
     r"lo antes posible|cuanto antes|ya mismo|ahora( mismo)?|inmediatamente|urgente|hoy|de inmediato|"
     r"enseguida|para ayer)\b|(?<!not )\bnow\b",
     re.I,
@@ -58,8 +61,8 @@ _END_OF_MONTH = re.compile(
     re.I,
 )
 _BEGINNING_OF_MONTH = re.compile(
-    rf"\b(?:(?:the )?(?:beginning|start) of |early |first days of |(?:a )?(?:principios|comienzos|inicios) de |"
-    rf"primeros d[ií]as de ){_MONTH}",
+    rf"\b(?:(?:the )?(?:beginning|start) of |early |first days of |"
+    rf"(?:a )?(?:principios|comienzos|inicios) de |primeros d[ií]as de ){_MONTH}",
     re.I,
 )
 _MIDDLE_OF_MONTH = re.compile(
@@ -75,7 +78,8 @@ _NTH_WEEK_DAY = {"first": 1, "primera": 1, "second": 8, "segunda": 8, "third": 1
 # The current month's end: "end of the month", "antes de final de mes", "this month", "este mes".
 _THIS_MONTH = re.compile(
     r"\b((the )?end of (the|this) month|before the month is (out|over)|this month|this very month|"
-    r"(a |para |antes de )?(final(es)?|fin(es)?) de(l)? mes|este (mismo )?mes|antes de que (termine|acabe) el mes)\b",
+    r"(a |para |antes de )?(final(es)?|fin(es)?) de(l)? mes|este (mismo )?mes|"
+    r"antes de que (termine|acabe) el mes)\b",
     re.I,
 )
 _THIS_WEEK = re.compile(r"\b(this (very )?week|esta (misma )?semana)\b", re.I)
@@ -114,7 +118,8 @@ _END_OF_YEAR = re.compile(
 )
 _IN_PERIOD = re.compile(
     rf"(?P<count>{COUNT})\s+(?P<unit>days?|weeks?|fortnights?|months?|years?|quarters?|"
-    r"d[ií]as|semanas?|quincenas?|mes(?:es)?|años?|trimestres?)\b(?P<half>\s+(?:and a half|y medio|y media))?",
+    r"d[ií]as|semanas?|quincenas?|mes(?:es)?|años?|trimestres?)\b"
+    r"(?P<half>\s+(?:and a half|y medio|y media))?",
     re.I,
 )
 _HALF_A = re.compile(r"\b(half a year|medio año|six months)\b", re.I)
@@ -124,7 +129,7 @@ _PERIOD_LEAD_IN = re.compile(
 
 
 def today_in(tz_name: str | None) -> date:
-    """Today's date where the visitor is (an IANA zone such as "America/Mexico_City"); the server's if unknown."""
+    """Today where the visitor is (an IANA zone such as "America/Mexico_City"); the server's when unknown."""
     if tz_name:
         try:
             return datetime.now(ZoneInfo(tz_name)).date()
@@ -251,7 +256,7 @@ def _duckling_days(text: str, today: date, language: str | None, tz_name: str | 
 def parse_timeline_days(
     text: str, today: date | None = None, *, tz_name: str | None = None, language: str | None = None
 ) -> int | None:
-    """Days until the visitor needs it ("asap" → 7, "in six weeks" → 42, "a finales de abril"); None when unknown.
+    """Days until the visitor needs it ("asap" → 7, "in six weeks" → 42, "a finales de abril"); None: unknown.
 
     ``today`` defaults to today in ``tz_name`` (the visitor's IANA time zone); ``language`` ("en", "es")
     picks Duckling's locale, both are tried when not given.

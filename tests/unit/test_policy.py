@@ -81,7 +81,8 @@ def test_hot_lead_missing_budget_or_authority_is_mql(changes: dict[str, object])
 
 
 def test_budget_exactly_at_the_minimum_fits() -> None:
-    verdict = qualify(sql_ready(budget_amount=Decimal("1000")), POLICY)
+    # the minimum is in the policy's currency (EUR): 1,000 USD no longer counts as 1,000
+    verdict = qualify(sql_ready(budget_amount=Decimal("1000"), budget_currency="EUR"), POLICY)
     assert verdict.qualification is Qualification.SQL
 
 
