@@ -9,6 +9,7 @@ igual el año que viene") still counts as that timeframe.
 
 import calendar
 import re
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -82,6 +83,11 @@ _THIS_MONTH = re.compile(
     r"antes de que (termine|acabe) el mes)\b",
     re.I,
 )
+_END_OF_NEXT_MONTH = re.compile(
+    r"\b((the )?end of next month|(a |para |antes de )?(final(es)?|fin(es)?) del (mes (que viene|siguiente|"
+    r"entrante|que entra)|pr[oó]ximo mes))\b",
+    re.I,
+)
 _THIS_WEEK = re.compile(r"\b(this (very )?week|esta (misma )?semana)\b", re.I)
 _NEXT_WEEK = re.compile(r"\b(next week|(la )?pr[oó]xima semana|(la )?semana (que viene|entrante))\b", re.I)
 _NEXT_MONTH = re.compile(
@@ -113,6 +119,17 @@ _NEW_YEAR = re.compile(
     r"a la vuelta de (las )?navidades|en el año nuevo)\b",
     re.I,
 )
+# Part of next year: "early next year", "a mediados del año que viene", "finales del próximo año"
+_PART_OF_NEXT_YEAR = re.compile(
+    rf"\b(?P<part>early|beginning of|start of|the start of|mid|middle of|late|end of|the end of|"
+    rf"(?:a )?(?:principios|comienzos|inicios|mediados|finales|fines)(?: de(?:l)?)?)[- ]{_NEXT_YEAR_WORDS}",
+    re.I,
+)
+# Halves of the year: "H2", "the second half of the year", "el segundo semestre"
+_HALF_YEAR = re.compile(
+    r"\bH(?P<h>[12])\b|\b(?P<word>first|second|primer|segundo) (half of (the |this )?year|semestre)\b", re.I
+)
+_CHRISTMAS = re.compile(r"\b(christmas|xmas|navidad(es)?)\b", re.I)
 _END_OF_YEAR = re.compile(
     r"\b(end of (the )?year|year[- ]end|this year|fin(al(es)?)? de(l)? año|este año)\b", re.I
 )
@@ -126,6 +143,13 @@ _HALF_A = re.compile(r"\b(half a year|medio año|six months)\b", re.I)
 _PERIOD_LEAD_IN = re.compile(
     r"\b(in|within|next|by|en|dentro de|para|antes de|renews?|vence|expires?|de aqu[ií] a)\b", re.I
 )
+
+_DATE_LEAD_IN_WORDS = (
+    r"by|before|until|till|on|for|from|starting|next|this|in|antes de|antes del|para|hasta|a partir de|"
+    r"a partir del|desde|en|el pr[oó]ximo|la pr[oó]xima|el (?:lunes|martes|mi[eé]rcoles|jueves|viernes)"
+)
+_DATE_LEAD_IN = re.compile(rf"(?:{_DATE_LEAD_IN_WORDS})\b", re.I)  # "by June 1st", "el lunes"
+_DATE_LEAD_IN_BEFORE = re.compile(rf"\b(?:{_DATE_LEAD_IN_WORDS})\s+(?:(?:el|la|the)\s+)?$", re.I)
 
 
 def today_in(tz_name: str | None) -> date:
@@ -197,12 +221,24 @@ def _explicit_date(text: str, today: date) -> date | None:
     if _NEXT_QUARTER.search(text):
         current = (today.month - 1) // 3 + 1
         return _quarter_start(current % 4 + 1, today.year + (current == 4))
+    if match := _PART_OF_NEXT_YEAR.search(text):
+        part, year = match["part"].lower(), today.year + 1
+        if part.startswith(("mid", "middle", "a mediados", "mediados")):
+            return date(year, 7, 1)
+        if part.startswith(("late", "end", "the end", "a finales", "finales", "a fines", "fines")):
+            return date(year, 12, 31)
+        return date(year, 1, 1)
+    if match := _HALF_YEAR.search(text):
+        second = match["h"] == "2" or (match["word"] or "").lower() in ("second", "segundo")
+        return date(today.year, 7, 1) if second or today.month <= 6 else date(today.year + 1, 1, 1)
     if _AFTER_SUMMER.search(text):
         return _next_occurrence(9, 1, today)  # the northern summer: our markets (es, en) mostly are
     if _BEFORE_SUMMER.search(text):
         return _next_occurrence(6, 21, today)
     if _NEW_YEAR.search(text):
         return date(today.year + 1, 1, 1)
+    if _CHRISTMAS.search(text):
+        return _next_occurrence(12, 25, today)
     if _END_OF_YEAR.search(text):
         return date(today.year, 12, 31)
     return None
@@ -225,6 +261,8 @@ def _explicit_days(text: str, today: date) -> int | None:
         return ASAP_DAYS
     if _NEXT_WEEK.search(text) or re.search(r"\b(fortnight|quincena)\b", text, re.I):
         return 14
+    if _END_OF_NEXT_MONTH.search(text):
+        return (_month_end(today, 1) - today).days
     if _THIS_MONTH.search(text):
         return max((_month_end(today) - today).days, 1)
     if _NEXT_MONTH.search(text):
@@ -234,8 +272,10 @@ def _explicit_days(text: str, today: date) -> int | None:
     return None
 
 
-def _duckling_days(text: str, today: date, language: str | None, tz_name: str | None) -> int | None:
-    """Days until the first future date Duckling reads: a date, or an interval's end ("by June 1st")."""
+def _duckling_dates(
+    text: str, today: date, language: str | None, tz_name: str | None
+) -> Iterator[tuple[int, int, int]]:
+    """(days until, start, end) of every future date Duckling reads; an interval ("by June 1st"): its end."""
     for lang in [language] if language in ("en", "es") else ["en", "es"]:
         for entity in _duckling.times(text, today, lang or "en", tz_name):
             value = entity["value"]
@@ -249,8 +289,11 @@ def _duckling_days(text: str, today: date, language: str | None, tz_name: str | 
                 when = (end if starts_now and end else start or end)["value"]
             days = (date.fromisoformat(when[:10]) - today).days
             if days > 0:
-                return days
-    return None
+                yield days, entity["start"], entity["end"]
+
+
+def _duckling_days(text: str, today: date, language: str | None, tz_name: str | None) -> int | None:
+    return next((days for days, _, _ in _duckling_dates(text, today, language, tz_name)), None)
 
 
 def parse_timeline_days(
@@ -277,6 +320,12 @@ def mentions_timeline(text: str, today: date | None = None) -> bool:
         return True
     if _IN_PERIOD.search(text):
         return bool(_PERIOD_LEAD_IN.search(text))
-    return any(
+    if any(
         pattern.search(text) for pattern in (_THIS_WEEK, _NEXT_WEEK, _THIS_MONTH, _NEXT_MONTH, _NEXT_YEAR)
+    ):
+        return True
+    # a date Duckling reads, said as a deadline ("by Monday", "para el 5 de mayo"): not "May Chen, from Acme"
+    return any(
+        _DATE_LEAD_IN.match(text, start) or _DATE_LEAD_IN_BEFORE.search(text[:start])
+        for _, start, _ in _duckling_dates(text, today, None, None)
     )
