@@ -119,7 +119,8 @@ def test_a_budget_next_to_a_head_count(text: str, amount: int, size: int) -> Non
 
 
 @pytest.mark.parametrize(
-    "text", ["we need it in 2 months", "in a month, maybe", "for 12 months", "en 2027", "the second week of May"]
+    "text",
+    ["we need it in 2 months", "in a month, maybe", "for 12 months", "en 2027", "the second week of May"],
 )
 def test_durations_and_dates_are_not_money(text: str) -> None:
     assert not mentions_budget(text)
