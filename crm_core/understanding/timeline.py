@@ -25,7 +25,8 @@ _MONTHS = {
     "enero": 1, "febrero": 2, "marzo": 3, "abril": 4, "mayo": 5, "junio": 6, "julio": 7, "agosto": 8,
     "septiembre": 9, "setiembre": 9, "octubre": 10, "noviembre": 11, "diciembre": 12,
 }  # fmt: skip
-_MONTH = r"(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\b"
+_MONTH_NAMES = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_MONTH = rf"(?:{_MONTH_NAMES})\b"
 _UNIT_DAYS = {
     "day": 1, "week": 7, "fortnight": 14, "month": 30, "quarter": 91, "year": 365,
     "día": 1, "dia": 1, "semana": 7, "quincena": 15, "mes": 30, "trimestre": 91, "año": 365, "ano": 365,
@@ -144,6 +145,14 @@ _PERIOD_LEAD_IN = re.compile(
     r"\b(in|within|next|by|en|dentro de|para|antes de|renews?|vence|expires?|de aqu[ií] a)\b", re.I
 )
 
+# Duckling is asked only when a message has something of a calendar in it (most have none: ~1 ms saved).
+_CALENDAR_HINT = re.compile(
+    rf"\d|\b({_MONTH_NAMES}|monday|tuesday|wednesday|thursday|friday|saturday|sunday|lunes|martes|"
+    r"mi[eé]rcoles|jueves|viernes|s[aá]bado|domingo|weekend|fin de semana|tomorrow|ma[ñn]ana|tonight|"
+    r"spring|summer|autumn|fall|winter|primavera|verano|oto[ñn]o|invierno|easter|semana santa|pascua|"
+    r"black friday|cyber monday|thanksgiving|halloween|new year|a[ñn]o nuevo|reyes)\b",
+    re.I,
+)
 _DATE_LEAD_IN_WORDS = (
     r"by|before|until|till|on|for|from|starting|next|this|in|antes de|antes del|para|hasta|a partir de|"
     r"a partir del|desde|en|el pr[oó]ximo|la pr[oó]xima|el (?:lunes|martes|mi[eé]rcoles|jueves|viernes)"
@@ -276,6 +285,8 @@ def _duckling_dates(
     text: str, today: date, language: str | None, tz_name: str | None
 ) -> Iterator[tuple[int, int, int]]:
     """(days until, start, end) of every future date Duckling reads; an interval ("by June 1st"): its end."""
+    if not _CALENDAR_HINT.search(text):
+        return
     for lang in [language] if language in ("en", "es") else ["en", "es"]:
         for entity in _duckling.times(text, today, lang or "en", tz_name):
             value = entity["value"]
