@@ -48,13 +48,14 @@ _UNSURE = re.compile(
     r"no lo (hemos|he) decidido|sin fecha|todav[ií]a no (lo )?sab|a[uú]n no (lo )?sab)\b",
     re.I,
 )
-_ASAP = re.compile(
-    r"\b(asap|as soon as (possible|(you|we) can)|right (now|away)|immediately|urgent(ly)?|today|tomorrow|"
-    r"yesterday|"
-    r"lo antes posible|cuanto antes|ya mismo|ahora( mismo)?|inmediatamente|urgente|hoy|de inmediato|"
-    r"enseguida|para ayer)\b|(?<!not )\bnow\b",
-    re.I,
+_ASAP_WORDS = (
+    r"asap|as soon as (possible|(you|we) can)|right (now|away)|immediately|urgent(ly)?|tomorrow|yesterday|"
+    r"lo antes posible|cuanto antes|ya mismo|ahora mismo|inmediatamente|urgente|de inmediato|enseguida|"
+    r"para ayer"
 )
+_ASAP = re.compile(rf"\b({_ASAP_WORDS}|today|hoy|ahora)\b|(?<!not )\bnow\b", re.I)
+# In a longer message "now" and "today" say little ("we're now 40 people", "today we use Excel").
+_ASAP_IN_PASSING = re.compile(rf"\b({_ASAP_WORDS})\b", re.I)
 # "end of April", "before April is out", "a finales de abril", "antes de que termine abril"
 _END_OF_MONTH = re.compile(
     rf"\b(?:(?:the )?(?:end|close) of (?:the month of )?|late |a (?:finales|fines|fin) de |finales de |"
@@ -110,8 +111,7 @@ _NEXT_QUARTER = re.compile(
     r"\b(next quarter|(el )?pr[oó]ximo trimestre|(el )?trimestre (que viene|siguiente|entrante))\b", re.I
 )
 _AFTER_SUMMER = re.compile(
-    r"\b(after (the )?summer( holidays)?|(despu[eé]s|pasado|tras|a la vuelta) (de(l)? )?(el )?verano|"
-    r"en septiembre)\b",
+    r"\b(after (the )?summer( holidays)?|(despu[eé]s|pasado|tras|a la vuelta) (de(l)? )?(el )?verano)\b",
     re.I,
 )
 _BEFORE_SUMMER = re.compile(r"\b(before (the )?summer|antes del verano)\b", re.I)
@@ -192,7 +192,8 @@ def _quarter_start(quarter: int, year: int) -> date:
 
 
 def _quarter_date(quarter: int, today: date, next_year: bool) -> date:
-    """Named quarter: its start; the current one: its end; a past one (or "… next year"): next year's."""
+    """Named quarter: its start; the current one: the day after it ends; a past one (or "… next year"):
+    next year's start."""
     current = (today.month - 1) // 3 + 1
     if next_year:
         return _quarter_start(quarter, today.year + 1)
@@ -327,7 +328,7 @@ def parse_timeline_days(
 def mentions_timeline(text: str, today: date | None = None) -> bool:
     """Whether a message clearly states when (used to pick timelines out of longer messages)."""
     today = today or date.today()
-    if _ASAP.search(text) or _explicit_date(text, today) is not None:
+    if _ASAP_IN_PASSING.search(text) or _explicit_date(text, today) is not None:
         return True
     if _IN_PERIOD.search(text):
         return bool(_PERIOD_LEAD_IN.search(text))

@@ -117,6 +117,7 @@ def test_today_is_the_visitors_today() -> None:
         ("we'd want it up and running by Black Friday", True),
         ("lo queremos para el 5 de mayo", True),
         ("we have 3 sales reps", False),
+        ("we're now 40 people and today we use spreadsheets", False),
         ("May Chen here, from Acme", False),
         ("ya tenemos un CRM", False),
     ],
