@@ -40,15 +40,18 @@ _NO_BUDGET = re.compile(
     r"a[uú]n no|no (lo )?s[eé]|ni idea|nada|ninguno|por definir|sin definir|no est[aá] definido)\b",
     re.I,
 )
+# Names and codes first: "$5,000 MXN" and "$8,000 pesos" are pesos; a bare "$" is a dollar.
 _CURRENCIES = (
-    (re.compile(r"\$|\busd\b|\bdollars?\b|\bbucks\b|\bd[oó]lar(es)?\b|\bpavos\b", re.I), "USD"),
-    (re.compile(r"€|\beur\b|\beuros?\b", re.I), "EUR"),
-    (re.compile(r"£|\bgbp\b|\bpounds?\b|\bquid\b|\blibras?\b", re.I), "GBP"),
+    (re.compile(r"\bmx\$|\bmxn\b|\bpesos? mexicanos?\b", re.I), "MXN"),
     (re.compile(r"\bpesos? colombianos?\b|\bcop\b", re.I), "COP"),
     (re.compile(r"\bpesos? argentinos?\b|\bars\b", re.I), "ARS"),
     (re.compile(r"\bpesos? chilenos?\b|\bclp\b", re.I), "CLP"),
-    (re.compile(r"\bmxn\b|\bpesos?\b", re.I), "MXN"),  # after the other pesos: unqualified means Mexican
+    (re.compile(r"\bpesos?\b", re.I), "MXN"),  # unqualified pesos: Mexican, our only peso market so far
+    (re.compile(r"\busd\b|\bus\$|\bdollars?\b|\bbucks\b|\bd[oó]lar(es)?\b|\bpavos\b", re.I), "USD"),
+    (re.compile(r"€|\beur\b|\beuros?\b", re.I), "EUR"),
+    (re.compile(r"£|\bgbp\b|\bpounds?\b|\bquid\b|\blibras?\b", re.I), "GBP"),
     (re.compile(r"\b(cad|aud|chf|jpy|cny|inr|brl|pen|sek|nok|dkk|pln)\b", re.I), None),  # named as the code
+    (re.compile(r"\$"), "USD"),
 )
 _SUFFIX = r"k|m|mm|thousand|million|grand|mil|millones|mill[oó]n|lucas"
 _AMOUNT = re.compile(
@@ -73,7 +76,8 @@ _NOT_AMOUNTS = re.compile(
     rf"(?:\d+|{NUMBER_WORD_PATTERN})\s+(?:{_TIME_UNITS})\b(?:\s+(?:and a half|y medio))?|"
     rf"(?<![\w/.,])(?:\d+|\b(?:{_SEVERAL}))\s+(?:{_TIME_UNITS})\b|"
     r"\b(?:in|by|for|until|from|en|de|del|para|hasta|desde)\s+(?:19|20)\d\d\b|"
-    r"\b\d{1,2}(?:st|nd|rd|th)\b|\b\d{1,2} de (?:ene|feb|mar|abr|may|jun|jul|ago|sep|set|oct|nov|dic)\w*",
+    r"\b\d+(?:[.,]\d+)?\s?%|\b\d{1,2}(?:st|nd|rd|th)\b|"
+    r"\b\d{1,2} de (?:ene|feb|mar|abr|may|jun|jul|ago|sep|set|oct|nov|dic)\w*",
     re.I,
 )
 _PERIODS = (

@@ -43,6 +43,8 @@ def test_a_range_keeps_both_ends(text: str, low: int, high: int, currency: str) 
         ("9000 libras", 9000, "GBP"),
         ("30 mil pesos", 30000, "MXN"),  # pesos alone: Mexican
         ("3000 MXN", 3000, "MXN"),
+        ("$45,000 MXN", 45000, "MXN"),  # the peso's sign is "$" too: the code decides
+        ("$8,000 pesos", 8000, "MXN"),
         ("5000", 5000, None),  # no currency said
     ],
 )
@@ -120,7 +122,14 @@ def test_a_budget_next_to_a_head_count(text: str, amount: int, size: int) -> Non
 
 @pytest.mark.parametrize(
     "text",
-    ["we need it in 2 months", "in a month, maybe", "for 12 months", "en 2027", "the second week of May"],
+    [
+        "we need it in 2 months",
+        "in a month, maybe",
+        "for 12 months",
+        "en 2027",
+        "the second week of May",
+        "about 15% of what we spend on ads",
+    ],
 )
 def test_durations_and_dates_are_not_money(text: str) -> None:
     assert not mentions_budget(text)
