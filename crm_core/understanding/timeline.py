@@ -325,9 +325,9 @@ def parse_timeline_days(
     return _duckling_days(text, today, language, tz_name)
 
 
-def mentions_timeline(text: str, today: date | None = None) -> bool:
+def mentions_timeline(text: str, today: date | None = None, *, tz_name: str | None = None) -> bool:
     """Whether a message clearly states when (used to pick timelines out of longer messages)."""
-    today = today or date.today()
+    today = today or today_in(tz_name)
     if _ASAP_IN_PASSING.search(text) or _explicit_date(text, today) is not None:
         return True
     if _IN_PERIOD.search(text):
@@ -339,5 +339,5 @@ def mentions_timeline(text: str, today: date | None = None) -> bool:
     # a date Duckling reads, said as a deadline ("by Monday", "para el 5 de mayo"): not "May Chen, from Acme"
     return any(
         _DATE_LEAD_IN.match(text, start) or _DATE_LEAD_IN_BEFORE.search(text[:start])
-        for _, start, _ in _duckling_dates(text, today, None, None)
+        for _, start, _ in _duckling_dates(text, today, None, tz_name)
     )
