@@ -13,7 +13,8 @@ _SELF_DECIDES = re.compile(
     r"\b(i'?m|i am) the (one|person) (who|that)\b|\bsoy (yo )?(quien|el que|la que)\b|"
     r"\b(my \w+ and i|i and my \w+|we both|the two of us) (decide|sign|approve|make the call)\b|"
     r"\b(lo )?(decidimos|firmamos|aprobamos) (entre )?\b|\bentre (mi|nuestr[oa]) \w+ y yo\b|"
-    r"\b(decidimos|decidiremos) (juntos|juntas|los dos|las dos)\b|\bi can sign\b|\bpuedo firmar\b",
+    r"\b(decidimos|decidiremos) (juntos|juntas|los dos|las dos)\b|\bi can sign\b|\bpuedo firmar\b|"
+    r"\b(it'?s )?up to me\b|\bdepends on me\b|\bdepende de m[ií]\b",
     re.I,
 )
 # Someone else has the last word: "I need to ask my boss", "it's Marta's call", "the partners sign the
@@ -24,7 +25,8 @@ _INFLUENCER = re.compile(
     r"\binfluence\b|\b(don'?t|do not) have the (final|last) (say|word)\b|"
     r"\b(decides|signs|signs off|signs it off|approves|okays|has the (final|last) (say|word)|"
     r"makes the (final )?(call|decision)|holds the purse strings)\b|"
-    r"\bit'?s (not my|\w+'s|his|her|their) (call|decision)\b|\bup to (my|our|the) \w+\b|"
+    r"\bit'?s (not my|\w+'s|his|her|their) (call|decision)\b|\bup to (my|our|the) (boss|manager|director|"
+    r"ceo|cfo|coo|board|owners?|partners?|founders?|management)\b|"
     r"\b(has|needs|will need) to (approve|sign|okay|ok|green[- ]light|sign off)\b|"
     r"\b(approval|sign[- ]off|green light|go[- ]ahead) (from|of)\b|"
     r"\b(partners|owners|founders|directors|bosses|board|management) (sign|approve|decide)\b|"
@@ -33,7 +35,8 @@ _INFLUENCER = re.compile(
     r"\bno (soy|decido) (yo|quien decide)\b|\bno decido yo\b|"
     r"\b(quien|el que|la que|los que|las que) (decide|decide[n]|firma[n]?|aprueba[n]?|manda)\b|"
     r"\b(lo )?(decide|firma|aprueba|decidir[aá]|aprobar[aá]) (mi|el|la|los|las|nuestr[oa]s?)\b|"
-    r"\b(visto bueno|aprobaci[oó]n|autorizaci[oó]n|firma|ok) de\b|\bdepende de (mi|el|la|nuestr[oa])\b|"
+    r"\b(visto bueno|aprobaci[oó]n|autorizaci[oó]n) de\b|\bdepende de (mi|el|la|nuestr[oa]) (jef[ea]|"
+    r"director[a]?|gerente|soci[oa]|junta|consejo|due[ñn][oa])\b|"
     r"\b(tiene|tienen) que (aprobarlo|aprobar|firmar|autorizar)\b|\bla [uú]ltima palabra la tiene\b",
     re.I,
 )

@@ -31,6 +31,7 @@ RESEARCHES = Authority.RESEARCHER
         ("soy la gerente, decido yo", DECIDES),
         ("soy socio, lo decidimos entre mi socia y yo", DECIDES),
         ("my co-founder and I decide together", DECIDES),
+        ("it's up to me", DECIDES),
         # researching, not buying
         ("I'm a student", RESEARCHES),
         ("I'm writing my master's thesis on chatbots", RESEARCHES),
@@ -38,6 +39,8 @@ RESEARCHES = Authority.RESEARCHER
         ("estoy haciendo el TFG", RESEARCHES),
         # nothing said about the decision
         ("I work in marketing", Authority.UNKNOWN),
+        ("we have up to the end of the year", Authority.UNKNOWN),
+        ("depende de la fecha de entrega", Authority.UNKNOWN),
     ],
 )
 def test_who_decides(text: str, authority: Authority) -> None:
