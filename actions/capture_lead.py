@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.dialogue import latest_intent, slot_or_none
+from actions.dialogue import slot_or_none
 from crm_core.db import unit_of_work
 from crm_core.leads import capture_lead
 from crm_core.models import Authority, Qualification
@@ -31,8 +31,11 @@ NEXT_STEPS = {
 
 
 def facts_from_slots(slots: dict[str, Any]) -> LeadFacts:
-    """The lead as crm_core sees it, from the slots the form validated (skipped answers are unknown)."""
+    """The lead as crm_core sees it, from the slots the form validated (skipped answers are unknown).
+
+    Asking for a person and leaving an e-mail or phone for them is consent to be contacted about it."""
     slots = {name: slot_or_none(value) for name, value in slots.items()}
+    has_contact = bool(slots.get("email") or slots.get("phone"))
     amount = slots.get("budget_amount")
     timeline_days = slots.get("timeline_days")
     size = slots.get("company_size")
@@ -48,10 +51,25 @@ def facts_from_slots(slots: dict[str, Any]) -> LeadFacts:
         name=slots.get("person_name"),
         email=slots.get("email"),
         phone=slots.get("phone"),
-        consent=slots.get("consent") is True,
+        consent=slots.get("consent") is True or (slots.get("wants_person") is True and has_contact),
         just_asking=slots.get("just_asking") is True,
         bought_competitor=slots.get("bought_competitor") is True,
     )
+
+
+def next_steps(
+    qualification: Qualification, wants_a_person: bool, contact: str | None, consent: bool, rep: str | None
+) -> str:
+    """What the visitor is told: only what will happen. Nobody is promised a call they can't receive."""
+    if wants_a_person:
+        if not contact:
+            return "utter_handoff_no_contact"
+        return "utter_handoff" if rep else "utter_handoff_queued"
+    if qualification is Qualification.NURTURE and not (contact and consent):
+        return "utter_next_steps_nurture_no_contact"
+    if qualification is Qualification.SQL and rep is None:
+        return "utter_next_steps_sql_queued"
+    return NEXT_STEPS[qualification]
 
 
 def lead_source(events: list[dict[str, Any]], channel: str) -> str:
@@ -82,7 +100,8 @@ class ActionCaptureLead(Action):  # type: ignore[misc]
         facts = facts_from_slots(tracker.current_slot_values())
         channel = tracker.get_latest_input_channel() or "unknown"
         language = tracker.get_slot("language") or "en"
-        wants_a_person = latest_intent(tracker) == "request_human"
+        wants_a_person = tracker.get_slot("wants_person") is True
+        contact = facts.email or facts.phone
         try:
             with unit_of_work() as session:
                 lead = capture_lead(
@@ -92,22 +111,22 @@ class ActionCaptureLead(Action):  # type: ignore[misc]
                     language=language,
                     source=lead_source(tracker.events, channel),
                 )
-                if wants_a_person:  # in the same transaction: the lead, its assignment, the notifications
+                if (
+                    wants_a_person and contact
+                ):  # in the same transaction: the lead, its assignment, the notifications
                     rep = hand_to_a_person(session, lead.id)
                     lead = lead.model_copy(update={"assigned_rep": rep.name if rep else None})
         except SQLAlchemyError:
             log.exception("could not store the lead of conversation %s", tracker.sender_id)
             dispatcher.utter_message(response="utter_lead_not_saved")
             return []
-        response = NEXT_STEPS[lead.qualification]
-        if wants_a_person:
-            response = "utter_handoff"
-        elif lead.qualification is Qualification.SQL and lead.assigned_rep is None:
-            response = "utter_next_steps_sql_queued"
         dispatcher.utter_message(
-            response=response,
+            response=next_steps(
+                lead.qualification, wants_a_person, contact, facts.consent, lead.assigned_rep
+            ),
             name_suffix=f", {facts.name}" if facts.name else "",
             rep_name=lead.assigned_rep or "",
+            contact=contact or "",
         )
         return [
             SlotSet("qualification", lead.qualification.value),

@@ -1,4 +1,5 @@
-"""Small conversational actions: greeting (returning visitors), explaining a question, the fallback."""
+"""Small conversational actions: opening an enquiry (and returning visitors), explaining a question, the
+fallback's "did you mean …?"."""
 
 from typing import Any
 
@@ -7,7 +8,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.dialogue import SKIPPED, current_language, response_text
+from actions.dialogue import SKIPPED, current_language, latest_intent, likely_intents, response_text
 
 # A returning visitor starts a new enquiry: what they need, budget and timing are asked again;
 # who they are (name, company, role, contact, consent) is kept.
@@ -21,23 +22,45 @@ NEW_ENQUIRY_SLOTS = (
     "timeline_days",
     "just_asking",
     "bought_competitor",
+    "wants_person",
     "qualification",
     "retries",
 )
+# How an enquiry opens, by what the visitor's message was: a greeting, a request for a quote or a demo, or
+# a question already answered (the FAQ, "are you a bot?", small talk) that leads on to the questions.
+OPENING_LINES = {
+    "request_sales": "utter_sales_intro",
+    "faq": "utter_bridge_to_questions",
+    "bot_challenge": "utter_bridge_to_questions",
+    "chitchat": "utter_bridge_to_questions",
+}
+# What the fallback may offer as "did you mean …?", each labelled in the visitor's words (utter_label_*): the
+# requests a visitor would recognise as theirs. "Did you mean 'hello'?" or a placeholder such as "something
+# else" helps nobody: then the visitor is asked to rephrase.
+OFFERED_REQUESTS = (
+    "request_sales", "request_human", "just_asking", "bought_competitor", "bot_challenge", "stop",
+    "change_language", "why_ask", "rather_not_say",
+)  # fmt: skip
 
 
-class ActionGreet(Action):  # type: ignore[misc]
+class ActionOpenEnquiry(Action):  # type: ignore[misc]
+    """Opens the qualification: a greeting (or the answer to a request for a quote), and for a returning
+    visitor a new enquiry that keeps who they are."""
+
     def name(self) -> str:
-        return "action_greet"
+        return "action_open_enquiry"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         name = tracker.get_slot("person_name")
-        if not name or name == SKIPPED:
+        opening = OPENING_LINES.get(latest_intent(tracker) or "")
+        if opening:
+            dispatcher.utter_message(response=opening)
+        elif name and name != SKIPPED:
+            dispatcher.utter_message(response="utter_greet_returning", person_name=name)
+        else:
             dispatcher.utter_message(response="utter_greet")
-            return []
-        dispatcher.utter_message(response="utter_greet_returning", person_name=name)
         if tracker.get_slot("qualification") is None:
             return []  # the first enquiry is still under way: keep its answers
         return [SlotSet(slot, None) for slot in NEW_ENQUIRY_SLOTS]
@@ -69,11 +92,8 @@ class ActionDefaultAskAffirmation(Action):  # type: ignore[misc]
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         language = current_language(tracker)
-        ranking = tracker.latest_message.get("intent_ranking") or []
-        intent = next(
-            (str(item["name"]) for item in ranking if item.get("name") not in ("nlu_fallback", None)),
-            None,
-        )
+        guesses = likely_intents(tracker, count=2)
+        intent = next((guess for guess in guesses if guess in OFFERED_REQUESTS), None)
         label = response_text(domain, f"utter_label_{intent}", language) if intent else None
         if intent is None or label is None:
             dispatcher.utter_message(response="utter_ask_rephrase")

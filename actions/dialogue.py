@@ -49,6 +49,15 @@ def likely_intents(tracker: Tracker, count: int = 2, at_least: float = 0.0) -> l
     return [str(entry["name"]) for entry in guesses if float(entry.get("confidence") or 0.0) >= at_least]
 
 
+def channel_metadata(tracker: Tracker, key: str) -> Any:
+    """The latest value a channel sent for ``key`` with a visitor message (the widget's "timezone" and
+    "locale", Telegram's "language_code"), or None."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user" and (value := (event.get("metadata") or {}).get(key)):
+            return value
+    return None
+
+
 def slot_or_none(value: Any) -> Any:
     """A slot value as crm_core should see it: skipped answers are unknown."""
     return None if value == SKIPPED else value

@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 
+from actions.contact import contact_only, missing_contact_slots
 from actions.dialogue import SKIPPED, current_language, latest_intent, likely_intents
 from crm_core.models import Authority
 from crm_core.understanding import (
@@ -37,23 +38,26 @@ from crm_core.understanding import (
 
 Slots = dict[str, Any]
 
-# Messages that may carry answers; other intents (questions, stop, …) are handled by rules.
-ANSWER_INTENTS = {"inform", "affirm", "deny", "nlu_fallback", None}
-# Inside the form these reach the form (data/rules.yml), which decides what they are. Where the question
-# is answered in free wording (a need, a company, a person's name), a statement is the answer whatever the
-# classifier thought of it: nothing it was trained on looks like "Lakeshore Cycles". Anywhere else, or when
-# the message is a question, it gets its reply and the question is asked again.
+# Messages that may carry answers; other intents (questions, stop, …) are handled by rules. A request for a
+# quote may come with facts ("a quote for 3 sites by Friday").
+ANSWER_INTENTS = {"inform", "affirm", "deny", "nlu_fallback", "request_sales", None}
+# Answers only: a message fills the question asked only when it answers it. Off-topic input and small talk
+# (also as the classifier's best guess for an unsure message) get their reply and the question again — except
+# where the answer is a name (a company, a person), which nothing the classifier was trained on looks like
+# ("Lakeshore Cycles" scored as out of scope once), unless it is a question. Any other question that the
+# parser can't read as an answer is acknowledged and the question asked again; at the need question a
+# question can be the need ("can you qualify leads on our site?").
 OFF_TOPIC_INTENTS = {"out_of_scope", "chitchat"}
-FREE_TEXT_SLOTS = {"need", "company", "person_name"}
-# A message the classifier is unsure about is taken as an answer and validated, and off-topic input is
-# handled as above, except when asking for a person is one of the two best guesses with at least
-# OFFER_CONFIDENCE: then the visitor is offered a person (a button) before the question is asked again.
-# Whoever wants a human must not be kept in the form by a guess: an unneeded offer costs one click, a
-# missed one keeps a visitor who asked for a person answering questions.
+NAME_SLOTS = {"company", "person_name"}
+# A message the classifier is unsure about, or off-topic input, where asking for a person is one of the two
+# best guesses with at least OFFER_CONFIDENCE: the visitor is offered a person (a button) before the question
+# is asked again. An unneeded offer costs one click, a missed one keeps a visitor who asked for a person
+# answering questions.
 OFFERED_INTENTS = {"request_human": "utter_offer_human"}
 OFFER_CONFIDENCE = 0.1
 # Questions a visitor may truly have no answer to ("I don't have an e-mail"): skipped, not asked again.
-CAN_HAVE_NONE = {"email", "phone", "company"}
+# (A plain "no" to "and your name?" declines it the same way.)
+CAN_HAVE_NONE = {"email", "phone", "company", "person_name"}
 MAX_ATTEMPTS = 3
 # What a skipped slot is set to (the form needs a value to move on).
 SKIP_VALUES: Slots = {"consent": False}
@@ -85,35 +89,57 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """An unsure or off-topic message that may ask for a person: the offer of one, and the question
-        again. Other off-topic input: the answer to a free-wording question, else its reply and the
-        question again."""
-        intent = latest_intent(tracker)
+        """A message that does not answer the question asked gets its reply (or the offer of a person) and the
+        question again, and is stored nowhere; anything else is validated."""
         asked = tracker.get_slot(REQUESTED_SLOT)
-        answered = asked in tracker.slots_to_validate()
-        if answered and (intent == "nlu_fallback" or intent in OFF_TOPIC_INTENTS):
-            guesses = likely_intents(tracker, at_least=OFFER_CONFIDENCE)
-            offers = [OFFERED_INTENTS[guess] for guess in guesses if guess in OFFERED_INTENTS]
-            if offers:
-                dispatcher.utter_message(response=offers[0])
+        filled = tracker.slots_to_validate()
+        others = [slot for slot in filled if slot not in (asked, REQUESTED_SLOT)]
+        if asked in filled and not others:  # a message that also gives other facts is validated
+            reply = self._reply_to_non_answer(tracker, asked)
+            if reply is not None:
+                dispatcher.utter_message(response=reply)
                 return [SlotSet(asked, None)]
-        off_topic = intent in OFF_TOPIC_INTENTS and answered
-        if off_topic and (asked not in FREE_TEXT_SLOTS or is_question(_message(tracker))):
-            dispatcher.utter_message(response=f"utter_{intent}")
-            return [SlotSet(asked, None)]
         events: list[EventType] = await super().run(dispatcher, tracker, domain)
         return events
+
+    def _reply_to_non_answer(self, tracker: Tracker, asked: str) -> str | None:
+        """The reply to a message that does not answer the question for ``asked``, or None when it does."""
+        text, intent = _message(tracker), latest_intent(tracker)
+        unsure = intent == "nlu_fallback"
+        if unsure or intent in OFF_TOPIC_INTENTS:
+            offers = [
+                OFFERED_INTENTS[g]
+                for g in likely_intents(tracker, at_least=OFFER_CONFIDENCE)
+                if g in OFFERED_INTENTS
+            ]
+            if offers:
+                return offers[0]
+        if self._answers(asked, text, tracker):
+            return None
+        best_guesses = likely_intents(tracker, count=1)
+        guess = (best_guesses[0] if best_guesses else None) if unsure else intent
+        if guess in OFF_TOPIC_INTENTS and (asked not in NAME_SLOTS or is_question(text)):
+            return f"utter_{guess}"
+        if is_question(text) and asked != "need":
+            return "utter_question_noted"
+        return None
 
     # ------------------------------------------------------------------ which question comes next
 
     async def next_requested_slot(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> EventType | None:
-        """The domain's order, except that a phone number is asked only when there is no e-mail."""
-        for slot in self.domain_slots(domain):
-            if tracker.slots.get(slot) is not None:
+        """The domain's order, except that a phone number is asked only when there is no e-mail, and that a
+        visitor who asked for a person or already bought elsewhere is asked only how to reach them."""
+        slots = dict(tracker.slots)
+        wanted = self.domain_slots(domain)
+        if contact_only(tracker):
+            missing = missing_contact_slots(slots, wants_person=tracker.get_slot("wants_person") is True)
+            wanted = [slot for slot in wanted if slot in missing]
+        for slot in wanted:
+            if slots.get(slot) is not None:
                 continue
-            if slot == "phone" and tracker.slots.get("email") not in (None, SKIPPED):
+            if slot == "phone" and slots.get("email") not in (None, SKIPPED):
                 continue
             return SlotSet(REQUESTED_SLOT, slot)
         return SlotSet(REQUESTED_SLOT, None)
@@ -285,6 +311,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         if self._skipped(tracker, "company"):
             return self._skip("company", dispatcher)
         text = _text(value)
+        if self._is_a_yes(tracker, "company"):
+            return self._reject("company", dispatcher, tracker, "utter_invalid_answer")
         if tracker.get_slot(REQUESTED_SLOT) == "company" and (
             mentions_email(text) or self._has_phone(tracker)
         ):
@@ -304,6 +332,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         if self._skipped(tracker, "person_name"):
             return self._skip("person_name", dispatcher)
         text = _text(value)
+        if self._is_a_yes(tracker, "person_name"):
+            return self._reject("person_name", dispatcher, tracker, "utter_invalid_answer")
         if tracker.get_slot(REQUESTED_SLOT) == "person_name" and (
             mentions_email(text) or self._has_phone(tracker)
         ):
@@ -347,6 +377,11 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         if intent == "deny":
             return {"consent": False}
         return self._reject("consent", dispatcher, tracker, "utter_invalid_consent")
+
+    @staticmethod
+    def _is_a_yes(tracker: Tracker, slot: str) -> bool:
+        """ "Yes" / "sure" to "which company?" or "and your name?" is no name at all."""
+        return tracker.get_slot(REQUESTED_SLOT) == slot and latest_intent(tracker) == "affirm"
 
     def _has_phone(self, tracker: Tracker) -> bool:
         return parse_phone(_message(tracker), self._region(tracker)) is not None

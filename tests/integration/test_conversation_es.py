@@ -66,8 +66,13 @@ def test_browser_locale_sets_the_language_and_a_human_can_be_requested(stack: St
     reply = say(stack, sender, "quisiera que me escriba alguien de carne y hueso")
     if "¿Quieres hablar con una persona?" in reply:  # the classifier was unsure: the offer, then the button
         reply = say(stack, sender, "/request_human")
-    assert "una persona te responderá" in reply, reply
-    assert stack.lead(sender).qualification is not None
+    # Nothing is promised before the visitor says how to reach them: only the contact questions follow.
+    assert "te paso con una persona" in reply and "cómo te llamas" in reply, reply
+    assert "correo" in say(stack, sender, "Gala Ferrán")
+    reply = say(stack, sender, "gala.ferran@tintoreria.example")
+    assert "te contactará en gala.ferran@tintoreria.example" in reply, reply
+    lead = stack.lead(sender)
+    assert lead.email == "gala.ferran@tintoreria.example" and lead.consent is True
 
 
 def test_english_visitor_switches_language_skips_a_question_and_comes_back(stack: Stack) -> None:

@@ -1,7 +1,9 @@
 """How the form reads a message whose intent is not a plain answer (actions/qualification_form.py).
 
-Off-topic-looking input is the answer to a free-wording question, otherwise it is replied to and the question
-asked again; a "refusal" that answers the question is an answer. Runs the real validation action on the real
+Answers only: off-topic input (also as the best guess for an unsure message) and questions the parser can't
+read as an answer are replied to and the question asked again, never stored; where the answer is a name (a
+company, a person), a statement is the answer whatever it looked like; a "refusal" that answers the question is
+an answer. Runs the real validation action on the real
 domain; the classifier's verdict is given, as Rasa would pass it."""
 
 import asyncio
@@ -94,11 +96,40 @@ def test_off_topic_input_that_may_ask_for_a_person_gets_the_offer_of_one() -> No
     assert slots == {"need": None} and said == ["utter_offer_human"]
 
 
-def test_off_topic_input_where_a_person_is_a_remote_guess_is_the_answer() -> None:
+def test_off_topic_input_where_a_person_is_a_remote_guess_is_declined_not_stored_as_the_need() -> None:
     slots, said = run_form(
-        "need", "help for our tax returns season", "out_of_scope", ("request_human",), (0.9, 0.05)
+        "need", "which bank has the best savings rate", "out_of_scope", ("request_human",), (0.9, 0.05)
     )
-    assert slots["need"] == "help for our tax returns season" and said == []
+    assert slots == {"need": None} and said == ["utter_out_of_scope"]
+
+
+@pytest.mark.parametrize(
+    ("text", "guess", "reply"),
+    [
+        ("how tall is the eiffel tower", "out_of_scope", "utter_out_of_scope"),
+        ("qué tal el finde", "chitchat", "utter_chitchat"),
+    ],
+)
+def test_an_unsure_message_whose_best_guess_is_off_topic_is_not_the_need(
+    text: str, guess: str, reply: str
+) -> None:
+    slots, said = run_form("need", text, "nlu_fallback", (guess, "inform"))
+    assert slots == {"need": None} and said == [reply]
+
+
+def test_a_question_the_parser_cannot_read_as_a_budget_is_acknowledged_and_asked_again() -> None:
+    slots, said = run_form("budget", "what do teams our size usually spend?", "inform")
+    assert slots == {"budget": None} and said == ["utter_question_noted"]
+
+
+def test_a_question_that_states_the_answer_is_the_answer() -> None:
+    slots, said = run_form("budget", "about 8k, is that enough?", "inform")
+    assert slots["budget_amount"] == "8000" and said == []
+
+
+def test_a_question_can_be_the_need() -> None:
+    slots, said = run_form("need", "can it qualify the people who fill in our contact form?", "inform")
+    assert slots["need"] == "can it qualify the people who fill in our contact form?" and said == []
 
 
 def test_an_unsure_message_otherwise_is_taken_as_the_answer() -> None:
@@ -126,3 +157,14 @@ def test_having_none_skips_the_question_instead_of_asking_again(asked: str, text
 def test_having_no_problem_with_it_is_not_having_nothing() -> None:
     slots, said = run_form("consent", "I don't have a problem with that", "affirm")
     assert slots["consent"] is True and said == []
+
+
+@pytest.mark.parametrize("asked", ["person_name", "company"])
+def test_a_yes_is_not_a_name(asked: str) -> None:
+    slots, said = run_form(asked, "yes", "affirm")
+    assert slots[asked] is None and said == ["utter_invalid_answer"]
+
+
+def test_a_plain_no_to_the_name_question_declines_it() -> None:
+    slots, said = run_form("person_name", "no", "deny")
+    assert slots["person_name"] == "unknown" and said == ["utter_skip_ok"]

@@ -50,7 +50,10 @@
       var v = params.get("utm_" + k);
       if (v) utm[k] = v;
     });
-    return { channel: "website", page_url: location.href, referrer: document.referrer || null, utm: utm, locale: locale };
+    var timezone = null;
+    try { timezone = Intl.DateTimeFormat().resolvedOptions().timeZone || null; } catch (e) { timezone = null; }
+    // The time zone makes "by the end of the month" the visitor's month end, not the server's.
+    return { channel: "website", page_url: location.href, referrer: document.referrer || null, utm: utm, locale: locale, timezone: timezone };
   }
 
   // ---- the DOM -------------------------------------------------------------------------------------

@@ -1,0 +1,53 @@
+"""Contact before any promise: a visitor who asks for a person, or who already bought elsewhere, is asked how
+to reach them (and, for a later check-in, whether we may) before anything is promised.
+
+`action_ask_contact` acknowledges the request and sets `needs_contact`, on which the rules branch: the form
+asks only the missing contact questions (`ValidateQualificationForm.next_requested_slot`), or the lead is
+captured at once.
+"""
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.dialogue import SKIPPED, latest_intent
+
+ACKNOWLEDGEMENTS = {"request_human": "utter_handoff_ack", "bought_competitor": "utter_nurture_ack"}
+CONTACT_SLOTS = ("person_name", "email", "phone", "consent")
+
+
+def contact_only(tracker: Tracker) -> bool:
+    """Whether the form should ask only how to reach the visitor."""
+    return tracker.get_slot("wants_person") is True or tracker.get_slot("bought_competitor") is True
+
+
+def missing_contact_slots(slots: dict[str, Any], wants_person: bool) -> list[str]:
+    """The contact questions still to ask, in the form's order: a name, an e-mail (else a phone) and, unless
+    the visitor asked for a person (which is asking to be contacted), consent."""
+    missing = [] if slots.get("person_name") is not None else ["person_name"]
+    has_email = slots.get("email") not in (None, SKIPPED)
+    has_phone = slots.get("phone") not in (None, SKIPPED)
+    if not (has_email or has_phone):
+        missing += ["email", "phone"]
+    if not wants_person and slots.get("consent") is None:
+        missing.append("consent")
+    return missing
+
+
+class ActionAskContact(Action):  # type: ignore[misc]
+    def name(self) -> str:
+        return "action_ask_contact"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        intent = latest_intent(tracker) or ""
+        dispatcher.utter_message(response=ACKNOWLEDGEMENTS.get(intent, "utter_handoff_ack"))
+        slots = tracker.current_slot_values()
+        missing = missing_contact_slots(slots, wants_person=intent == "request_human")
+        # An e-mail or phone skipped earlier is asked again: the visitor now wants to be reached.
+        reopened = [SlotSet(slot, None) for slot in ("email", "phone") if slot in missing and slots.get(slot)]
+        return [*reopened, SlotSet("needs_contact", bool(missing))]

@@ -1,0 +1,146 @@
+"""Contact before any promise (actions/contact.py, the form's next question, actions/capture_lead.next_steps):
+a visitor who asks for a person or already bought elsewhere is asked only how to reach them, and is told only
+what will happen. Runs the real actions on the real domain."""
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.capture_lead import facts_from_slots, next_steps
+from actions.contact import ActionAskContact
+from actions.qualification_form import ValidateQualificationForm
+from crm_core.models import Qualification
+
+DOMAIN: dict[str, Any] = yaml.safe_load((Path(__file__).parents[2] / "domain.yml").read_text())
+
+
+def tracker(intent: str, **known: Any) -> Tracker:
+    slots = {name: None for name in DOMAIN["slots"]} | {"language": "en"} | known
+    message = {
+        "text": "…",
+        "intent": {"name": intent},
+        "intent_ranking": [{"name": intent, "confidence": 0.9}],
+    }
+    events = [{"event": "user", "text": "…", "parse_data": message}]
+    return Tracker("visitor", slots, message, events, False, None, {}, "action_listen")
+
+
+def ask_contact(intent: str, **known: Any) -> tuple[dict[str, Any], list[str | None]]:
+    dispatcher = CollectingDispatcher()
+    result = asyncio.run(ActionAskContact().run(dispatcher, tracker(intent, **known), DOMAIN))
+    return {e["name"]: e["value"] for e in result}, [m.get("response") for m in dispatcher.messages]
+
+
+def next_question(intent: str, **known: Any) -> str | None:
+    form = ValidateQualificationForm()
+    event = asyncio.run(form.next_requested_slot(CollectingDispatcher(), tracker(intent, **known), DOMAIN))
+    assert event is not None
+    value: str | None = event["value"]
+    return value
+
+
+def test_asking_for_a_person_with_nothing_known_asks_for_a_contact() -> None:
+    slots, said = ask_contact("request_human", wants_person=True)
+    assert slots == {"needs_contact": True} and said == ["utter_handoff_ack"]
+    assert next_question("request_human", wants_person=True) == "person_name"
+
+
+def test_asking_for_a_person_skips_the_need_budget_and_consent_questions() -> None:
+    known = {"wants_person": True, "person_name": "Ilse Varga"}
+    assert next_question("inform", **known) == "email"
+    assert next_question("inform", **known, email="unknown") == "phone"
+    assert next_question("inform", **known, email="ilse@varga.example") is None
+
+
+def test_asking_for_a_person_with_a_contact_known_needs_nothing_more() -> None:
+    slots, _ = ask_contact("request_human", wants_person=True, person_name="Ilse", phone="+34612345678")
+    assert slots == {"needs_contact": False}
+
+
+def test_a_contact_skipped_before_is_asked_again_when_a_person_is_wanted() -> None:
+    slots, _ = ask_contact(
+        "request_human", wants_person=True, person_name="Ilse", email="unknown", phone="unknown"
+    )
+    assert slots == {"email": None, "phone": None, "needs_contact": True}
+
+
+def test_a_competitors_customer_is_asked_for_contact_and_consent() -> None:
+    slots, said = ask_contact(
+        "bought_competitor", bought_competitor=True, person_name="Ravi", email="r@x.example"
+    )
+    assert slots == {"needs_contact": True} and said == ["utter_nurture_ack"]
+    known = {"bought_competitor": True, "person_name": "Ravi", "email": "r@x.example"}
+    assert next_question("inform", **known) == "consent"
+    assert next_question("inform", **known, consent=False) is None
+
+
+def test_without_a_special_request_the_form_asks_every_question_in_order() -> None:
+    assert next_question("inform") == "need"
+    assert next_question("inform", need="a bot", budget="5k", authority="decision_maker") == "timeline"
+
+
+def test_leaving_a_contact_for_a_person_is_consent_to_be_contacted() -> None:
+    assert facts_from_slots({"wants_person": True, "email": "a@b.example"}).consent is True
+    assert facts_from_slots({"wants_person": True, "email": "unknown"}).consent is False
+    assert facts_from_slots({"email": "a@b.example"}).consent is False
+
+
+@pytest.mark.parametrize(
+    ("qualification", "wants_person", "contact", "consent", "rep", "response"),
+    [
+        (Qualification.SUSPECT, True, None, False, None, "utter_handoff_no_contact"),
+        (Qualification.MQL, True, "a@b.example", True, "Rosa", "utter_handoff"),
+        (Qualification.MQL, True, "a@b.example", True, None, "utter_handoff_queued"),
+        (Qualification.NURTURE, False, None, False, None, "utter_next_steps_nurture_no_contact"),
+        (Qualification.NURTURE, False, "a@b.example", False, None, "utter_next_steps_nurture_no_contact"),
+        (Qualification.NURTURE, False, "a@b.example", True, None, "utter_next_steps_nurture"),
+        (Qualification.SQL, False, "a@b.example", True, None, "utter_next_steps_sql_queued"),
+        (Qualification.SQL, False, "a@b.example", True, "Rosa", "utter_next_steps_sql"),
+        (Qualification.SUSPECT, False, None, False, None, "utter_next_steps_suspect"),
+    ],
+)
+def test_the_visitor_is_promised_only_what_will_happen(
+    qualification: Qualification,
+    wants_person: bool,
+    contact: str | None,
+    consent: bool,
+    rep: str | None,
+    response: str,
+) -> None:
+    assert next_steps(qualification, wants_person, contact, consent, rep) == response
+
+
+def fallback_offer(*ranking: tuple[str, float]) -> tuple[str | None, str | None]:
+    """The response and the offered payload of the fallback's first stage for a classifier ``ranking``."""
+    from actions.conversation import ActionDefaultAskAffirmation
+
+    message = {"text": "…", "intent": {"name": "nlu_fallback"}, "intent_ranking": [
+        {"name": "nlu_fallback", "confidence": 0.5}, *({"name": n, "confidence": c} for n, c in ranking)]}  # fmt: skip
+    known = {name: None for name in DOMAIN["slots"]} | {"language": "en"}
+    visitor = Tracker("visitor", known, message, [], False, None, {}, "action_listen")
+    dispatcher = CollectingDispatcher()
+    asyncio.run(ActionDefaultAskAffirmation().run(dispatcher, visitor, DOMAIN))
+    [said] = dispatcher.messages
+    buttons = said.get("buttons") or [{}]
+    return said.get("response"), buttons[0].get("payload")
+
+
+def test_the_fallback_offers_a_real_request_in_the_visitors_words() -> None:
+    assert fallback_offer(("request_sales", 0.4), ("inform", 0.3)) == (
+        "utter_ask_affirmation",
+        "/request_sales",
+    )
+    assert fallback_offer(("inform", 0.4), ("request_human", 0.3)) == (
+        "utter_ask_affirmation",
+        "/request_human",
+    )
+
+
+@pytest.mark.parametrize("placeholder", ["inform", "out_of_scope", "faq", "chitchat", "greet", "affirm"])
+def test_the_fallback_never_offers_a_placeholder_label(placeholder: str) -> None:
+    assert fallback_offer((placeholder, 0.45), ("thank", 0.2)) == ("utter_ask_rephrase", None)
