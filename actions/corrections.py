@@ -19,7 +19,8 @@ from actions.dialogue import current_language, response_text
 from crm_core.db import unit_of_work
 from crm_core.leads import correct_lead
 from crm_core.models import Authority
-from crm_core.parsing import (
+from crm_core.schemas import ConversationRef
+from crm_core.understanding import (
     DEFAULT_PHONE_REGIONS,
     find_company,
     find_person_name,
@@ -32,7 +33,6 @@ from crm_core.parsing import (
     parse_phone,
     parse_timeline_days,
 )
-from crm_core.schemas import ConversationRef
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def _entity(tracker: Tracker, name: str) -> str | None:
 def stated_facts(
     text: str, region: str, email_entity: str | None = None, phone_entity: str | None = None
 ) -> Slots:
-    """The facts a message states, as the form's validation stores them (normalised by crm_core.parsing).
+    """The facts a message states, as the form's validation stores them (read by crm_core.understanding).
 
     A message with an e-mail or a phone number is about the contact: its digits are not read as a budget.
     """

@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.dialogue import latest_intent, supported_languages
-from crm_core.parsing import detect_language, language_from_locale
+from crm_core.understanding import detect_language, language_from_locale
 
 # Where channels put the user's locale: our demo page and browser widgets ("locale": "es-ES"),
 # Telegram ("language_code": "es"), others ("language").

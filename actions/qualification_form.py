@@ -1,4 +1,4 @@
-"""Validation of the qualification form: each answer is normalised by crm_core.parsing or re-asked.
+"""Validation of the qualification form: each answer is normalised by crm_core.understanding or re-asked.
 
 Beyond the question asked, every answer is searched for the other facts a visitor may volunteer ("I'm the
 CTO at Acme, we need it next month, about 20k"): those slots are filled too and their questions skipped.
@@ -17,7 +17,7 @@ from rasa_sdk.types import DomainDict
 from actions.contact import contact_only, missing_contact_slots
 from actions.dialogue import SKIPPED, current_language, latest_intent, likely_intents
 from crm_core.models import Authority
-from crm_core.parsing import (
+from crm_core.understanding import (
     DEFAULT_PHONE_REGIONS,
     find_company,
     find_person_name,
@@ -222,7 +222,7 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         return (intent == "rather_not_say" or has_none) and not self._answers(slot, text, tracker)
 
     def _answers(self, slot: str, text: str, tracker: Tracker) -> bool:
-        """Whether ``text`` plainly answers the question for ``slot``, read by crm_core.parsing."""
+        """Whether ``text`` plainly answers the question for ``slot``, read by crm_core.understanding."""
         readers: dict[str, Any] = {
             "budget": lambda: parse_budget(text) is not None,
             "authority": lambda: parse_authority(text) is not Authority.UNKNOWN,

@@ -4,6 +4,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +24,14 @@ class TemperatureRules(_Strict):
 
 class BudgetRules(_Strict):
     minimum_amount: Decimal = Field(ge=0)
+
+
+class CurrencyRules(_Strict):
+    """The policy's currency and the rates that convert budgets into it."""
+
+    code: str = Field(pattern=r"^[A-Z]{3}$")
+    rates_taken_on: date
+    rates: dict[str, Annotated[Decimal, Field(gt=0)]]  # units of ``code`` per unit of each currency
 
 
 class TimelinePoints(_Strict):
@@ -56,6 +65,8 @@ class Policy(_Strict):
     version: str
     temperature: TemperatureRules
     budget: BudgetRules
+    # None in versions saved before currencies were known: their budgets compare as bare numbers.
+    currency: CurrencyRules | None = None
     nurture_recheck_days: int = Field(ge=1)
     score: ScorePoints
     sql_authorities: frozenset[Authority]
@@ -68,6 +79,7 @@ class LeadFacts(BaseModel):
     budget_amount: Decimal | None = None
     budget_currency: str | None = None
     budget_none_yet: bool = False
+    budget_period: str | None = None  # as stated ("month"…); the amount is then already yearly
     authority: Authority = Authority.UNKNOWN
     timeline_days: int | None = None
     company: str | None = None
@@ -119,8 +131,47 @@ def temperature_of(timeline_days: int | None, policy: Policy) -> Temperature:
     return Temperature.COLD
 
 
+def budget_in_policy_currency(facts: LeadFacts, policy: Policy) -> Decimal | None:
+    """The budget converted into the policy's currency (no currency stated: taken as the policy's);
+    None when there is no budget or no rate for its currency."""
+    if facts.budget_amount is None:
+        return None
+    rules = policy.currency
+    if rules is None or facts.budget_currency in (None, rules.code):
+        return facts.budget_amount
+    rate = rules.rates.get(facts.budget_currency.upper())
+    return facts.budget_amount * rate if rate is not None else None
+
+
 def budget_fits(facts: LeadFacts, policy: Policy) -> bool:
-    return facts.budget_amount is not None and facts.budget_amount >= policy.budget.minimum_amount
+    converted = budget_in_policy_currency(facts, policy)
+    return converted is not None and converted >= policy.budget.minimum_amount
+
+
+def _budget_reason(facts: LeadFacts, policy: Policy) -> Reason:
+    """ "budget 3,600 USD a year ≈ 3,096 EUR fits", and why when it does not."""
+    points, rules = policy.score, policy.currency
+    money = f"{facts.budget_amount:,.0f} {facts.budget_currency or ''}".strip()
+    if facts.budget_period is not None:
+        money += " a year"
+    code = rules.code if rules else ""
+    minimum = f"{policy.budget.minimum_amount:,.0f} {code}".strip()
+    converted = budget_in_policy_currency(facts, policy)
+    if converted is None:
+        why = (
+            f"budget {money}: the policy has no {facts.budget_currency} rate, "
+            f"so it cannot be compared with the minimum of {minimum}"
+        )
+        return Reason(component="budget", points=0, why=why)
+    if rules and facts.budget_currency not in (None, rules.code):
+        money += f" ≈ {converted:,.0f} {rules.code}"
+    if budget_fits(facts, policy):
+        return Reason(component="budget", points=points.budget_fits, why=f"budget {money} fits")
+    return Reason(
+        component="budget",
+        points=points.budget_below_minimum,
+        why=f"budget {money} is below the minimum of {minimum}",
+    )
 
 
 def _score(facts: LeadFacts, policy: Policy, temperature: Temperature) -> list[Reason]:
@@ -133,18 +184,7 @@ def _score(facts: LeadFacts, policy: Policy, temperature: Temperature) -> list[R
         reasons.append(Reason(component="need", points=0, why="no need stated"))
 
     if facts.budget_amount is not None:
-        money = f"{facts.budget_amount:,.0f} {facts.budget_currency or ''}".strip()
-        if budget_fits(facts, policy):
-            reasons.append(Reason(component="budget", points=points.budget_fits, why=f"budget {money} fits"))
-        else:
-            minimum = f"{policy.budget.minimum_amount:,.0f}"
-            reasons.append(
-                Reason(
-                    component="budget",
-                    points=points.budget_below_minimum,
-                    why=f"budget {money} is below the minimum of {minimum}",
-                )
-            )
+        reasons.append(_budget_reason(facts, policy))
     elif facts.budget_none_yet:
         reasons.append(Reason(component="budget", points=0, why="no budget yet"))
     else:

@@ -73,6 +73,8 @@ def validate_policy_text(session: Session, text: str) -> Policy:
     size = policy.score.fit_company_size
     if size.min > size.max:
         problems.append("score.fit_company_size: min must not exceed max")
+    if policy.currency and policy.currency.code in policy.currency.rates:
+        problems.append(f"currency.rates: leave out {policy.currency.code}, the policy's own currency")
     if not policy.sql_authorities:
         problems.append("sql_authorities: name at least one authority, or no lead can become SQL")
     taken = {current_policy().version, *session.scalars(select(PolicyVersion.version))}

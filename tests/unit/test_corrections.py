@@ -1,4 +1,4 @@
-"""What a correction after the lead was saved changes (actions/corrections.py), read by crm_core.parsing."""
+"""What a correction after the lead was saved changes (actions/corrections.py), read by crm_core.understanding."""
 
 from actions.corrections import stated_facts
 

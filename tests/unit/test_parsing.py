@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from crm_core.models import Authority
-from crm_core.parsing import (
+from crm_core.understanding import (
     parse_authority,
     parse_budget,
     parse_company,
@@ -129,7 +129,7 @@ def test_what_cannot_be_a_name_is_not_taken_as_one(text: str) -> None:
 
 
 def test_a_question_is_recognised_in_both_languages() -> None:
-    from crm_core.parsing import is_question
+    from crm_core.understanding import is_question
 
     assert is_question("what's the weather like? ") and is_question("¿me cuentas un chiste")
     assert not is_question("Lakeshore Cycles") and not is_question("Blue Harbor Ltd.")

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from crm_core.models import Authority
-from crm_core.parsing import (
+from crm_core.understanding import (
     detect_language,
     find_company,
     find_person_name,

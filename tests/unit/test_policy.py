@@ -81,7 +81,8 @@ def test_hot_lead_missing_budget_or_authority_is_mql(changes: dict[str, object])
 
 
 def test_budget_exactly_at_the_minimum_fits() -> None:
-    verdict = qualify(sql_ready(budget_amount=Decimal("1000")), POLICY)
+    # the minimum is in the policy's currency (EUR): 1,000 USD no longer counts as 1,000
+    verdict = qualify(sql_ready(budget_amount=Decimal("1000"), budget_currency="EUR"), POLICY)
     assert verdict.qualification is Qualification.SQL
 
 
@@ -166,3 +167,54 @@ def test_a_changed_policy_changes_the_verdict() -> None:
     )
     assert isinstance(stricter, Policy)
     assert qualify(sql_ready(timeline_days=14), stricter).temperature is Temperature.WARM
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "fits"),
+    [
+        ("1000", "EUR", True),
+        ("1000", None, True),  # no currency said: the policy's own
+        ("1100", "USD", False),  # ≈ 946 EUR
+        ("1200", "USD", True),  # ≈ 1,032 EUR
+        ("20000", "MXN", False),  # ≈ 940 EUR: a bare 20,000 would have "fitted"
+        ("900", "GBP", True),  # ≈ 1,026 EUR
+    ],
+)
+def test_a_budget_is_compared_in_the_policy_currency(amount: str, currency: str | None, fits: bool) -> None:
+    facts = sql_ready(budget_amount=Decimal(amount), budget_currency=currency)
+    budget_reason = next(r for r in qualify(facts, POLICY).reasons if r.component == "budget")
+    assert (budget_reason.points == POLICY.score.budget_fits) is fits
+    assert (qualify(facts, POLICY).qualification is Qualification.SQL) is fits
+
+
+def test_the_budget_reason_shows_the_yearly_figure_and_its_conversion() -> None:
+    facts = sql_ready(budget_amount=Decimal("3600"), budget_currency="USD", budget_period="month")
+    [reason] = [r for r in qualify(facts, POLICY).reasons if r.component == "budget"]
+    assert reason.why == "budget 3,600 USD a year ≈ 3,096 EUR fits"
+    low = sql_ready(budget_amount=Decimal("600"), budget_currency="GBP")
+    [reason] = [r for r in qualify(low, POLICY).reasons if r.component == "budget"]
+    assert reason.why == "budget 600 GBP ≈ 684 EUR is below the minimum of 1,000 EUR"
+
+
+def test_a_currency_without_a_rate_is_said_not_guessed() -> None:
+    facts = sql_ready(budget_amount=Decimal("50000"), budget_currency="JPY")
+    verdict = qualify(facts, POLICY)
+    [reason] = [r for r in verdict.reasons if r.component == "budget"]
+    assert reason.points == 0
+    assert "no JPY rate" in reason.why and "cannot be compared" in reason.why
+    assert verdict.qualification is Qualification.MQL and "no fitting budget" in verdict.reasons[-1].why
+
+
+def test_a_policy_without_currencies_compares_bare_numbers() -> None:
+    # versions saved before the currency section existed keep working as they did
+    old = POLICY.model_copy(update={"currency": None})
+    assert isinstance(old, Policy)
+    facts = sql_ready(budget_amount=Decimal("1000"), budget_currency="MXN")
+    assert qualify(facts, old).qualification is Qualification.SQL
+
+
+def test_rates_must_be_positive(tmp_path: Path) -> None:
+    broken = tmp_path / "policy.yml"
+    broken.write_text(DEFAULT_POLICY_FILE.read_text().replace("USD: 0.86", "USD: 0"))
+    with pytest.raises(ValidationError):
+        load_policy(broken)

@@ -1,0 +1,113 @@
+"""Who the visitor is: their name, their company and its head count ("we're 40 people": a size, not money)."""
+
+import re
+
+from crm_core.understanding.numbers import NUMBER_WORD_PATTERN, to_number
+
+_CORRECTION_WORDS = (
+    r"(?:sorry|oops|actually|sorry,? typo|correction|perd[oó]n|perdona|disculpa|en realidad|ojo)"
+)
+_NAME_PREFIX = re.compile(
+    rf"^\s*(?:(?:hi|hello|hey|hola|{_CORRECTION_WORDS})[\s,!.:;-]*)*"
+    r"(?:my (?:full |real )?name is|my name's|(?:the )?full name is|full name:?|name is|i am|i'm|im|it's|its|"
+    r"this is|call me|me llamo|mi nombre (?:completo |real )?es|(?:el )?nombre completo es|nombre completo:?|"
+    r"soy|ll[aá]mame|es)\s+",
+    re.I,
+)
+_COMPANY_PREFIX = re.compile(
+    r"^\s*(i work (at|for)|we are|we're|it's|its|the company is|company is|my company is|at|for|from|"
+    r"trabajo (en|para)|somos|es|la empresa es|mi empresa es|en|de|desde)\s+",
+    re.I,
+)
+_PARTICLE = r"(?:de|del|de la|de los|van|von|da|di|y)"
+_CAPITAL_WORD = r"[A-ZÁÉÍÓÚÑÜ][\w'-]*"
+# The name itself: its first word in any case ("me llamo lucía"), later ones capitalised ("Ana Ruiz and I…").
+_NAME = rf"(?P<name>[^\W\d_][\w'-]*(?:\s+(?:{_PARTICLE}\s+)?{_CAPITAL_WORD}){{0,3}})"
+_NAME_MENTION = re.compile(
+    r"(?i:\b(?:my (?:full |real )?name is|my name's|(?:the )?full name is|full name:|i'm called|call me|"
+    r"me llamo|mi nombre (?:completo |real )?es|(?:el )?nombre completo es|nombre completo:|ll[aá]mame))"
+    rf"\s*[:-]?\s+{_NAME}"
+)
+# "actually it's Jon", "perdón, es Jon": only a capitalised word counts ("actually it's urgent" is no name).
+_CORRECTED_NAME = re.compile(
+    rf"(?i:\b(?:actually|sorry|oops|perd[oó]n|perdona|en realidad)[\s,!.:;-]+(?:it'?s|it is|i'?m|es|soy))\s+"
+    rf"(?P<name>{_CAPITAL_WORD}(?:\s+(?:{_PARTICLE}\s+)?{_CAPITAL_WORD}){{0,3}})"
+)
+
+
+def _tidy(text: str, prefix: re.Pattern[str]) -> str | None:
+    value = prefix.sub("", text.strip()).strip(" .!,")
+    return value[:200] or None
+
+
+def parse_person_name(text: str) -> str | None:
+    """A person's name with "my name is …" / "me llamo …" / "sorry - full name is …" lead-ins removed; None
+    when what is left cannot be a name (an e-mail address, a number, a web address)."""
+    name = _tidy(text, _NAME_PREFIX)
+    if name is None or re.search(r"[@\d/\\]|https?:|www\.", name):
+        return None
+    return name
+
+
+def find_person_name(text: str) -> str | None:
+    """A name introduced inside a longer message: "…, my name is Ana Ruiz" → "Ana Ruiz"; a correction such as
+    "sorry - full name is Ana Ruiz Gil" or "actually it's Jon" → that name. The last one wins."""
+    found = [m for pattern in (_NAME_MENTION, _CORRECTED_NAME) for m in pattern.finditer(text)]
+    if not found:
+        return None
+    return max(found, key=lambda m: m.start())["name"].strip()
+
+
+def parse_company(text: str) -> str | None:
+    """A company name with "I work at …" / "trabajo en …" and similar lead-ins removed."""
+    return _tidy(text, _COMPANY_PREFIX)
+
+
+_CAPITALISED = r"[A-Z0-9][\w&'.-]*(?:\s+(?:[A-Z0-9][\w&'.-]*|&))*"
+_COMPANY_MENTION = re.compile(
+    rf"\b(?:at|for|from|with|en|de|para|desde)\s+(?P<company>{_CAPITALISED})",
+)
+_NOT_COMPANIES = {"q1", "q2", "q3", "q4", "i", "the", "a", "el", "la", "los", "las", "un", "una"}
+
+
+def find_company(text: str) -> str | None:
+    """A company named inside a longer message ("I'm the CTO at Acme, …" → "Acme")."""
+    for match in _COMPANY_MENTION.finditer(text):
+        company = match["company"].strip(" .,")
+        if company.lower() not in _NOT_COMPANIES and not company[0].isdigit():
+            return company
+    return None
+
+
+_HEAD = rf"(?P<count>\d[\d,.]*|{NUMBER_WORD_PATTERN})\s*(?P<k>k)?"
+_PEOPLE = (
+    r"people|employees|staff|persons|workers|colleagues|team members|members of staff|heads|"
+    r"personas|empleados|empleadas|trabajadores|trabajadoras|colaboradores|compañeros"
+)
+# Seats and users are what a visitor buys, not how big the company is: they stay out of the size.
+_COMPANY_SIZE = (
+    re.compile(rf"\b{_HEAD}\s+(?:[^\W\d_]+\s+)?(?:{_PEOPLE})\b", re.I),
+    re.compile(rf"\b{_HEAD}\s+of us\b", re.I),
+    re.compile(
+        rf"\b(?:a team of|team of|headcount (?:of|is)|staff of|un equipo de|equipo de|una plantilla de|"
+        rf"plantilla de)\s+(?:about |around |roughly |some |unos |unas |casi |m[aá]s de )?{_HEAD}\b",
+        re.I,
+    ),
+)
+
+
+def people_count_spans(text: str) -> list[tuple[int, int]]:
+    """Where ``text`` counts people ("40 people", "about 25 of us", "un equipo de 12"): never money."""
+    return [match.span() for pattern in _COMPANY_SIZE for match in pattern.finditer(text)]
+
+
+def parse_company_size(text: str) -> int | None:
+    """Head count from "we're 50 people", "about 25 of us", "un equipo de 12"; None when not stated."""
+    found = [match for pattern in _COMPANY_SIZE for match in pattern.finditer(text)]
+    if not found:
+        return None
+    match = min(found, key=lambda m: m.start())
+    value = to_number(match["count"].rstrip(".,"))
+    if value is None:
+        return None
+    return int(value * (1000 if match["k"] else 1))

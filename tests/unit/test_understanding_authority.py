@@ -1,0 +1,47 @@
+"""Who decides (crm_core.understanding.authority): the visitor, someone the visitor answers to, or nobody yet."""
+
+import pytest
+
+from crm_core.models import Authority
+from crm_core.understanding import parse_authority
+
+DECIDES = Authority.DECISION_MAKER
+INFLUENCES = Authority.INFLUENCER
+RESEARCHES = Authority.RESEARCHER
+
+
+@pytest.mark.parametrize(
+    ("text", "authority"),
+    [
+        # another person has the final word, whatever the visitor's own title
+        ("it's Priya's call in the end", INFLUENCES),
+        ("our COO has to approve it", INFLUENCES),
+        ("I run the warehouse, but the owners sign the contracts", INFLUENCES),
+        ("I manage the clinic; the senior partner approves anything over a grand", INFLUENCES),
+        ("I'd need sign-off from finance", INFLUENCES),
+        ("quien decide es Marisa, la gerente", INFLUENCES),
+        ("quien aprueba los gastos es mi jefe", INFLUENCES),
+        ("necesito el visto bueno de dirección", INFLUENCES),
+        ("eso lo decide el consejo", INFLUENCES),
+        ("decide la directora", INFLUENCES),
+        # the visitor decides, alone or with a partner
+        ("Head of Sales, and yes, I can sign", DECIDES),
+        ("Director of Operations, the budget is mine: I own the budget", DECIDES),
+        ("it's my call", DECIDES),
+        ("soy la gerente, decido yo", DECIDES),
+        ("soy socio, lo decidimos entre mi socia y yo", DECIDES),
+        ("my co-founder and I decide together", DECIDES),
+        ("it's up to me", DECIDES),
+        # researching, not buying
+        ("I'm a student", RESEARCHES),
+        ("I'm writing my master's thesis on chatbots", RESEARCHES),
+        ("particular, solo curioseo", RESEARCHES),
+        ("estoy haciendo el TFG", RESEARCHES),
+        # nothing said about the decision
+        ("I work in marketing", Authority.UNKNOWN),
+        ("we have up to the end of the year", Authority.UNKNOWN),
+        ("depende de la fecha de entrega", Authority.UNKNOWN),
+    ],
+)
+def test_who_decides(text: str, authority: Authority) -> None:
+    assert parse_authority(text) is authority

@@ -1,0 +1,66 @@
+"""Corrections and several facts in one message (crm_core.understanding): the new value is found wherever
+the visitor puts it, in English and Spanish."""
+
+import pytest
+
+from crm_core.understanding import (
+    find_email,
+    find_person_name,
+    find_phone,
+    is_correction,
+    parse_person_name,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "email"),
+    [
+        ("oops, typo in my address: marta.vidal@northwind.example", "marta.vidal@northwind.example"),
+        ("perdona, me equivoqué en el correo: es jorge@panaderia-sol.es", "jorge@panaderia-sol.es"),
+        ("not kim@acme.example but kim.lee@acme.example, sorry", "kim.lee@acme.example"),
+        ("no e-mail here, just call me", None),
+    ],
+)
+def test_a_corrected_email(text: str, email: str | None) -> None:
+    assert find_email(text) == email
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("sorry - full name is Dolores Ibarra Sanz", "Dolores Ibarra Sanz"),
+        ("perdón, mi nombre completo es Tomás de la Fuente", "Tomás de la Fuente"),
+        ("actually it's Katrin, with a K", "Katrin"),
+        ("en realidad soy Begoña", "Begoña"),
+        ("my name is Lee Chen and we sell bikes", "Lee Chen"),
+        ("actually it's urgent", None),  # no capitalised name after the lead-in
+    ],
+)
+def test_a_corrected_name(text: str, name: str | None) -> None:
+    assert find_person_name(text) == name
+
+
+def test_a_whole_answer_loses_the_correction_lead_in() -> None:
+    assert parse_person_name("sorry - full name is Dolores Ibarra Sanz") == "Dolores Ibarra Sanz"
+    assert parse_person_name("perdón, mi nombre completo es Tomás Ruiz") == "Tomás Ruiz"
+
+
+def test_a_corrected_phone_is_the_last_one() -> None:
+    assert find_phone("not 612 345 678, it's 622 333 444", "ES") == "+34622333444"
+    assert find_phone("call me on (212) 555-0188", "US") == "+12125550188"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("oops, typo in my address", True),
+        ("sorry, I meant next month", True),
+        ("actually it's 40 people", True),
+        ("perdona, me equivoqué", True),
+        ("mejor dicho, somos 30", True),
+        ("we need a booking bot", False),
+        ("me llamo Ana", False),
+    ],
+)
+def test_is_correction(text: str, expected: bool) -> None:
+    assert is_correction(text) is expected

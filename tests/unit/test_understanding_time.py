@@ -1,0 +1,126 @@
+"""When a visitor needs it, read from their words (crm_core.understanding.timeline), English and Spanish.
+
+Expectations are the date a sales rep would write down; the test turns it into days from TODAY.
+"""
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from crm_core.understanding import mentions_timeline, parse_timeline_days, today_in
+
+TODAY = date(2026, 3, 18)  # a Wednesday in Q1
+
+
+@pytest.mark.parametrize(
+    ("text", "needed_by"),
+    [
+        # end / beginning / middle of a month, its second week
+        ("we'd like it live by the end of May", date(2026, 5, 31)),
+        ("ideally at the beginning of June", date(2026, 6, 1)),
+        ("around the middle of April", date(2026, 4, 15)),
+        ("the second week of July works", date(2026, 7, 8)),
+        ("before March is out", date(2026, 3, 31)),
+        ("by mid-January", date(2027, 1, 15)),
+        ("the beginning of March", date(2027, 3, 1)),  # already past: next year's
+        ("a finales de mayo", date(2026, 5, 31)),
+        ("antes de que termine abril", date(2026, 4, 30)),
+        ("a principios de enero", date(2027, 1, 1)),
+        ("a mediados de junio", date(2026, 6, 15)),
+        ("la segunda semana de abril", date(2026, 4, 8)),
+        ("antes de final de mes", date(2026, 3, 31)),
+        ("before the end of this month", date(2026, 3, 31)),
+        # seasons, holidays, quarters
+        ("sometime after the summer", date(2026, 9, 1)),
+        ("después del verano", date(2026, 9, 1)),
+        ("right after New Year's", date(2027, 1, 1)),
+        ("in the next quarter", date(2026, 4, 1)),
+        ("el próximo trimestre", date(2026, 4, 1)),
+        ("Q4", date(2026, 10, 1)),
+        ("en el T3", date(2026, 7, 1)),
+        ("not before Q2 next year", date(2027, 4, 1)),
+        ("no antes del segundo trimestre del año que viene", date(2027, 4, 1)),
+        ("by the end of next month", date(2026, 4, 30)),
+        ("a finales del mes que viene", date(2026, 4, 30)),
+        ("early next year", date(2027, 1, 1)),
+        ("a mediados del año que viene", date(2027, 7, 1)),
+        ("the second half of the year", date(2026, 7, 1)),
+        ("en el segundo semestre", date(2026, 7, 1)),
+        ("por navidades", date(2026, 12, 25)),
+        # the rest of the calendar, read by Duckling
+        ("el 2 de abril", date(2026, 4, 2)),
+        ("by April 20th", date(2026, 4, 20)),
+        ("after Christmas", date(2026, 12, 25)),
+    ],
+)
+def test_a_date_in_words(text: str, needed_by: date) -> None:
+    assert parse_timeline_days(text, today=TODAY) == (needed_by - TODAY).days
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        ("within 10 days", 10),
+        ("our current licence renews in six weeks", 42),
+        ("in 14 months", 420),  # no cap: a long timeframe is still one
+        ("dentro de un mes y medio", 45),
+        ("en dos semanas", 14),
+        ("cuando venza el contrato, dentro de ocho meses", 240),
+        ("para el mes que entra", 30),
+        ("esta misma semana", 7),
+        ("lo necesitamos ya mismo", 7),
+        ("lo antes posible, por favor", 7),
+        ("ahora mismo, este mes", 7),
+        ("as soon as you can, really", 7),
+        ("sin prisa, quizá el año que viene", 365),  # a hedged timeframe still counts (a cold one)
+    ],
+)
+def test_a_duration_or_urgency(text: str, days: int | None) -> None:
+    assert parse_timeline_days(text, today=TODAY) == days
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no purchase planned for now",
+        "honestly I don't know yet",
+        "no rush at all",
+        "sin prisa",
+        "no sé",
+        "no tenemos previsto comprar",
+        "ya tenemos un CRM",  # "ya" is not "ya mismo"
+    ],
+)
+def test_no_timeframe_is_unknown(text: str) -> None:
+    assert parse_timeline_days(text, today=TODAY) is None
+
+
+def test_today_is_the_visitors_today() -> None:
+    for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):  # 25 hours apart: often different dates
+        assert today_in(zone) == datetime.now(ZoneInfo(zone)).date()
+    assert today_in("Not/A_Zone") == date.today()
+    assert today_in(None) == date.today()
+    visitor_today = today_in("Pacific/Kiritimati")
+    end_of_month = date(visitor_today.year + visitor_today.month // 12, visitor_today.month % 12 + 1, 1)
+    days = parse_timeline_days("before the month is out", tz_name="Pacific/Kiritimati")
+    assert days == max((end_of_month - visitor_today).days - 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I'm at Acme and we need it by the end of May", True),
+        ("somos 12 y lo queremos a finales de mayo", True),
+        ("our licence renews in six weeks", True),
+        ("we want it ya mismo", True),
+        ("we'd want it up and running by Black Friday", True),
+        ("lo queremos para el 5 de mayo", True),
+        ("we have 3 sales reps", False),
+        ("we're now 40 people and today we use spreadsheets", False),
+        ("May Chen here, from Acme", False),
+        ("ya tenemos un CRM", False),
+    ],
+)
+def test_a_timeframe_inside_a_longer_message(text: str, expected: bool) -> None:
+    assert mentions_timeline(text, today=TODAY) is expected
