@@ -15,10 +15,16 @@ from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 
 from actions.contact import contact_only, missing_contact_slots
-from actions.dialogue import SKIPPED, current_language, latest_intent, likely_intents
+from actions.dialogue import (
+    SKIPPED,
+    current_language,
+    latest_intent,
+    likely_intents,
+    phone_regions_of,
+    time_zone,
+)
 from crm_core.models import Authority
 from crm_core.understanding import (
-    DEFAULT_PHONE_REGIONS,
     find_company,
     find_person_name,
     is_question,
@@ -173,7 +179,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
         text = _message(tracker)
-        return {"timeline": text} if _volunteered(tracker, "timeline") and mentions_timeline(text) else {}
+        stated = mentions_timeline(text, tz_name=time_zone(tracker))
+        return {"timeline": text} if _volunteered(tracker, "timeline") and stated else {}
 
     async def extract_company(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -208,8 +215,13 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     # ------------------------------------------------------------------ validation
 
     @staticmethod
-    def _region(tracker: Tracker) -> str:
-        return DEFAULT_PHONE_REGIONS.get(current_language(tracker), "US")
+    def _region(tracker: Tracker) -> tuple[str, ...]:
+        return phone_regions_of(tracker)
+
+    @staticmethod
+    def _days(text: str, tracker: Tracker) -> int | None:
+        """Days until needed, counted from today where the visitor is."""
+        return parse_timeline_days(text, tz_name=time_zone(tracker), language=current_language(tracker))
 
     def _skipped(self, tracker: Tracker, slot: str) -> bool:
         """ "I'd rather not say" to this question, or "I don't have one" (or just "no") where that can be
@@ -226,7 +238,7 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         readers: dict[str, Any] = {
             "budget": lambda: parse_budget(text) is not None,
             "authority": lambda: parse_authority(text) is not Authority.UNKNOWN,
-            "timeline": lambda: parse_timeline_days(text) is not None,
+            "timeline": lambda: self._days(text, tracker) is not None,
             "company": lambda: find_company(text) is not None,
             "person_name": lambda: find_person_name(text) is not None,
             "email": lambda: parse_email(text) is not None,
@@ -271,7 +283,12 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
         if self._skipped(tracker, "budget"):
-            return {**self._skip("budget", dispatcher), "budget_amount": None, "budget_currency": None}
+            return {
+                **self._skip("budget", dispatcher),
+                "budget_amount": None,
+                "budget_currency": None,
+                "budget_period": None,
+            }
         budget = parse_budget(_text(value))
         if budget is None:
             return self._reject("budget", dispatcher, tracker, "utter_invalid_budget")
@@ -280,6 +297,7 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
             "budget_amount": str(budget.amount) if budget.amount is not None else None,
             "budget_currency": budget.currency,
             "budget_none_yet": budget.none_yet,
+            "budget_period": budget.period,
         }
 
     def validate_authority(
@@ -299,9 +317,9 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         text = _text(value)
         if not text:
             return self._reject("timeline", dispatcher, tracker, "utter_invalid_answer")
-        days = parse_timeline_days(text)
+        days = self._days(text, tracker)
         others = [name for name in tracker.slots_to_validate() if name not in ("timeline", REQUESTED_SLOT)]
-        if days is None and others and not mentions_timeline(text):
+        if days is None and others and not mentions_timeline(text, tz_name=time_zone(tracker)):
             return {"timeline": None}  # the message was about something else: ask again
         return {"timeline": text, "timeline_days": days}
 
@@ -361,7 +379,7 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     ) -> Slots:
         if self._skipped(tracker, "phone"):
             return self._skip("phone", dispatcher)
-        phone = parse_phone(_text(value), self._region(tracker))
+        phone = parse_phone(_text(value), self._region(tracker), possible=self._asked(tracker, "phone"))
         if phone is None:
             return self._reject("phone", dispatcher, tracker, "utter_invalid_phone")
         return {"phone": phone}
@@ -377,6 +395,10 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         if intent == "deny":
             return {"consent": False}
         return self._reject("consent", dispatcher, tracker, "utter_invalid_consent")
+
+    @staticmethod
+    def _asked(tracker: Tracker, slot: str) -> bool:
+        return bool(tracker.get_slot(REQUESTED_SLOT) == slot)
 
     @staticmethod
     def _is_a_yes(tracker: Tracker, slot: str) -> bool:

@@ -15,6 +15,7 @@ from crm_core.understanding.contact import (
     mentions_email,
     parse_email,
     parse_phone,
+    phone_regions,
     says_has_none,
 )
 from crm_core.understanding.language import detect_language, language_from_locale
@@ -51,6 +52,7 @@ __all__ = [
     "parse_person_name",
     "parse_phone",
     "parse_timeline_days",
+    "phone_regions",
     "says_has_none",
     "today_in",
 ]
