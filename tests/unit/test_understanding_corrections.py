@@ -88,3 +88,20 @@ def test_the_answer_to_the_phone_question_may_be_a_number_of_a_reserved_range() 
     assert parse_phone("07700 900124", regions) is None  # in passing, only a valid number is one
     assert parse_phone("07700 900124", regions, possible=True) == "+447700900124"
     assert parse_phone("call me on 2026", regions, possible=True) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Hey, I'm Tomasz Wójcik, ops lead at Fernhill Bakeries (30 people), we need a bot", "Tomasz Wójcik"),
+        ("buenas, soy Lucía Pardo de la Fuente, de Ferretería Norte", "Lucía Pardo de la Fuente"),
+        ("this is Omar Haddad from Vela Tours", "Omar Haddad"),
+        ("I'm Head of Growth at Tandem", None),  # a role, not a name
+        ("soy Directora Comercial y decido yo", None),
+        ("I'm the CTO at Acme", None),
+    ],
+)
+def test_a_visitor_who_introduces_themselves_in_a_longer_message_gives_their_name(
+    text: str, name: str | None
+) -> None:
+    assert find_person_name(text) == name
