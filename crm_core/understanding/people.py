@@ -42,8 +42,8 @@ _INTRODUCTION = re.compile(
     r"(?=\s*[,.;:!()]|\s+(?i:from|at|with|here|de|del|desde|aqu[ií])\b|\s*$)"
 )
 _ROLE_WORDS = {
-    "ceo", "cto", "coo", "cfo", "cmo", "vp", "head", "director", "directora", "founder", "co-founder", "owner",
-    "manager", "gerente", "jefe", "jefa", "responsable", "the", "el", "la", "un", "una", "a", "an",
+    "ceo", "cto", "coo", "cfo", "cmo", "vp", "head", "director", "directora", "founder", "co-founder",
+    "owner", "manager", "gerente", "jefe", "jefa", "responsable", "the", "el", "la", "un", "una", "a", "an",
 }  # fmt: skip
 
 
