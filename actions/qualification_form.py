@@ -40,6 +40,7 @@ from crm_core.understanding import (
     parse_phone,
     parse_timeline_days,
     says_has_none,
+    says_not_buying,
 )
 
 Slots = dict[str, Any]
@@ -105,6 +106,11 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
             if reply is not None:
                 dispatcher.utter_message(response=reply)
                 return [SlotSet(asked, None)]
+        if latest_intent(tracker) in ANSWER_INTENTS and says_not_buying(_message(tracker)):
+            # "no purchase planned", "it's for my thesis": nothing more to ask, the lead is disqualified
+            not_buying = SlotSet("just_asking", True)
+            tracker.add_slots([not_buying])
+            return [not_buying, *await super().run(dispatcher, tracker, domain)]
         events: list[EventType] = await super().run(dispatcher, tracker, domain)
         return events
 
@@ -138,6 +144,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         """The domain's order, except that a phone number is asked only when there is no e-mail, and that a
         visitor who asked for a person or already bought elsewhere is asked only how to reach them."""
         slots = dict(tracker.slots)
+        if slots.get("just_asking") is True:
+            return SlotSet(REQUESTED_SLOT, None)
         wanted = self.domain_slots(domain)
         if contact_only(tracker):
             missing = missing_contact_slots(slots, wants_person=tracker.get_slot("wants_person") is True)

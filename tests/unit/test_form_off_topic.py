@@ -168,3 +168,8 @@ def test_a_yes_is_not_a_name(asked: str) -> None:
 def test_a_plain_no_to_the_name_question_declines_it() -> None:
     slots, said = run_form("person_name", "no", "deny")
     assert slots["person_name"] == "unknown" and said == ["utter_skip_ok"]
+
+
+def test_an_answer_that_states_no_intention_to_buy_ends_the_form_disqualified() -> None:
+    slots, said = run_form("timeline", "none, there's no purchase planned", "inform")
+    assert slots["just_asking"] is True and slots["requested_slot"] is None
