@@ -171,5 +171,5 @@ def test_a_plain_no_to_the_name_question_declines_it() -> None:
 
 
 def test_an_answer_that_states_no_intention_to_buy_ends_the_form_disqualified() -> None:
-    slots, said = run_form("timeline", "none, there's no purchase planned", "inform")
+    slots, _ = run_form("timeline", "none, there's no purchase planned", "inform")
     assert slots["just_asking"] is True and slots["requested_slot"] is None
