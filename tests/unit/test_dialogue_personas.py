@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from bench.visitors import REFUSALS, Persona, PersonaFileError, Visitor, load_personas
+from crm_core.policy import load_policy, temperature_of
 from tests.unit.test_bot_data import _examples, _plain
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,10 +42,15 @@ def test_enough_personas_half_of_them_spanish() -> None:
     assert len({p.id for p in OURS}) == len(OURS)
 
 
-def test_every_persona_can_be_scored() -> None:
+def test_expected_timelines_agree_with_the_expected_temperature() -> None:
+    policy = load_policy(ROOT / "crm_core" / "qualification_policy.yml")
     for persona in OURS:
-        assert persona.expect.qualification, persona.id
-        assert "need" in persona.facts or persona.expect.qualification.value in ("suspect", "disqualified")
+        expect = persona.expect
+        if expect.timeline_days and expect.temperature:
+            low, high = expect.timeline_days
+            assert temperature_of(low, policy) == temperature_of(high, policy) == expect.temperature, (
+                persona.id
+            )
 
 
 def test_a_broken_file_is_refused_with_every_problem(tmp_path: Path) -> None:
