@@ -39,6 +39,7 @@ from crm_core.understanding import (
     parse_person_name,
     parse_phone,
     parse_timeline_days,
+    parse_yes_no,
     says_has_none,
     says_not_buying,
 )
@@ -397,12 +398,12 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     ) -> Slots:
         if self._skipped(tracker, "consent"):
             return self._skip("consent", dispatcher)
-        intent = latest_intent(tracker)
-        if intent == "affirm":
-            return {"consent": True}
-        if intent == "deny":
-            return {"consent": False}
-        return self._reject("consent", dispatcher, tracker, "utter_invalid_consent")
+        answer = {"affirm": True, "deny": False}.get(latest_intent(tracker) or "")
+        if answer is None:
+            answer = parse_yes_no(_text(value))  # "yes, drop me a line" the classifier may not know
+        if answer is None:
+            return self._reject("consent", dispatcher, tracker, "utter_invalid_consent")
+        return {"consent": answer}
 
     @staticmethod
     def _asked(tracker: Tracker, slot: str) -> bool:

@@ -42,3 +42,31 @@ def says_not_buying(text: str) -> bool:
     """Whether the visitor states they have no intention to buy ("no purchase planned", "it's for my
     dissertation", "no vamos a comprar nada"): such a lead is disqualified, whatever else it says."""
     return bool(_NOT_BUYING.search(text))
+
+
+# Yes or no to "may we contact you?", however it is said: the classifier knows the common ways, these words
+# catch the rest ("yes, drop me a line", "sure thing", "claro que sí, escribidme", "mejor que no").
+_NO = re.compile(
+    r"^\W*(no(?!\s+(problem|prob|worries|issue|hay problema))|nope|nah|no thanks?|no thank you|not really|"
+    r"rather not|i'?d rather not|please don'?t|don'?t|prefiero que no|mejor que no|no gracias|ni hablar|"
+    r"para nada|no,)\b|\b(do not|don'?t) (contact|call|e-?mail|write)|"
+    r"\bno (me )?(contact[eé]is|contacten|llam[eé]is|escrib[aá]is|escriban)\b",
+    re.I,
+)
+_YES = re.compile(
+    r"^\W*(yes|yeah|yep|yup|ya|sure|ok|okay|fine|of course|certainly|absolutely|definitely|please do|"
+    r"go ahead|by all means|why not|sounds good|that'?s fine|that works|works for me|happy to|s[ií]|claro|"
+    r"vale|de acuerdo|por supuesto|adelante|perfecto|sale|va|dale|ok[ae]y|bueno|genial|por favor)\b|"
+    r"\b(you )?(can|may) (contact|call|e-?mail|write to|reach) me\b|\b(no|not a) problem\b|"
+    r"\bno worries\b|\b(don'?t|do not) (have|see) (a|any) problem\b|\b(sin|no hay) problema\b|"
+    r"\b(pod[eé]is|pueden|puedes) (contactarme|llamarme|escribirme)\b|\b(escr[ií]bi?d?me|ll[aá]ma?d?me)\b",
+    re.I,
+)
+
+
+def parse_yes_no(text: str) -> bool | None:
+    """True for a yes, False for a no (a no wins over a yes: "yes, but please don't call"), None when the
+    message says neither."""
+    if _NO.search(text):
+        return False
+    return True if _YES.search(text) else None

@@ -3,7 +3,7 @@ researching options for a purchase does not."""
 
 import pytest
 
-from crm_core.understanding import says_not_buying
+from crm_core.understanding import parse_yes_no, says_not_buying
 
 
 @pytest.mark.parametrize(
@@ -34,3 +34,24 @@ def test_stating_no_intention_to_buy_is_found(text: str) -> None:
 )
 def test_a_buyer_who_researches_or_serves_schools_is_not_disqualified(text: str) -> None:
     assert not says_not_buying(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("yes, drop me a line", True),
+        ("sure thing, happy to hear from you", True),
+        ("no worries, go ahead", True),
+        ("I don't see any problem with that", True),
+        ("claro, escribidme cuando queráis", True),
+        ("sin problema", True),
+        ("nah, I'm good", False),
+        ("yes but please don't call me", False),
+        ("mejor que no, gracias", False),
+        ("no, gracias", False),
+        ("what would you send me?", None),
+        ("depende", None),
+    ],
+)
+def test_yes_or_no_however_it_is_said(text: str, answer: bool | None) -> None:
+    assert parse_yes_no(text) is answer
