@@ -17,7 +17,7 @@ from crm_core.leads import capture_lead
 from crm_core.models import Authority, Qualification
 from crm_core.policy import LeadFacts
 from crm_core.routing import hand_to_a_person
-from crm_core.schemas import ConversationRef
+from crm_core.schemas import ConversationRef, LeadOut
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +59,17 @@ def facts_from_slots(slots: dict[str, Any]) -> LeadFacts:
 
 
 def next_steps(
-    qualification: Qualification, wants_a_person: bool, contact: str | None, consent: bool, rep: str | None
+    qualification: Qualification,
+    wants_a_person: bool,
+    contact: str | None,
+    consent: bool,
+    rep: str | None,
+    handed_off: bool = False,
 ) -> str:
     """What the visitor is told: only what will happen. Nobody is promised a call they can't receive."""
     if wants_a_person:
+        if handed_off:
+            return "utter_handoff_done"
         if not contact:
             return "utter_handoff_no_contact"
         return "utter_handoff" if rep else "utter_handoff_queued"
@@ -91,6 +98,41 @@ def lead_source(events: list[dict[str, Any]], channel: str) -> str:
     return found[:200]
 
 
+def save_lead(tracker: Tracker, hand_over: bool) -> LeadOut:
+    """Captures (or updates) the conversation's lead from its slots; with ``hand_over``, hands it to a person
+    in the same transaction: the lead, its assignment, the notifications. Raises SQLAlchemyError."""
+    channel = tracker.get_latest_input_channel() or "unknown"
+    with unit_of_work() as session:
+        lead = capture_lead(
+            session,
+            facts_from_slots(tracker.current_slot_values()),
+            ConversationRef(channel=channel, sender_id=tracker.sender_id),
+            language=tracker.get_slot("language") or "en",
+            source=lead_source(tracker.events, channel),
+        )
+        if hand_over:
+            rep = hand_to_a_person(session, lead.id)
+            lead = lead.model_copy(update={"assigned_rep": rep.name if rep else None})
+    return lead
+
+
+def lead_slots(lead: LeadOut) -> list[dict[str, Any]]:
+    return [
+        SlotSet("qualification", lead.qualification.value),
+        SlotSet("lead_id", lead.id),
+        SlotSet("lead_saved", True),
+    ]
+
+
+def say_next_steps(dispatcher: CollectingDispatcher, response: str, facts: LeadFacts, lead: LeadOut) -> None:
+    dispatcher.utter_message(
+        response=response,
+        name_suffix=f", {facts.name}" if facts.name else "",
+        rep_name=lead.assigned_rep or "",
+        contact=facts.email or facts.phone or "",
+    )
+
+
 class ActionCaptureLead(Action):  # type: ignore[misc]
     def name(self) -> str:
         return "action_capture_lead"
@@ -99,38 +141,17 @@ class ActionCaptureLead(Action):  # type: ignore[misc]
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         facts = facts_from_slots(tracker.current_slot_values())
-        channel = tracker.get_latest_input_channel() or "unknown"
-        language = tracker.get_slot("language") or "en"
         wants_a_person = tracker.get_slot("wants_person") is True
+        handed_off = tracker.get_slot("handed_off") is True
         contact = facts.email or facts.phone
         try:
-            with unit_of_work() as session:
-                lead = capture_lead(
-                    session,
-                    facts,
-                    ConversationRef(channel=channel, sender_id=tracker.sender_id),
-                    language=language,
-                    source=lead_source(tracker.events, channel),
-                )
-                if (
-                    wants_a_person and contact
-                ):  # in the same transaction: the lead, its assignment, the notifications
-                    rep = hand_to_a_person(session, lead.id)
-                    lead = lead.model_copy(update={"assigned_rep": rep.name if rep else None})
+            lead = save_lead(tracker, hand_over=wants_a_person and bool(contact) and not handed_off)
         except SQLAlchemyError:
             log.exception("could not store the lead of conversation %s", tracker.sender_id)
             dispatcher.utter_message(response="utter_lead_not_saved")
             return []
-        dispatcher.utter_message(
-            response=next_steps(
-                lead.qualification, wants_a_person, contact, facts.consent, lead.assigned_rep
-            ),
-            name_suffix=f", {facts.name}" if facts.name else "",
-            rep_name=lead.assigned_rep or "",
-            contact=contact or "",
+        response = next_steps(
+            lead.qualification, wants_a_person, contact, facts.consent, lead.assigned_rep, handed_off
         )
-        return [
-            SlotSet("qualification", lead.qualification.value),
-            SlotSet("lead_id", lead.id),
-            SlotSet("lead_saved", True),
-        ]
+        say_next_steps(dispatcher, response, facts, lead)
+        return lead_slots(lead)

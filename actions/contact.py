@@ -1,5 +1,7 @@
 """Contact before any promise: a visitor who asks for a person, or who already bought elsewhere, is asked how
-to reach them (and, for a later check-in, whether we may) before anything is promised.
+to reach them (and, for a later check-in, whether we may) before anything is promised. One who asks for a
+person is handed over as soon as they can be reached (`ValidateQualificationForm.run`), then asked what helps
+that person prepare.
 
 `action_ask_contact` acknowledges the request and sets `needs_contact`, on which the rules branch: the form
 asks only the missing contact questions (`ValidateQualificationForm.next_requested_slot`), or the lead is
@@ -20,8 +22,17 @@ CONTACT_SLOTS = ("person_name", "email", "phone", "consent")
 
 
 def contact_only(tracker: Tracker) -> bool:
-    """Whether the form should ask only how to reach the visitor."""
-    return tracker.get_slot("wants_person") is True or tracker.get_slot("bought_competitor") is True
+    """Whether the form should ask only how to reach the visitor: a competitor's customer is parked for a
+    later check-in."""
+    return tracker.get_slot("bought_competitor") is True and tracker.get_slot("wants_person") is not True
+
+
+def questions_for_a_person(slots: dict[str, Any], form_slots: list[str]) -> list[str]:
+    """The form's questions once a visitor asked for a person: how to reach them first (they are handed over
+    as soon as they can be reached), then what helps the person prepare. No consent question: asking for a
+    person is asking to be contacted."""
+    contact = missing_contact_slots(slots, wants_person=True)
+    return [*contact, *(slot for slot in form_slots if slot not in (*CONTACT_SLOTS, *contact))]
 
 
 def missing_contact_slots(slots: dict[str, Any], wants_person: bool) -> list[str]:

@@ -23,6 +23,7 @@ NEW_ENQUIRY_SLOTS = (
     "just_asking",
     "bought_competitor",
     "wants_person",
+    "handed_off",
     "qualification",
     "retries",
 )

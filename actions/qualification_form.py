@@ -6,6 +6,7 @@ The same search takes corrections ("actually my e-mail is …"). "I'd rather not
 unknown, and so does a third failed attempt: the form never loops.
 """
 
+import logging
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
@@ -13,8 +14,10 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
+from sqlalchemy.exc import SQLAlchemyError
 
-from actions.contact import contact_only, missing_contact_slots
+from actions.capture_lead import facts_from_slots, lead_slots, next_steps, save_lead, say_next_steps
+from actions.contact import contact_only, missing_contact_slots, questions_for_a_person
 from actions.dialogue import (
     SKIPPED,
     current_language,
@@ -43,6 +46,8 @@ from crm_core.understanding import (
     says_has_none,
     says_not_buying,
 )
+
+log = logging.getLogger(__name__)
 
 Slots = dict[str, Any]
 
@@ -107,13 +112,34 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
             if reply is not None:
                 dispatcher.utter_message(response=reply)
                 return [SlotSet(asked, None)]
+        events: list[EventType] = []
         if latest_intent(tracker) in ANSWER_INTENTS and says_not_buying(_message(tracker)):
             # "no purchase planned", "it's for my thesis": nothing more to ask, the lead is disqualified
-            not_buying = SlotSet("just_asking", True)
-            tracker.add_slots([not_buying])
-            return [not_buying, *await super().run(dispatcher, tracker, domain)]
-        events: list[EventType] = await super().run(dispatcher, tracker, domain)
-        return events
+            events.append(SlotSet("just_asking", True))
+            tracker.add_slots(events)
+        events += await super().run(dispatcher, tracker, domain)
+        return events + self._hand_over_once_reachable(dispatcher, tracker, events)
+
+    @staticmethod
+    def _hand_over_once_reachable(
+        dispatcher: CollectingDispatcher, tracker: Tracker, events: list[EventType]
+    ) -> list[EventType]:
+        """A visitor who asked for a person is handed over as soon as they can be reached, not after the
+        remaining questions; those follow, so the person comes prepared (the lead is updated at the end)."""
+        facts = facts_from_slots(tracker.current_slot_values())  # validated values are already in
+        asks_next = next((e["value"] for e in events if e.get("name") == REQUESTED_SLOT), None)
+        wants_person = tracker.get_slot("wants_person") is True and tracker.get_slot("handed_off") is not True
+        if not (wants_person and (facts.email or facts.phone) and asks_next):
+            return []  # not yet reachable, or nothing left to ask: the lead is captured as the form ends
+        try:
+            lead = save_lead(tracker, hand_over=True)
+        except SQLAlchemyError:
+            log.exception("could not hand over the lead of conversation %s", tracker.sender_id)
+            return []  # the hand-off is tried again when the form ends
+        response = next_steps(lead.qualification, True, facts.email or facts.phone, True, lead.assigned_rep)
+        say_next_steps(dispatcher, response, facts, lead)
+        dispatcher.utter_message(response="utter_while_you_wait")
+        return [SlotSet("handed_off", True), *lead_slots(lead)]
 
     def _reply_to_non_answer(self, tracker: Tracker, asked: str) -> str | None:
         """The reply to a message that does not answer the question for ``asked``, or None when it does."""
@@ -148,8 +174,10 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         if slots.get("just_asking") is True:
             return SlotSet(REQUESTED_SLOT, None)
         wanted = self.domain_slots(domain)
-        if contact_only(tracker):
-            missing = missing_contact_slots(slots, wants_person=tracker.get_slot("wants_person") is True)
+        if tracker.get_slot("wants_person") is True:
+            wanted = questions_for_a_person(slots, wanted)
+        elif contact_only(tracker):
+            missing = missing_contact_slots(slots, wants_person=False)
             wanted = [slot for slot in wanted if slot in missing]
         for slot in wanted:
             if slots.get(slot) is not None:

@@ -3,6 +3,7 @@ a visitor who asks for a person or already bought elsewhere is asked only how to
 what will happen. Runs the real actions on the real domain."""
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.capture_lead import facts_from_slots, next_steps
 from actions.contact import ActionAskContact
 from actions.qualification_form import ValidateQualificationForm
+from crm_core.config import get_settings
+from crm_core.db import get_engine, unit_of_work
+from crm_core.leads import list_leads
 from crm_core.models import Qualification
+from crm_core.reps import add_rep
+from crm_core.schemas import NewRep
 
 DOMAIN: dict[str, Any] = yaml.safe_load((Path(__file__).parents[2] / "domain.yml").read_text())
 
@@ -50,11 +56,23 @@ def test_asking_for_a_person_with_nothing_known_asks_for_a_contact() -> None:
     assert next_question("request_human", wants_person=True) == "person_name"
 
 
-def test_asking_for_a_person_skips_the_need_budget_and_consent_questions() -> None:
+def test_asking_for_a_person_asks_how_to_reach_them_first_then_what_helps_them_prepare() -> None:
     known = {"wants_person": True, "person_name": "Ilse Varga"}
     assert next_question("inform", **known) == "email"
     assert next_question("inform", **known, email="unknown") == "phone"
-    assert next_question("inform", **known, email="ilse@varga.example") is None
+    reachable = {**known, "email": "ilse@varga.example"}
+    assert next_question("inform", **reachable) == "need"
+    answered = {
+        **reachable,
+        "need": "a bot",
+        "budget": "5k",
+        "authority": "x",
+        "timeline": "soon",
+        "company": "V",
+    }
+    assert (
+        next_question("inform", **answered) is None
+    )  # never consent: asking for a person is asking to be called
 
 
 def test_asking_for_a_person_with_a_contact_known_needs_nothing_more() -> None:
@@ -113,6 +131,49 @@ def test_the_visitor_is_promised_only_what_will_happen(
     response: str,
 ) -> None:
     assert next_steps(qualification, wants_person, contact, consent, rep) == response
+
+
+def test_after_an_early_hand_off_the_end_of_the_form_says_the_team_has_it_all() -> None:
+    assert (
+        next_steps(Qualification.SQL, True, "a@b.example", True, "Rosa", handed_off=True)
+        == "utter_handoff_done"
+    )
+
+
+@pytest.fixture
+def crm(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("EMBUDO_DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    yield db_url
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+
+
+def test_a_visitor_who_asked_for_a_person_is_handed_over_as_soon_as_they_can_be_reached(crm: str) -> None:
+    with unit_of_work(crm) as session:
+        add_rep(session, NewRep(name="Rosa Diaz", languages=["en"]))
+    asked = {"wants_person": True, "person_name": "Ilse Varga", "requested_slot": "email"}
+    text = "ilse@varga.example"
+    message = {
+        "text": text,
+        "intent": {"name": "inform"},
+        "intent_ranking": [{"name": "inform", "confidence": 0.9}],
+    }
+    events = [{"event": "user", "text": text, "parse_data": message, "input_channel": "rest"}]
+    slots = {name: None for name in DOMAIN["slots"]} | {"language": "en", "email": text} | asked
+    visitor = Tracker(
+        "it-person", slots, message, events, False, None, {"name": "qualification_form"}, "action_listen"
+    )
+    dispatcher = CollectingDispatcher()
+    result = asyncio.run(ValidateQualificationForm().run(dispatcher, visitor, DOMAIN))
+    slots_set = {e["name"]: e["value"] for e in result if e.get("event") == "slot"}
+    assert slots_set["handed_off"] is True and slots_set["requested_slot"] == "need"
+    said = [m.get("response") for m in dispatcher.messages]
+    assert said == ["utter_handoff", "utter_while_you_wait"]
+    with unit_of_work(crm) as session:
+        [lead] = list_leads(session)
+    assert lead.assigned_rep == "Rosa Diaz" and lead.email == "ilse@varga.example" and lead.consent is True
 
 
 def fallback_offer(*ranking: tuple[str, float]) -> tuple[str | None, str | None]:
