@@ -43,6 +43,7 @@ from crm_core.understanding import (
     parse_phone,
     parse_timeline_days,
     parse_yes_no,
+    says_bought_elsewhere,
     says_has_none,
     says_not_buying,
 )
@@ -90,6 +91,20 @@ def _volunteered(tracker: Tracker, slot: str) -> bool:
     return tracker.get_slot(REQUESTED_SLOT) != slot and latest_intent(tracker) in ANSWER_INTENTS
 
 
+def _said_again(tracker: Tracker) -> bool:
+    """Whether the visitor's message repeats their previous one while the same question was asked: then it is
+    their answer, whatever the classifier made of it twice."""
+    asked, said, question_changed = tracker.get_slot(REQUESTED_SLOT), [], False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            said.append(" ".join(str(event.get("text") or "").lower().split()))
+            if len(said) == 2:
+                break
+        elif said and event.get("event") == "slot" and event.get("name") == REQUESTED_SLOT:
+            question_changed = question_changed or event.get("value") != asked
+    return len(said) == 2 and said[0] == said[1] and bool(said[0]) and not question_changed
+
+
 def _first_person(text: str) -> bool:
     words = text.lower().replace(",", " ").split()
     return any(word in _FIRST_PERSON for word in words)
@@ -103,22 +118,53 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """A message that does not answer the question asked gets its reply (or the offer of a person) and the
-        question again, and is stored nowhere; anything else is validated."""
+        question again, and is stored nowhere; anything else is validated. Said again to the same question,
+        a message is the visitor's answer, whatever it looked like; a third non-answer skips the question."""
         asked = tracker.get_slot(REQUESTED_SLOT)
+        text, intent = _message(tracker), latest_intent(tracker)
+        if asked and asked not in tracker.slots_to_validate() and _said_again(tracker):
+            tracker.add_slots([SlotSet(asked, text)])
         filled = tracker.slots_to_validate()
         others = [slot for slot in filled if slot not in (asked, REQUESTED_SLOT)]
-        if asked in filled and not others:  # a message that also gives other facts is validated
-            reply = self._reply_to_non_answer(tracker, asked)
-            if reply is not None:
-                dispatcher.utter_message(response=reply)
-                return [SlotSet(asked, None)]
         events: list[EventType] = []
-        if latest_intent(tracker) in ANSWER_INTENTS and says_not_buying(_message(tracker)):
+        if asked in filled and not others and not _said_again(tracker):  # other facts: validated
+            reply = self._reply_to_non_answer(tracker, asked)
+            if reply == "just_asking":  # "I'm only looking": nothing more to ask, a disqualified lead
+                return [SlotSet(asked, None), SlotSet(REQUESTED_SLOT, None)]
+            if reply is not None:
+                return self._not_an_answer(asked, reply, dispatcher, tracker)
+            if intent == "just_asking":  # it answered the question after all ("I'm only the researcher")
+                events.append(SlotSet("just_asking", None))
+        if intent in ANSWER_INTENTS and says_not_buying(text):
             # "no purchase planned", "it's for my thesis": nothing more to ask, the lead is disqualified
             events.append(SlotSet("just_asking", True))
-            tracker.add_slots(events)
+        if (
+            intent in ANSWER_INTENTS
+            and says_bought_elsewhere(text)
+            and not tracker.get_slot("bought_competitor")
+        ):
+            # "we went with another provider last week": parked for a later check-in, contact first
+            dispatcher.utter_message(response="utter_nurture_ack")
+            events.append(SlotSet("bought_competitor", True))
+        if tracker.get_slot("company_size") is None and (size := parse_company_size(text)) is not None:
+            events.append(SlotSet("company_size", size))  # "(we're about 40 people)" in any answer
+        tracker.add_slots(events)
         events += await super().run(dispatcher, tracker, domain)
         return events + self._hand_over_once_reachable(dispatcher, tracker, events)
+
+    def _not_an_answer(
+        self, asked: str, reply: str, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> list[EventType]:
+        """Reply and ask again; the third time in a row the question is left (the form never loops)."""
+        retries = dict(tracker.get_slot("retries") or {})
+        retries[asked] = int(retries.get(asked, 0)) + 1
+        if retries[asked] >= MAX_ATTEMPTS:
+            return [
+                SlotSet(slot, value)
+                for slot, value in self._skip(asked, dispatcher, "utter_skip_after_retries").items()
+            ]
+        dispatcher.utter_message(response=reply)
+        return [SlotSet(asked, None), SlotSet("retries", retries)]
 
     @staticmethod
     def _hand_over_once_reachable(
@@ -142,7 +188,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         return [SlotSet("handed_off", True), *lead_slots(lead)]
 
     def _reply_to_non_answer(self, tracker: Tracker, asked: str) -> str | None:
-        """The reply to a message that does not answer the question for ``asked``, or None when it does."""
+        """The reply to a message that does not answer the question for ``asked``, or None when it does
+        ("just_asking" when it says the visitor is only looking)."""
         text, intent = _message(tracker), latest_intent(tracker)
         unsure = intent == "nlu_fallback"
         if unsure or intent in OFF_TOPIC_INTENTS:
@@ -157,8 +204,12 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
             return None
         best_guesses = likely_intents(tracker, count=1)
         guess = (best_guesses[0] if best_guesses else None) if unsure else intent
+        if guess == "just_asking":
+            return "just_asking"
         if guess in OFF_TOPIC_INTENTS and (asked not in NAME_SLOTS or is_question(text)):
             return f"utter_{guess}"
+        if guess == "request_sales" and (asked != "need" or is_question(text)):
+            return "utter_sales_in_form"  # a statement at the need question is the need, however it reads
         if is_question(text) and asked != "need":
             return "utter_question_noted"
         return None
@@ -280,6 +331,7 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
             "person_name": lambda: find_person_name(text) is not None,
             "email": lambda: parse_email(text) is not None,
             "phone": lambda: parse_phone(text, self._region(tracker)) is not None,
+            "consent": lambda: parse_yes_no(text) is not None,
         }
         return bool(readers[slot]()) if slot in readers else False
 

@@ -19,7 +19,13 @@ from crm_core.understanding.contact import (
     says_has_none,
 )
 from crm_core.understanding.language import detect_language, language_from_locale
-from crm_core.understanding.messages import is_correction, is_question, parse_yes_no, says_not_buying
+from crm_core.understanding.messages import (
+    is_correction,
+    is_question,
+    parse_yes_no,
+    says_bought_elsewhere,
+    says_not_buying,
+)
 from crm_core.understanding.money import Budget, mentions_budget, parse_budget
 from crm_core.understanding.people import (
     find_company,
@@ -54,6 +60,7 @@ __all__ = [
     "parse_timeline_days",
     "parse_yes_no",
     "phone_regions",
+    "says_bought_elsewhere",
     "says_has_none",
     "says_not_buying",
     "today_in",

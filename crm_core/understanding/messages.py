@@ -70,3 +70,22 @@ def parse_yes_no(text: str) -> bool | None:
     if _NO.search(text):
         return False
     return True if _YES.search(text) else None
+
+
+# Bought elsewhere, said in an answer: "we went with another provider last week", "ya contratamos otro".
+# Only a decision already taken counts: "we use a chat tool but it's bad" is a buyer.
+_BOUGHT_ELSEWHERE = re.compile(
+    r"\b(went|gone|going) with (another|a different|a competing|some other) \w+|"
+    r"\b(signed|contracted) (a \w+ (deal|contract) )?with (another|a different|a competing) \w+|"
+    r"\b(already|just) (bought|purchased|signed up for|chose|picked) (a|an|another|one|something)\b|"
+    r"\b(chose|picked|decided on|settled on) (another|a different|a competing) \w+|"
+    r"\bya (hemos )?(contratamos|contratado|compramos|comprado|elegimos|elegido) (otr[oa]|un[oa]? de la competencia)\b|"
+    r"\b(nos (hemos )?(quedado|quedamos|decidimos|decidido) (con|por)|optamos por|elegimos) otr[oa]\b",
+    re.I,
+)
+
+
+def says_bought_elsewhere(text: str) -> bool:
+    """Whether the visitor says they already bought from someone else ("we went with another vendor",
+    "ya contratamos otra herramienta"): a lead to park for a later check-in."""
+    return bool(_BOUGHT_ELSEWHERE.search(text))
