@@ -12,7 +12,14 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from crm_core.understanding.numbers import NUMBER_WORD_PATTERN, NUMBER_WORDS, to_count, to_number
+from crm_core.understanding.numbers import (
+    HUNDREDS,
+    HUNDREDS_PATTERN,
+    NUMBER_WORD_PATTERN,
+    NUMBER_WORDS,
+    to_count,
+    to_number,
+)
 from crm_core.understanding.people import parse_company_size, people_count_spans
 
 PERIODS_PER_YEAR = {"year": 1, "quarter": 4, "month": 12, "week": 52}
@@ -57,7 +64,9 @@ _SUFFIX = r"k|m|mm|thousand|million|grand|mil|millones|mill[oó]n|lucas"
 _AMOUNT = re.compile(
     # digits anywhere but inside a word ("Q3"); number words only as whole words ("a" in "am" is not one)
     rf"(?<![\w.,])(?P<number>\d{{1,3}}(?:[,.]\d{{3}})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?|"
-    rf"\b(?:{NUMBER_WORD_PATTERN})(?=\s))\s*(?P<suffix>{_SUFFIX})?\b",
+    rf"\b(?:{NUMBER_WORD_PATTERN})(?=\s))\s*(?P<suffix>{_SUFFIX})?\b"
+    # "tres mil quinientos", "three thousand five hundred"
+    rf"(?:\s+(?:and\s+|y\s+)?(?P<hundreds>{HUNDREDS_PATTERN})\b)?",
     re.I,
 )
 _MULTIPLIER = {
@@ -82,7 +91,8 @@ _NOT_AMOUNTS = re.compile(
 )
 _PERIODS = (
     ("month", r"\b(?:a|per|each|every)\s+(?:month|mo|mth)\b|/\s?(?:month|mo|mth)\b|\bmonthly\b|\bp/m\b|"
-     r"\bal mes\b|\bpor mes\b|\bmensual(?:es|mente)?\b|\bcada mes\b|/\s?mes\b|\bmes a mes\b"),
+     r"\bal mes\b|\bpor mes\b|\b(?:usuario|user|seat|puesto|licencia) (?:y|and) mes\b|"
+     r"\bmensual(?:es|mente)?\b|\bcada mes\b|/\s?mes\b|\bmes a mes\b"),
     ("quarter", r"\b(?:a|per|each|every)\s+quarter\b|\bquarterly\b|\bal trimestre\b|\bpor trimestre\b|"
      r"\btrimestral(?:es|mente)?\b"),
     ("week", r"\b(?:a|per|each|every)\s+week\b|\bweekly\b|\ba la semana\b|\bpor semana\b|\bsemanal(?:es)?\b"),
@@ -135,12 +145,19 @@ def _amounts(text: str) -> list[_Amount]:
         spelled = match["number"].lower() in NUMBER_WORDS
         if spelled and (suffix in ("k", "m", "mm") or (not suffix and value == 1)):
             continue  # "am" is not "a million": letter suffixes only follow digits; "a", "un" alone are words
+        if match["hundreds"] and suffix in ("mil", "thousand"):
+            value += Decimal(HUNDREDS[match["hundreds"].lower()]) / 1000
         found.append(_Amount(value, suffix, spelled, match.start(), match.end()))
     return found
 
 
 def _value(amount: _Amount) -> Decimal:
     return amount.value * _MULTIPLIER.get(amount.suffix, 1)
+
+
+def _whole(value: Decimal) -> Decimal:
+    """2500.0 → 2500: amounts are stored as text, and "2500.0" reads like a price in cents."""
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value
 
 
 def _is_figure(amount: _Amount) -> bool:
@@ -196,9 +213,9 @@ def parse_budget(text: str) -> Budget | None:
     seats = _seats(text) or (parse_company_size(text) if per_seat else None)
     factor = Decimal(PERIODS_PER_YEAR.get(period or "year", 1)) * (seats if per_seat and seats else 1)
     return Budget(
-        amount=low * factor,
+        amount=_whole(low * factor),
         currency=_currency(text),
-        amount_max=high * factor if high is not None else None,
+        amount_max=_whole(high * factor) if high is not None else None,
         period=period,
         per_seat=per_seat,
         seats=seats if per_seat else None,

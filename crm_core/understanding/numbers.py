@@ -10,8 +10,8 @@ NUMBER_WORDS = {
     "a couple of": 2, "a few": 3,
     "un": 1, "una": 1, "uno": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7,
     "ocho": 8, "nueve": 9, "diez": 10, "once": 11, "doce": 12, "quince": 15, "veinte": 20, "treinta": 30,
-    "cuarenta": 40, "cincuenta": 50, "sesenta": 60, "cien": 100, "un par de": 2, "par de": 2, "unos": 3,
-    "unas": 3, "unos pocos": 3, "unas pocas": 3,
+    "cuarenta": 40, "cincuenta": 50, "sesenta": 60, "cien": 100, "mil": 1000, "un par de": 2, "par de": 2,
+    "unos": 3, "unas": 3, "unos pocos": 3, "unas pocas": 3,
 }  # fmt: skip
 NUMBER_WORD_PATTERN = "|".join(sorted((re.escape(w) for w in NUMBER_WORDS), key=len, reverse=True))
 # A count: digits, or a number word as a whole word ("a" inside "am" is not one).
@@ -35,6 +35,17 @@ def to_number(text: str) -> Decimal | None:
         return Decimal(text)
     except InvalidOperation:
         return None
+
+
+HUNDREDS = {
+    "cien": 100, "ciento": 100, "doscientos": 200, "doscientas": 200, "trescientos": 300, "trescientas": 300,
+    "cuatrocientos": 400, "cuatrocientas": 400, "quinientos": 500, "quinientas": 500, "seiscientos": 600,
+    "seiscientas": 600, "setecientos": 700, "setecientas": 700, "ochocientos": 800, "ochocientas": 800,
+    "novecientos": 900, "novecientas": 900, "a hundred": 100, "one hundred": 100, "two hundred": 200,
+    "three hundred": 300, "four hundred": 400, "five hundred": 500, "six hundred": 600, "seven hundred": 700,
+    "eight hundred": 800, "nine hundred": 900,
+}  # fmt: skip
+HUNDREDS_PATTERN = "|".join(sorted((re.escape(w) for w in HUNDREDS), key=len, reverse=True))
 
 
 def to_count(text: str) -> int:

@@ -88,6 +88,12 @@ _PEOPLE = (
 _COMPANY_SIZE = (
     re.compile(rf"\b{_HEAD}\s+(?:[^\W\d_]+\s+)?(?:{_PEOPLE})\b", re.I),
     re.compile(rf"\b{_HEAD}\s+of us\b", re.I),
+    # "somos 12", "we're 12 in the office": a bare count after "we are", not "we're 2 weeks away"
+    re.compile(
+        r"\b(?:somos|we'?re|we are)\s+(?:about |around |roughly |unos |unas |casi )?(?P<count>\d+)(?P<k>k)?"
+        r"(?=\s*(?:$|[,.;:)!?]|and\b|y\b|en\b|in\b))",
+        re.I,
+    ),
     re.compile(
         rf"\b(?:a team of|team of|headcount (?:of|is)|staff of|un equipo de|equipo de|una plantilla de|"
         rf"plantilla de)\s+(?:about |around |roughly |some |unos |unas |casi |m[aá]s de )?{_HEAD}\b",

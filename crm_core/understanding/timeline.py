@@ -51,7 +51,7 @@ _UNSURE = re.compile(
 _ASAP_WORDS = (
     r"asap|as soon as (possible|(you|we) can)|right (now|away)|immediately|urgent(ly)?|tomorrow|yesterday|"
     r"lo antes posible|cuanto antes|ya mismo|ahora mismo|inmediatamente|urgente|de inmediato|enseguida|"
-    r"para ayer"
+    r"para ayer|lo m[aá]s pronto posible|en cuanto (podamos|pod[aá]is|puedan|sea posible)"
 )
 _ASAP = re.compile(rf"\b({_ASAP_WORDS}|today|hoy|ahora)\b|(?<!not )\bnow\b", re.I)
 # In a longer message "now" and "today" say little ("we're now 40 people", "today we use Excel").
@@ -90,7 +90,18 @@ _END_OF_NEXT_MONTH = re.compile(
     r"entrante|que entra)|pr[oó]ximo mes))\b",
     re.I,
 )
-_THIS_WEEK = re.compile(r"\b(this (very )?week|esta (misma )?semana)\b", re.I)
+_THIS_WEEK = re.compile(
+    r"\b(this (very )?week|(the )?end of (the|this) week|before the weekend|esta (misma )?semana|"
+    r"(a |para )?final(es)? de (la|esta) semana|antes del fin de semana)\b",
+    re.I,
+)
+# "not this year, probably next", "este mes no": the next one
+_NOT_THIS = re.compile(
+    r"\bnot (this|este) (?P<en>week|month|year)\b|\b(?:esta|este) (?P<es>semana|mes|año) no\b|"
+    r"\bno (?:esta|este) (?P<es2>semana|mes|año)\b",
+    re.I,
+)
+_NEXT_OF = {"week": 14, "semana": 14, "month": 30, "mes": 30, "year": 365, "año": 365}
 _NEXT_WEEK = re.compile(r"\b(next week|(la )?pr[oó]xima semana|(la )?semana (que viene|entrante))\b", re.I)
 _NEXT_MONTH = re.compile(
     r"\b(next month|(el )?pr[oó]ximo mes|(el )?mes (que viene|que entra|entrante|siguiente))\b", re.I
@@ -130,6 +141,7 @@ _PART_OF_NEXT_YEAR = re.compile(
 _HALF_YEAR = re.compile(
     r"\bH(?P<h>[12])\b|\b(?P<word>first|second|primer|segundo) (half of (the |this )?year|semestre)\b", re.I
 )
+_AFTER_EPIPHANY = re.compile(r"\b(despu[eé]s de|pasado|tras|a la vuelta de) (los )?reyes\b", re.I)
 _CHRISTMAS = re.compile(r"\b(christmas|xmas|navidad(es)?)\b", re.I)
 _END_OF_YEAR = re.compile(
     r"\b(end of (the )?year|year[- ]end|this year|fin(al(es)?)? de(l)? año|este año)\b", re.I
@@ -247,6 +259,8 @@ def _explicit_date(text: str, today: date) -> date | None:
         return _next_occurrence(6, 21, today)
     if _NEW_YEAR.search(text):
         return date(today.year + 1, 1, 1)
+    if _AFTER_EPIPHANY.search(text):
+        return _next_occurrence(1, 7, today)
     if _CHRISTMAS.search(text):
         return _next_occurrence(12, 25, today)
     if _END_OF_YEAR.search(text):
@@ -257,6 +271,8 @@ def _explicit_date(text: str, today: date) -> date | None:
 def _explicit_days(text: str, today: date) -> int | None:
     if _ASAP.search(text):
         return ASAP_DAYS
+    if match := _NOT_THIS.search(text):
+        return _NEXT_OF[(match["en"] or match["es"] or match["es2"]).lower()]
     if (when := _explicit_date(text, today)) is not None:
         return max((when - today).days, 1)
     if match := _IN_PERIOD.search(text):

@@ -48,6 +48,7 @@ TODAY = date(2026, 3, 18)  # a Wednesday in Q1
         ("the second half of the year", date(2026, 7, 1)),
         ("en el segundo semestre", date(2026, 7, 1)),
         ("por navidades", date(2026, 12, 25)),
+        ("justo después de Reyes", date(2027, 1, 7)),
         # the rest of the calendar, read by Duckling
         ("el 2 de abril", date(2026, 4, 2)),
         ("by April 20th", date(2026, 4, 20)),
@@ -73,6 +74,10 @@ def test_a_date_in_words(text: str, needed_by: date) -> None:
         ("lo antes posible, por favor", 7),
         ("ahora mismo, este mes", 7),
         ("as soon as you can, really", 7),
+        ("en cuanto podamos", 7),
+        ("by the end of the week", 7),
+        ("not this year, probably next", 365),
+        ("este mes no, el que viene", 30),
         ("sin prisa, quizá el año que viene", 365),  # a hedged timeframe still counts (a cold one)
     ],
 )
