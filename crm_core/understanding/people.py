@@ -9,7 +9,8 @@ _CORRECTION_WORDS = (
 )
 _NAME_PREFIX = re.compile(
     rf"^\s*(?:(?:hi|hello|hey|hola|{_CORRECTION_WORDS})[\s,!.:;-]*)*"
-    r"(?:my (?:full |real )?name is|my name's|(?:the )?full name is|full name:?|name is|i am|i'm|im|it's|its|"
+    r"(?:my (?:full |real )?name is|my name's|(?:the )?full name is|full name:?|name is|name:|nombre:|"
+    r"i am|i'm|im|it's|its|"
     r"this is|call me|me llamo|mi nombre (?:completo |real )?es|(?:el )?nombre completo es|nombre completo:?|"
     r"soy|ll[aá]mame|es)\s+",
     re.I,
@@ -40,10 +41,21 @@ def _tidy(text: str, prefix: re.Pattern[str]) -> str | None:
     return value[:200] or None
 
 
+# What follows a name in an answer: "Tom from Globex", "Álvaro, con tilde", "Anne not Ann", "Zoë actually"
+_AFTER_NAME = re.compile(
+    r"\s*[,;(]|\s+(?:from|at|with|and|but|not|here|y|pero|no|aqu[ií]|desde)\s|"
+    r"\s+(?:actually|really|please|thanks|thank you|por favor|gracias|en realidad)\W*$",
+    re.I,
+)
+
+
 def parse_person_name(text: str) -> str | None:
-    """A person's name with "my name is …" / "me llamo …" / "sorry - full name is …" lead-ins removed; None
-    when what is left cannot be a name (an e-mail address, a number, a web address)."""
+    """A person's name with "my name is …" / "me llamo …" / "sorry - full name is …" lead-ins removed and what
+    follows it ("from Globex", ", con tilde") cut; None when what is left cannot be a name (an e-mail
+    address, a number, a web address)."""
     name = _tidy(text, _NAME_PREFIX)
+    if name is not None:
+        name = _AFTER_NAME.split(name, maxsplit=1)[0].strip(" .!,") or None
     if name is None or re.search(r"[@\d/\\]|https?:|www\.", name):
         return None
     return name

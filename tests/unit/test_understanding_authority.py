@@ -24,6 +24,13 @@ RESEARCHES = Authority.RESEARCHER
         ("necesito el visto bueno de dirección", INFLUENCES),
         ("eso lo decide el consejo", INFLUENCES),
         ("decide la directora", INFLUENCES),
+        ("I'm in IT, I'll put it in front of our CFO", INFLUENCES),
+        ("I'd be the one recommending it", INFLUENCES),
+        ("I'm collecting options for my manager", INFLUENCES),
+        ("soy el encargado, pero quien paga es la dueña", INFLUENCES),
+        ("yo propongo y el gerente aprueba", INFLUENCES),
+        ("la decisión final es del comité", INFLUENCES),
+        ("tengo que hablarlo con mi socia", INFLUENCES),
         # the visitor decides, alone or with a partner
         ("Head of Sales, and yes, I can sign", DECIDES),
         ("Director of Operations, the budget is mine: I own the budget", DECIDES),
@@ -32,6 +39,9 @@ RESEARCHES = Authority.RESEARCHER
         ("soy socio, lo decidimos entre mi socia y yo", DECIDES),
         ("my co-founder and I decide together", DECIDES),
         ("it's up to me", DECIDES),
+        ("team lead, I can approve up to 5k", DECIDES),
+        ("freelancer, it's just me", DECIDES),
+        ("soy autónoma", DECIDES),
         # researching, not buying
         ("I'm a student", RESEARCHES),
         ("I'm writing my master's thesis on chatbots", RESEARCHES),
