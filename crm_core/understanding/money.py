@@ -47,17 +47,21 @@ _NO_BUDGET = re.compile(
     r"a[uú]n no|no (lo )?s[eé]|ni idea|nada|ninguno|por definir|sin definir|no est[aá] definido)\b",
     re.I,
 )
-# Names and codes first: "$5,000 MXN" and "$8,000 pesos" are pesos; a bare "$" is a dollar.
+# Names and codes first: "$5,000 MXN" and "$8,000 pesos" are pesos; a bare "$" is a dollar. ISO codes count
+# in capitals only: "cop", "pen" and "ars" are words too.
 _CURRENCIES = (
-    (re.compile(r"\bmx\$|\bmxn\b|\bpesos? mexicanos?\b", re.I), "MXN"),
-    (re.compile(r"\bpesos? colombianos?\b|\bcop\b", re.I), "COP"),
-    (re.compile(r"\bpesos? argentinos?\b|\bars\b", re.I), "ARS"),
-    (re.compile(r"\bpesos? chilenos?\b|\bclp\b", re.I), "CLP"),
-    (re.compile(r"\bpesos?\b", re.I), "MXN"),  # unqualified pesos: Mexican, our only peso market so far
-    (re.compile(r"\busd\b|\bus\$|\bdollars?\b|\bbucks\b|\bd[oó]lar(es)?\b|\bpavos\b", re.I), "USD"),
-    (re.compile(r"€|\beur\b|\beuros?\b", re.I), "EUR"),
-    (re.compile(r"£|\bgbp\b|\bpounds?\b|\bquid\b|\blibras?\b", re.I), "GBP"),
-    (re.compile(r"\b(cad|aud|chf|jpy|cny|inr|brl|pen|sek|nok|dkk|pln)\b", re.I), None),  # named as the code
+    (re.compile(r"\bMXN\b|\bMX\$|(?i:\bpesos? mexicanos?\b)"), "MXN"),
+    (re.compile(r"\bCOP\b|(?i:\bpesos? colombianos?\b)"), "COP"),
+    (re.compile(r"\bARS\b|(?i:\bpesos? argentinos?\b)"), "ARS"),
+    (re.compile(r"\bCLP\b|(?i:\bpesos? chilenos?\b)"), "CLP"),
+    (
+        re.compile(r"(?i:\bpesos?\b|\bmxn\b)"),
+        "MXN",
+    ),  # unqualified pesos: Mexican, our only peso market so far
+    (re.compile(r"(?i:\busd\b|\bus\$|\bdollars?\b|\bbucks\b|\bd[oó]lar(es)?\b|\bpavos\b)"), "USD"),
+    (re.compile(r"€|(?i:\beur\b|\beuros?\b)"), "EUR"),
+    (re.compile(r"£|(?i:\bgbp\b|\bpounds?\b|\bquid\b|\blibras?\b)"), "GBP"),
+    (re.compile(r"\b(CAD|AUD|CHF|JPY|CNY|INR|BRL|PEN|SEK|NOK|DKK|PLN)\b"), None),  # named by its code
     (re.compile(r"\$"), "USD"),
 )
 _SUFFIX = r"k|m|mm|thousand|million|grand|mil|millones|mill[oó]n|lucas"

@@ -45,6 +45,8 @@ def test_a_range_keeps_both_ends(text: str, low: int, high: int, currency: str) 
         ("3000 MXN", 3000, "MXN"),
         ("$45,000 MXN", 45000, "MXN"),  # the peso's sign is "$" too: the code decides
         ("$8,000 pesos", 8000, "MXN"),
+        ("3 mil pesos colombianos", 3000, "COP"),
+        ("20k CHF", 20000, "CHF"),  # a currency we have no name for: its code
         ("5000", 5000, None),  # no currency said
         ("we can stretch to 2.5k", 2500, None),
         ("tres mil quinientos euros", 3500, "EUR"),
