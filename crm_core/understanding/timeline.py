@@ -40,14 +40,6 @@ _NO_PLAN = re.compile(
     r"no vamos a comprar)\b",
     re.I,
 )
-# Unsure: only an explicit timeframe in the same message ("no rush, maybe next year") gives a value.
-_UNSURE = re.compile(
-    r"\b(not sure|no idea|don'?t know|dunno|unsure|no rush|no timeframe|no time ?frame|whenever|someday|"
-    r"eventually|no hurry|undecided|maybe later|not decided|haven'?t decided|"
-    r"no (lo )?s[eé]|no estoy segur[oa]|sin prisa|ni idea|no hay prisa|cuando sea|alg[uú]n d[ií]a|"
-    r"no lo (hemos|he) decidido|sin fecha|todav[ií]a no (lo )?sab|a[uú]n no (lo )?sab)\b",
-    re.I,
-)
 _ASAP_WORDS = (
     r"asap|as soon as (possible|(you|we) can)|right (now|away)|immediately|urgent(ly)?|tomorrow|yesterday|"
     r"lo antes posible|cuanto antes|ya mismo|ahora mismo|inmediatamente|urgente|de inmediato|enseguida|"
@@ -336,9 +328,9 @@ def parse_timeline_days(
     if _NO_PLAN.search(text):
         return None
     days = _explicit_days(text, today)
-    if days is not None or _UNSURE.search(text):
-        return days
-    return _duckling_days(text, today, language, tz_name)
+    if days is None:
+        days = _duckling_days(text, today, language, tz_name)
+    return days
 
 
 def mentions_timeline(text: str, today: date | None = None, *, tz_name: str | None = None) -> bool:

@@ -79,6 +79,7 @@ def test_a_date_in_words(text: str, needed_by: date) -> None:
         ("not this year, probably next", 365),
         ("este mes no, el que viene", 30),
         ("sin prisa, quizá el año que viene", 365),  # a hedged timeframe still counts (a cold one)
+        ("not sure, maybe around the 20th of April", 33),
     ],
 )
 def test_a_duration_or_urgency(text: str, days: int | None) -> None:
