@@ -2,7 +2,7 @@
 
 Our rules say what sales talk means ("end of April" → 30 April, "Q3" → 1 July, "asap" → a week, "after the
 summer" → 1 September); Duckling reads the rest of the calendar (weekdays, holidays, "by June 1st", "el 15 de
-marzo", "the second week of June"). A month or date already past this year means next year's. No cap: a
+marzo", "next Friday"). A month or date already past this year means next year's. No cap: a
 year away is a (cold) timeframe too. Unknown ("no sé", "no rush") is None; a hedged timeframe ("sin prisa,
 igual el año que viene") still counts as that timeframe.
 """
@@ -294,6 +294,7 @@ def _duckling_dates(
     text: str, today: date, language: str | None, tz_name: str | None
 ) -> Iterator[tuple[int, int, int]]:
     """(days until, start, end) of every future date Duckling reads; an interval ("by June 1st"): its end."""
+    text = re.sub(r"\b24\s?[/x]\s?7\b", "always", text)  # "24/7 support" is no 24 July
     if not _CALENDAR_HINT.search(text):
         return
     for lang in [language] if language in ("en", "es") else ["en", "es"]:

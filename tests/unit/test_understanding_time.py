@@ -96,6 +96,7 @@ def test_a_duration_or_urgency(text: str, days: int | None) -> None:
         "no sé",
         "no tenemos previsto comprar",
         "ya tenemos un CRM",  # "ya" is not "ya mismo"
+        "we need 24/7 support",
     ],
 )
 def test_no_timeframe_is_unknown(text: str) -> None:
