@@ -44,6 +44,7 @@ def facts_from_slots(slots: dict[str, Any]) -> LeadFacts:
         budget_amount=Decimal(amount) if amount is not None else None,
         budget_currency=slots.get("budget_currency"),
         budget_none_yet=bool(slots.get("budget_none_yet")),
+        budget_period=slots.get("budget_period"),
         authority=Authority(slots.get("authority") or Authority.UNKNOWN),
         timeline_days=int(timeline_days) if timeline_days is not None else None,
         company=slots.get("company"),

@@ -15,13 +15,12 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.capture_lead import facts_from_slots, lead_source
-from actions.dialogue import current_language, response_text
+from actions.dialogue import current_language, phone_regions_of, response_text, time_zone
 from crm_core.db import unit_of_work
 from crm_core.leads import correct_lead
 from crm_core.models import Authority
 from crm_core.schemas import ConversationRef
 from crm_core.understanding import (
-    DEFAULT_PHONE_REGIONS,
     find_company,
     find_person_name,
     mentions_budget,
@@ -53,7 +52,11 @@ def _entity(tracker: Tracker, name: str) -> str | None:
 
 
 def stated_facts(
-    text: str, region: str, email_entity: str | None = None, phone_entity: str | None = None
+    text: str,
+    region: str | tuple[str, ...],
+    email_entity: str | None = None,
+    phone_entity: str | None = None,
+    tz_name: str | None = None,
 ) -> Slots:
     """The facts a message states, as the form's validation stores them (read by crm_core.understanding).
 
@@ -80,8 +83,10 @@ def stated_facts(
             budget_amount=str(budget.amount) if budget.amount is not None else None,
             budget_currency=budget.currency,
             budget_none_yet=budget.none_yet,
+            budget_period=budget.period,
         )
-    if mentions_timeline(text) and (days := parse_timeline_days(text)) is not None:
+    stated = mentions_timeline(text, tz_name=tz_name)
+    if stated and (days := parse_timeline_days(text, tz_name=tz_name)) is not None:
         slots.update(timeline=text, timeline_days=days)
     first_person = any(word in _FIRST_PERSON for word in text.lower().replace(",", " ").split())
     if first_person and (role := parse_authority(text)) is not Authority.UNKNOWN:
@@ -109,9 +114,9 @@ class ActionUpdateLead(Action):  # type: ignore[misc]
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         language = current_language(tracker)
-        region = DEFAULT_PHONE_REGIONS.get(language, "US")
         text = str(tracker.latest_message.get("text") or "")
-        changes = stated_facts(text, region, _entity(tracker, "email"), _entity(tracker, "phone"))
+        email, phone = _entity(tracker, "email"), _entity(tracker, "phone")
+        changes = stated_facts(text, phone_regions_of(tracker), email, phone, time_zone(tracker))
         if not changes:
             dispatcher.utter_message(response="utter_nothing_to_update")
             return []

@@ -5,6 +5,8 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.types import DomainDict
 
+from crm_core.understanding import phone_regions
+
 # A slot the visitor chose not to answer ("I'd rather not say") or could not answer: the form moves on,
 # and crm_core receives "unknown" (None) for it.
 SKIPPED = "unknown"
@@ -56,6 +58,19 @@ def channel_metadata(tracker: Tracker, key: str) -> Any:
         if event.get("event") == "user" and (value := (event.get("metadata") or {}).get(key)):
             return value
     return None
+
+
+def time_zone(tracker: Tracker) -> str | None:
+    """The visitor's IANA time zone, when their channel says (the widget does): dates are theirs."""
+    zone = channel_metadata(tracker, "timezone")
+    return str(zone) if zone else None
+
+
+def phone_regions_of(tracker: Tracker) -> tuple[str, ...]:
+    """Where a phone number without a country code is read: the browser locale's country, then the usual
+    countries of the visitor's language."""
+    locale = channel_metadata(tracker, "locale")
+    return phone_regions(current_language(tracker), str(locale) if locale else None)
 
 
 def slot_or_none(value: Any) -> Any:

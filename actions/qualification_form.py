@@ -15,10 +15,16 @@ from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 
 from actions.contact import contact_only, missing_contact_slots
-from actions.dialogue import SKIPPED, current_language, latest_intent, likely_intents
+from actions.dialogue import (
+    SKIPPED,
+    current_language,
+    latest_intent,
+    likely_intents,
+    phone_regions_of,
+    time_zone,
+)
 from crm_core.models import Authority
 from crm_core.understanding import (
-    DEFAULT_PHONE_REGIONS,
     find_company,
     find_person_name,
     is_question,
@@ -33,7 +39,9 @@ from crm_core.understanding import (
     parse_person_name,
     parse_phone,
     parse_timeline_days,
+    parse_yes_no,
     says_has_none,
+    says_not_buying,
 )
 
 Slots = dict[str, Any]
@@ -99,6 +107,11 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
             if reply is not None:
                 dispatcher.utter_message(response=reply)
                 return [SlotSet(asked, None)]
+        if latest_intent(tracker) in ANSWER_INTENTS and says_not_buying(_message(tracker)):
+            # "no purchase planned", "it's for my thesis": nothing more to ask, the lead is disqualified
+            not_buying = SlotSet("just_asking", True)
+            tracker.add_slots([not_buying])
+            return [not_buying, *await super().run(dispatcher, tracker, domain)]
         events: list[EventType] = await super().run(dispatcher, tracker, domain)
         return events
 
@@ -132,6 +145,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         """The domain's order, except that a phone number is asked only when there is no e-mail, and that a
         visitor who asked for a person or already bought elsewhere is asked only how to reach them."""
         slots = dict(tracker.slots)
+        if slots.get("just_asking") is True:
+            return SlotSet(REQUESTED_SLOT, None)
         wanted = self.domain_slots(domain)
         if contact_only(tracker):
             missing = missing_contact_slots(slots, wants_person=tracker.get_slot("wants_person") is True)
@@ -173,7 +188,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
         text = _message(tracker)
-        return {"timeline": text} if _volunteered(tracker, "timeline") and mentions_timeline(text) else {}
+        stated = mentions_timeline(text, tz_name=time_zone(tracker))
+        return {"timeline": text} if _volunteered(tracker, "timeline") and stated else {}
 
     async def extract_company(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -208,8 +224,13 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     # ------------------------------------------------------------------ validation
 
     @staticmethod
-    def _region(tracker: Tracker) -> str:
-        return DEFAULT_PHONE_REGIONS.get(current_language(tracker), "US")
+    def _region(tracker: Tracker) -> tuple[str, ...]:
+        return phone_regions_of(tracker)
+
+    @staticmethod
+    def _days(text: str, tracker: Tracker) -> int | None:
+        """Days until needed, counted from today where the visitor is."""
+        return parse_timeline_days(text, tz_name=time_zone(tracker), language=current_language(tracker))
 
     def _skipped(self, tracker: Tracker, slot: str) -> bool:
         """ "I'd rather not say" to this question, or "I don't have one" (or just "no") where that can be
@@ -226,7 +247,7 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         readers: dict[str, Any] = {
             "budget": lambda: parse_budget(text) is not None,
             "authority": lambda: parse_authority(text) is not Authority.UNKNOWN,
-            "timeline": lambda: parse_timeline_days(text) is not None,
+            "timeline": lambda: self._days(text, tracker) is not None,
             "company": lambda: find_company(text) is not None,
             "person_name": lambda: find_person_name(text) is not None,
             "email": lambda: parse_email(text) is not None,
@@ -271,7 +292,12 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
         if self._skipped(tracker, "budget"):
-            return {**self._skip("budget", dispatcher), "budget_amount": None, "budget_currency": None}
+            return {
+                **self._skip("budget", dispatcher),
+                "budget_amount": None,
+                "budget_currency": None,
+                "budget_period": None,
+            }
         budget = parse_budget(_text(value))
         if budget is None:
             return self._reject("budget", dispatcher, tracker, "utter_invalid_budget")
@@ -280,6 +306,7 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
             "budget_amount": str(budget.amount) if budget.amount is not None else None,
             "budget_currency": budget.currency,
             "budget_none_yet": budget.none_yet,
+            "budget_period": budget.period,
         }
 
     def validate_authority(
@@ -299,9 +326,9 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         text = _text(value)
         if not text:
             return self._reject("timeline", dispatcher, tracker, "utter_invalid_answer")
-        days = parse_timeline_days(text)
+        days = self._days(text, tracker)
         others = [name for name in tracker.slots_to_validate() if name not in ("timeline", REQUESTED_SLOT)]
-        if days is None and others and not mentions_timeline(text):
+        if days is None and others and not mentions_timeline(text, tz_name=time_zone(tracker)):
             return {"timeline": None}  # the message was about something else: ask again
         return {"timeline": text, "timeline_days": days}
 
@@ -361,7 +388,7 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     ) -> Slots:
         if self._skipped(tracker, "phone"):
             return self._skip("phone", dispatcher)
-        phone = parse_phone(_text(value), self._region(tracker))
+        phone = parse_phone(_text(value), self._region(tracker), possible=self._asked(tracker, "phone"))
         if phone is None:
             return self._reject("phone", dispatcher, tracker, "utter_invalid_phone")
         return {"phone": phone}
@@ -371,12 +398,16 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     ) -> Slots:
         if self._skipped(tracker, "consent"):
             return self._skip("consent", dispatcher)
-        intent = latest_intent(tracker)
-        if intent == "affirm":
-            return {"consent": True}
-        if intent == "deny":
-            return {"consent": False}
-        return self._reject("consent", dispatcher, tracker, "utter_invalid_consent")
+        answer = {"affirm": True, "deny": False}.get(latest_intent(tracker) or "")
+        if answer is None:
+            answer = parse_yes_no(_text(value))  # "yes, drop me a line" the classifier may not know
+        if answer is None:
+            return self._reject("consent", dispatcher, tracker, "utter_invalid_consent")
+        return {"consent": answer}
+
+    @staticmethod
+    def _asked(tracker: Tracker, slot: str) -> bool:
+        return bool(tracker.get_slot(REQUESTED_SLOT) == slot)
 
     @staticmethod
     def _is_a_yes(tracker: Tracker, slot: str) -> bool:

@@ -15,10 +15,11 @@ from crm_core.understanding.contact import (
     mentions_email,
     parse_email,
     parse_phone,
+    phone_regions,
     says_has_none,
 )
 from crm_core.understanding.language import detect_language, language_from_locale
-from crm_core.understanding.messages import is_correction, is_question
+from crm_core.understanding.messages import is_correction, is_question, parse_yes_no, says_not_buying
 from crm_core.understanding.money import Budget, mentions_budget, parse_budget
 from crm_core.understanding.people import (
     find_company,
@@ -51,6 +52,9 @@ __all__ = [
     "parse_person_name",
     "parse_phone",
     "parse_timeline_days",
+    "parse_yes_no",
+    "phone_regions",
     "says_has_none",
+    "says_not_buying",
     "today_in",
 ]

@@ -2,6 +2,8 @@
 given as a correction ("oops, typo in my address: …"), and saying there is none ("no tengo correo")."""
 
 import re
+from collections.abc import Sequence
+from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -33,24 +35,53 @@ def mentions_email(text: str) -> bool:
     return _EMAIL_CANDIDATE.search(text) is not None
 
 
-DEFAULT_PHONE_REGIONS = {"en": "US", "es": "ES"}
+# Where a number without a country code is tried, in order, by the visitor's language: "07700 900123" is a
+# UK mobile, "55 1234 5678" a Mexico City line. A browser locale's country ("en-GB", "es-MX") is tried first.
+DEFAULT_PHONE_REGIONS = {
+    "en": ("US", "GB", "CA", "IE", "AU", "NZ"),
+    "es": ("ES", "MX", "AR", "CO", "CL", "PE", "US"),
+}
+Regions = str | Sequence[str] | None
+MIN_NATIONAL_DIGITS = 8
 
 
-def _phones(text: str, region: str | None) -> list[str]:
-    matcher = phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID)
-    return [phonenumbers.format_number(m.number, phonenumbers.PhoneNumberFormat.E164) for m in matcher]
+def phone_regions(language: str, locale: str | None = None) -> tuple[str, ...]:
+    """The regions to read a local number in, for a visitor of ``language`` and browser ``locale``."""
+    regions = DEFAULT_PHONE_REGIONS.get(language, ("US",))
+    parts = re.split(r"[-_]", locale or "")
+    country = parts[1].upper() if len(parts) > 1 and len(parts[1]) == 2 else None
+    return (country, *(r for r in regions if r != country)) if country else tuple(regions)
 
 
-def parse_phone(text: str, region: str | None = "US") -> str | None:
+def _phones(text: str, regions: Regions, leniency: Any = phonenumbers.Leniency.VALID) -> list[str]:
+    """The numbers in ``text``, read in the first of ``regions`` where any is found."""
+    for region in [regions] if regions is None or isinstance(regions, str) else regions:
+        matcher = phonenumbers.PhoneNumberMatcher(text, region, leniency=leniency)
+        found = [
+            phonenumbers.format_number(m.number, phonenumbers.PhoneNumberFormat.E164)
+            for m in matcher
+            if len(str(m.number.national_number)) >= MIN_NATIONAL_DIGITS  # "2026" is a year, not a line
+        ]
+        if found:
+            return found
+    return []
+
+
+def parse_phone(text: str, region: Regions = "US", *, possible: bool = False) -> str | None:
     """The first valid phone number in ``text`` in E.164 ("+34 612 34 56 78" → "+34612345678").
 
-    Numbers without a country code are read as numbers of ``region`` (ISO 3166 code).
+    Numbers without a country code are read as numbers of ``region`` (ISO 3166 code), or of the first of
+    several regions where they are valid. ``possible``: when no number is valid, one of a possible length
+    will do — the answer to "what's your phone number?" is one even when its range is unassigned or
+    reserved for examples ("07700 900123").
     """
     phones = _phones(text, region)
+    if not phones and possible:
+        phones = _phones(text, region, phonenumbers.Leniency.POSSIBLE)
     return phones[0] if phones else None
 
 
-def find_phone(text: str, region: str | None = "US") -> str | None:
+def find_phone(text: str, region: Regions = "US") -> str | None:
     """The last valid phone number in ``text`` (a correction's new number comes after the old one)."""
     phones = _phones(text, region)
     return phones[-1] if phones else None

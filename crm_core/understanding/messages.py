@@ -20,3 +20,53 @@ def is_correction(text: str) -> bool:
     """Whether a message corrects something said before ("oops, typo in my address: …", "perdona, me
     equivoqué en el correo: es …", "actually it's Jon"): the value it gives replaces the earlier one."""
     return bool(_CORRECTION.search(text))
+
+
+# No intention to buy, said in an answer: "no purchase planned", "it's for my thesis", "no vamos a comprar".
+# Researching options for a purchase is not this ("we're researching tools for next year" is a cold buyer).
+_SCHOOL = r"(university|uni|college|school|class|faculty|universidad|uni|facultad|clase|colegio|instituto)"
+_NOT_BUYING = re.compile(
+    r"\bno (purchase|buying)( is)? (planned|intended)\b|\bno (plans?|intention) (of|to) (buy|purchas)\w*|"
+    r"\bnot (planning|going|looking|intending) to (buy|purchase)\b|"
+    r"\b(won'?t|will not) be (buying|purchasing)\b|\bnothing to buy\b|"
+    r"\bfor my (thesis|dissertation|essay|homework|coursework|degree|master'?s|phd)\b|"
+    rf"\b(research|study|studying|project|assignment|paper)\b.{{0,20}}\bfor (my |the )?{_SCHOOL}\b|"
+    r"\bno (voy|vamos|pienso|pensamos|planeo|planeamos) a comprar\b|\bno (busco|buscamos) (comprar|nada)\b|"
+    r"\bsin (intenci[oó]n|planes) de compra\b|\bno hay (planes de )?compra\b|\bpara mi (tesis|tfg|tfm)\b|"
+    rf"\b(investigaci[oó]n|trabajo|estudio|proyecto)\b.{{0,20}}\bpara (la |el |mi )?{_SCHOOL}\b",
+    re.I,
+)
+
+
+def says_not_buying(text: str) -> bool:
+    """Whether the visitor states they have no intention to buy ("no purchase planned", "it's for my
+    dissertation", "no vamos a comprar nada"): such a lead is disqualified, whatever else it says."""
+    return bool(_NOT_BUYING.search(text))
+
+
+# Yes or no to "may we contact you?", however it is said: the classifier knows the common ways, these words
+# catch the rest ("yes, drop me a line", "sure thing", "claro que sí, escribidme", "mejor que no").
+_NO = re.compile(
+    r"^\W*(no(?!\s+(problem|prob|worries|issue|hay problema))|nope|nah|no thanks?|no thank you|not really|"
+    r"rather not|i'?d rather not|please don'?t|don'?t|prefiero que no|mejor que no|no gracias|ni hablar|"
+    r"para nada|no,)\b|\b(do not|don'?t) (contact|call|e-?mail|write)|"
+    r"\bno (me )?(contact[eé]is|contacten|llam[eé]is|escrib[aá]is|escriban)\b",
+    re.I,
+)
+_YES = re.compile(
+    r"^\W*(yes|yeah|yep|yup|ya|sure|ok|okay|fine|of course|certainly|absolutely|definitely|please do|"
+    r"go ahead|by all means|why not|sounds good|that'?s fine|that works|works for me|happy to|s[ií]|claro|"
+    r"vale|de acuerdo|por supuesto|adelante|perfecto|sale|va|dale|ok[ae]y|bueno|genial|por favor)\b|"
+    r"\b(you )?(can|may) (contact|call|e-?mail|write to|reach) me\b|\b(no|not a) problem\b|"
+    r"\bno worries\b|\b(don'?t|do not) (have|see) (a|any) problem\b|\b(sin|no hay) problema\b|"
+    r"\b(pod[eé]is|pueden|puedes) (contactarme|llamarme|escribirme)\b|\b(escr[ií]bi?d?me|ll[aá]ma?d?me)\b",
+    re.I,
+)
+
+
+def parse_yes_no(text: str) -> bool | None:
+    """True for a yes, False for a no (a no wins over a yes: "yes, but please don't call"), None when the
+    message says neither."""
+    if _NO.search(text):
+        return False
+    return True if _YES.search(text) else None

@@ -35,6 +35,18 @@ _CORRECTED_NAME = re.compile(
     rf"(?P<name>{_CAPITAL_WORD}(?:\s+(?:{_PARTICLE}\s+)?{_CAPITAL_WORD}){{0,3}})"
 )
 
+# "Hi, I'm Noah Kim, COO at …", "soy Bea Lozano, de Hortalia": two or more capitalised words introduced by
+# the visitor and ended by punctuation, "from/at/de" or the message's end ("I'm Director of Sales" is a role).
+_INTRODUCTION = re.compile(
+    r"(?i:\b(?:i'?m|i am|this is|soy))\s+"
+    rf"(?P<name>{_CAPITAL_WORD}(?:\s+(?:{_PARTICLE}\s+)?{_CAPITAL_WORD}){{1,3}})"
+    r"(?=\s*[,.;:!()]|\s+(?i:from|at|with|here|de|del|desde|aqu[ií])\b|\s*$)"
+)
+_ROLE_WORDS = {
+    "ceo", "cto", "coo", "cfo", "cmo", "vp", "head", "director", "directora", "founder", "co-founder",
+    "owner", "manager", "gerente", "jefe", "jefa", "responsable", "the", "el", "la", "un", "una", "a", "an",
+}  # fmt: skip
+
 
 def _tidy(text: str, prefix: re.Pattern[str]) -> str | None:
     value = prefix.sub("", text.strip()).strip(" .!,")
@@ -62,9 +74,11 @@ def parse_person_name(text: str) -> str | None:
 
 
 def find_person_name(text: str) -> str | None:
-    """A name introduced inside a longer message: "…, my name is Ana Ruiz" → "Ana Ruiz"; a correction such as
+    """A name introduced inside a longer message: "…, my name is Ana Ruiz" / "Hi, I'm Ana Ruiz, CTO at …" →
+    "Ana Ruiz"; a correction such as
     "sorry - full name is Ana Ruiz Gil" or "actually it's Jon" → that name. The last one wins."""
     found = [m for pattern in (_NAME_MENTION, _CORRECTED_NAME) for m in pattern.finditer(text)]
+    found += [m for m in _INTRODUCTION.finditer(text) if m["name"].split()[0].lower() not in _ROLE_WORDS]
     if not found:
         return None
     return max(found, key=lambda m: m.start())["name"].strip()

@@ -168,3 +168,14 @@ def test_a_yes_is_not_a_name(asked: str) -> None:
 def test_a_plain_no_to_the_name_question_declines_it() -> None:
     slots, said = run_form("person_name", "no", "deny")
     assert slots["person_name"] == "unknown" and said == ["utter_skip_ok"]
+
+
+def test_an_answer_that_states_no_intention_to_buy_ends_the_form_disqualified() -> None:
+    slots, _ = run_form("timeline", "none, there's no purchase planned", "inform")
+    assert slots["just_asking"] is True and slots["requested_slot"] is None
+
+
+@pytest.mark.parametrize(("text", "consent"), [("yep, drop me a line", True), ("nah, rather not", False)])
+def test_consent_however_it_is_said(text: str, consent: bool) -> None:
+    slots, said = run_form("consent", text, "inform")
+    assert slots["consent"] is consent and said == []

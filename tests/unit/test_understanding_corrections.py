@@ -9,6 +9,8 @@ from crm_core.understanding import (
     find_phone,
     is_correction,
     parse_person_name,
+    parse_phone,
+    phone_regions,
 )
 
 
@@ -74,3 +76,42 @@ def test_a_corrected_phone_is_the_last_one() -> None:
 )
 def test_is_correction(text: str, expected: bool) -> None:
     assert is_correction(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "locale", "phone"),
+    [
+        ("07911 123456", "en", None, "+447911123456"),  # a UK mobile, not a US number
+        ("(415) 555-2671", "en", None, "+14155552671"),
+        ("612 34 56 78", "es", None, "+34612345678"),
+        ("55 1234 5678", "es", "es-MX", "+525512345678"),
+    ],
+)
+def test_a_local_number_is_read_in_the_visitors_likely_countries(
+    text: str, language: str, locale: str | None, phone: str
+) -> None:
+    assert parse_phone(text, phone_regions(language, locale)) == phone
+
+
+def test_the_answer_to_the_phone_question_may_be_a_number_of_a_reserved_range() -> None:
+    regions = phone_regions("en")
+    assert parse_phone("07700 900124", regions) is None  # in passing, only a valid number is one
+    assert parse_phone("07700 900124", regions, possible=True) == "+447700900124"
+    assert parse_phone("call me on 2026", regions, possible=True) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Hey, I'm Tomasz Wójcik, ops lead at Fernhill Bakeries (30 people), we need a bot", "Tomasz Wójcik"),
+        ("buenas, soy Lucía Pardo de la Fuente, de Ferretería Norte", "Lucía Pardo de la Fuente"),
+        ("this is Omar Haddad from Vela Tours", "Omar Haddad"),
+        ("I'm Head of Growth at Tandem", None),  # a role, not a name
+        ("soy Directora Comercial y decido yo", None),
+        ("I'm the CTO at Acme", None),
+    ],
+)
+def test_a_visitor_who_introduces_themselves_in_a_longer_message_gives_their_name(
+    text: str, name: str | None
+) -> None:
+    assert find_person_name(text) == name

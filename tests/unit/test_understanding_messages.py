@@ -1,0 +1,57 @@
+"""No intention to buy, said in an answer (crm_core.understanding.says_not_buying): disqualifies, while
+researching options for a purchase does not."""
+
+import pytest
+
+from crm_core.understanding import parse_yes_no, says_not_buying
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "honestly there's no purchase planned",
+        "we have no plans to buy anything",
+        "it's a study for my college, nothing commercial",
+        "I need it for my dissertation",
+        "no pensamos comprar... bueno, no vamos a comprar nada",
+        "es un trabajo para la facultad",
+        "lo necesito para mi TFG",
+    ],
+)
+def test_stating_no_intention_to_buy_is_found(text: str) -> None:
+    assert says_not_buying(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we're researching tools to buy next year",
+        "a chatbot for university admissions",
+        "a bot for our course booking site",
+        "queremos un bot para el colegio de veterinarios",
+        "estamos investigando opciones para comprar",
+    ],
+)
+def test_a_buyer_who_researches_or_serves_schools_is_not_disqualified(text: str) -> None:
+    assert not says_not_buying(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("yes, drop me a line", True),
+        ("sure thing, happy to hear from you", True),
+        ("no worries, go ahead", True),
+        ("I don't see any problem with that", True),
+        ("claro, escribidme cuando queráis", True),
+        ("sin problema", True),
+        ("nah, I'm good", False),
+        ("yes but please don't call me", False),
+        ("mejor que no, gracias", False),
+        ("no, gracias", False),
+        ("what would you send me?", None),
+        ("depende", None),
+    ],
+)
+def test_yes_or_no_however_it_is_said(text: str, answer: bool | None) -> None:
+    assert parse_yes_no(text) is answer
