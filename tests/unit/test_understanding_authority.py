@@ -31,6 +31,8 @@ RESEARCHES = Authority.RESEARCHER
         ("yo propongo y el gerente aprueba", INFLUENCES),
         ("la decisión final es del comité", INFLUENCES),
         ("tengo que hablarlo con mi socia", INFLUENCES),
+        ("I chair the parents' association; the trustees have to sign it", INFLUENCES),
+        ("soy recepcionista, la que tiene la última palabra es la directora", INFLUENCES),
         # the visitor decides, alone or with a partner
         ("Head of Sales, and yes, I can sign", DECIDES),
         ("Director of Operations, the budget is mine: I own the budget", DECIDES),
@@ -42,11 +44,20 @@ RESEARCHES = Authority.RESEARCHER
         ("team lead, I can approve up to 5k", DECIDES),
         ("freelancer, it's just me", DECIDES),
         ("soy autónoma", DECIDES),
+        ("I run the front office and decide on tools", DECIDES),
+        ("we co-own the studio", DECIDES),
+        ("I head customer success and own the budget", DECIDES),
+        ("the café belongs to me", DECIDES),
+        ("el despacho es mío", DECIDES),
+        ("soy la titular de la farmacia", DECIDES),
+        ("el presupuesto lo llevo yo", DECIDES),
         # researching, not buying
         ("I'm a student", RESEARCHES),
         ("I'm writing my master's thesis on chatbots", RESEARCHES),
         ("particular, solo curioseo", RESEARCHES),
         ("estoy haciendo el TFG", RESEARCHES),
+        ("only collecting information, it's not my call", RESEARCHES),  # nobody named it is for
+        ("solo estoy reuniendo datos", RESEARCHES),
         # nothing said about the decision
         ("I work in marketing", Authority.UNKNOWN),
         ("we have up to the end of the year", Authority.UNKNOWN),

@@ -67,6 +67,8 @@ def test_a_date_in_words(text: str, needed_by: date) -> None:
         ("in 14 months", 420),  # no cap: a long timeframe is still one
         ("dentro de un mes y medio", 45),
         ("en dos semanas", 14),
+        ("en dieciocho días", 18),
+        ("in fourteen days", 14),
         ("cuando venza el contrato, dentro de ocho meses", 240),
         ("para el mes que entra", 30),
         ("esta misma semana", 7),
