@@ -144,6 +144,16 @@ _IN_PERIOD = re.compile(
     r"(?P<half>\s+(?:and a half|y medio|y media))?",
     re.I,
 )
+# Not a timeframe: a budget's period ("€18,000 a year", "$30k/yr", "500 al mes") and a contract's length
+# ("a two year contract", "un contrato de dos años" keeps its "de": only the English compound is cut).
+_NOT_TIMEFRAMES = re.compile(
+    r"(?:[$€£\d]k?|\b(?:mil|euros?|dollars?|d[oó]lares|pounds?|libras|pesos|usd|eur|gbp|bucks|budget|"
+    r"presupuesto))\s*(?:a|per|each|every|/|al|por|cada)\s*(?:year|yr|month|mo|week|quarter|año|mes|semana|"
+    r"trimestre)\b|"
+    r"\b\w+\s+(?:day|week|month|year)\s+(?:contract|deal|plan|subscription|licen[cs]e|warranty|term|"
+    r"commitment|trial|agreement|period)\b",
+    re.I,
+)
 _HALF_A = re.compile(r"\b(half a year|medio año|six months)\b", re.I)
 _PERIOD_LEAD_IN = re.compile(
     r"\b(in|within|next|by|en|dentro de|para|antes de|renews?|vence|expires?|de aqu[ií] a)\b", re.I
@@ -328,6 +338,7 @@ def parse_timeline_days(
     today = today or today_in(tz_name)
     if _NO_PLAN.search(text):
         return None
+    text = _NOT_TIMEFRAMES.sub(" ", text)
     days = _explicit_days(text, today)
     if days is None:
         days = _duckling_days(text, today, language, tz_name)
@@ -337,6 +348,7 @@ def parse_timeline_days(
 def mentions_timeline(text: str, today: date | None = None, *, tz_name: str | None = None) -> bool:
     """Whether a message clearly states when (used to pick timelines out of longer messages)."""
     today = today or today_in(tz_name)
+    text = _NOT_TIMEFRAMES.sub(" ", text)
     if _ASAP_IN_PASSING.search(text) or _explicit_date(text, today) is not None:
         return True
     if _IN_PERIOD.search(text):

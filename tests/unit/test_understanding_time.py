@@ -69,6 +69,12 @@ def test_a_date_in_words(text: str, needed_by: date) -> None:
         ("en dos semanas", 14),
         ("en dieciocho días", 18),
         ("in fourteen days", 14),
+        (
+            "Ana from Rolling Pin, €9,000 a year, we want it within five weeks",
+            35,
+        ),  # the budget's year is no timeframe
+        ("25 mil pesos al mes y lo queremos en tres semanas", 21),
+        ("we're in a three year contract that ends in 6 months", 180),
         ("cuando venza el contrato, dentro de ocho meses", 240),
         ("para el mes que entra", 30),
         ("esta misma semana", 7),
@@ -128,6 +134,7 @@ def test_today_is_the_visitors_today() -> None:
         ("we have 3 sales reps", False),
         ("we're now 40 people and today we use spreadsheets", False),
         ("May Chen here, from Acme", False),
+        ("about $12k a year", False),
         ("ya tenemos un CRM", False),
     ],
 )
