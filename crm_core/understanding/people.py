@@ -42,6 +42,11 @@ _INTRODUCTION = re.compile(
     rf"(?P<name>{_CAPITAL_WORD}(?:\s+(?:{_PARTICLE}\s+)?{_CAPITAL_WORD}){{1,3}})"
     r"(?=\s*[,.;:!()]|\s+(?i:from|at|with|here|de|del|desde|aqu[ií])\b|\s*$)"
 )
+# "Hi, Laura Mendes here, …", "Carmen Vidal por aquí": a full name announcing itself.
+_HERE = re.compile(
+    rf"(?:^|[,.!]\s*|(?i:\b(?:hi|hello|hey|hola|buenas))\s+)"
+    rf"(?P<name>{_CAPITAL_WORD}(?:\s+(?:{_PARTICLE}\s+)?{_CAPITAL_WORD}){{1,3}})\s+(?i:here|por aqu[ií])\b"
+)
 _ROLE_WORDS = {
     "ceo", "cto", "coo", "cfo", "cmo", "vp", "head", "director", "directora", "founder", "co-founder",
     "owner", "manager", "gerente", "jefe", "jefa", "responsable", "the", "el", "la", "un", "una", "a", "an",
@@ -77,7 +82,7 @@ def find_person_name(text: str) -> str | None:
     """A name introduced inside a longer message: "…, my name is Ana Ruiz" / "Hi, I'm Ana Ruiz, CTO at …" →
     "Ana Ruiz"; a correction such as
     "sorry - full name is Ana Ruiz Gil" or "actually it's Jon" → that name. The last one wins."""
-    found = [m for pattern in (_NAME_MENTION, _CORRECTED_NAME) for m in pattern.finditer(text)]
+    found = [m for pattern in (_NAME_MENTION, _CORRECTED_NAME, _HERE) for m in pattern.finditer(text)]
     found += [m for m in _INTRODUCTION.finditer(text) if m["name"].split()[0].lower() not in _ROLE_WORDS]
     if not found:
         return None

@@ -36,6 +36,8 @@ def test_a_corrected_email(text: str, email: str | None) -> None:
         ("en realidad soy Begoña", "Begoña"),
         ("my name is Lee Chen and we sell bikes", "Lee Chen"),
         ("actually it's urgent", None),  # no capitalised name after the lead-in
+        ("Hello, Pedro Almeida here, ops lead at Vinte", "Pedro Almeida"),
+        ("Lucía Ferrer por aquí: buscamos un bot", "Lucía Ferrer"),
     ],
 )
 def test_a_corrected_name(text: str, name: str | None) -> None:
