@@ -163,7 +163,9 @@ def _budget_reason(facts: LeadFacts, policy: Policy) -> Reason:
             f"so it cannot be compared with the minimum of {minimum}"
         )
         return Reason(component="budget", points=0, why=why)
-    if rules and facts.budget_currency not in (None, rules.code):
+    if rules and facts.budget_currency is None:
+        money += f" (taken as {rules.code})"
+    elif rules and facts.budget_currency != rules.code:
         money += f" ≈ {converted:,.0f} {rules.code}"
     if budget_fits(facts, policy):
         return Reason(component="budget", points=points.budget_fits, why=f"budget {money} fits")

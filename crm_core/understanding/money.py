@@ -12,7 +12,14 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from crm_core.understanding.numbers import NUMBER_WORD_PATTERN, NUMBER_WORDS, to_count, to_number
+from crm_core.understanding.numbers import (
+    HUNDREDS,
+    HUNDREDS_PATTERN,
+    NUMBER_WORD_PATTERN,
+    NUMBER_WORDS,
+    to_count,
+    to_number,
+)
 from crm_core.understanding.people import parse_company_size, people_count_spans
 
 PERIODS_PER_YEAR = {"year": 1, "quarter": 4, "month": 12, "week": 52}
@@ -40,24 +47,30 @@ _NO_BUDGET = re.compile(
     r"a[uú]n no|no (lo )?s[eé]|ni idea|nada|ninguno|por definir|sin definir|no est[aá] definido)\b",
     re.I,
 )
-# Names and codes first: "$5,000 MXN" and "$8,000 pesos" are pesos; a bare "$" is a dollar.
+# Names and codes first: "$5,000 MXN" and "$8,000 pesos" are pesos; a bare "$" is a dollar. ISO codes count
+# in capitals only: "cop", "pen" and "ars" are words too.
 _CURRENCIES = (
-    (re.compile(r"\bmx\$|\bmxn\b|\bpesos? mexicanos?\b", re.I), "MXN"),
-    (re.compile(r"\bpesos? colombianos?\b|\bcop\b", re.I), "COP"),
-    (re.compile(r"\bpesos? argentinos?\b|\bars\b", re.I), "ARS"),
-    (re.compile(r"\bpesos? chilenos?\b|\bclp\b", re.I), "CLP"),
-    (re.compile(r"\bpesos?\b", re.I), "MXN"),  # unqualified pesos: Mexican, our only peso market so far
-    (re.compile(r"\busd\b|\bus\$|\bdollars?\b|\bbucks\b|\bd[oó]lar(es)?\b|\bpavos\b", re.I), "USD"),
-    (re.compile(r"€|\beur\b|\beuros?\b", re.I), "EUR"),
-    (re.compile(r"£|\bgbp\b|\bpounds?\b|\bquid\b|\blibras?\b", re.I), "GBP"),
-    (re.compile(r"\b(cad|aud|chf|jpy|cny|inr|brl|pen|sek|nok|dkk|pln)\b", re.I), None),  # named as the code
+    (re.compile(r"\bMXN\b|\bMX\$|(?i:\bpesos? mexicanos?\b)"), "MXN"),
+    (re.compile(r"\bCOP\b|(?i:\bpesos? colombianos?\b)"), "COP"),
+    (re.compile(r"\bARS\b|(?i:\bpesos? argentinos?\b)"), "ARS"),
+    (re.compile(r"\bCLP\b|(?i:\bpesos? chilenos?\b)"), "CLP"),
+    (
+        re.compile(r"(?i:\bpesos?\b|\bmxn\b)"),
+        "MXN",
+    ),  # unqualified pesos: Mexican, our only peso market so far
+    (re.compile(r"(?i:\busd\b|\bus\$|\bdollars?\b|\bbucks\b|\bd[oó]lar(es)?\b|\bpavos\b)"), "USD"),
+    (re.compile(r"€|(?i:\beur\b|\beuros?\b)"), "EUR"),
+    (re.compile(r"£|(?i:\bgbp\b|\bpounds?\b|\bquid\b|\blibras?\b)"), "GBP"),
+    (re.compile(r"\b(CAD|AUD|CHF|JPY|CNY|INR|BRL|PEN|SEK|NOK|DKK|PLN)\b"), None),  # named by its code
     (re.compile(r"\$"), "USD"),
 )
 _SUFFIX = r"k|m|mm|thousand|million|grand|mil|millones|mill[oó]n|lucas"
 _AMOUNT = re.compile(
     # digits anywhere but inside a word ("Q3"); number words only as whole words ("a" in "am" is not one)
     rf"(?<![\w.,])(?P<number>\d{{1,3}}(?:[,.]\d{{3}})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?|"
-    rf"\b(?:{NUMBER_WORD_PATTERN})(?=\s))\s*(?P<suffix>{_SUFFIX})?\b",
+    rf"\b(?:{NUMBER_WORD_PATTERN})(?=\s))\s*(?P<suffix>{_SUFFIX})?\b"
+    # "tres mil quinientos", "three thousand five hundred"
+    rf"(?:\s+(?:and\s+|y\s+)?(?P<hundreds>{HUNDREDS_PATTERN})\b)?",
     re.I,
 )
 _MULTIPLIER = {
@@ -82,7 +95,8 @@ _NOT_AMOUNTS = re.compile(
 )
 _PERIODS = (
     ("month", r"\b(?:a|per|each|every)\s+(?:month|mo|mth)\b|/\s?(?:month|mo|mth)\b|\bmonthly\b|\bp/m\b|"
-     r"\bal mes\b|\bpor mes\b|\bmensual(?:es|mente)?\b|\bcada mes\b|/\s?mes\b|\bmes a mes\b"),
+     r"\bal mes\b|\bpor mes\b|\b(?:usuario|user|seat|puesto|licencia) (?:y|and) mes\b|"
+     r"\bmensual(?:es|mente)?\b|\bcada mes\b|/\s?mes\b|\bmes a mes\b"),
     ("quarter", r"\b(?:a|per|each|every)\s+quarter\b|\bquarterly\b|\bal trimestre\b|\bpor trimestre\b|"
      r"\btrimestral(?:es|mente)?\b"),
     ("week", r"\b(?:a|per|each|every)\s+week\b|\bweekly\b|\ba la semana\b|\bpor semana\b|\bsemanal(?:es)?\b"),
@@ -135,12 +149,19 @@ def _amounts(text: str) -> list[_Amount]:
         spelled = match["number"].lower() in NUMBER_WORDS
         if spelled and (suffix in ("k", "m", "mm") or (not suffix and value == 1)):
             continue  # "am" is not "a million": letter suffixes only follow digits; "a", "un" alone are words
+        if match["hundreds"] and suffix in ("mil", "thousand"):
+            value += Decimal(HUNDREDS[match["hundreds"].lower()]) / 1000
         found.append(_Amount(value, suffix, spelled, match.start(), match.end()))
     return found
 
 
 def _value(amount: _Amount) -> Decimal:
     return amount.value * _MULTIPLIER.get(amount.suffix, 1)
+
+
+def _whole(value: Decimal) -> Decimal:
+    """2500.0 → 2500: amounts are stored as text, and "2500.0" reads like a price in cents."""
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value
 
 
 def _is_figure(amount: _Amount) -> bool:
@@ -196,9 +217,9 @@ def parse_budget(text: str) -> Budget | None:
     seats = _seats(text) or (parse_company_size(text) if per_seat else None)
     factor = Decimal(PERIODS_PER_YEAR.get(period or "year", 1)) * (seats if per_seat and seats else 1)
     return Budget(
-        amount=low * factor,
+        amount=_whole(low * factor),
         currency=_currency(text),
-        amount_max=high * factor if high is not None else None,
+        amount_max=_whole(high * factor) if high is not None else None,
         period=period,
         per_seat=per_seat,
         seats=seats if per_seat else None,

@@ -9,7 +9,8 @@ _CORRECTION_WORDS = (
 )
 _NAME_PREFIX = re.compile(
     rf"^\s*(?:(?:hi|hello|hey|hola|{_CORRECTION_WORDS})[\s,!.:;-]*)*"
-    r"(?:my (?:full |real )?name is|my name's|(?:the )?full name is|full name:?|name is|i am|i'm|im|it's|its|"
+    r"(?:my (?:full |real )?name is|my name's|(?:the )?full name is|full name:?|name is|name:|nombre:|"
+    r"i am|i'm|im|it's|its|"
     r"this is|call me|me llamo|mi nombre (?:completo |real )?es|(?:el )?nombre completo es|nombre completo:?|"
     r"soy|ll[aá]mame|es)\s+",
     re.I,
@@ -41,6 +42,11 @@ _INTRODUCTION = re.compile(
     rf"(?P<name>{_CAPITAL_WORD}(?:\s+(?:{_PARTICLE}\s+)?{_CAPITAL_WORD}){{1,3}})"
     r"(?=\s*[,.;:!()]|\s+(?i:from|at|with|here|de|del|desde|aqu[ií])\b|\s*$)"
 )
+# "Hi, Laura Mendes here, …", "Carmen Vidal por aquí": a full name announcing itself.
+_HERE = re.compile(
+    rf"(?:^|[,.!]\s*|(?i:\b(?:hi|hello|hey|hola|buenas))\s+)"
+    rf"(?P<name>{_CAPITAL_WORD}(?:\s+(?:{_PARTICLE}\s+)?{_CAPITAL_WORD}){{1,3}})\s+(?i:here|por aqu[ií])\b"
+)
 _ROLE_WORDS = {
     "ceo", "cto", "coo", "cfo", "cmo", "vp", "head", "director", "directora", "founder", "co-founder",
     "owner", "manager", "gerente", "jefe", "jefa", "responsable", "the", "el", "la", "un", "una", "a", "an",
@@ -52,10 +58,21 @@ def _tidy(text: str, prefix: re.Pattern[str]) -> str | None:
     return value[:200] or None
 
 
+# What follows a name in an answer: "Tom from Globex", "Álvaro, con tilde", "Anne not Ann", "Zoë actually"
+_AFTER_NAME = re.compile(
+    r"\s*[,;(]|\s+(?:from|at|with|and|but|not|here|y|pero|no|aqu[ií]|desde)\s|"
+    r"\s+(?:actually|really|please|thanks|thank you|por favor|gracias|en realidad)\W*$",
+    re.I,
+)
+
+
 def parse_person_name(text: str) -> str | None:
-    """A person's name with "my name is …" / "me llamo …" / "sorry - full name is …" lead-ins removed; None
-    when what is left cannot be a name (an e-mail address, a number, a web address)."""
+    """A person's name with "my name is …" / "me llamo …" / "sorry - full name is …" lead-ins removed and what
+    follows it ("from Globex", ", con tilde") cut; None when what is left cannot be a name (an e-mail
+    address, a number, a web address)."""
     name = _tidy(text, _NAME_PREFIX)
+    if name is not None:
+        name = _AFTER_NAME.split(name, maxsplit=1)[0].strip(" .!,") or None
     if name is None or re.search(r"[@\d/\\]|https?:|www\.", name):
         return None
     return name
@@ -65,7 +82,7 @@ def find_person_name(text: str) -> str | None:
     """A name introduced inside a longer message: "…, my name is Ana Ruiz" / "Hi, I'm Ana Ruiz, CTO at …" →
     "Ana Ruiz"; a correction such as
     "sorry - full name is Ana Ruiz Gil" or "actually it's Jon" → that name. The last one wins."""
-    found = [m for pattern in (_NAME_MENTION, _CORRECTED_NAME) for m in pattern.finditer(text)]
+    found = [m for pattern in (_NAME_MENTION, _CORRECTED_NAME, _HERE) for m in pattern.finditer(text)]
     found += [m for m in _INTRODUCTION.finditer(text) if m["name"].split()[0].lower() not in _ROLE_WORDS]
     if not found:
         return None
@@ -102,6 +119,12 @@ _PEOPLE = (
 _COMPANY_SIZE = (
     re.compile(rf"\b{_HEAD}\s+(?:[^\W\d_]+\s+)?(?:{_PEOPLE})\b", re.I),
     re.compile(rf"\b{_HEAD}\s+of us\b", re.I),
+    # "somos 12", "we're 12 in the office": a bare count after "we are", not "we're 2 weeks away"
+    re.compile(
+        r"\b(?:somos|we'?re|we are)\s+(?:about |around |roughly |unos |unas |casi )?(?P<count>\d+)(?P<k>k)?"
+        r"(?=\s*(?:$|[,.;:)!?]|and\b|y\b|en\b|in\b))",
+        re.I,
+    ),
     re.compile(
         rf"\b(?:a team of|team of|headcount (?:of|is)|staff of|un equipo de|equipo de|una plantilla de|"
         rf"plantilla de)\s+(?:about |around |roughly |some |unos |unas |casi |m[aá]s de )?{_HEAD}\b",

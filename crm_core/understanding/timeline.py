@@ -2,7 +2,7 @@
 
 Our rules say what sales talk means ("end of April" → 30 April, "Q3" → 1 July, "asap" → a week, "after the
 summer" → 1 September); Duckling reads the rest of the calendar (weekdays, holidays, "by June 1st", "el 15 de
-marzo", "the second week of June"). A month or date already past this year means next year's. No cap: a
+marzo", "next Friday"). A month or date already past this year means next year's. No cap: a
 year away is a (cold) timeframe too. Unknown ("no sé", "no rush") is None; a hedged timeframe ("sin prisa,
 igual el año que viene") still counts as that timeframe.
 """
@@ -40,18 +40,10 @@ _NO_PLAN = re.compile(
     r"no vamos a comprar)\b",
     re.I,
 )
-# Unsure: only an explicit timeframe in the same message ("no rush, maybe next year") gives a value.
-_UNSURE = re.compile(
-    r"\b(not sure|no idea|don'?t know|dunno|unsure|no rush|no timeframe|no time ?frame|whenever|someday|"
-    r"eventually|no hurry|undecided|maybe later|not decided|haven'?t decided|"
-    r"no (lo )?s[eé]|no estoy segur[oa]|sin prisa|ni idea|no hay prisa|cuando sea|alg[uú]n d[ií]a|"
-    r"no lo (hemos|he) decidido|sin fecha|todav[ií]a no (lo )?sab|a[uú]n no (lo )?sab)\b",
-    re.I,
-)
 _ASAP_WORDS = (
     r"asap|as soon as (possible|(you|we) can)|right (now|away)|immediately|urgent(ly)?|tomorrow|yesterday|"
     r"lo antes posible|cuanto antes|ya mismo|ahora mismo|inmediatamente|urgente|de inmediato|enseguida|"
-    r"para ayer"
+    r"para ayer|lo m[aá]s pronto posible|en cuanto (podamos|pod[aá]is|puedan|sea posible)"
 )
 _ASAP = re.compile(rf"\b({_ASAP_WORDS}|today|hoy|ahora)\b|(?<!not )\bnow\b", re.I)
 # In a longer message "now" and "today" say little ("we're now 40 people", "today we use Excel").
@@ -90,7 +82,18 @@ _END_OF_NEXT_MONTH = re.compile(
     r"entrante|que entra)|pr[oó]ximo mes))\b",
     re.I,
 )
-_THIS_WEEK = re.compile(r"\b(this (very )?week|esta (misma )?semana)\b", re.I)
+_THIS_WEEK = re.compile(
+    r"\b(this (very )?week|(the )?end of (the|this) week|before the weekend|esta (misma )?semana|"
+    r"(a |para )?final(es)? de (la|esta) semana|antes del fin de semana)\b",
+    re.I,
+)
+# "not this year, probably next", "este mes no": the next one
+_NOT_THIS = re.compile(
+    r"\bnot (this|este) (?P<en>week|month|year)\b|\b(?:esta|este) (?P<es>semana|mes|año) no\b|"
+    r"\bno (?:esta|este) (?P<es2>semana|mes|año)\b",
+    re.I,
+)
+_NEXT_OF = {"week": 14, "semana": 14, "month": 30, "mes": 30, "year": 365, "año": 365}
 _NEXT_WEEK = re.compile(r"\b(next week|(la )?pr[oó]xima semana|(la )?semana (que viene|entrante))\b", re.I)
 _NEXT_MONTH = re.compile(
     r"\b(next month|(el )?pr[oó]ximo mes|(el )?mes (que viene|que entra|entrante|siguiente))\b", re.I
@@ -130,6 +133,7 @@ _PART_OF_NEXT_YEAR = re.compile(
 _HALF_YEAR = re.compile(
     r"\bH(?P<h>[12])\b|\b(?P<word>first|second|primer|segundo) (half of (the |this )?year|semestre)\b", re.I
 )
+_AFTER_EPIPHANY = re.compile(r"\b(despu[eé]s de|pasado|tras|a la vuelta de) (los )?reyes\b", re.I)
 _CHRISTMAS = re.compile(r"\b(christmas|xmas|navidad(es)?)\b", re.I)
 _END_OF_YEAR = re.compile(
     r"\b(end of (the )?year|year[- ]end|this year|fin(al(es)?)? de(l)? año|este año)\b", re.I
@@ -138,6 +142,16 @@ _IN_PERIOD = re.compile(
     rf"(?P<count>{COUNT})\s+(?P<unit>days?|weeks?|fortnights?|months?|years?|quarters?|"
     r"d[ií]as|semanas?|quincenas?|mes(?:es)?|años?|trimestres?)\b"
     r"(?P<half>\s+(?:and a half|y medio|y media))?",
+    re.I,
+)
+# Not a timeframe: a budget's period ("€18,000 a year", "$30k/yr", "500 al mes") and a contract's length
+# ("a two year contract", "un contrato de dos años" keeps its "de": only the English compound is cut).
+_NOT_TIMEFRAMES = re.compile(
+    r"(?:[$€£\d]k?|\b(?:mil|euros?|dollars?|d[oó]lares|pounds?|libras|pesos|usd|eur|gbp|bucks|budget|"
+    r"presupuesto))\s*(?:a|per|each|every|/|al|por|cada)\s*(?:year|yr|month|mo|week|quarter|año|mes|semana|"
+    r"trimestre)\b|"
+    r"\b\w+\s+(?:day|week|month|year)\s+(?:contract|deal|plan|subscription|licen[cs]e|warranty|term|"
+    r"commitment|trial|agreement|period)\b",
     re.I,
 )
 _HALF_A = re.compile(r"\b(half a year|medio año|six months)\b", re.I)
@@ -247,6 +261,8 @@ def _explicit_date(text: str, today: date) -> date | None:
         return _next_occurrence(6, 21, today)
     if _NEW_YEAR.search(text):
         return date(today.year + 1, 1, 1)
+    if _AFTER_EPIPHANY.search(text):
+        return _next_occurrence(1, 7, today)
     if _CHRISTMAS.search(text):
         return _next_occurrence(12, 25, today)
     if _END_OF_YEAR.search(text):
@@ -257,6 +273,8 @@ def _explicit_date(text: str, today: date) -> date | None:
 def _explicit_days(text: str, today: date) -> int | None:
     if _ASAP.search(text):
         return ASAP_DAYS
+    if match := _NOT_THIS.search(text):
+        return _NEXT_OF[(match["en"] or match["es"] or match["es2"]).lower()]
     if (when := _explicit_date(text, today)) is not None:
         return max((when - today).days, 1)
     if match := _IN_PERIOD.search(text):
@@ -286,6 +304,7 @@ def _duckling_dates(
     text: str, today: date, language: str | None, tz_name: str | None
 ) -> Iterator[tuple[int, int, int]]:
     """(days until, start, end) of every future date Duckling reads; an interval ("by June 1st"): its end."""
+    text = re.sub(r"\b24\s?[/x]\s?7\b", "always", text)  # "24/7 support" is no 24 July
     if not _CALENDAR_HINT.search(text):
         return
     for lang in [language] if language in ("en", "es") else ["en", "es"]:
@@ -319,15 +338,17 @@ def parse_timeline_days(
     today = today or today_in(tz_name)
     if _NO_PLAN.search(text):
         return None
+    text = _NOT_TIMEFRAMES.sub(" ", text)
     days = _explicit_days(text, today)
-    if days is not None or _UNSURE.search(text):
-        return days
-    return _duckling_days(text, today, language, tz_name)
+    if days is None:
+        days = _duckling_days(text, today, language, tz_name)
+    return days
 
 
 def mentions_timeline(text: str, today: date | None = None, *, tz_name: str | None = None) -> bool:
     """Whether a message clearly states when (used to pick timelines out of longer messages)."""
     today = today or today_in(tz_name)
+    text = _NOT_TIMEFRAMES.sub(" ", text)
     if _ASAP_IN_PASSING.search(text) or _explicit_date(text, today) is not None:
         return True
     if _IN_PERIOD.search(text):

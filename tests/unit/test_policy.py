@@ -194,6 +194,9 @@ def test_the_budget_reason_shows_the_yearly_figure_and_its_conversion() -> None:
     low = sql_ready(budget_amount=Decimal("600"), budget_currency="GBP")
     [reason] = [r for r in qualify(low, POLICY).reasons if r.component == "budget"]
     assert reason.why == "budget 600 GBP ≈ 684 EUR is below the minimum of 1,000 EUR"
+    unsaid = sql_ready(budget_amount=Decimal("1800"), budget_currency=None, budget_period="month")
+    [reason] = [r for r in qualify(unsaid, POLICY).reasons if r.component == "budget"]
+    assert reason.why == "budget 1,800 a year (taken as EUR) fits"
 
 
 def test_a_currency_without_a_rate_is_said_not_guessed() -> None:

@@ -36,15 +36,27 @@ def test_a_corrected_email(text: str, email: str | None) -> None:
         ("en realidad soy Begoña", "Begoña"),
         ("my name is Lee Chen and we sell bikes", "Lee Chen"),
         ("actually it's urgent", None),  # no capitalised name after the lead-in
+        ("Hello, Pedro Almeida here, ops lead at Vinte", "Pedro Almeida"),
+        ("Lucía Ferrer por aquí: buscamos un bot", "Lucía Ferrer"),
     ],
 )
 def test_a_corrected_name(text: str, name: str | None) -> None:
     assert find_person_name(text) == name
 
 
-def test_a_whole_answer_loses_the_correction_lead_in() -> None:
-    assert parse_person_name("sorry - full name is Dolores Ibarra Sanz") == "Dolores Ibarra Sanz"
-    assert parse_person_name("perdón, mi nombre completo es Tomás Ruiz") == "Tomás Ruiz"
+@pytest.mark.parametrize(
+    ("answer", "name"),
+    [
+        ("sorry - full name is Dolores Ibarra Sanz", "Dolores Ibarra Sanz"),
+        ("perdón, mi nombre completo es Tomás de la Fuente", "Tomás de la Fuente"),
+        ("I'm Theo from Initech", "Theo"),
+        ("name: Wanjiru Kamau", "Wanjiru Kamau"),
+        ("es Íñigo, con tilde", "Íñigo"),
+        ("oops - my name's Zoë Clarke actually", "Zoë Clarke"),
+    ],
+)
+def test_a_whole_answer_to_the_name_question(answer: str, name: str) -> None:
+    assert parse_person_name(answer) == name
 
 
 def test_a_corrected_phone_is_the_last_one() -> None:

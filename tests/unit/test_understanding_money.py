@@ -45,7 +45,13 @@ def test_a_range_keeps_both_ends(text: str, low: int, high: int, currency: str) 
         ("3000 MXN", 3000, "MXN"),
         ("$45,000 MXN", 45000, "MXN"),  # the peso's sign is "$" too: the code decides
         ("$8,000 pesos", 8000, "MXN"),
+        ("3 mil pesos colombianos", 3000, "COP"),
+        ("20k CHF", 20000, "CHF"),  # a currency we have no name for: its code
         ("5000", 5000, None),  # no currency said
+        ("we can stretch to 2.5k", 2500, None),
+        ("tres mil quinientos euros", 3500, "EUR"),
+        ("four thousand five hundred dollars", 4500, "USD"),
+        ("menos de mil euros", 1000, "EUR"),
     ],
 )
 def test_one_amount(text: str, amount: int, currency: str | None) -> None:
@@ -83,6 +89,8 @@ def test_a_per_seat_price_times_the_seats() -> None:
     assert (found.amount, found.currency, found.seats) == (Decimal(3600), "EUR", 20)
     found = budget("£10 per person a month - we're 30 people")  # the head count is the seat count
     assert (found.amount, found.seats) == (Decimal(3600), 30)
+    found = budget("12 € por usuario y mes, somos 25")
+    assert (found.amount, found.period, found.seats) == (Decimal(3600), "month", 25)
     alone = budget("$40 per user per month")  # no count: the yearly figure of one seat
     assert (alone.amount, alone.per_seat, alone.seats) == (Decimal(480), True, None)
 
@@ -145,3 +153,9 @@ def test_a_duration_does_not_make_a_monthly_budget() -> None:
 @pytest.mark.parametrize("text", ["no budget set aside yet", "todavía no hay presupuesto", "ni idea"])
 def test_no_budget_yet(text: str) -> None:
     assert budget(text).none_yet
+
+
+def test_amounts_are_whole_numbers_when_they_are() -> None:
+    # the form stores the amount as text: "2500", not "2500.0"
+    assert str(budget("we can stretch to 2.5k").amount) == "2500"
+    assert str(budget("9,99 € al mes").amount) == "119.88"

@@ -48,6 +48,7 @@ TODAY = date(2026, 3, 18)  # a Wednesday in Q1
         ("the second half of the year", date(2026, 7, 1)),
         ("en el segundo semestre", date(2026, 7, 1)),
         ("por navidades", date(2026, 12, 25)),
+        ("justo después de Reyes", date(2027, 1, 7)),
         # the rest of the calendar, read by Duckling
         ("el 2 de abril", date(2026, 4, 2)),
         ("by April 20th", date(2026, 4, 20)),
@@ -66,6 +67,14 @@ def test_a_date_in_words(text: str, needed_by: date) -> None:
         ("in 14 months", 420),  # no cap: a long timeframe is still one
         ("dentro de un mes y medio", 45),
         ("en dos semanas", 14),
+        ("en dieciocho días", 18),
+        ("in fourteen days", 14),
+        (
+            "Ana from Rolling Pin, €9,000 a year, we want it within five weeks",
+            35,
+        ),  # the budget's year is no timeframe
+        ("25 mil pesos al mes y lo queremos en tres semanas", 21),
+        ("we're in a three year contract that ends in 6 months", 180),
         ("cuando venza el contrato, dentro de ocho meses", 240),
         ("para el mes que entra", 30),
         ("esta misma semana", 7),
@@ -73,7 +82,12 @@ def test_a_date_in_words(text: str, needed_by: date) -> None:
         ("lo antes posible, por favor", 7),
         ("ahora mismo, este mes", 7),
         ("as soon as you can, really", 7),
+        ("en cuanto podamos", 7),
+        ("by the end of the week", 7),
+        ("not this year, probably next", 365),
+        ("este mes no, el que viene", 30),
         ("sin prisa, quizá el año que viene", 365),  # a hedged timeframe still counts (a cold one)
+        ("not sure, maybe around the 20th of April", 33),
     ],
 )
 def test_a_duration_or_urgency(text: str, days: int | None) -> None:
@@ -90,6 +104,7 @@ def test_a_duration_or_urgency(text: str, days: int | None) -> None:
         "no sé",
         "no tenemos previsto comprar",
         "ya tenemos un CRM",  # "ya" is not "ya mismo"
+        "we need 24/7 support",
     ],
 )
 def test_no_timeframe_is_unknown(text: str) -> None:
@@ -119,6 +134,7 @@ def test_today_is_the_visitors_today() -> None:
         ("we have 3 sales reps", False),
         ("we're now 40 people and today we use spreadsheets", False),
         ("May Chen here, from Acme", False),
+        ("about $12k a year", False),
         ("ya tenemos un CRM", False),
     ],
 )
