@@ -79,7 +79,8 @@ _BOUGHT_ELSEWHERE = re.compile(
     r"\b(signed|contracted) (a \w+ (deal|contract) )?with (another|a different|a competing) \w+|"
     r"\b(already|just) (bought|purchased|signed up for|chose|picked) (a|an|another|one|something)\b|"
     r"\b(chose|picked|decided on|settled on) (another|a different|a competing) \w+|"
-    r"\bya (hemos )?(contratamos|contratado|compramos|comprado|elegimos|elegido) (otr[oa]|un[oa]? de la competencia)\b|"
+    r"\bya (hemos )?(contratamos|contratado|compramos|comprado|elegimos|elegido) "
+    r"(otr[oa]|un[oa]? de la competencia)\b|"
     r"\b(nos (hemos )?(quedado|quedamos|decidimos|decidido) (con|por)|optamos por|elegimos) otr[oa]\b",
     re.I,
 )

@@ -21,18 +21,34 @@ DOMAIN: dict[str, Any] = yaml.safe_load((Path(__file__).parents[2] / "domain.yml
 
 
 def run_form(
-    asked: str, text: str, intent: str, guesses: tuple[str, ...] = (), confidences: tuple[float, ...] = ()
+    asked: str,
+    text: str,
+    intent: str,
+    guesses: tuple[str, ...] = (),
+    confidences: tuple[float, ...] = (),
+    earlier: tuple[str, ...] = (),
+    filled: bool = True,
+    **known: Any,
 ) -> tuple[dict[str, Any], list[str | None]]:
     """What the form's validation returns when ``text`` (classified ``intent``, then ``guesses``, with
-    ``confidences`` or 0.4 each) answers question ``asked``."""
-    events = [
+    ``confidences`` or 0.4 each) answers question ``asked`` — after the ``earlier`` messages to the same
+    question; ``filled``: whether the slot mapping took the text (rules' intents such as the FAQ don't)."""
+    events: list[dict[str, Any]] = []
+    for said in earlier:
+        events += [
+            {"event": "user", "text": said, "parse_data": {"intent": {"name": intent}}},
+            {"event": "action", "name": "qualification_form"},
+            {"event": "slot", "name": "requested_slot", "value": asked},
+        ]
+    events += [
         {"event": "user", "text": text, "parse_data": {"intent": {"name": intent}}},
         {"event": "action", "name": "qualification_form"},
         {"event": "slot", "name": "requested_slot", "value": asked},
         {"event": "action", "name": "qualification_form"},
-        {"event": "slot", "name": asked, "value": text},
     ]
-    slots = {name: None for name in DOMAIN["slots"]} | {"requested_slot": asked, "language": "en"}
+    if filled:
+        events.append({"event": "slot", "name": asked, "value": text})
+    slots = {name: None for name in DOMAIN["slots"]} | {"requested_slot": asked, "language": "en"} | known
     names = (intent, *guesses)
     scores = confidences or (0.4,) * len(names)
     ranking = [{"name": name, "confidence": c} for name, c in zip(names, scores, strict=True)]
@@ -59,12 +75,12 @@ def test_a_persons_name_is_the_answer_whatever_it_looked_like() -> None:
 @pytest.mark.parametrize("text", ["what's the weather like in Lisbon?", "¿me cuentas un chiste"])
 def test_a_question_at_a_free_wording_question_is_replied_to_and_the_question_stays(text: str) -> None:
     slots, said = run_form("company", text, "out_of_scope")
-    assert slots == {"company": None} and said == ["utter_out_of_scope"]
+    assert slots["company"] is None and said == ["utter_out_of_scope"]
 
 
 def test_off_topic_at_a_budget_question_gets_its_reply_not_a_budget_error() -> None:
     slots, said = run_form("budget", "nice weather today", "chitchat")
-    assert slots == {"budget": None} and said == ["utter_chitchat"]
+    assert slots["budget"] is None and said == ["utter_chitchat"]
 
 
 def test_an_answer_classified_as_an_answer_is_validated_as_before() -> None:
@@ -86,21 +102,21 @@ def test_an_unsure_message_that_may_ask_for_a_person_gets_the_offer_of_one() -> 
     slots, said = run_form(
         "need", "I'd sooner have someone write to me", "nlu_fallback", ("out_of_scope", "request_human")
     )
-    assert slots == {"need": None} and said == ["utter_offer_human"]
+    assert slots["need"] is None and said == ["utter_offer_human"]
 
 
 def test_off_topic_input_that_may_ask_for_a_person_gets_the_offer_of_one() -> None:
     slots, said = run_form(
         "need", "ideally a human being would get back to me", "out_of_scope", ("request_human",), (0.7, 0.25)
     )
-    assert slots == {"need": None} and said == ["utter_offer_human"]
+    assert slots["need"] is None and said == ["utter_offer_human"]
 
 
 def test_off_topic_input_where_a_person_is_a_remote_guess_is_declined_not_stored_as_the_need() -> None:
     slots, said = run_form(
         "need", "which bank has the best savings rate", "out_of_scope", ("request_human",), (0.9, 0.05)
     )
-    assert slots == {"need": None} and said == ["utter_out_of_scope"]
+    assert slots["need"] is None and said == ["utter_out_of_scope"]
 
 
 @pytest.mark.parametrize(
@@ -114,12 +130,12 @@ def test_an_unsure_message_whose_best_guess_is_off_topic_is_not_the_need(
     text: str, guess: str, reply: str
 ) -> None:
     slots, said = run_form("need", text, "nlu_fallback", (guess, "inform"))
-    assert slots == {"need": None} and said == [reply]
+    assert slots["need"] is None and said == [reply]
 
 
 def test_a_question_the_parser_cannot_read_as_a_budget_is_acknowledged_and_asked_again() -> None:
     slots, said = run_form("budget", "what do teams our size usually spend?", "inform")
-    assert slots == {"budget": None} and said == ["utter_question_noted"]
+    assert slots["budget"] is None and said == ["utter_question_noted"]
 
 
 def test_a_question_that_states_the_answer_is_the_answer() -> None:
@@ -179,3 +195,56 @@ def test_an_answer_that_states_no_intention_to_buy_ends_the_form_disqualified() 
 def test_consent_however_it_is_said(text: str, consent: bool) -> None:
     slots, said = run_form("consent", text, "inform")
     assert slots["consent"] is consent and said == []
+
+
+def test_a_statement_taken_for_a_sales_request_at_the_need_question_is_the_need() -> None:
+    text = "a foundation that wants partner companies to reach our alliances team"
+    slots, said = run_form("need", text, "request_sales")
+    assert slots["need"] == text and said == []
+
+
+def test_a_sales_request_that_does_not_answer_is_acknowledged_and_the_question_asked_again() -> None:
+    slots, said = run_form("budget", "could you just send me your price list?", "request_sales")
+    assert slots["budget"] is None and said == ["utter_sales_in_form"]
+
+
+def test_a_yes_that_also_asks_for_a_proposal_is_consent() -> None:
+    slots, said = run_form("consent", "by all means, and send over a proposal", "request_sales")
+    assert slots["consent"] is True and said == []
+
+
+def test_only_researching_at_the_role_question_is_the_answer_not_the_end() -> None:
+    slots, said = run_form("authority", "I'm only doing the research, someone else decides", "just_asking")
+    assert slots["authority"] in ("researcher", "influencer") and slots["just_asking"] is None and said == []
+
+
+def test_just_looking_that_answers_nothing_ends_the_form() -> None:
+    slots, said = run_form("budget", "honestly I'm only browsing", "just_asking", just_asking=True)
+    assert slots == {"budget": None, "requested_slot": None} and said == []
+
+
+def test_a_message_said_again_to_the_same_question_is_the_answer() -> None:
+    slots, said = run_form(
+        "authority",
+        "well, that is a long story",
+        "faq",
+        earlier=("well, that is a long story",),
+        filled=False,
+    )
+    assert slots["authority"] == "unknown" and said == []  # taken: the form moves on instead of looping
+
+
+def test_a_third_non_answer_skips_the_question() -> None:
+    slots, said = run_form("budget", "what's the weather?", "out_of_scope", retries={"budget": 2})
+    assert slots["budget"] == "unknown" and said == ["utter_skip_after_retries"]
+
+
+def test_bought_elsewhere_in_an_answer_parks_the_lead_and_asks_for_a_contact() -> None:
+    slots, said = run_form("budget", "we went with another provider last month, so none now", "inform")
+    assert slots["bought_competitor"] is True and "utter_nurture_ack" in said
+    assert slots["requested_slot"] == "person_name"
+
+
+def test_a_head_count_in_an_answer_is_the_company_size() -> None:
+    slots, _ = run_form("budget", "about 9,000 dollars a year (we are some 45 people)", "inform")
+    assert slots["company_size"] == 45 and slots["budget_amount"] == "9000"
