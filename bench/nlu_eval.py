@@ -81,11 +81,8 @@ def share(hits: int, total: int) -> float:
     return hits / total if total else 0.0
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="config.yml", help="pipeline to evaluate (default: config.yml)")
-    config = parser.parse_args().config
-    languages = yaml.safe_load((ROOT / "domain.yml").read_text())["slots"]["language"]["values"]
+def train_and_predict(config: str, languages: list[str]) -> None:
+    """Split, train on the training parts, and write every held-out prediction under OUT."""
     shutil.rmtree(OUT, ignore_errors=True)
     (OUT / "train").mkdir(parents=True)
     for language in languages:
@@ -104,6 +101,18 @@ def main() -> int:
         + [str(OUT / language / "test_data.yml") for language in languages],
         cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="config.yml", help="pipeline to evaluate (default: config.yml)")
+    parser.add_argument(
+        "--report-only", action="store_true", help=f"report on the predictions already in {OUT}"
+    )
+    arguments = parser.parse_args()
+    languages = yaml.safe_load((ROOT / "domain.yml").read_text())["slots"]["language"]["values"]
+    if not arguments.report_only:
+        train_and_predict(arguments.config, languages)
     failed = False
     confused: Counter[tuple[str, str]] = Counter()
     print(

@@ -11,6 +11,10 @@ import sys
 from pathlib import Path
 
 import yaml
+
+# The model's graph names our components (nlu_components.…): they are imported from the project folder.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from rasa.core.agent import Agent
 from rasa.nlu.test import run_evaluation
 from rasa.shared.nlu.training_data.entities_parser import replace_entities
