@@ -139,7 +139,9 @@ _END_OF_YEAR = re.compile(
     r"\b(end of (the )?year|year[- ]end|this year|fin(al(es)?)? de(l)? año|este año)\b", re.I
 )
 _IN_PERIOD = re.compile(
-    rf"(?P<count>{COUNT})\s+(?P<unit>days?|weeks?|fortnights?|months?|years?|quarters?|"
+    # "in six weeks"; a range counts from its earlier end ("three to four months", "entre 3 y 4 meses")
+    rf"(?:(?P<low>{COUNT})\s*(?:-|–|to|or|and|a|o|y)\s*)?(?P<count>{COUNT})\s+"
+    r"(?P<unit>days?|weeks?|fortnights?|months?|years?|quarters?|"
     r"d[ií]as|semanas?|quincenas?|mes(?:es)?|años?|trimestres?)\b"
     r"(?P<half>\s+(?:and a half|y medio|y media))?",
     re.I,
@@ -282,7 +284,8 @@ def _explicit_days(text: str, today: date) -> int | None:
         days = next(
             d for name, d in sorted(_UNIT_DAYS.items(), key=lambda i: -len(i[0])) if unit.startswith(name)
         )
-        return to_count(match["count"]) * days + (days // 2 if match["half"] else 0)
+        count = to_count(match["low"] or match["count"])
+        return count * days + (days // 2 if match["half"] else 0)
     if _HALF_A.search(text):
         return 182
     if _THIS_WEEK.search(text):

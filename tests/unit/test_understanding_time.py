@@ -140,3 +140,11 @@ def test_today_is_the_visitors_today() -> None:
 )
 def test_a_timeframe_inside_a_longer_message(text: str, expected: bool) -> None:
     assert mentions_timeline(text, today=TODAY) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [("somewhere between two and three months", 60), ("en 2-3 semanas", 14), ("one or two weeks", 7)],
+)
+def test_a_range_of_periods_counts_from_its_earlier_end(text: str, days: int) -> None:
+    assert parse_timeline_days(text, today=date(2026, 12, 1)) == days
