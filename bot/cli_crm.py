@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_core import activities, csv_io, deals, dedup, kpis, pipeline, reps, sla, webhooks
+from crm_core import activities, csv_io, deals, dedup, kpis, lifecycle, pipeline, reps, sla, webhooks
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidInput, explain
 from crm_core.models import Deal, Lead, Rep
@@ -177,7 +177,7 @@ def lead_move(
 ) -> None:
     """Move a lead to another pipeline stage (recorded in its history)."""
     with work() as session:
-        change = pipeline.move_lead(session, lead_id, stage, reopen=reopen, reason=reason)
+        change = lifecycle.move_lead(session, lead_id, stage, reopen=reopen, reason=reason)
     assert change.from_stage is not None
     typer.echo(f"lead {lead_id}: {change.from_stage.value} → {change.to_stage.value}")
 
@@ -243,7 +243,7 @@ def lead_accept(
 ) -> None:
     """The assigned rep accepts a lead (stops the SLA clock)."""
     with work() as session:
-        sla.accept(session, lead_id, rep)
+        lifecycle.accept(session, lead_id, rep)
     typer.echo(f"lead {lead_id} accepted by rep {rep}")
 
 
@@ -252,7 +252,7 @@ def lead_pass(
 ) -> None:
     """The assigned rep passes a lead on to the next rep (or an admin after two passes)."""
     with work() as session:
-        owner = sla.pass_lead(session, lead_id, rep)
+        owner = lifecycle.pass_lead(session, lead_id, rep)
         name = owner.name if owner else None
     typer.echo(f"lead {lead_id} passed; now with {name or 'nobody (queue)'}")
 

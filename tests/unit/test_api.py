@@ -89,9 +89,9 @@ def test_deals_kpis_forecast_and_reps(client: TestClient, db_url: str) -> None:
 
 
 def test_sla_accept_and_pass(client: TestClient, db_url: str, session: Session) -> None:
+    from crm_core.lifecycle import assign
     from crm_core.models import Lead
     from crm_core.reps import add_rep
-    from crm_core.routing import assign
     from crm_core.schemas import NewRep
 
     with unit_of_work(db_url) as work:

@@ -38,6 +38,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.orm import Session
 
+from crm_core import lifecycle, pipeline
 from crm_core.deals import open_deal
 from crm_core.kpis import (
     dashboard,
@@ -49,7 +50,6 @@ from crm_core.kpis import (
     stage_conversion,
 )
 from crm_core.models import Lead, Stage
-from crm_core.pipeline import move
 from crm_core.reps import add_rep, set_quota
 from crm_core.schemas import NewDeal, NewRep
 from tests.unit.helpers import at, make_lead
@@ -57,7 +57,7 @@ from tests.unit.helpers import at, make_lead
 
 def walk(session: Session, lead: Lead, *stages: str, start_day: int = 1) -> None:
     for offset, stage in enumerate(stages, start=1):
-        move(session, lead, stage, at=at(start_day + offset))
+        lifecycle.move(session, lead, stage, at=at(start_day + offset))
 
 
 def deal(
@@ -117,7 +117,7 @@ def move_deal_at(session: Session, deal_id: int, stage: str, day: int) -> None:
 
     row = session.get(Deal, deal_id)
     assert row is not None
-    move(session, row, stage, at=at(day))
+    pipeline.move(session, row, stage, at=at(day))
 
 
 def test_stage_conversion_per_stage_and_overall(fixture: Session) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from bot.web.console.auth import RepOrAdmin
 from bot.web.console.rendering import redirect, render
-from crm_core import activities, deals, notifications, pipeline, sla, users
+from crm_core import activities, deals, lifecycle, notifications, pipeline, sla, users
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidInput, InvalidTransition, NotFound, explain
 from crm_core.leads import lead_out
@@ -192,7 +192,7 @@ def _own_rep(user: UserOut) -> int:
 @router.post("/leads/{lead_id}/accept")
 def accept(request: Request, user: RepOrAdmin, lead_id: int) -> Response:
     def change(session: Session, lead: Lead) -> str:
-        sla.accept(session, lead.id, _own_rep(user))
+        lifecycle.accept(session, lead.id, _own_rep(user))
         return f"Lead {lead.id} is yours: accepted."
 
     return _change(request, user, lead_id, change)
@@ -201,7 +201,7 @@ def accept(request: Request, user: RepOrAdmin, lead_id: int) -> Response:
 @router.post("/leads/{lead_id}/pass")
 def pass_lead(request: Request, user: RepOrAdmin, lead_id: int) -> Response:
     def change(session: Session, lead: Lead) -> str:
-        sla.pass_lead(session, lead.id, _own_rep(user))
+        lifecycle.pass_lead(session, lead.id, _own_rep(user))
         return f"Lead {lead.id} was passed on."
 
     still_mine = f"/console/leads/{lead_id}" if user.is_admin else "/console/inbox"
@@ -213,7 +213,7 @@ def move(
     request: Request, user: RepOrAdmin, lead_id: int, stage: FormText = "", reason: FormText = ""
 ) -> Response:
     def change(session: Session, lead: Lead) -> str:
-        moved = pipeline.move(
+        moved = lifecycle.move(
             session,
             lead,
             stage,
