@@ -1,5 +1,7 @@
 """Capturing and reading leads; their lifecycle is ``crm_core.lifecycle``."""
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -36,6 +38,7 @@ def capture_lead(
     source: str | None = None,
     policy: Policy | None = None,
     territory: str | None = None,
+    now: datetime | None = None,
 ) -> LeadOut:
     """Store contact, lead and conversation; the verdict goes through ``lifecycle.qualify`` (class, stage
     forward only, an SQL routed to a rep, a lead leaving SQL released).
@@ -67,7 +70,7 @@ def capture_lead(
     lead.territory = found.code if found else lead.territory
     conversation.lead = lead
     cause = f"territory {found.code} from {found.origin}" if found and found.origin else None
-    qualify(session, lead, verdict, cause=cause)
+    qualify(session, lead, verdict, now, cause=cause)
     return lead_out(lead)
 
 

@@ -19,12 +19,22 @@ trace: stage moves in ``stage_changes``, owner changes in ``assignment_events``.
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm_core import routing
 from crm_core.errors import InvalidInput, InvalidTransition, NotFound
-from crm_core.models import AssignmentAction, Deal, Lead, Qualification, Rep, Stage, StageChange, utcnow
+from crm_core.models import (
+    AssignmentAction,
+    AssignmentEvent,
+    Deal,
+    Lead,
+    Qualification,
+    Rep,
+    Stage,
+    StageChange,
+    utcnow,
+)
 from crm_core.notifications import notify_owner
 from crm_core.pipeline import PipelineConfig, aware, current_pipeline, parse_stage, record_stage
 from crm_core.pipeline import move as move_deal
@@ -146,8 +156,8 @@ def assign_to(session: Session, lead_id: int, rep_id: int, by: str, now: datetim
 def pick_up(session: Session, lead: Lead, now: datetime) -> Rep | None:
     """A waiting lead goes to whoever can take it now (an admin, if it was escalated); nobody: it keeps
     waiting, and nothing is logged (this runs every few seconds)."""
-    waited = now - (lead.assigned_at or lead.created_at)
-    since = f"from the queue after {_duration(waited)}"
+    queued_at = session.scalar(select(func.max(AssignmentEvent.at)).where(AssignmentEvent.lead_id == lead.id))
+    since = f"from the queue after {_duration(now - (queued_at or lead.created_at))}"
     if lead.escalated_at is not None:
         admin = routing.least_loaded_admin(session)
         if admin is None:
