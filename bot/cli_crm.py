@@ -257,6 +257,18 @@ def lead_pass(
     typer.echo(f"lead {lead_id} passed; now with {name or 'nobody (queue)'}")
 
 
+def lead_assign(
+    lead_id: Annotated[int, typer.Argument()],
+    rep: Annotated[int, typer.Option(help="Rep id who gets the lead.")],
+    by: Annotated[str, typer.Option(help="Who decided, for the audit log.")] = "the command line",
+) -> None:
+    """Give a lead to a chosen rep, whatever routing would pick (the rep then accepts it within the SLA)."""
+    with work() as session:
+        lead = lifecycle.assign_to(session, lead_id, rep, by=by)
+        name = lead.assigned_rep.name if lead.assigned_rep else "?"
+    typer.echo(f"lead {lead_id} assigned to {name} (rep {rep})")
+
+
 def lead_queue(output: Format = "text") -> None:
     """SQL leads waiting for a rep."""
     with work() as session:
@@ -358,11 +370,16 @@ def deal_list(
 
 @sla_app.command("enforce")
 def sla_enforce() -> None:
-    """Move on every assigned lead not accepted in time (run it every minute from cron or a timer)."""
+    """Move on every assigned lead not accepted in time, then give waiting leads to reps who can take them
+    now (run it every minute from cron or a timer; the notifier does both by itself)."""
     with work() as session:
         moved = sla.enforce_sla(session)
+        picked = sla.pick_up_queue(session)
     typer.echo(
         f"{len(moved)} overdue lead(s) moved on" + (f": {', '.join(map(str, moved))}" if moved else "")
+    )
+    typer.echo(
+        f"{len(picked)} queued lead(s) assigned" + (f": {', '.join(map(str, picked))}" if picked else "")
     )
 
 
@@ -475,6 +492,7 @@ def register(app: typer.Typer, leads_app: typer.Typer, reps_app: typer.Typer) ->
         (leads_app, "activities", lead_activities),
         (leads_app, "accept", lead_accept),
         (leads_app, "pass", lead_pass),
+        (leads_app, "assign", lead_assign),
         (leads_app, "queue", lead_queue),
         (leads_app, "import", lead_import),
         (leads_app, "export", lead_export),

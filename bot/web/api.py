@@ -48,6 +48,11 @@ class RepAction(BaseModel):
     rep_id: int
 
 
+class Assignment(BaseModel):
+    rep_id: int
+    by: str = Field(default="the API", min_length=1, max_length=200, description="Who decided (audit log).")
+
+
 class Owner(BaseModel):
     lead_id: int
     rep_id: int | None
@@ -143,6 +148,13 @@ def create_router(token: str) -> APIRouter:
         with _work() as session:
             owner = lifecycle.pass_lead(session, lead_id, action.rep_id)
             return Owner(lead_id=lead_id, rep_id=owner.id if owner else None)
+
+    @router.post("/leads/{lead_id}/assign")
+    def assign(lead_id: int, assignment: Assignment) -> Owner:
+        """Give the lead to a chosen rep, whatever routing would pick; the rep accepts it within the SLA."""
+        with _work() as session:
+            lead = lifecycle.assign_to(session, lead_id, assignment.rep_id, by=assignment.by)
+            return Owner(lead_id=lead.id, rep_id=lead.assigned_rep_id)
 
     @router.post("/leads/{lead_id}/deals", status_code=201)
     def open_deal(lead_id: int, new: NewDeal) -> DealOut:

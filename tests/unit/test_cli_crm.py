@@ -124,3 +124,29 @@ def test_a_csv_with_bad_rows_is_refused_whole_with_every_problem(db_url: str, tm
         assert session.scalar(select(func.count()).select_from(Contact)) == 0
     missing = embudo(db_url, "leads", "import", str(tmp_path / "nope.csv"))
     assert missing.returncode == 1 and "Cannot read" in missing.stderr
+
+
+def test_an_admin_assigns_a_queued_lead_from_the_command_line(db_url: str) -> None:
+    with unit_of_work(db_url) as session:
+        lead_id = make_lead(session, Stage.SQL).id  # nobody was there: it waits in the queue
+    assert embudo(db_url, "reps", "add", "--name", "Rosa", "--languages", "en").returncode == 0
+    assert f"{lead_id:>6}  en" in embudo(db_url, "leads", "queue").stdout
+    nobody = embudo(db_url, "leads", "assign", str(lead_id), "--rep", "7")
+    assert nobody.returncode == 1 and "No rep with id 7." in nobody.stderr
+    done = embudo(db_url, "leads", "assign", str(lead_id), "--rep", "1", "--by", "boss@example.com")
+    assert done.returncode == 0, done.stderr
+    assert f"lead {lead_id} assigned to Rosa (rep 1)" in done.stdout
+    assert "the queue is empty" in embudo(db_url, "leads", "queue").stdout
+    history = json.loads(embudo(db_url, "leads", "history", str(lead_id), "--format", "json").stdout)
+    assert history["assignments"][-1]["reason"] == "to Rosa: chosen by boss@example.com"
+    again = embudo(db_url, "leads", "assign", str(lead_id), "--rep", "1")
+    assert again.returncode == 1 and "already assigned to Rosa" in again.stderr
+
+
+def test_sla_enforce_also_picks_up_the_queue(db_url: str) -> None:
+    with unit_of_work(db_url) as session:
+        lead_id = make_lead(session, Stage.SQL).id
+    assert embudo(db_url, "reps", "add", "--name", "Rosa", "--languages", "en").returncode == 0
+    ran = embudo(db_url, "sla", "enforce")
+    assert ran.returncode == 0, ran.stderr
+    assert f"1 queued lead(s) assigned: {lead_id}" in ran.stdout
