@@ -123,16 +123,23 @@ def kpis_command(
             )
         )
         return
-    typer.echo(f"Funnel{' since ' + since if since else ''} (reached stage or beyond → next):")
+    typer.echo(
+        f"Funnel{' since ' + since if since else ''} (reached the stage or beyond; conversion: of the leads"
+        " that were in the stage, those that moved on):"
+    )
     for row in board.funnel.stages:
-        nxt = f"→ {row.next_stage.value:<12} {_pct(row.rate)}" if row.next_stage else ""
+        nxt = ""
+        if row.next_stage is not None:
+            nxt = f"→ {row.next_stage.value:<12} {_pct(row.rate)} ({row.moved_on} of {row.entered})"
         typer.echo(f"  {row.stage.value:<12} {row.reached:>7}  {nxt}")
     typer.echo(f"  overall conversion {_pct(board.funnel.overall_rate)}")
     d = board.deals
     typer.echo(
         f"Deals ({d.currency}): won {d.won}, lost {d.lost}, win rate {_pct(d.win_rate)}, "
         f"average deal {d.average_deal or '-'}, average cycle "
-        f"{'-' if d.average_cycle_days is None else f'{d.average_cycle_days:.1f} days'}"
+        f"{'-' if d.average_cycle_days is None else f'{d.average_cycle_days:.1f} days'} from deal creation, "
+        f"{'-' if d.average_cycle_from_lead_days is None else f'{d.average_cycle_from_lead_days:.1f} days'}"
+        " from lead creation"
     )
     typer.echo(
         f"  open opportunities {d.open_opportunities}, pipeline velocity {d.velocity_per_day or '-'} per day"
@@ -166,7 +173,10 @@ def forecast_command(
     if not months:
         typer.echo("no open deals to forecast")
     for m in months:
-        typer.echo(f"{m.month:<12} {m.deals:>6} deals  value {m.value:>14}  weighted {m.weighted:>14}")
+        typer.echo(
+            f"{m.month:<12} {m.deals:>6} deals  value {m.value:>14}  weighted {m.weighted:>14}"
+            + ("  overdue: should have closed" if m.overdue else "")
+        )
 
 
 def lead_move(

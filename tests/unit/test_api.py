@@ -76,7 +76,9 @@ def test_deals_kpis_forecast_and_reps(client: TestClient, db_url: str) -> None:
     )
     assert deal.status_code == 201, deal.text
     forecast = client.get("/api/v1/forecast", headers=AUTH).json()
-    assert forecast == [{"month": "2026-02", "deals": 1, "value": "8000.00", "weighted": "3200.00"}]
+    assert forecast == [
+        {"month": "2026-02", "deals": 1, "value": "8000.00", "weighted": "3200.00", "overdue": True}
+    ]  # February 2026 is over
     assert client.post(
         f"/api/v1/deals/{deal.json()['id']}/move", json={"stage": "won"}, headers=AUTH
     ).is_success

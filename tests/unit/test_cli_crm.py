@@ -59,7 +59,10 @@ def test_deals_kpis_and_forecast(db_url: str) -> None:
     assert add.returncode == 0, add.stderr
     assert f"deal 1 on lead {lead_id}: 8000 EUR, proposal" in add.stdout
     months = json.loads(embudo(db_url, "forecast", "--format", "json").stdout)
-    assert months == [{"month": "2026-02", "deals": 1, "value": "8000.00", "weighted": "3200.00"}]
+    assert months == [
+        {"month": "2026-02", "deals": 1, "value": "8000.00", "weighted": "3200.00", "overdue": True}
+    ]  # February 2026 is over
+    assert "overdue: should have closed" in embudo(db_url, "forecast").stdout
     bad = embudo(db_url, "deals", "add", str(lead_id), "--title", "x", "--value", "ten", "--currency", "EUR")
     assert bad.returncode == 1 and "--value must be a number" in bad.stderr
     assert embudo(db_url, "deals", "move", "1", "won").returncode == 0
@@ -67,6 +70,8 @@ def test_deals_kpis_and_forecast(db_url: str) -> None:
     assert (kpis["deals"]["won"], kpis["deals"]["average_deal"]) == (1, "8000.00")
     text = embudo(db_url, "kpis", "--since", "2026-01-01")
     assert text.returncode == 0 and "win rate 100.0%" in text.stdout
+    assert "from deal creation" in text.stdout and "from lead creation" in text.stdout
+    assert "(0 of 1)" in text.stdout  # the lead was in proposal, and stayed there
     wrong = embudo(db_url, "kpis", "--since", "yesterday")
     assert wrong.returncode == 1 and "--since must be a date" in wrong.stderr
 
