@@ -203,6 +203,13 @@ def hand_to_a_person(session: Session, lead_id: int, now: datetime | None = None
         notify_owner(session, lead, lead.assigned_rep, f"{HUMAN_REQUESTED} (already yours)", now)
         session.flush()
         return lead.assigned_rep
+    if is_closed(lead):  # nobody to tell, and a closed lead is not routed: an admin sees it in the log
+        why = (
+            f"{HUMAN_REQUESTED}, but the lead is {lead.stage.value} and has no owner: reopen it to assign it"
+        )
+        routing.log_event(session, lead, AssignmentAction.QUEUED, None, why, now)
+        session.flush()
+        return None
     return assign(session, lead, now, cause=HUMAN_REQUESTED)
 
 

@@ -305,3 +305,14 @@ def test_an_escalation_that_found_no_admin_goes_to_the_first_admin_added(session
     assert pick_up_queue(session, now=MONDAY_20_UTC) == [lead.id]
     assert (lead.assigned_rep_id, lead.sla_due_at) == (boss.id, None)
     assert {ana.id, ben.id}.isdisjoint({lead.assigned_rep_id})
+
+
+def test_asking_for_a_person_on_a_closed_lead_without_owner_is_logged_not_routed(session: Session) -> None:
+    lead = capture(session, COLD)  # an MQL: nobody has it
+    lifecycle.move(session, lead, "lost")
+    rep(session, "Ana")
+    assert lifecycle.hand_to_a_person(session, lead.id, MONDAY_10_UTC) is None
+    assert lead.assigned_rep_id is None
+    assert audit_log(session, lead.id)[-1].reason == (
+        "the visitor asked to talk to a person, but the lead is lost and has no owner: reopen it to assign it"
+    )
