@@ -156,30 +156,30 @@ def assign_to(session: Session, lead_id: int, rep_id: int, by: str, now: datetim
 def pick_up(session: Session, lead: Lead, now: datetime) -> Rep | None:
     """A waiting lead goes to whoever can take it now (an admin, if it was escalated); nobody: it keeps
     waiting, and nothing is logged (this runs every few seconds)."""
-    queued_at = session.scalar(select(func.max(AssignmentEvent.at)).where(AssignmentEvent.lead_id == lead.id))
-    since = f"from the queue after {_duration(now - (queued_at or lead.created_at))}"
     if lead.escalated_at is not None:
-        admin = routing.least_loaded_admin(session)
-        if admin is None:
-            return None
-        told, logged = f"escalated to you {since}", f"{since}; to admin {admin.name}"
-        _hand(
-            session,
-            lead,
-            admin,
-            now,
-            clock=False,
-            action=AssignmentAction.ESCALATED,
-            told=told,
-            logged=logged,
-        )
-        return admin
-    exclude = routing.previous_owners(session, lead)
-    rep, why = routing.choose(session, lead.language, lead.territory, now, exclude)
+        rep, why, action = routing.least_loaded_admin(session), "", AssignmentAction.ESCALATED
+    else:
+        exclude = routing.previous_owners(session, lead)
+        rep, why = routing.choose(session, lead.language, lead.territory, now, exclude)
+        action = AssignmentAction.ASSIGNED
     if rep is None:
         return None
-    told, logged = f"assigned to you {since}: {why}", f"to {rep.name} {since}: {why}"
-    _hand(session, lead, rep, now, clock=True, action=AssignmentAction.ASSIGNED, told=told, logged=logged)
+    queued_at = session.scalar(select(func.max(AssignmentEvent.at)).where(AssignmentEvent.lead_id == lead.id))
+    since = f"from the queue after {_duration(now - (queued_at or lead.created_at))}"
+    if action is AssignmentAction.ESCALATED:
+        told, logged = f"escalated to you {since}", f"{since}; to admin {rep.name}"
+    else:
+        told, logged = f"assigned to you {since}: {why}", f"to {rep.name} {since}: {why}"
+    _hand(
+        session,
+        lead,
+        rep,
+        now,
+        clock=action is AssignmentAction.ASSIGNED,
+        action=action,
+        told=told,
+        logged=logged,
+    )
     return rep
 
 

@@ -80,6 +80,16 @@ def choose(
     return chosen, why
 
 
+def anyone_free(session: Session, now: datetime) -> bool:
+    """Whether some rep could take a lead now, whatever its language or territory: a cheap check before
+    trying the whole queue."""
+    reps = session.scalars(select(Rep).where(Rep.active.is_(True), Rep.is_admin.is_(False)))
+    return any(
+        why_not(rep, rep.open_leads, rep.languages[0] if rep.languages else "", None, now) is None
+        for rep in reps
+    )
+
+
 def pick_rep(
     session: Session,
     language: str,

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from crm_core.lifecycle import move_on, pick_up
 from crm_core.models import AssignmentAction, Lead, Qualification, utcnow
 from crm_core.pipeline import current_pipeline
+from crm_core.routing import anyone_free, least_loaded_admin
 
 
 def enforce_sla(session: Session, now: datetime | None = None) -> list[int]:
@@ -52,8 +53,17 @@ def unassigned_queue(session: Session, limit: int | None = None) -> list[Lead]:
     )
 
 
-def pick_up_queue(session: Session, now: datetime | None = None, limit: int = 500) -> list[int]:
+def pick_up_queue(session: Session, now: datetime | None = None, limit: int | None = None) -> list[int]:
     """Give waiting leads, oldest first, to the reps who can take them now (one came on shift, is back from
     away, has room again, or was added). Returns the ids of the leads handed out."""
     now = now or utcnow()
-    return [lead.id for lead in unassigned_queue(session, limit) if pick_up(session, lead, now) is not None]
+    reps_free = anyone_free(session, now)
+    admin_there = least_loaded_admin(session) is not None
+    if not (reps_free or admin_there):
+        return []
+    waiting = [
+        lead
+        for lead in unassigned_queue(session, limit)
+        if (admin_there if lead.escalated_at is not None else reps_free)
+    ]
+    return [lead.id for lead in waiting if pick_up(session, lead, now) is not None]
