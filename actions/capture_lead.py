@@ -14,9 +14,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from actions.dialogue import slot_or_none
 from crm_core.db import unit_of_work
 from crm_core.leads import capture_lead
+from crm_core.lifecycle import hand_to_a_person
 from crm_core.models import Authority, Qualification
 from crm_core.policy import LeadFacts
-from crm_core.routing import hand_to_a_person
 from crm_core.schemas import ConversationRef, LeadOut
 
 log = logging.getLogger(__name__)

@@ -30,8 +30,8 @@ from sqlalchemy.orm import Session
 from crm_core.db import MIGRATIONS_DIR, get_engine, unit_of_work, upgrade_database
 from crm_core.kpis import dashboard, forecast
 from crm_core.leads import list_leads
+from crm_core.lifecycle import assign
 from crm_core.models import Contact, Lead, Qualification, Stage, Temperature
-from crm_core.routing import assign
 
 REPS = 50
 STAGES = ["new", "new", "mql", "mql", "sql", "contacted", "proposal", "negotiation", "won", "lost"]

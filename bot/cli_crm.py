@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_core import activities, csv_io, deals, dedup, kpis, pipeline, reps, sla, webhooks
+from crm_core import activities, csv_io, deals, dedup, kpis, lifecycle, pipeline, reps, sla, webhooks
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidInput, explain
 from crm_core.models import Deal, Lead, Rep
@@ -123,16 +123,23 @@ def kpis_command(
             )
         )
         return
-    typer.echo(f"Funnel{' since ' + since if since else ''} (reached stage or beyond → next):")
+    typer.echo(
+        f"Funnel{' since ' + since if since else ''} (reached the stage or beyond; conversion: of the leads"
+        " that were in the stage, those that moved on):"
+    )
     for row in board.funnel.stages:
-        nxt = f"→ {row.next_stage.value:<12} {_pct(row.rate)}" if row.next_stage else ""
+        nxt = ""
+        if row.next_stage is not None:
+            nxt = f"→ {row.next_stage.value:<12} {_pct(row.rate)} ({row.moved_on} of {row.entered})"
         typer.echo(f"  {row.stage.value:<12} {row.reached:>7}  {nxt}")
     typer.echo(f"  overall conversion {_pct(board.funnel.overall_rate)}")
     d = board.deals
     typer.echo(
         f"Deals ({d.currency}): won {d.won}, lost {d.lost}, win rate {_pct(d.win_rate)}, "
         f"average deal {d.average_deal or '-'}, average cycle "
-        f"{'-' if d.average_cycle_days is None else f'{d.average_cycle_days:.1f} days'}"
+        f"{'-' if d.average_cycle_days is None else f'{d.average_cycle_days:.1f} days'} from deal creation, "
+        f"{'-' if d.average_cycle_from_lead_days is None else f'{d.average_cycle_from_lead_days:.1f} days'}"
+        " from lead creation"
     )
     typer.echo(
         f"  open opportunities {d.open_opportunities}, pipeline velocity {d.velocity_per_day or '-'} per day"
@@ -166,7 +173,10 @@ def forecast_command(
     if not months:
         typer.echo("no open deals to forecast")
     for m in months:
-        typer.echo(f"{m.month:<12} {m.deals:>6} deals  value {m.value:>14}  weighted {m.weighted:>14}")
+        typer.echo(
+            f"{m.month:<12} {m.deals:>6} deals  value {m.value:>14}  weighted {m.weighted:>14}"
+            + ("  overdue: should have closed" if m.overdue else "")
+        )
 
 
 def lead_move(
@@ -177,7 +187,7 @@ def lead_move(
 ) -> None:
     """Move a lead to another pipeline stage (recorded in its history)."""
     with work() as session:
-        change = pipeline.move_lead(session, lead_id, stage, reopen=reopen, reason=reason)
+        change = lifecycle.move_lead(session, lead_id, stage, reopen=reopen, reason=reason)
     assert change.from_stage is not None
     typer.echo(f"lead {lead_id}: {change.from_stage.value} → {change.to_stage.value}")
 
@@ -243,7 +253,7 @@ def lead_accept(
 ) -> None:
     """The assigned rep accepts a lead (stops the SLA clock)."""
     with work() as session:
-        sla.accept(session, lead_id, rep)
+        lifecycle.accept(session, lead_id, rep)
     typer.echo(f"lead {lead_id} accepted by rep {rep}")
 
 
@@ -252,9 +262,21 @@ def lead_pass(
 ) -> None:
     """The assigned rep passes a lead on to the next rep (or an admin after two passes)."""
     with work() as session:
-        owner = sla.pass_lead(session, lead_id, rep)
+        owner = lifecycle.pass_lead(session, lead_id, rep)
         name = owner.name if owner else None
     typer.echo(f"lead {lead_id} passed; now with {name or 'nobody (queue)'}")
+
+
+def lead_assign(
+    lead_id: Annotated[int, typer.Argument()],
+    rep: Annotated[int, typer.Option(help="Rep id who gets the lead.")],
+    by: Annotated[str, typer.Option(help="Who decided, for the audit log.")] = "the command line",
+) -> None:
+    """Give a lead to a chosen rep, whatever routing would pick (the rep then accepts it within the SLA)."""
+    with work() as session:
+        lead = lifecycle.assign_to(session, lead_id, rep, by=by)
+        name = lead.assigned_rep.name if lead.assigned_rep else "?"
+    typer.echo(f"lead {lead_id} assigned to {name} (rep {rep})")
 
 
 def lead_queue(output: Format = "text") -> None:
@@ -358,11 +380,16 @@ def deal_list(
 
 @sla_app.command("enforce")
 def sla_enforce() -> None:
-    """Move on every assigned lead not accepted in time (run it every minute from cron or a timer)."""
+    """Move on every assigned lead not accepted in time, then give waiting leads to reps who can take them
+    now (run it every minute from cron or a timer; the notifier does both by itself)."""
     with work() as session:
         moved = sla.enforce_sla(session)
+        picked = sla.pick_up_queue(session)
     typer.echo(
         f"{len(moved)} overdue lead(s) moved on" + (f": {', '.join(map(str, moved))}" if moved else "")
+    )
+    typer.echo(
+        f"{len(picked)} queued lead(s) assigned" + (f": {', '.join(map(str, picked))}" if picked else "")
     )
 
 
@@ -475,6 +502,7 @@ def register(app: typer.Typer, leads_app: typer.Typer, reps_app: typer.Typer) ->
         (leads_app, "activities", lead_activities),
         (leads_app, "accept", lead_accept),
         (leads_app, "pass", lead_pass),
+        (leads_app, "assign", lead_assign),
         (leads_app, "queue", lead_queue),
         (leads_app, "import", lead_import),
         (leads_app, "export", lead_export),

@@ -3,13 +3,16 @@
 Definitions (the README repeats them):
 
 - A lead *reached* a stage when its history shows that stage or a later one (lost does not count as
-  progress), so skipped stages still count as passed. Stage conversion = reached(next) / reached(stage);
-  overall conversion = reached(won) / reached(first stage).
+  progress), so skipped stages still count as passed: the funnel's bars. Stage conversion is measured on
+  the history alone: of the leads that *entered* a stage (their history shows it), those that *moved on*
+  (their history shows a later one) — so a lead captured straight into SQL is not an MQL that converted.
+  Overall conversion = reached(won) / reached(first stage).
 - Deal figures are per currency and over deals *closed* in the period: win rate = won / (won + lost);
   average deal = mean value of won deals; average cycle = mean days from a deal's first history row to
-  its move to won.
+  its move to won, and (labelled apart) from its lead's creation to that move.
 - Pipeline velocity (value per day) = open opportunities × average deal × win rate ÷ average cycle days.
-- Weighted forecast = open deals by month of expected close, value × the stage's win probability.
+- Weighted forecast = open deals by month of expected close, value × the stage's win probability; a month
+  already over is flagged overdue (those deals should have closed).
 
 At a million leads nothing here groups the history or the leads table: the figures come from what
 crm_core keeps in step with every change (``models.LeadTally`` daily rows, each lead's reached stages,
@@ -41,10 +44,12 @@ def _ratio(part: int, whole: int) -> float | None:
 
 class StageConversion(BaseModel):
     stage: Stage
-    reached: int
+    reached: int  # leads whose history shows this stage or a later one (the funnel's bar)
     next_stage: Stage | None
-    converted: int
-    rate: float | None
+    converted: int  # reached(next_stage)
+    entered: int  # leads whose history shows this very stage
+    moved_on: int  # of those, leads whose history shows a later stage
+    rate: float | None  # moved_on / entered: the conversion out of this stage
 
 
 class FunnelReport(BaseModel):
@@ -58,7 +63,8 @@ class DealReport(BaseModel):
     lost: int
     win_rate: float | None
     average_deal: Decimal | None
-    average_cycle_days: float | None
+    average_cycle_days: float | None  # from the deal's creation to won
+    average_cycle_from_lead_days: float | None  # from the lead's creation to the deal's won
     open_opportunities: int
     velocity_per_day: Decimal | None
 
@@ -96,6 +102,7 @@ class ForecastMonth(BaseModel):
     deals: int
     value: Decimal
     weighted: Decimal
+    overdue: bool = False  # the month is over: these deals were expected to have closed
 
 
 class Dashboard(BaseModel):
@@ -148,23 +155,32 @@ def stage_conversion(
     pipeline = pipeline or current_pipeline()
     progress = [s.name for s in pipeline.stages if s.name is not Stage.LOST]
     counts: dict[int, int] = defaultdict(int)
+    entered: dict[int, int] = defaultdict(int)
+    moved_on: dict[int, int] = defaultdict(int)
     for _source, reached_stages, _won, leads in lead_groups(session, since):
-        if reached_stages:  # a lead without history is not in the funnel
-            counts[_furthest(reached_stages, progress)] += leads
+        if not reached_stages:  # a lead without history is not in the funnel
+            continue
+        furthest = _furthest(reached_stages, progress)
+        counts[furthest] += leads
+        for index, stage in enumerate(progress):
+            if reached_stages & stage_bit(stage):
+                entered[index] += leads
+                moved_on[index] += leads if furthest > index else 0
     reached = [
         sum(n for position, n in counts.items() if position >= index) for index in range(len(progress))
     ]
     rows = []
     for index, stage in enumerate(progress):
         following = progress[index + 1] if index + 1 < len(progress) else None
-        converted = reached[index + 1] if following is not None else 0
         rows.append(
             StageConversion(
                 stage=stage,
                 reached=reached[index],
                 next_stage=following,
-                converted=converted,
-                rate=_ratio(converted, reached[index]) if following is not None else None,
+                converted=reached[index + 1] if following is not None else 0,
+                entered=entered[index],
+                moved_on=moved_on[index],
+                rate=_ratio(moved_on[index], entered[index]) if following is not None else None,
             )
         )
     return FunnelReport(stages=rows, overall_rate=_ratio(reached[-1], reached[0]) if reached else None)
@@ -202,13 +218,15 @@ def deal_report(
     currency = currency or pipeline.default_currency
     closed = and_(Deal.currency == currency, *_closed_in(since, until))
     is_won = Deal.stage == Stage.WON
-    won, lost, average, cycle = session.execute(
+    won, lost, average, cycle, lead_cycle = session.execute(
         select(
             func.count().filter(is_won),
             func.count().filter(Deal.stage == Stage.LOST),
             func.avg(Deal.value).filter(is_won),
             # cycle: a deal's first history row to its (last) move to won, both kept on the deal
             func.avg(_days_between(session, Deal.first_stage_at, Deal.won_at)).filter(is_won),
+            # and from the lead's creation (copied onto the deal) to the same move
+            func.avg(_days_between(session, Deal.lead_created_at, Deal.won_at)).filter(is_won),
         ).where(closed, Deal.stage.in_([Stage.WON, Stage.LOST]))
     ).one()
     average_cycle = float(cycle) if cycle is not None else None
@@ -237,6 +255,7 @@ def deal_report(
         win_rate=win_rate,
         average_deal=_money(average) if average is not None else None,
         average_cycle_days=average_cycle,
+        average_cycle_from_lead_days=float(lead_cycle) if lead_cycle is not None else None,
         open_opportunities=open_deals,
         velocity_per_day=velocity,
     )
@@ -356,10 +375,15 @@ def goal_attainment(session: Session) -> list[QuotaRow]:
 
 
 def forecast(
-    session: Session, currency: str | None = None, pipeline: PipelineConfig | None = None
+    session: Session,
+    currency: str | None = None,
+    pipeline: PipelineConfig | None = None,
+    today: date | None = None,
 ) -> list[ForecastMonth]:
-    """Open deals by month of expected close: count, value, and value weighted by stage probability."""
+    """Open deals by month of expected close: count, value, and value weighted by stage probability;
+    months before ``today``'s (UTC) are flagged overdue."""
     pipeline = pipeline or current_pipeline()
+    this_month = (today or datetime.now(UTC).date()).strftime("%Y-%m")
     currency = currency or pipeline.default_currency
     totals: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0), Decimal(0)])
     rows = session.execute(
@@ -374,7 +398,13 @@ def forecast(
         entry[1] += Decimal(value)
         entry[2] += Decimal(value) * Decimal(str(pipeline.probability(stage)))
     return [
-        ForecastMonth(month=month, deals=int(n), value=_money(value), weighted=_money(weighted))
+        ForecastMonth(
+            month=month,
+            deals=int(n),
+            value=_money(value),
+            weighted=_money(weighted),
+            overdue=month != "unscheduled" and month < this_month,
+        )
         for month, (n, value, weighted) in sorted(
             totals.items(), key=lambda item: (item[0] == "unscheduled", item[0])
         )

@@ -1,4 +1,6 @@
-"""Capturing, qualifying and reading leads."""
+"""Capturing and reading leads; their lifecycle is ``crm_core.lifecycle``."""
+
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -6,16 +8,14 @@ from sqlalchemy.orm import Session, selectinload
 from crm_core.conversations import conversation_for
 from crm_core.dedup import _lenient, normalize_email, normalize_phone, resolve_contact
 from crm_core.errors import NotFound
+from crm_core.lifecycle import qualify
 from crm_core.models import Contact, Lead, Qualification, Stage
-from crm_core.pipeline import current_pipeline, record_stage
-from crm_core.policy import LeadFacts, Policy, qualify
+from crm_core.pipeline import current_pipeline
+from crm_core.policy import LeadFacts, Policy
+from crm_core.policy import qualify as verdict_on
 from crm_core.policy_store import active_policy
-from crm_core.routing import assign
 from crm_core.schemas import ConversationRef, LeadOut
-from crm_core.webhooks import LEAD_QUALIFIED, emit
-
-_STAGE_OF = {Qualification.SQL: Stage.SQL, Qualification.MQL: Stage.MQL}
-_EARLY_STAGES = {Stage.NEW, Stage.MQL, Stage.SQL}
+from crm_core.territories import Territory, territory_of
 
 
 def _returning_lead(session: Session, contact: Contact) -> Lead | None:
@@ -38,19 +38,22 @@ def capture_lead(
     source: str | None = None,
     policy: Policy | None = None,
     territory: str | None = None,
+    now: datetime | None = None,
 ) -> LeadOut:
-    """Store contact, lead, classification and conversation, and route an SQL to a rep.
+    """Store contact, lead and conversation; the verdict goes through ``lifecycle.qualify`` (class, stage
+    forward only, an SQL routed to a rep, a lead leaving SQL released).
 
-    The caller's unit of work commits all of it together. The contact is deduplicated by normalised
-    e-mail or phone across channels; submitting again from the same conversation, or returning while
-    an open lead exists, updates that lead rather than creating a second one.
+    The caller's unit of work commits all of it together. The lead's territory is the one given, or else
+    one the visitor's phone number or locale shows (``territories``). The contact is deduplicated by
+    normalised e-mail or phone across channels; submitting again from the same conversation, or returning
+    while an open lead exists, updates that lead rather than creating a second one.
     """
-    verdict = qualify(facts, policy or active_policy(session))
+    verdict = verdict_on(facts, policy or active_policy(session))
     contact = resolve_contact(session, facts.name, facts.email, facts.phone, facts.company)
     conversation = conversation_for(session, conversation_ref.channel, conversation_ref.sender_id)
+    given = Territory(territory.strip().upper(), None) if territory else None
+    found = given or territory_of(session, contact.phone, conversation)
     lead = conversation.lead or _returning_lead(session, contact) or Lead(stage=Stage.NEW)
-    previous_stage = lead.stage if lead.id is not None else None
-    previous_class = lead.qualification if lead.id is not None else None
     lead.contact = contact
     lead.need = facts.need
     lead.budget_amount = facts.budget_amount
@@ -64,28 +67,10 @@ def capture_lead(
     lead.bought_competitor = facts.bought_competitor
     lead.language = language
     lead.source = source or lead.source
-    lead.territory = territory.upper() if territory else lead.territory
-    lead.score = verdict.score
-    lead.qualification = verdict.qualification
-    lead.temperature = verdict.temperature
-    lead.reasons = [reason.model_dump() for reason in verdict.reasons]
-    lead.policy_version = verdict.policy_version
-    lead.recheck_on = verdict.recheck_on
-    if lead.stage in _EARLY_STAGES:
-        lead.stage = _STAGE_OF.get(verdict.qualification, Stage.NEW)
+    lead.territory = found.code if found else lead.territory
     conversation.lead = lead
-    session.add(lead)
-    session.flush()
-    if lead.stage is not previous_stage:
-        record_stage(session, lead, previous_stage, reason=f"qualified as {verdict.qualification.value}")
-    if verdict.qualification in _STAGE_OF and verdict.qualification is not previous_class:
-        emit(
-            session,
-            LEAD_QUALIFIED,
-            {"lead_id": lead.id, "qualification": verdict.qualification.value, "score": verdict.score},
-        )
-    if verdict.qualification is Qualification.SQL and lead.assigned_rep_id is None:
-        assign(session, lead)
+    cause = f"territory {found.code} from {found.origin}" if found and found.origin else None
+    qualify(session, lead, verdict, now, cause=cause)
     return lead_out(lead)
 
 

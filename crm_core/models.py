@@ -126,7 +126,7 @@ class Rep(Base):
     last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Leads assigned to the rep and not won or lost: the load routing balances. Kept in step by
-    # reps.set_owner and pipeline.move in the transaction of each change, so routing never counts.
+    # _keep_counters in the transaction of each change (whoever made it), so routing never counts.
     open_leads: Mapped[int] = mapped_column(default=0, server_default="0")
 
     leads: Mapped[list["Lead"]] = relationship(back_populates="assigned_rep")
@@ -305,6 +305,7 @@ class AssignmentAction(enum.StrEnum):
     PASSED = "passed"
     EXPIRED = "expired"
     ESCALATED = "escalated"
+    RELEASED = "released"
 
 
 class AssignmentEvent(Base):

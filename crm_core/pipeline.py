@@ -1,4 +1,6 @@
-"""The sales pipeline: configurable stages, and the one function that moves a lead or deal between them.
+"""The sales pipeline: configurable stages, the history of moves, and the one function that moves a deal.
+
+A lead's stage belongs to its lifecycle (``crm_core.lifecycle``), which checks moves with the same rules.
 
 Every move is written to ``stage_changes`` with its time, so cycle length and velocity come from
 history rather than from the current state.
@@ -16,7 +18,6 @@ from sqlalchemy.orm import Session
 from crm_core.config import get_settings
 from crm_core.errors import InvalidInput, InvalidTransition, NotFound
 from crm_core.models import Deal, Lead, Stage, StageChange, stage_bit, utcnow
-from crm_core.webhooks import LEAD_STAGE_CHANGED, emit
 
 
 class _Strict(BaseModel):
@@ -119,7 +120,7 @@ def parse_stage(value: Stage | str) -> Stage:
         raise InvalidInput(f"Unknown stage '{value}': use one of {names}.") from None
 
 
-def _aware(at: datetime | None) -> datetime:
+def aware(at: datetime | None) -> datetime:
     if at is None:
         return utcnow()
     if at.tzinfo is None:
@@ -146,7 +147,7 @@ def record_stage(
         deal_id=deal_id,
         from_stage=from_stage,
         to_stage=item.stage,
-        changed_at=_aware(at),
+        changed_at=aware(at),
         reason=reason,
     )
     if isinstance(item, Deal):
@@ -161,7 +162,7 @@ def record_stage(
 
 def move(
     session: Session,
-    item: Lead | Deal,
+    deal: Deal,
     target: Stage | str,
     *,
     reopen: bool = False,
@@ -169,31 +170,21 @@ def move(
     reason: str | None = None,
     pipeline: PipelineConfig | None = None,
 ) -> StageChange:
-    """Move a lead or a deal to ``target`` if the pipeline allows it, and record the move.
+    """Move a deal to ``target`` if the pipeline allows it, and record the move.
 
-    A refused move raises InvalidTransition (or InvalidInput) before anything is changed.
+    A refused move raises InvalidTransition (or InvalidInput) before anything is changed. A lead's stage
+    moves with the rest of its lifecycle: ``crm_core.lifecycle.move``.
     """
+    if not isinstance(deal, Deal):
+        raise TypeError("A lead's stage changes through crm_core.lifecycle.move.")
     pipeline = pipeline or current_pipeline()
     stage = parse_stage(target)
-    when = _aware(at)
-    previous = item.stage
+    when = aware(at)
+    previous = deal.stage
     pipeline.check_move(previous, stage, reopen=reopen)
-    item.stage = stage
-    if isinstance(item, Deal):
-        item.closed_at = when if pipeline.is_terminal(stage) else None
-    else:
-        payload = {"lead_id": item.id, "from": previous.value, "to": stage.value, "at": when.isoformat()}
-        emit(session, LEAD_STAGE_CHANGED, payload)
-    return record_stage(session, item, previous, at=when, reason=reason or ("reopened" if reopen else None))
-
-
-def move_lead(
-    session: Session, lead_id: int, target: Stage | str, *, reopen: bool = False, reason: str | None = None
-) -> StageChange:
-    lead = session.get(Lead, lead_id)
-    if lead is None:
-        raise NotFound(f"No lead with id {lead_id}.")
-    return move(session, lead, target, reopen=reopen, reason=reason)
+    deal.stage = stage
+    deal.closed_at = when if pipeline.is_terminal(stage) else None
+    return record_stage(session, deal, previous, at=when, reason=reason or ("reopened" if reopen else None))
 
 
 def move_deal(

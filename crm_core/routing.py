@@ -3,21 +3,19 @@
 Eligible = active, not away, within working hours, speaks the lead's language, covers its territory
 (a rep with no territories covers all), under capacity, not an admin (admins get escalations), and
 not one who already had this lead. Every decision is written to the assignment audit log.
+
+Routing only decides who; ``crm_core.lifecycle`` writes the assignment.
 """
 
 from collections.abc import Collection
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm_core.errors import NotFound
 from crm_core.models import AssignmentAction, AssignmentEvent, Lead, Rep, utcnow
-from crm_core.notifications import notify_owner
-from crm_core.pipeline import current_pipeline
 from crm_core.schemas import WEEKDAYS
-from crm_core.webhooks import LEAD_ASSIGNED, emit
 
 
 def is_working(rep: Rep, now: datetime) -> bool:
@@ -50,7 +48,7 @@ def why_not(rep: Rep, load: int, language: str, territory: str | None, now: date
     return None
 
 
-def _choose(
+def choose(
     session: Session,
     language: str,
     territory: str | None,
@@ -82,6 +80,16 @@ def _choose(
     return chosen, why
 
 
+def anyone_free(session: Session, now: datetime) -> bool:
+    """Whether some rep could take a lead now, whatever its language or territory: a cheap check before
+    trying the whole queue."""
+    reps = session.scalars(select(Rep).where(Rep.active.is_(True), Rep.is_admin.is_(False)))
+    return any(
+        why_not(rep, rep.open_leads, rep.languages[0] if rep.languages else "", None, now) is None
+        for rep in reps
+    )
+
+
 def pick_rep(
     session: Session,
     language: str,
@@ -90,7 +98,7 @@ def pick_rep(
     exclude: Collection[int] = (),
 ) -> Rep | None:
     """The rep who should get the next lead in ``language``, or None when nobody is eligible."""
-    return _choose(session, language, territory, now or utcnow(), exclude)[0]
+    return choose(session, language, territory, now or utcnow(), exclude)[0]
 
 
 def log_event(
@@ -103,67 +111,22 @@ def log_event(
     return event
 
 
-def give_to(
-    session: Session,
-    lead: Lead,
-    rep: Rep,
-    now: datetime,
-    with_sla: bool = True,
-    reason: str = "assigned to you",
-) -> None:
-    """Hand ``lead`` to ``rep`` and tell the rep (in the same transaction); the SLA clock starts unless
-    the rep is an admin taking an escalation."""
-    lead.assigned_rep = rep
-    lead.assigned_at = now
-    lead.accepted_at = None
-    lead.sla_due_at = now + timedelta(minutes=current_pipeline().sla.accept_minutes) if with_sla else None
-    rep.last_assigned_at = now
-    notify_owner(session, lead, rep, reason, now)
-    emit(
-        session, LEAD_ASSIGNED, {"lead_id": lead.id, "rep_id": rep.id, "rep": rep.name, "at": now.isoformat()}
+def previous_owners(session: Session, lead: Lead) -> set[int]:
+    """Reps who were given the lead before: a pass or an expiry never hands it back to them."""
+    rows = session.scalars(
+        select(AssignmentEvent.rep_id).where(
+            AssignmentEvent.lead_id == lead.id,
+            AssignmentEvent.action == AssignmentAction.ASSIGNED,
+            AssignmentEvent.rep_id.is_not(None),
+        )
     )
+    return {rep_id for rep_id in rows if rep_id is not None}
 
 
-def assign(
-    session: Session,
-    lead: Lead,
-    now: datetime | None = None,
-    exclude: Collection[int] = (),
-    cause: str | None = None,
-) -> Rep | None:
-    """Assign ``lead`` to the rep routing picks; it stays unassigned (queued) when nobody fits.
-    ``cause`` (e.g. "the visitor asked for a person") is told to the rep and kept in the audit log."""
-    now = now or utcnow()
-    rep, why = _choose(session, lead.language, lead.territory, now, exclude)
-    if cause:
-        why = f"{cause}; {why}"
-    if rep is None:
-        lead.assigned_rep = None
-        lead.assigned_at = None
-        lead.sla_due_at = None
-        log_event(session, lead, AssignmentAction.QUEUED, None, why, now)
-    else:
-        give_to(session, lead, rep, now, reason=f"assigned to you: {why}")
-        log_event(session, lead, AssignmentAction.ASSIGNED, rep, f"to {rep.name}: {why}", now)
-    session.flush()
-    return rep
-
-
-HUMAN_REQUESTED = "the visitor asked to talk to a person"
-
-
-def hand_to_a_person(session: Session, lead_id: int, now: datetime | None = None) -> Rep | None:
-    """A visitor asked for a human: the lead goes to a rep now, whatever its class (or the current owner is
-    told again). Returns who has it, or None when nobody is eligible (then it waits in the queue)."""
-    lead = session.get(Lead, lead_id)
-    if lead is None:
-        raise NotFound(f"No lead with id {lead_id}.")
-    now = now or utcnow()
-    if lead.assigned_rep is not None:
-        notify_owner(session, lead, lead.assigned_rep, f"{HUMAN_REQUESTED} (already yours)", now)
-        session.flush()
-        return lead.assigned_rep
-    return assign(session, lead, now, cause=HUMAN_REQUESTED)
+def least_loaded_admin(session: Session) -> Rep | None:
+    """The active admin with the fewest open leads: who receives escalations."""
+    admins = session.scalars(select(Rep).where(Rep.is_admin.is_(True), Rep.active.is_(True)).order_by(Rep.id))
+    return min(admins, key=lambda rep: rep.open_leads, default=None)
 
 
 def audit_log(session: Session, lead_id: int) -> list[AssignmentEvent]:

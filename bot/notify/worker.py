@@ -1,6 +1,8 @@
 """Delivers rep notifications (Telegram with Accept / Pass buttons, optional e-mail) and outgoing webhooks
-with retries, and runs the periodic chores: the acceptance SLA (every 30 s) and the retention purge of
-never-qualified visitors' conversations (hourly). ``python -m bot.notify.worker``; ``make run`` starts it."""
+with retries, and runs the periodic chores: the acceptance SLA and the pickup of leads waiting in the queue
+(each every 30 s: a rep who comes on shift, is back from away or has room again gets the oldest waiting lead
+within half a minute) and the retention purge of never-qualified visitors' conversations (hourly).
+``python -m bot.notify.worker``; ``make run`` starts it."""
 
 import asyncio
 import logging
@@ -20,7 +22,7 @@ from crm_core.db import unit_of_work
 from crm_core.models import NotificationChannel
 from crm_core.notifications import LeadCard, claim_due, mark_failed, mark_sent
 from crm_core.privacy import purge_never_qualified
-from crm_core.sla import enforce_sla
+from crm_core.sla import enforce_sla, pick_up_queue
 from crm_core.webhooks import deliver_due
 
 log = logging.getLogger(__name__)
@@ -106,15 +108,28 @@ class Notifier:
         if moved:
             log.info("SLA expired for leads %s: moved on", moved)
 
+    def pick_up_queue(self) -> None:
+        with unit_of_work() as session:
+            assigned = pick_up_queue(session)
+        if assigned:
+            log.info("queued leads %s assigned", assigned)
+
     def purge_old_conversations(self) -> None:
         with unit_of_work() as session:
             audit = purge_never_qualified(session, self.settings.retention_days, self.settings.events_url)
         if audit is not None:
             log.info("retention purge: %s", audit.counts)
 
-    async def run(self, interval: float = 0.25, sla_every: float = 30.0, purge_every: float = 3600.0) -> None:
+    async def run(
+        self,
+        interval: float = 0.25,
+        sla_every: float = 30.0,
+        purge_every: float = 3600.0,
+        queue_every: float = 30.0,
+    ) -> None:
         chores: list[tuple[float, Callable[[], None]]] = [
             (sla_every, self.enforce_sla),
+            (queue_every, self.pick_up_queue),
             (purge_every, self.purge_old_conversations),
         ]
         last_run = [float("-inf")] * len(chores)

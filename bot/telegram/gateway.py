@@ -38,8 +38,8 @@ from bot.telegram.settings import TelegramSettings
 from bot.telegram.texts import LANGUAGES, text
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError
+from crm_core.lifecycle import accept, pass_lead
 from crm_core.notifications import rep_for_telegram_chat
-from crm_core.sla import accept, pass_lead
 
 log = logging.getLogger(__name__)
 

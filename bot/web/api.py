@@ -16,7 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from crm_core import activities, deals, kpis, pipeline, reps, sla
+from crm_core import activities, deals, kpis, lifecycle, pipeline, reps
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidTransition, NotFound
 from crm_core.leads import get_lead, list_leads
@@ -46,6 +46,11 @@ class NewActivity(BaseModel):
 
 class RepAction(BaseModel):
     rep_id: int
+
+
+class Assignment(BaseModel):
+    rep_id: int
+    by: str = Field(default="the API", min_length=1, max_length=200, description="Who decided (audit log).")
 
 
 class Owner(BaseModel):
@@ -108,7 +113,7 @@ def create_router(token: str) -> APIRouter:
     def move_lead(lead_id: int, move: Move) -> MoveOut:
         """Move a lead between stages; refused moves answer 409 and change nothing."""
         with _work() as session:
-            change = pipeline.move_lead(session, lead_id, move.stage, reopen=move.reopen, reason=move.reason)
+            change = lifecycle.move_lead(session, lead_id, move.stage, reopen=move.reopen, reason=move.reason)
             return MoveOut(
                 from_stage=change.from_stage, to_stage=change.to_stage, changed_at=change.changed_at
             )
@@ -135,14 +140,21 @@ def create_router(token: str) -> APIRouter:
     @router.post("/leads/{lead_id}/accept")
     def accept(lead_id: int, action: RepAction) -> Owner:
         with _work() as session:
-            lead = sla.accept(session, lead_id, action.rep_id)
+            lead = lifecycle.accept(session, lead_id, action.rep_id)
             return Owner(lead_id=lead.id, rep_id=lead.assigned_rep_id)
 
     @router.post("/leads/{lead_id}/pass")
     def pass_lead(lead_id: int, action: RepAction) -> Owner:
         with _work() as session:
-            owner = sla.pass_lead(session, lead_id, action.rep_id)
+            owner = lifecycle.pass_lead(session, lead_id, action.rep_id)
             return Owner(lead_id=lead_id, rep_id=owner.id if owner else None)
+
+    @router.post("/leads/{lead_id}/assign")
+    def assign(lead_id: int, assignment: Assignment) -> Owner:
+        """Give the lead to a chosen rep, whatever routing would pick; the rep accepts it within the SLA."""
+        with _work() as session:
+            lead = lifecycle.assign_to(session, lead_id, assignment.rep_id, by=assignment.by)
+            return Owner(lead_id=lead.id, rep_id=lead.assigned_rep_id)
 
     @router.post("/leads/{lead_id}/deals", status_code=201)
     def open_deal(lead_id: int, new: NewDeal) -> DealOut:

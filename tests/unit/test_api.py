@@ -44,6 +44,7 @@ def test_openapi_schema_lists_the_crm_endpoints(client: TestClient) -> None:
     assert {
         "/api/v1/leads",
         "/api/v1/leads/{lead_id}/move",
+        "/api/v1/leads/{lead_id}/assign",
         "/api/v1/kpis",
         "/api/v1/forecast",
     } <= paths.keys()
@@ -75,7 +76,9 @@ def test_deals_kpis_forecast_and_reps(client: TestClient, db_url: str) -> None:
     )
     assert deal.status_code == 201, deal.text
     forecast = client.get("/api/v1/forecast", headers=AUTH).json()
-    assert forecast == [{"month": "2026-02", "deals": 1, "value": "8000.00", "weighted": "3200.00"}]
+    assert forecast == [
+        {"month": "2026-02", "deals": 1, "value": "8000.00", "weighted": "3200.00", "overdue": True}
+    ]  # February 2026 is over
     assert client.post(
         f"/api/v1/deals/{deal.json()['id']}/move", json={"stage": "won"}, headers=AUTH
     ).is_success
@@ -89,9 +92,9 @@ def test_deals_kpis_forecast_and_reps(client: TestClient, db_url: str) -> None:
 
 
 def test_sla_accept_and_pass(client: TestClient, db_url: str, session: Session) -> None:
+    from crm_core.lifecycle import assign
     from crm_core.models import Lead
     from crm_core.reps import add_rep
-    from crm_core.routing import assign
     from crm_core.schemas import NewRep
 
     with unit_of_work(db_url) as work:
@@ -106,3 +109,31 @@ def test_sla_accept_and_pass(client: TestClient, db_url: str, session: Session) 
     again = client.post(f"/api/v1/leads/{lead_id}/accept", json={"rep_id": ana}, headers=AUTH)
     assert again.status_code == 409
     assert session.get(Lead, lead_id) is not None
+
+
+def test_assign_gives_a_queued_lead_to_the_chosen_rep(client: TestClient, db_url: str) -> None:
+    from crm_core.lifecycle import move
+    from crm_core.models import Lead
+    from crm_core.reps import add_rep
+    from crm_core.routing import audit_log
+    from crm_core.schemas import NewRep
+
+    with unit_of_work(db_url) as work:
+        lead_id = make_lead(work, Stage.SQL).id  # queued: nobody was there
+        ana = add_rep(work, NewRep(name="Ana", languages=["en"])).id
+        won_id = make_lead(work, Stage.SQL).id
+        move(work, work.get(Lead, won_id), "won")  # type: ignore[arg-type]
+    url = f"/api/v1/leads/{lead_id}/assign"
+    ok = client.post(url, json={"rep_id": ana, "by": "crm-sync"}, headers=AUTH)
+    assert ok.status_code == 200 and ok.json() == {"lead_id": lead_id, "rep_id": ana}
+    with unit_of_work(db_url) as work:
+        lead = work.get(Lead, lead_id)
+        assert lead is not None and lead.assigned_rep_id == ana and lead.sla_due_at is not None
+        assert audit_log(work, lead_id)[-1].reason == "to Ana: chosen by crm-sync"
+    again = client.post(url, json={"rep_id": ana}, headers=AUTH)
+    assert again.status_code == 409 and "already assigned to Ana" in again.json()["detail"]
+    closed = client.post(f"/api/v1/leads/{won_id}/assign", json={"rep_id": ana}, headers=AUTH)
+    assert closed.status_code == 409 and "reopen it" in closed.json()["detail"]
+    assert client.post(url, json={"rep_id": 99}, headers=AUTH).status_code == 404
+    assert client.post(url, json={}, headers=AUTH).status_code == 422
+    assert client.post(url, json={"rep_id": ana}).status_code == 401

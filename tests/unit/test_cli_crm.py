@@ -59,7 +59,10 @@ def test_deals_kpis_and_forecast(db_url: str) -> None:
     assert add.returncode == 0, add.stderr
     assert f"deal 1 on lead {lead_id}: 8000 EUR, proposal" in add.stdout
     months = json.loads(embudo(db_url, "forecast", "--format", "json").stdout)
-    assert months == [{"month": "2026-02", "deals": 1, "value": "8000.00", "weighted": "3200.00"}]
+    assert months == [
+        {"month": "2026-02", "deals": 1, "value": "8000.00", "weighted": "3200.00", "overdue": True}
+    ]  # February 2026 is over
+    assert "overdue: should have closed" in embudo(db_url, "forecast").stdout
     bad = embudo(db_url, "deals", "add", str(lead_id), "--title", "x", "--value", "ten", "--currency", "EUR")
     assert bad.returncode == 1 and "--value must be a number" in bad.stderr
     assert embudo(db_url, "deals", "move", "1", "won").returncode == 0
@@ -67,6 +70,8 @@ def test_deals_kpis_and_forecast(db_url: str) -> None:
     assert (kpis["deals"]["won"], kpis["deals"]["average_deal"]) == (1, "8000.00")
     text = embudo(db_url, "kpis", "--since", "2026-01-01")
     assert text.returncode == 0 and "win rate 100.0%" in text.stdout
+    assert "from deal creation" in text.stdout and "from lead creation" in text.stdout
+    assert "(0 of 1)" in text.stdout  # the lead was in proposal, and stayed there
     wrong = embudo(db_url, "kpis", "--since", "yesterday")
     assert wrong.returncode == 1 and "--since must be a date" in wrong.stderr
 
@@ -124,3 +129,29 @@ def test_a_csv_with_bad_rows_is_refused_whole_with_every_problem(db_url: str, tm
         assert session.scalar(select(func.count()).select_from(Contact)) == 0
     missing = embudo(db_url, "leads", "import", str(tmp_path / "nope.csv"))
     assert missing.returncode == 1 and "Cannot read" in missing.stderr
+
+
+def test_an_admin_assigns_a_queued_lead_from_the_command_line(db_url: str) -> None:
+    with unit_of_work(db_url) as session:
+        lead_id = make_lead(session, Stage.SQL).id  # nobody was there: it waits in the queue
+    assert embudo(db_url, "reps", "add", "--name", "Rosa", "--languages", "en").returncode == 0
+    assert f"{lead_id:>6}  en" in embudo(db_url, "leads", "queue").stdout
+    nobody = embudo(db_url, "leads", "assign", str(lead_id), "--rep", "7")
+    assert nobody.returncode == 1 and "No rep with id 7." in nobody.stderr
+    done = embudo(db_url, "leads", "assign", str(lead_id), "--rep", "1", "--by", "boss@example.com")
+    assert done.returncode == 0, done.stderr
+    assert f"lead {lead_id} assigned to Rosa (rep 1)" in done.stdout
+    assert "the queue is empty" in embudo(db_url, "leads", "queue").stdout
+    history = json.loads(embudo(db_url, "leads", "history", str(lead_id), "--format", "json").stdout)
+    assert history["assignments"][-1]["reason"] == "to Rosa: chosen by boss@example.com"
+    again = embudo(db_url, "leads", "assign", str(lead_id), "--rep", "1")
+    assert again.returncode == 1 and "already assigned to Rosa" in again.stderr
+
+
+def test_sla_enforce_also_picks_up_the_queue(db_url: str) -> None:
+    with unit_of_work(db_url) as session:
+        lead_id = make_lead(session, Stage.SQL).id
+    assert embudo(db_url, "reps", "add", "--name", "Rosa", "--languages", "en").returncode == 0
+    ran = embudo(db_url, "sla", "enforce")
+    assert ran.returncode == 0, ran.stderr
+    assert f"1 queued lead(s) assigned: {lead_id}" in ran.stdout

@@ -351,3 +351,49 @@ def test_without_a_configured_key_one_is_generated_once_and_kept_private(
         signed = client.post("/login", data={"email": ROSA, "password": PASSWORD, "csrf_token": token})
         assert signed.status_code == 303
     assert key_file.read_text() == key
+
+
+def test_an_admin_assigns_a_queued_lead_from_the_inbox_and_reassigns_from_the_lead_page(
+    web: str, seeded: Seeded, db_url: str
+) -> None:
+    from tests.unit.helpers import make_lead
+
+    with unit_of_work(db_url) as session:
+        queued = make_lead(session, Stage.SQL).id  # nobody was eligible: it waits
+    admin = signed_in(web, ADMIN)
+    inbox = admin.get("/console/inbox").text
+    assert f'action="/console/leads/{queued}/assign"' in inbox and "Ben Okafor (1/20)" in inbox
+    token = csrf_of(inbox)
+    form = {"csrf_token": token, "rep_id": str(seeded.ben_rep_id), "back": "inbox"}
+    assigned = admin.post(f"/console/leads/{queued}/assign", data=form)
+    assert assigned.status_code == 303 and assigned.headers["location"] == "/console/inbox"
+    inbox = admin.get("/console/inbox").text
+    assert f"Lead {queued} assigned to Ben Okafor." in inbox and "The queue is empty." in inbox
+    assert lead_row(db_url, queued).assigned_rep_id == seeded.ben_rep_id
+
+    page = f"/console/leads/{seeded.rosa_lead}"
+    assert "Re-assign" in admin.get(page).text
+    bad = admin.post(page + "/assign", data={"csrf_token": token, "rep_id": "nobody"})
+    assert bad.status_code == 422 and "Choose the rep who gets the lead." in bad.text
+    moved = admin.post(page + "/assign", data={"csrf_token": token, "rep_id": str(seeded.ben_rep_id)})
+    assert moved.status_code == 303 and moved.headers["location"] == page
+    assert lead_row(db_url, seeded.rosa_lead).assigned_rep_id == seeded.ben_rep_id
+
+    ben = signed_in(web, BEN)  # a rep has no Assign control and may not post one
+    assert "/assign" not in ben.get(page).text
+    refused = ben.post(page + "/assign", data={"csrf_token": csrf_of(ben.get(page).text), "rep_id": "1"})
+    assert refused.status_code == 403
+
+
+def test_winning_a_lead_with_open_deals_is_refused_and_names_them(
+    web: str, seeded: Seeded, db_url: str
+) -> None:
+    rosa = signed_in(web, ROSA)
+    lead = f"/console/leads/{seeded.rosa_lead}"
+    token = csrf_of(rosa.get(lead).text)
+    deal = {"csrf_token": token, "title": "Shop bot", "value": "18000", "currency": "EUR"}
+    assert rosa.post(lead + "/deals", data=deal).status_code == 303
+    refused = rosa.post(lead + "/move", data={"csrf_token": token, "stage": "won"})
+    assert refused.status_code == 409
+    assert "still has open deals: #" in refused.text and "&#39;Shop bot&#39; (sql)" in refused.text
+    assert lead_row(db_url, seeded.rosa_lead).stage is Stage.SQL

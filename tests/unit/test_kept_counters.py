@@ -14,10 +14,12 @@ from alembic.config import Config
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crm_core import lifecycle
 from crm_core.db import MIGRATIONS_DIR, unit_of_work
 from crm_core.deals import open_deal
 from crm_core.dedup import merge_contacts, unmerge
 from crm_core.leads import capture_lead
+from crm_core.lifecycle import accept, assign, move_lead, pass_lead
 from crm_core.models import (
     Authority,
     Contact,
@@ -30,12 +32,11 @@ from crm_core.models import (
     stage_bit,
     tally_key,
 )
-from crm_core.pipeline import move, move_lead
+from crm_core.pipeline import move
 from crm_core.policy import LeadFacts
 from crm_core.reps import add_rep, recount_open_leads, update_rep
-from crm_core.routing import assign
 from crm_core.schemas import ConversationRef, NewDeal, NewRep, RepUpdate
-from crm_core.sla import accept, enforce_sla, pass_lead
+from crm_core.sla import enforce_sla
 from tests.unit.helpers import at, make_lead
 
 HOT = LeadFacts(
@@ -192,7 +193,7 @@ def test_the_migration_fills_the_kept_figures_from_existing_rows(db_url: str) ->
             assign(session, lead, now=at(1 + n))
         deal = open_deal(session, lead.id, NewDeal(title="d", value=Decimal(5), currency="EUR"), at=at(4))
         move(session, session.get(Deal, deal.id), "won", at=at(8))  # type: ignore[arg-type]
-        move(session, lead, "won", at=at(9))
+        lifecycle.move(session, lead, "won", at=at(9))
         capture_lead(session, HOT, ConversationRef(channel="rest", sender_id="x"))
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))

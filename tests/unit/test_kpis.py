@@ -9,8 +9,9 @@ Leads and their stage history (lost never counts as progress):
     L4 telegram  new → mql                                         furthest: mql
     L5 web       new → lost                                        furthest: new
   reached (stage or beyond): new 5, mql 4, sql 3, contacted 2, proposal 1, negotiation 1, won 1
-  conversion: new→mql 4/5 = 0.8, mql→sql 3/4 = 0.75, sql→contacted 2/3, contacted→proposal 1/2,
-              proposal→negotiation 1/1, negotiation→won 1/1; overall won/new = 1/5 = 0.2
+  conversion (of the leads whose history shows the stage, those that went further): new 4/5 = 0.8,
+              mql 3/4 = 0.75, sql 2/3, contacted 1/2, proposal 1/1 (L1 skipped negotiation to won),
+              negotiation none entered → no rate; overall won/new = 1/5 = 0.2
 
 Deals (EUR unless said; the owner is the lead's rep: L1, L3 → Ana; L2, L4 → Ben):
     D1 L1 10,000  opened Jan 1, won Jan 11      cycle 10 days
@@ -21,11 +22,13 @@ Deals (EUR unless said; the owner is the lead's rep: L1, L3 → Ana; L2, L4 → 
     D6 L2  5,000  open, contacted (0.20),   expected close 2026-03-10
     D7 L1  9,999 USD, opened Jan 10, won Jan 20 (ignored by every EUR figure)
   EUR closed: won D1, D3; lost D2 → win rate 2/3; average deal (10,000 + 6,000)/2 = 8,000;
-  average cycle (10 + 20)/2 = 15 days; open opportunities 3 (D4, D5, D6);
+  average cycle (10 + 20)/2 = 15 days; from lead creation (every lead Jan 1): D1 10, D3 24 → 17 days;
+  open opportunities 3 (D4, D5, D6);
   velocity = 3 × 8,000 × 2/3 ÷ 15 = 1,066.67 per day.
-  Since Jan 15: only D3 closed → win rate 1, average 6,000, cycle 20, velocity 3 × 6,000 × 1 ÷ 20 = 900.
+  Since Jan 15: only D3 closed → win rate 1, average 6,000, cycle 20 (24 from lead creation),
+  velocity 3 × 6,000 × 1 ÷ 20 = 900.
   Forecast EUR: 2026-02: D4 + D5 = 10,000, weighted 8,000×0.40 + 2,000×0.70 = 3,200 + 1,400 = 4,600;
-                2026-03: D6 5,000, weighted 1,000.
+                2026-03: D6 5,000, weighted 1,000. Seen on March 5th, February is overdue.
   Sources: web 3 leads, 1 won (L1) → 1/3, won value 10,000 (D1);
            telegram 2 leads, 0 won → 0, won value 6,000 (D3).
   Reps in January: Ana won 2 (D1, D3), lost 0, win rate 1, value 16,000; Ben won 0, lost 1 (D2), rate 0.
@@ -38,6 +41,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.orm import Session
 
+from crm_core import lifecycle, pipeline
 from crm_core.deals import open_deal
 from crm_core.kpis import (
     dashboard,
@@ -49,7 +53,6 @@ from crm_core.kpis import (
     stage_conversion,
 )
 from crm_core.models import Lead, Stage
-from crm_core.pipeline import move
 from crm_core.reps import add_rep, set_quota
 from crm_core.schemas import NewDeal, NewRep
 from tests.unit.helpers import at, make_lead
@@ -57,7 +60,7 @@ from tests.unit.helpers import at, make_lead
 
 def walk(session: Session, lead: Lead, *stages: str, start_day: int = 1) -> None:
     for offset, stage in enumerate(stages, start=1):
-        move(session, lead, stage, at=at(start_day + offset))
+        lifecycle.move(session, lead, stage, at=at(start_day + offset))
 
 
 def deal(
@@ -117,7 +120,7 @@ def move_deal_at(session: Session, deal_id: int, stage: str, day: int) -> None:
 
     row = session.get(Deal, deal_id)
     assert row is not None
-    move(session, row, stage, at=at(day))
+    pipeline.move(session, row, stage, at=at(day))
 
 
 def test_stage_conversion_per_stage_and_overall(fixture: Session) -> None:
@@ -127,8 +130,26 @@ def test_stage_conversion_per_stage_and_overall(fixture: Session) -> None:
         ("negotiation", 1, 1), ("won", 1, 0),
     ]  # fmt: skip
     rates = [r.rate for r in report.stages]
-    assert rates == [0.8, 0.75, pytest.approx(2 / 3), 0.5, 1.0, 1.0, None]
+    assert rates == [0.8, 0.75, pytest.approx(2 / 3), 0.5, 1.0, None, None]
+    assert [r.entered for r in report.stages] == [5, 4, 3, 2, 1, 0, 1]
     assert report.overall_rate == 0.2
+
+
+def test_conversion_follows_the_history_not_the_class_mix(session: Session) -> None:
+    """Three leads captured straight into SQL, one MQL that stayed, one MQL that became an SQL.
+
+    The class mix would say mql→sql 4/5 = 0.8 (reached sql ÷ reached mql); from the history, 2 leads were
+    ever in mql and 1 of them moved on → 0.5. None of the 4 in sql moved on → 0; none was ever in new.
+    """
+    for _ in range(3):
+        make_lead(session, Stage.SQL, created=at(1))
+    make_lead(session, Stage.MQL, created=at(1))
+    walk(session, make_lead(session, Stage.MQL, created=at(1)), "sql")
+    rows = {r.stage: r for r in stage_conversion(session).stages}
+    assert (rows[Stage.MQL].reached, rows[Stage.MQL].converted) == (5, 4)
+    assert (rows[Stage.MQL].entered, rows[Stage.MQL].moved_on, rows[Stage.MQL].rate) == (2, 1, 0.5)
+    assert (rows[Stage.SQL].entered, rows[Stage.SQL].moved_on, rows[Stage.SQL].rate) == (4, 0, 0.0)
+    assert (rows[Stage.NEW].entered, rows[Stage.NEW].rate) == (0, None)
 
 
 def test_leads_created_after_since_only(fixture: Session) -> None:
@@ -141,6 +162,7 @@ def test_win_rate_average_deal_cycle_and_velocity(fixture: Session) -> None:
     assert report.win_rate == pytest.approx(2 / 3)
     assert report.average_deal == Decimal("8000.00")
     assert report.average_cycle_days == 15
+    assert report.average_cycle_from_lead_days == 17
     assert report.open_opportunities == 3
     assert report.velocity_per_day == Decimal("1066.67")
 
@@ -149,6 +171,7 @@ def test_deal_figures_since_a_date(fixture: Session) -> None:
     report = deal_report(fixture, since=at(15))
     assert (report.won, report.lost, report.win_rate) == (1, 0, 1.0)
     assert (report.average_deal, report.average_cycle_days) == (Decimal("6000.00"), 20)
+    assert report.average_cycle_from_lead_days == 24
     assert report.velocity_per_day == Decimal("900.00")
 
 
@@ -157,14 +180,17 @@ def test_other_currencies_are_separate(fixture: Session) -> None:
     assert (usd.won, usd.average_deal, usd.average_cycle_days, usd.open_opportunities) == (
         1, Decimal("9999.00"), 10, 0,
     )  # fmt: skip
+    assert usd.average_cycle_from_lead_days == 19  # L1 created Jan 1, D7 won Jan 20
     assert usd.velocity_per_day == Decimal("0.00")
 
 
 def test_weighted_forecast_by_month(fixture: Session) -> None:
-    assert [(m.month, m.deals, m.value, m.weighted) for m in forecast(fixture)] == [
-        ("2026-02", 2, Decimal("10000.00"), Decimal("4600.00")),
-        ("2026-03", 1, Decimal("5000.00"), Decimal("1000.00")),
+    months = forecast(fixture, today=date(2026, 3, 5))
+    assert [(m.month, m.deals, m.value, m.weighted, m.overdue) for m in months] == [
+        ("2026-02", 2, Decimal("10000.00"), Decimal("4600.00"), True),
+        ("2026-03", 1, Decimal("5000.00"), Decimal("1000.00"), False),
     ]
+    assert not any(m.overdue for m in forecast(fixture, today=date(2026, 2, 1)))
 
 
 def test_lead_source_performance(fixture: Session) -> None:

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_core import leads as leads_module
+from crm_core import lifecycle
 from crm_core.db import unit_of_work
 from crm_core.errors import NotFound
 from crm_core.leads import capture_lead, get_lead, list_leads
@@ -63,7 +63,7 @@ def test_same_email_is_the_same_contact_and_a_returning_lead_is_updated(session:
 
 
 def test_a_closed_lead_is_not_reopened_by_a_return_visit(session: Session) -> None:
-    from crm_core.pipeline import move_lead
+    from crm_core.lifecycle import move_lead
 
     first = capture_lead(session, HOT, ConversationRef(channel="rest", sender_id="one"))
     move_lead(session, first.id, "won")
@@ -76,10 +76,10 @@ def test_a_failure_part_way_writes_nothing(db_url: str, monkeypatch: pytest.Monk
     with unit_of_work(db_url) as session:
         add_rep(session, NewRep(name="Rita", languages=["en"]))
 
-    def broken_assign(*_args: object) -> None:
+    def broken_assign(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("routing failed")
 
-    monkeypatch.setattr(leads_module, "assign", broken_assign)
+    monkeypatch.setattr(lifecycle, "assign", broken_assign)
     with pytest.raises(RuntimeError), unit_of_work(db_url) as session:
         capture_lead(session, HOT, ConversationRef(channel="rest", sender_id="x"))
     with unit_of_work(db_url) as session:

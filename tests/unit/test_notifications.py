@@ -6,12 +6,11 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm_core.lifecycle import accept, assign, hand_to_a_person, pass_lead
 from crm_core.models import Notification, NotificationChannel, Rep, Stage
 from crm_core.notifications import claim_due, inbox, mark_failed, mark_sent
 from crm_core.reps import add_rep
-from crm_core.routing import assign, hand_to_a_person
 from crm_core.schemas import NewRep
-from crm_core.sla import accept, pass_lead
 from tests.unit.helpers import at, make_lead
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from crm_core import activities, deals, dedup
 from crm_core.errors import InvalidInput, NotFound
 from crm_core.leads import capture_lead
+from crm_core.lifecycle import move_lead
 from crm_core.models import (
     Activity,
     AssignmentEvent,
@@ -23,7 +24,6 @@ from crm_core.models import (
     Notification,
     StageChange,
 )
-from crm_core.pipeline import move_lead
 from crm_core.policy import LeadFacts
 from crm_core.privacy import erase_contact, erasures, purge_never_qualified
 from crm_core.reps import add_rep

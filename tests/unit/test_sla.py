@@ -6,11 +6,12 @@ import pytest
 from sqlalchemy.orm import Session
 
 from crm_core.errors import InvalidInput, InvalidTransition
+from crm_core.lifecycle import accept, assign, pass_lead
 from crm_core.models import AssignmentAction, Lead, Rep, Stage
 from crm_core.reps import add_rep, update_rep
-from crm_core.routing import assign, audit_log, pick_rep
+from crm_core.routing import audit_log, pick_rep
 from crm_core.schemas import NewRep, RepUpdate
-from crm_core.sla import accept, enforce_sla, pass_lead, unassigned_queue
+from crm_core.sla import enforce_sla, unassigned_queue
 from tests.unit.helpers import at, make_lead
 
 MONDAY_10_UTC = at(5, hour=10)  # 2026-01-05 is a Monday

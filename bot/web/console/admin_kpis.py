@@ -36,7 +36,7 @@ def kpi_page(request: Request, user: RepOrAdmin, since: str = "", currency: str 
         goals = kpis.goal_attainment(session)
         months = kpis.forecast(session, code)
     funnel = bar_chart(
-        "Funnel: leads that reached each stage",
+        "Funnel: leads that reached each stage (→ conversion: of those in it, moved on)",
         [
             Bar(
                 row.stage.value,

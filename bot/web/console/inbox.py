@@ -18,9 +18,9 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.web.console.auth import RepOrAdmin
+from bot.web.console.auth import AdminUser, RepOrAdmin
 from bot.web.console.rendering import redirect, render
-from crm_core import activities, deals, notifications, pipeline, sla, users
+from crm_core import activities, deals, lifecycle, notifications, pipeline, sla, users
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidInput, InvalidTransition, NotFound, explain
 from crm_core.leads import lead_out
@@ -51,6 +51,11 @@ def transcript_for(session: Session, user: UserOut, sender_id: str) -> Transcrip
         raise HTTPException(404, str(error)) from None
 
 
+def _assignable_reps(session: Session) -> list[Rep]:
+    """The reps an admin may give a lead to (active ones), for the Assign control."""
+    return list(session.scalars(select(Rep).where(Rep.active.is_(True)).order_by(Rep.name, Rep.id)))
+
+
 def _status(error: CrmError) -> int:
     if isinstance(error, NotFound):
         return 404
@@ -78,6 +83,7 @@ def inbox(request: Request, user: RepOrAdmin) -> HTMLResponse:
         told = notifications.inbox(session, user.rep_id)[:20] if user.rep_id else []
         queue = [lead_out(lead) for lead in sla.unassigned_queue(session)[:50]] if user.is_admin else []
         latest = users.visible_leads(session, user, limit=50) if user.is_admin else []
+        reps = _assignable_reps(session) if user.is_admin else []
     waiting = [m for m in mine if m.stage in open_stages and clock[m.id].accepted_at is None]
     working = [m for m in mine if m.stage in open_stages and clock[m.id].accepted_at is not None]
     closed = [m for m in mine if m.stage not in open_stages][:20]
@@ -93,6 +99,7 @@ def inbox(request: Request, user: RepOrAdmin) -> HTMLResponse:
             "still_mine": set(clock),
             "queue": queue,
             "latest": latest,
+            "reps": reps,
         },
     )
 
@@ -126,6 +133,7 @@ def _lead_page(
             and row.accepted_at is None
             and lead.stage in config.open_stages,
             "moves": _allowed_moves(lead.stage, reopen=config.is_terminal(lead.stage)),
+            "reps": _assignable_reps(session) if user.is_admin and lead.stage in config.open_stages else [],
             "reopen": config.is_terminal(lead.stage),
             "deals": lead_deals,
             "deal_moves": {deal.id: _allowed_moves(deal.stage, reopen=False) for deal in lead_deals},
@@ -192,7 +200,7 @@ def _own_rep(user: UserOut) -> int:
 @router.post("/leads/{lead_id}/accept")
 def accept(request: Request, user: RepOrAdmin, lead_id: int) -> Response:
     def change(session: Session, lead: Lead) -> str:
-        sla.accept(session, lead.id, _own_rep(user))
+        lifecycle.accept(session, lead.id, _own_rep(user))
         return f"Lead {lead.id} is yours: accepted."
 
     return _change(request, user, lead_id, change)
@@ -201,11 +209,27 @@ def accept(request: Request, user: RepOrAdmin, lead_id: int) -> Response:
 @router.post("/leads/{lead_id}/pass")
 def pass_lead(request: Request, user: RepOrAdmin, lead_id: int) -> Response:
     def change(session: Session, lead: Lead) -> str:
-        sla.pass_lead(session, lead.id, _own_rep(user))
+        lifecycle.pass_lead(session, lead.id, _own_rep(user))
         return f"Lead {lead.id} was passed on."
 
     still_mine = f"/console/leads/{lead_id}" if user.is_admin else "/console/inbox"
     return _change(request, user, lead_id, change, done_url=still_mine)
+
+
+@router.post("/leads/{lead_id}/assign")
+def assign(
+    request: Request, user: AdminUser, lead_id: int, rep_id: FormText = "", back: FormText = ""
+) -> Response:
+    """An admin gives the lead to a chosen rep (from the lead page or the inbox's queue)."""
+
+    def change(session: Session, lead: Lead) -> str:
+        if not rep_id.strip().isdigit():
+            raise InvalidInput("Choose the rep who gets the lead.")
+        assigned = lifecycle.assign_to(session, lead.id, int(rep_id), by=user.email)
+        return f"Lead {lead.id} assigned to {assigned.assigned_rep.name if assigned.assigned_rep else '?'}."
+
+    done = "/console/inbox" if back == "inbox" else None  # only known pages: never an open redirect
+    return _change(request, user, lead_id, change, {"rep_id": rep_id}, done_url=done)
 
 
 @router.post("/leads/{lead_id}/move")
@@ -213,7 +237,7 @@ def move(
     request: Request, user: RepOrAdmin, lead_id: int, stage: FormText = "", reason: FormText = ""
 ) -> Response:
     def change(session: Session, lead: Lead) -> str:
-        moved = pipeline.move(
+        moved = lifecycle.move(
             session,
             lead,
             stage,
