@@ -218,3 +218,15 @@ def transcript(session: Session, sender_id: str) -> TranscriptOut:
             OwnershipChangeOut.model_validate(change) for change in ownership.history(session, sender_id)
         ],
     )
+
+
+def messages_after(session: Session, sender_id: str, after_id: int = 0) -> list[Message]:
+    """The conversation's messages copied after message ``after_id``, in order (a live view's next lines)."""
+    return list(
+        session.scalars(
+            select(Message)
+            .join(Conversation)
+            .where(Conversation.sender_id == sender_id, Message.id > after_id)
+            .order_by(Message.id)
+        )
+    )
