@@ -11,11 +11,20 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm_core.errors import InvalidInput, InvalidTransition, NotFound
-from crm_core.models import Conversation, ConversationOwner, Owner, OwnershipChange, Rep, utcnow
+from crm_core.models import (
+    Conversation,
+    ConversationOwner,
+    Message,
+    MessageRole,
+    Owner,
+    OwnershipChange,
+    Rep,
+    utcnow,
+)
 
 MAX_TEXT = 4000  # characters in one rep message (Telegram's limit is 4096)
 
@@ -175,11 +184,63 @@ def history(session: Session, sender_id: str) -> list[OwnershipChange]:
 
 
 def owned_by(session: Session, rep_id: int) -> list[str]:
-    """The conversations ``rep_id`` is answering now."""
+    """The conversations ``rep_id`` is answering now, the most recently taken first."""
     return list(
         session.scalars(
-            select(ConversationOwner.sender_id).where(
-                ConversationOwner.owner == Owner.REP, ConversationOwner.rep_id == rep_id
-            )
+            select(ConversationOwner.sender_id)
+            .where(ConversationOwner.owner == Owner.REP, ConversationOwner.rep_id == rep_id)
+            .order_by(ConversationOwner.since.desc())
         )
     )
+
+
+def conversation_of_lead(session: Session, lead_id: int) -> str:
+    """The conversation (Rasa sender id) a lead came from, for taking it over from the lead."""
+    sender = session.scalar(
+        select(Conversation.sender_id).where(Conversation.lead_id == lead_id).order_by(Conversation.id.desc())
+    )
+    if sender is None:
+        raise NotFound(f"Lead {lead_id} has no conversation to take over.")
+    return sender
+
+
+@dataclass(frozen=True)
+class LiveLine:
+    """A message a person outside the web widget must be shown: a rep's line (for the visitor's channel)
+    or a visitor's line in a conversation a rep answers now (for that rep, at ``rep_chat_id``)."""
+
+    message_id: int
+    sender_id: str
+    author: MessageRole
+    text: str
+    rep_name: str | None
+    rep_chat_id: int | None
+
+
+def lines_to_relay(session: Session, after_id: int, limit: int = 100) -> list[LiveLine]:
+    """Rep lines, and visitor lines of conversations a rep owns now, copied after message ``after_id``."""
+    answered = select(ConversationOwner.sender_id).where(ConversationOwner.owner == Owner.REP)
+    rows = session.execute(
+        select(Message, Conversation.sender_id)
+        .join(Conversation)
+        .where(
+            Message.id > after_id,
+            (Message.role == MessageRole.REP)
+            | ((Message.role == MessageRole.VISITOR) & Conversation.sender_id.in_(answered)),
+        )
+        .order_by(Message.id)
+        .limit(limit)
+    )
+    lines = []
+    for message, sender_id in rows:
+        rep_chat_id = None
+        if message.role is MessageRole.VISITOR:
+            owner = _row(session, sender_id)
+            rep_chat_id = owner.rep.telegram_chat_id if owner and owner.rep else None
+        name = message.extra.get("rep_name") if message.role is MessageRole.REP else None
+        lines.append(LiveLine(message.id, sender_id, message.role, message.text, name, rep_chat_id))
+    return lines
+
+
+def newest_message_id(session: Session) -> int:
+    return session.scalar(select(func.max(Message.id))) or 0
