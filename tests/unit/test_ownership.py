@@ -160,3 +160,84 @@ def test_rep_messages_in_rasa_events_become_rep_lines_of_the_transcript(
         (MessageRole.REP, ana, "Ana here, how can I help?"),
         (MessageRole.BOT, None, "a bot line"),
     ]
+
+
+def test_lines_to_relay_are_rep_lines_and_visitor_lines_of_conversations_a_rep_answers(
+    session: Session, reps: tuple[int, int], tmp_path: Path
+) -> None:
+    from crm_core.models import MessageRole
+    from crm_core.transcripts import sync_transcripts
+
+    ana, _ = reps
+    rep = session.get(Rep, ana)
+    assert rep is not None
+    rep.telegram_chat_id = 5501
+    conversation_for(session, "rest", "telegram-77")
+    events = RasaEvents(tmp_path / "tracker.db")
+    events.user("visitor-1", "before the takeover", "greet", 0.9, channel="socketio")
+    events.user("telegram-77", "someone nobody answers", "greet", 0.9)
+    sync_transcripts(session, events.url)
+    start = ownership.newest_message_id(session)
+    assert ownership.lines_to_relay(session, start) == []
+    ownership.change(session, "visitor-1", Move.TAKE_OVER, rep_id=ana, by="api")
+    events.user("visitor-1", "are you a person?", "request_human", 0.9, channel="socketio")
+    events.user("telegram-77", "still the bot's", "greet", 0.9)
+    events.publish(
+        "visitor-1",
+        {
+            "event": "bot",
+            "text": "Yes!",
+            "data": {},
+            "metadata": {"author": "rep", "rep_id": ana, "rep_name": "Ana"},
+        },
+    )
+    sync_transcripts(session, events.url)
+    relayed = [
+        (line.sender_id, line.author, line.text, line.rep_chat_id)
+        for line in ownership.lines_to_relay(session, start)
+    ]
+    assert relayed == [
+        ("visitor-1", MessageRole.VISITOR, "are you a person?", 5501),
+        ("visitor-1", MessageRole.REP, "Yes!", None),
+    ]
+
+
+def test_the_conversation_of_a_lead(session: Session, reps: tuple[int, int]) -> None:
+    from tests.unit.helpers import make_lead
+
+    lead = make_lead(session)
+    with pytest.raises(NotFound, match=f"Lead {lead.id} has no conversation to take over"):
+        ownership.conversation_of_lead(session, lead.id)
+    conversation_for(session, "telegram", "telegram-9").lead_id = lead.id
+    session.flush()
+    assert ownership.conversation_of_lead(session, lead.id) == "telegram-9"
+
+
+def test_transcripts_show_prints_rep_lines_and_who_answered_when(
+    db_url: str, reps: tuple[int, int], session: Session, tmp_path: Path
+) -> None:
+    from crm_core.transcripts import sync_transcripts
+    from tests.unit.test_cli import embudo
+
+    ana, _ = reps
+    events = RasaEvents(tmp_path / "tracker.db")
+    events.user("visitor-1", "a person please", "request_human", 0.9, channel="socketio")
+    sync_transcripts(session, events.url)
+    ownership.change(session, "visitor-1", Move.TAKE_OVER, rep_id=ana, by="api")
+    events.clock = 4_000_000_000.0  # after the takeover
+    events.publish(
+        "visitor-1",
+        {
+            "event": "bot",
+            "data": {"custom": {"data": {"text": "Ana here"}}},
+            "metadata": {"author": "rep", "rep_id": ana},
+        },
+    )
+    sync_transcripts(session, events.url)
+    session.commit()
+    shown = embudo(db_url, "transcripts", "show", "visitor-1").stdout.splitlines()
+    assert [line[21:] for line in shown[1:]] == [
+        "visitor a person please  [request_human 0.90]",
+        f"--      bot → rep (rep #{ana}), by api",
+        f"rep #{ana}  Ana here",
+    ]
