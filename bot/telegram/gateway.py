@@ -15,6 +15,7 @@ import logging
 from collections import OrderedDict
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import (
     BotCommand,
     InlineKeyboardButton,
@@ -330,18 +331,18 @@ class Gateway:
 
     async def relay_live_lines(self, application: Application) -> None:  # type: ignore[type-arg]
         """Forever: send the transcript's new rep lines to Telegram visitors, visitor lines to their rep."""
+        pause = RELAY_SECONDS
         while True:
             try:
-                cursor, lines = await asyncio.to_thread(lines_to_relay)
+                lines = await asyncio.to_thread(lines_to_relay)
                 for line in lines:
                     await self.relay_line(application, line)
-                    cursor = line.message_id
-                    await asyncio.to_thread(save_relay_cursor, cursor)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the CRM database is briefly unreachable: try again next round
-                log.exception("live relay failed; retrying")
-            await asyncio.sleep(RELAY_SECONDS)
+                    await asyncio.to_thread(save_relay_cursor, line.message_id)
+                pause = RELAY_SECONDS
+            except SQLAlchemyError as error:  # the CRM database is unreachable or not migrated yet
+                log.warning("live relay paused %.0f s: %s", pause, error.__class__.__name__)
+                pause = min(pause * 2, 30.0)
+            await asyncio.sleep(pause)
 
     async def relay_line(self, application: Application, line: ownership.LiveLine) -> None:  # type: ignore[type-arg]
         if line.author is MessageRole.REP:
@@ -362,21 +363,26 @@ def _rasa_api_token() -> str | None:
 
 
 def answering(chat_id: int) -> tuple[int, str] | None:
-    """(rep id, conversation) when the chat is a rep's who is answering a conversation now."""
-    with unit_of_work() as session:
-        rep = rep_for_telegram_chat(session, chat_id)
-        owned = ownership.owned_by(session, rep.id) if rep else []
-        return (rep.id, owned[0]) if rep and owned else None
+    """(rep id, conversation) when the chat is a rep's who is answering a conversation now. Without a
+    CRM database the chat is a visitor's: the bot keeps working."""
+    try:
+        with unit_of_work() as session:
+            rep = rep_for_telegram_chat(session, chat_id)
+            owned = ownership.owned_by(session, rep.id) if rep else []
+            return (rep.id, owned[0]) if rep and owned else None
+    except SQLAlchemyError as error:
+        log.warning("could not check whether chat %s is a rep's: %s", chat_id, error.__class__.__name__)
+        return None
 
 
-def lines_to_relay() -> tuple[int, list[ownership.LiveLine]]:
-    """Where the relay stopped, and the lines after it (a first start begins at the newest message)."""
+def lines_to_relay() -> list[ownership.LiveLine]:
+    """The lines after where the relay stopped (a first start begins at the newest message)."""
     with unit_of_work() as session:
         cursor = session.get(IngestCursor, RELAY_CURSOR)
         if cursor is None:
             cursor = IngestCursor(source=RELAY_CURSOR, last_event_id=ownership.newest_message_id(session))
             session.add(cursor)
-        return cursor.last_event_id, ownership.lines_to_relay(session, cursor.last_event_id)
+        return ownership.lines_to_relay(session, cursor.last_event_id)
 
 
 def save_relay_cursor(message_id: int) -> None:
