@@ -133,3 +133,75 @@ def test_a_rep_takes_over_the_widget_conversation_and_hands_it_back(
     rep_at = authors.index("rep")
     assert authors[rep_at - 1 : rep_at + 1] == ["visitor", "rep"]  # the unanswered message, then the rep
     assert authors[rep_at + 1] == "visitor" and authors[-1] == "bot"
+
+
+def test_a_rep_answers_from_the_console_live_view_while_the_visitor_writes_in_the_widget(
+    stack: Stack, browser: Browser, api: httpx.Client
+) -> None:
+    from decimal import Decimal
+
+    from crm_core.db import unit_of_work
+    from crm_core.leads import capture_lead
+    from crm_core.models import Authority, Rep, UserRole
+    from crm_core.policy import LeadFacts
+    from crm_core.schemas import ConversationRef
+    from crm_core.users import create_user
+
+    visitor = browser.new_context(locale="en-GB").new_page()
+    visitor.goto(stack.web_url)
+    visitor.get_by_role("button", name="Chat with us").click()
+    bot_lines = visitor.locator(".ew-log .ew-bot")
+    say(visitor, "hello!")
+    expect(bot_lines.last).to_contain_text("What are you looking for", timeout=20_000)
+    sender = visitor.evaluate("window.EmbudoWidget.sessionId")
+    eventually(lambda: lines(api, sender), "the conversation reaching the CRM", stack)
+    api.post("/reps", json={"name": "Ben Ruiz", "languages": ["en"]}).raise_for_status()
+    facts = LeadFacts(
+        need="a chat bot",
+        budget_amount=Decimal("15000"),
+        budget_currency="EUR",
+        authority=Authority.DECISION_MAKER,
+        timeline_days=14,
+        name="Vera Lind",
+        email="vera@lind.example",
+        consent=True,
+    )
+    with unit_of_work(stack.crm_url) as session:  # the lead, routed to a rep, as the action captures it
+        lead = capture_lead(session, facts, ConversationRef(channel="socketio", sender_id=sender))
+        rep = session.get(Rep, lead.assigned_rep_id)
+        assert rep is not None
+        rep_name = rep.name
+        email = f"rep{rep.id}@embudo.example"
+        create_user(session, email, "console password 1", UserRole.REP, rep_id=rep.id)
+
+    console = browser.new_context().new_page()
+    console.goto(f"{stack.web_url}/console/live/{sender}")
+    console.get_by_label("E-mail").fill(email)
+    console.get_by_label("Password").fill("console password 1")
+    console.get_by_role("button", name="Sign in").click()
+    expect(console.get_by_role("heading", name="Live conversation")).to_be_visible()
+    expect(console.locator("[data-live-owner]")).to_contain_text("The bot is answering")
+    console.get_by_role("button", name="Take over").click()
+    expect(console.locator("[data-live-owner]")).to_contain_text("You are answering this conversation")
+
+    console.evaluate("window.notReloaded = true")
+    say(visitor, "I'd rather talk to a person")
+    log = console.locator("[data-live-log] .from-visitor")
+    expect(log.last).to_contain_text("I'd rather talk to a person", timeout=20_000)  # pushed, not reloaded
+    assert console.evaluate("window.notReloaded") is True
+    assert "bot" not in events_after_last_user_message(stack, sender)
+
+    console.get_by_label("Message to the visitor").fill("Hello Vera, how can I help?")
+    console.get_by_role("button", name="Send").click()
+    rep_line = visitor.locator(".ew-log .ew-rep")
+    expect(rep_line).to_contain_text("Hello Vera, how can I help?", timeout=10_000)
+    expect(rep_line).to_contain_text(rep_name)
+    expect(console.locator("[data-live-log] .from-rep").last).to_contain_text(
+        "Hello Vera, how can I help?", timeout=20_000
+    )
+
+    console.get_by_role("button", name="Hand back to the bot").click()
+    expect(console.locator("[data-live-owner]")).to_contain_text("The bot is answering")
+    replies = bot_lines.count()
+    say(visitor, "hi")
+    expect(bot_lines).to_have_count(replies + 1, timeout=20_000)

@@ -60,13 +60,16 @@ def live_page(request: Request, user: RepOrAdmin, sender_id: str) -> HTMLRespons
         found = transcript_for(session, user, sender_id)
         lead = lead_for(session, user, found.lead_id) if found.lead_id else None
         state = ownership.current(session, sender_id)
-        last_id = max((m.id for m in messages_after(session, sender_id)), default=0)
+        # The lines shown and the stream's starting point come from one read, so a line copied
+        # meanwhile is either on the page or in the stream, never lost between them.
+        shown = messages_after(session, sender_id)
     context = {
         "transcript": found,
+        "messages": shown,
         "lead": lead,
         "state": state,
         "mine": state.owner is Owner.REP and state.rep_id == user.rep_id,
-        "last_id": last_id,
+        "last_id": shown[-1].id if shown else 0,
     }
     return render(request, "console/live.html", context)
 
