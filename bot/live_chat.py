@@ -17,6 +17,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.exc import SQLAlchemyError
 
 from crm_core import ownership
 from crm_core.db import unit_of_work
@@ -87,24 +88,39 @@ def rep_message_event(rep_id: int, rep_name: str, text: str) -> dict[str, Any]:
     }
 
 
+def _follow(rasa: RasaApi, sender_id: str, move: Move, by: str, rep_id: int | None) -> Ownership:
+    """Change the owner and make Rasa follow, all or nothing: Rasa is told inside the CRM transaction,
+    and told the opposite again if the CRM then fails to commit."""
+    event, undo = ("pause", "resume") if move is Move.TAKE_OVER else ("resume", "pause")
+    told_rasa = False
+    try:
+        with unit_of_work() as session:
+            ownership.change(session, sender_id, move, rep_id=rep_id, by=by)
+            rasa.append(sender_id, [{"event": event}])
+            told_rasa = True
+            return ownership.current(session, sender_id)
+    except SQLAlchemyError:
+        if told_rasa:
+            rasa.append(sender_id, [{"event": undo}])
+        raise
+
+
 def take_over(rasa: RasaApi, sender_id: str, rep_id: int, by: str) -> Ownership:
-    with unit_of_work() as session:
-        ownership.change(session, sender_id, Move.TAKE_OVER, rep_id=rep_id, by=by)
-        rasa.append(sender_id, [{"event": "pause"}])
-        return ownership.current(session, sender_id)
+    """``rep_id`` answers the visitor from now on; the bot is paused."""
+    return _follow(rasa, sender_id, Move.TAKE_OVER, by, rep_id)
 
 
 def hand_back(rasa: RasaApi, sender_id: str, by: str, rep_id: int | None = None) -> Ownership:
-    with unit_of_work() as session:
-        ownership.change(session, sender_id, Move.HAND_BACK, rep_id=rep_id, by=by)
-        rasa.append(sender_id, [{"event": "resume"}])
-        return ownership.current(session, sender_id)
+    """The bot answers again (``rep_id``, when given, must be the owner)."""
+    return _follow(rasa, sender_id, Move.HAND_BACK, by, rep_id)
 
 
 def send(rasa: RasaApi, sender_id: str, rep_id: int, text: str) -> SentMessage:
-    """Deliver a rep's message to the visitor (the widget at once; Telegram through the gateway)."""
+    """Deliver a rep's message to the visitor (the widget at once; Telegram through the gateway).
+
+    The owner is checked and the message handed to Rasa under the ownership row's lock, so a
+    hand-back cannot slip in between."""
     with unit_of_work() as session:
         rep, cleaned = ownership.writer(session, sender_id, rep_id, text)
-        name = rep.name
-    rasa.append(sender_id, [rep_message_event(rep_id, name, cleaned)], send=True)
-    return SentMessage(sender_id, rep_id, name, cleaned, datetime.now(UTC))
+        rasa.append(sender_id, [rep_message_event(rep_id, rep.name, cleaned)], send=True)
+        return SentMessage(sender_id, rep_id, rep.name, cleaned, datetime.now(UTC))

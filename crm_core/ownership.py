@@ -161,7 +161,8 @@ def writer(session: Session, sender_id: str, rep_id: int, text: str) -> tuple[Re
         raise InvalidInput("The message is empty.")
     if len(cleaned) > MAX_TEXT:
         raise InvalidInput(f"The message has {len(cleaned)} characters; at most {MAX_TEXT} fit.")
-    state = current(session, sender_id)
+    _conversation_exists(session, sender_id)
+    state = _view(sender_id, _row(session, sender_id, lock=True))
     if state.owner is not Owner.REP:
         owner = "the bot" if state.owner is Owner.BOT else "nobody yet"
         raise InvalidTransition(f"Conversation {sender_id} is owned by {owner}: take it over before writing.")
