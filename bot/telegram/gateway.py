@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import (
+    Bot,
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -281,7 +282,7 @@ class Gateway:
     ) -> None:
         await self.say_to(context.bot, chat_id, message, markup)
 
-    async def say_to(self, bot: Any, chat_id: int, message: str, markup: Markup | None = None) -> Any:
+    async def say_to(self, bot: Bot, chat_id: int, message: str, markup: Markup | None = None) -> Any:
         return await deliver(
             lambda: bot.send_message(chat_id, message, reply_markup=markup),
             f"message to chat {chat_id}",
