@@ -199,6 +199,8 @@ def test_a_rep_answers_from_the_console_live_view_while_the_visitor_writes_in_th
     expect(console.locator("[data-live-log] .from-rep").last).to_contain_text(
         "Hello Vera, how can I help?", timeout=20_000
     )
+    assert console.evaluate("window.notReloaded") is True  # sent and shown without leaving the page
+    expect(console.get_by_label("Message to the visitor")).to_have_value("")
 
     console.get_by_role("button", name="Hand back to the bot").click()
     expect(console.locator("[data-live-owner]")).to_contain_text("The bot is answering")

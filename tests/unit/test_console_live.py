@@ -102,3 +102,17 @@ def test_new_lines_arrive_as_server_sent_events(web: str, seeded: Seeded, db_url
                 received.append(json.loads(line.removeprefix("data: ")))
                 break
     assert [(m["author"], m["text"]) for m in received] == [("visitor", "Are you still there?")]
+
+
+def test_console_js_gets_the_outcome_as_json(web: str, seeded: Seeded, db_url: str) -> None:
+    rosa = signed_in(web, ROSA)
+    url = f"/console/live/{seeded.rosa_sender}"
+    token = csrf_of(rosa.get(url).text)
+    answer = rosa.post(
+        f"{url}/messages", data={"csrf_token": token, "text": "hi"}, headers={"Accept": "application/json"}
+    )
+    assert answer.status_code == 409
+    assert (
+        answer.json()["detail"]
+        == f"Conversation {seeded.rosa_sender} is owned by the bot: take it over before writing."
+    )

@@ -15,7 +15,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Header, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from bot import live_chat
 from bot.live_chat import RasaApi
@@ -75,10 +75,17 @@ def live_page(request: Request, user: RepOrAdmin, sender_id: str) -> HTMLRespons
 
 
 def _act(request: Request, sender_id: str, act: Callable[[], str]) -> Response:
+    """Run the change; a plain form gets the page back with the outcome, console.js (which asks for
+    JSON) gets the outcome alone and stays on the page."""
+    wants_json = "application/json" in request.headers.get("accept", "")
     try:
         message = act()
     except CrmError as error:
+        if wants_json:
+            return JSONResponse({"detail": str(error)}, status_code=409)
         return redirect(request, _page_url(sender_id), str(error), "error")
+    if wants_json:
+        return JSONResponse({"detail": message})
     return redirect(request, _page_url(sender_id), message)
 
 

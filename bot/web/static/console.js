@@ -31,6 +31,19 @@ if (live && window.EventSource) {
     log.append(item);
     item.scrollIntoView({ block: "nearest" });
   });
+  const send = live.querySelector("[data-live-send]");
+  if (send) {
+    send.addEventListener("submit", async (event) => {
+      event.preventDefault();  // stay on the page: the line comes back through the stream
+      const outcome = send.querySelector("[data-live-outcome]");
+      const answer = await fetch(send.action, {
+        method: "POST", body: new FormData(send), headers: { Accept: "application/json" },
+      });
+      const body = await answer.json();
+      outcome.textContent = answer.ok ? "" : body.detail;
+      if (answer.ok) send.querySelector("textarea").value = "";
+    });
+  }
   let firstOwner = true;
   source.addEventListener("owner", (event) => {
     if (firstOwner) { firstOwner = false; return; }  // the page was rendered with this owner
