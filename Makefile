@@ -106,6 +106,7 @@ test: setup lint validate unit unit-postgres $(MODEL) rasa-test integration
 bench: setup $(MODEL) browser bench-crm
 	$(VENV)/bin/python bench/stack.py
 	$(VENV)/bin/python bench/channels.py
+	$(VENV)/bin/python bench/takeover.py
 
 # NLU evaluation on a held-out 20% split of each language (intent macro-F1, entity F1).
 eval: setup

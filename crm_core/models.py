@@ -339,6 +339,7 @@ class ContactMerge(Base):
 class MessageRole(enum.StrEnum):
     VISITOR = "visitor"
     BOT = "bot"
+    REP = "rep"  # a person who took the conversation over (``Message.rep_id`` says who)
 
 
 class Message(Base):
@@ -355,8 +356,44 @@ class Message(Base):
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     rasa_event_id: Mapped[int] = mapped_column(unique=True)
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))  # the author of a REP message
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+
+class Owner(enum.StrEnum):
+    """Who answers the visitor: the bot, nobody yet (a person was asked for), or a rep."""
+
+    BOT = "bot"
+    WAITING = "waiting"
+    REP = "rep"
+
+
+class ConversationOwner(Base):
+    """Who owns a conversation now; no row means the bot. Changed only by ``ownership.change``."""
+
+    __tablename__ = "conversation_owners"
+
+    sender_id: Mapped[str] = mapped_column(String(255), primary_key=True)  # Rasa's conversation id
+    owner: Mapped[Owner] = mapped_column(_enum(Owner))
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"), index=True)
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    rep: Mapped[Rep | None] = relationship()
+
+
+class OwnershipChange(Base):
+    """One change of a conversation's owner: from what, to what (which rep), by whom, when."""
+
+    __tablename__ = "ownership_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sender_id: Mapped[str] = mapped_column(String(255), index=True)
+    from_owner: Mapped[Owner] = mapped_column(_enum(Owner))
+    to_owner: Mapped[Owner] = mapped_column(_enum(Owner))
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))  # the rep taking over or handing back
+    changed_by: Mapped[str] = mapped_column(String(200))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class IngestCursor(Base):

@@ -19,11 +19,15 @@ from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, create_
 from sqlalchemy import Text as SqlText
 from sqlalchemy.orm import Session
 
+from crm_core import ownership
 from crm_core.conversations import conversation_for
 from crm_core.errors import NotFound
-from crm_core.models import Conversation, IngestCursor, Message, MessageRole
+from crm_core.models import Conversation, IngestCursor, Message, MessageRole, Owner
 
 log = logging.getLogger(__name__)
+
+# A ``bot`` event whose metadata says ``author: rep`` (with ``rep_id``) was written by a person.
+REP_AUTHOR = "rep"
 
 _rasa_metadata = MetaData()
 RASA_EVENTS = Table(
@@ -46,11 +50,22 @@ class MessageOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     role: MessageRole
+    rep_id: int | None = None
     text: str
     intent: str | None
     confidence: float | None
     sent_at: datetime
     extra: dict[str, Any]
+
+
+class OwnershipChangeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    from_owner: Owner
+    to_owner: Owner
+    rep_id: int | None
+    changed_by: str
+    changed_at: datetime
 
 
 class TranscriptOut(BaseModel):
@@ -59,6 +74,7 @@ class TranscriptOut(BaseModel):
     lead_id: int | None
     slots: dict[str, Any]
     messages: list[MessageOut]
+    ownership: list[OwnershipChangeOut] = []
 
 
 @lru_cache
@@ -133,6 +149,13 @@ def _already_copied(session: Session, event_id: int) -> bool:
     return session.scalar(select(Message.id).where(Message.rasa_event_id == event_id)) is not None
 
 
+def rep_text(data: dict[str, Any]) -> str:
+    """The text of a rep's message: Rasa's ``bot`` event carries it in its custom payload (see
+    ``bot/live_chat.py``: a plain text would reach the widget without the rep's name)."""
+    custom = ((data.get("data") or {}).get("custom") or {}).get("data") or {}
+    return str(data.get("text") or custom.get("text") or "")
+
+
 def _message(conversation: Conversation, event: RasaEvent, kind: str) -> Message:
     data = event.data
     if kind == "user":
@@ -144,6 +167,17 @@ def _message(conversation: Conversation, event: RasaEvent, kind: str) -> Message
             intent=intent.get("name"),
             confidence=intent.get("confidence"),
             extra={"metadata": data.get("metadata") or {}},
+            sent_at=_timestamp(data),
+            rasa_event_id=event.id,
+        )
+    metadata = data.get("metadata") or {}
+    if metadata.get("author") == REP_AUTHOR and isinstance(metadata.get("rep_id"), int):
+        return Message(
+            conversation=conversation,
+            role=MessageRole.REP,
+            text=rep_text(data),
+            rep_id=metadata["rep_id"],
+            extra={"rep_name": metadata.get("rep_name")},
             sent_at=_timestamp(data),
             rasa_event_id=event.id,
         )
@@ -180,4 +214,19 @@ def transcript(session: Session, sender_id: str) -> TranscriptOut:
         lead_id=conversation.lead_id,
         slots=conversation.slots,
         messages=[MessageOut.model_validate(message) for message in conversation.messages],
+        ownership=[
+            OwnershipChangeOut.model_validate(change) for change in ownership.history(session, sender_id)
+        ],
+    )
+
+
+def messages_after(session: Session, sender_id: str, after_id: int = 0) -> list[Message]:
+    """The conversation's messages copied after message ``after_id``, in order (a live view's next lines)."""
+    return list(
+        session.scalars(
+            select(Message)
+            .join(Conversation)
+            .where(Conversation.sender_id == sender_id, Message.id > after_id)
+            .order_by(Message.id)
+        )
     )

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from crm_core import ownership
 from crm_core.errors import CrmError, InvalidInput, NotFound
 from crm_core.leads import get_lead, list_leads
 from crm_core.models import (
@@ -359,10 +360,12 @@ def visible_lead_row(session: Session, user: UserOut, lead_id: int) -> Lead:
 
 
 def visible_transcript(session: Session, user: UserOut, sender_id: str) -> TranscriptOut:
-    """A conversation's transcript, if the user may see its lead (a rep never sees one without a lead)."""
+    """A conversation's transcript, if the user may see its lead or is the rep answering it now (a rep
+    never sees another conversation without a lead)."""
     found = transcript(session, sender_id)
     lead = session.get(Lead, found.lead_id) if found.lead_id is not None else None
-    if not (user.is_admin or (lead is not None and may_see(user, lead.assigned_rep_id))):
+    answering = user.rep_id is not None and ownership.current(session, sender_id).rep_id == user.rep_id
+    if not (user.is_admin or answering or (lead is not None and may_see(user, lead.assigned_rep_id))):
         raise NotFound(f"No conversation with id {sender_id}.")
     return found
 

@@ -99,8 +99,15 @@ def _wait_until(ready: Any, what: str, timeout: float, processes: dict[str, subp
 
 
 @contextmanager
-def running_stack(workdir: Path, crm_url: str | None = None) -> Iterator[Stack]:
-    """Rasa server, action server and web app, on a fresh CRM and tracker store under ``workdir``."""
+def running_stack(
+    workdir: Path,
+    crm_url: str | None = None,
+    *,
+    follow_transcripts: bool = False,
+    env: dict[str, str] | None = None,
+) -> Iterator[Stack]:
+    """Rasa server, action server and web app, on a fresh CRM and tracker store under ``workdir``;
+    with ``follow_transcripts`` also the transcript copier; ``env`` adds settings for every process."""
     from crm_core.db import upgrade_database
 
     model = ensure_model()
@@ -120,6 +127,9 @@ def running_stack(workdir: Path, crm_url: str | None = None) -> Iterator[Stack]:
         "RASA_TELEMETRY_ENABLED": "false",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
         "EMBUDO_RASA_PUBLIC_URL": rasa_url,
+        "EMBUDO_RASA_API_URL": rasa_url,
+        "EMBUDO_EVENTS_URL": f"sqlite:///{workdir / 'tracker.db'}",
+        **(env or {}),
     }
     commands = {
         "actions": [str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
@@ -133,6 +143,10 @@ def running_stack(workdir: Path, crm_url: str | None = None) -> Iterator[Stack]:
             "--host", "127.0.0.1", "--port", str(web_port),
         ],
     }  # fmt: skip
+    if follow_transcripts:
+        commands["transcripts"] = [
+            str(APP_PYTHON), "-c", "from bot.cli import main; main()", "transcripts", "follow", "--interval", "0.2",
+        ]  # fmt: skip
     processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name, command in commands.items():

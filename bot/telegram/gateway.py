@@ -2,6 +2,12 @@
 
 Run with ``python -m bot.telegram.gateway``: long polling by default, a webhook protected by a
 secret token when ``EMBUDO_TELEGRAM_WEBHOOK_URL`` is set.
+
+Live takeover: a rep's "Take over" on a lead card makes them the one answering that lead's conversation;
+while they own one, their text in this chat goes to the visitor (``bot.live_chat.send``) and ``/handback``
+gives it back to the bot. A relay task follows the transcript (the CRM's ``messages``) and sends each rep
+line of a Telegram conversation to the visitor's chat, and each visitor line of a conversation a rep owns
+to that rep's chat, once each and in order (its position is kept in ``ingest_cursors``).
 """
 
 import asyncio
@@ -9,7 +15,9 @@ import logging
 from collections import OrderedDict
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import (
+    Bot,
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -31,32 +39,47 @@ from telegram.ext import (
     filters,
 )
 
+from bot import live_chat
+from bot.live_chat import LiveChatSettings, RasaApi
 from bot.notify import lead_buttons
 from bot.telegram.delivery import deliver
 from bot.telegram.rasa_client import RasaRelay, RasaUnavailable
 from bot.telegram.settings import TelegramSettings
 from bot.telegram.texts import LANGUAGES, text
+from crm_core import ownership
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError
 from crm_core.lifecycle import accept, pass_lead
+from crm_core.models import IngestCursor, MessageRole
 from crm_core.notifications import rep_for_telegram_chat
 
 log = logging.getLogger(__name__)
 
 CALLBACK_DATA_LIMIT = 64  # bytes, set by the Bot API
+SENDER_PREFIX = "telegram-"
+RELAY_CURSOR = "telegram-live-relay"  # ingest_cursors row: the last message id relayed
+RELAY_SECONDS = 0.5
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 
 
 def sender_id(chat_id: int) -> str:
     """Rasa's conversation id for a Telegram chat."""
-    return f"telegram-{chat_id}"
+    return f"{SENDER_PREFIX}{chat_id}"
+
+
+def chat_of(sender: str) -> int | None:
+    """The Telegram chat of a conversation id, or None for other channels."""
+    rest = sender.removeprefix(SENDER_PREFIX)
+    return int(rest) if sender.startswith(SENDER_PREFIX) and rest.lstrip("-").isdigit() else None
 
 
 class Gateway:
-    def __init__(self, settings: TelegramSettings, relay: RasaRelay) -> None:
+    def __init__(self, settings: TelegramSettings, relay: RasaRelay, rasa_api: RasaApi | None = None) -> None:
         self.settings = settings
         self.relay = relay
+        self.rasa_api = rasa_api or RasaApi(settings.rasa_url, _rasa_api_token())
         self._long_payloads: OrderedDict[str, str] = OrderedDict()
+        self._live_relay: asyncio.Task[None] | None = None
 
     def build(self) -> Application:  # type: ignore[type-arg]
         if self.settings.token is None:
@@ -74,6 +97,7 @@ class Gateway:
         application.add_handler(CommandHandler("help", self.on_help))
         application.add_handler(CommandHandler("language", self.on_language))
         application.add_handler(CommandHandler("cancel", self.on_cancel))
+        application.add_handler(CommandHandler("handback", self.on_handback))
         application.add_handler(CallbackQueryHandler(self.on_button))
         application.add_handler(MessageHandler(filters.CONTACT, self.on_contact))
         application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.on_text))
@@ -88,8 +112,11 @@ class Gateway:
             BotCommand("cancel", "Stop the current questions"),
         ]
         await deliver(lambda: application.bot.set_my_commands(commands), "set commands", attempts=2)
+        self._live_relay = asyncio.create_task(self.relay_live_lines(application))
 
     async def _post_shutdown(self, _application: Application) -> None:  # type: ignore[type-arg]
+        if self._live_relay is not None:
+            self._live_relay.cancel()
         await self.relay.close()
 
     # --- handlers -------------------------------------------------------------------------
@@ -122,8 +149,22 @@ class Gateway:
         await self.relay_to_rasa(update, context, "/stop")
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if update.effective_message and update.effective_message.text:
-            await self.relay_to_rasa(update, context, update.effective_message.text)
+        message, chat = update.effective_message, update.effective_chat
+        if not (message and message.text and chat):
+            return
+        rep_and_conversation = await asyncio.to_thread(answering, chat.id)
+        if rep_and_conversation:  # a rep who took a conversation over writes to its visitor
+            outcome = await asyncio.to_thread(self.write_as_rep, *rep_and_conversation, message.text)
+            if outcome:
+                await self.say(context, chat.id, outcome)
+            return
+        await self.relay_to_rasa(update, context, message.text)
+
+    async def on_handback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """``/handback``: the rep gives the conversation they answer back to the bot."""
+        if update.effective_chat:
+            outcome = await asyncio.to_thread(self.hand_back_as_rep, update.effective_chat.id)
+            await self.say(context, update.effective_chat.id, outcome)
 
     async def on_contact(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A shared contact is the visitor's phone number; only their own contact is accepted."""
@@ -159,6 +200,11 @@ class Gateway:
         """A rep's Accept or Pass on a lead notification; safe to press twice or late."""
         query, chat = update.callback_query, update.effective_chat
         assert query is not None and chat is not None
+        if action == "takeover":
+            outcome = await asyncio.to_thread(self.take_over_lead, chat.id, lead_id)
+            await deliver(lambda: query.answer(outcome[:200]), "answer take-over button", attempts=2)
+            await self.say_to(query.get_bot(), chat.id, outcome)
+            return
         outcome = await asyncio.to_thread(act_on_lead, chat.id, action, lead_id)
         await deliver(lambda: query.answer(outcome), "answer lead button", attempts=2)
         original = query.message.text if isinstance(query.message, Message) and query.message.text else ""
@@ -234,11 +280,117 @@ class Gateway:
     async def say(
         self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, message: str, markup: Markup | None = None
     ) -> None:
-        await deliver(
-            lambda: context.bot.send_message(chat_id, message, reply_markup=markup),
+        await self.say_to(context.bot, chat_id, message, markup)
+
+    async def say_to(self, bot: Bot, chat_id: int, message: str, markup: Markup | None = None) -> Any:
+        return await deliver(
+            lambda: bot.send_message(chat_id, message, reply_markup=markup),
             f"message to chat {chat_id}",
             attempts=self.settings.send_attempts,
         )
+
+    # --- live takeover --------------------------------------------------------------------
+
+    def take_over_lead(self, chat_id: int, lead_id: int) -> str:
+        """The rep behind ``chat_id`` takes over the live conversation of lead ``lead_id``."""
+        with unit_of_work() as session:
+            rep = rep_for_telegram_chat(session, chat_id)
+            if rep is None:
+                return "This chat is not linked to an active rep: nothing changed."
+            rep_id = rep.id
+            try:
+                sender = ownership.conversation_of_lead(session, lead_id)
+            except CrmError as error:
+                return f"Nothing changed: {error}"
+        try:
+            live_chat.take_over(self.rasa_api, sender, rep_id, by=f"telegram: rep {rep_id}")
+        except CrmError as error:
+            return f"Nothing changed: {error}"
+        return (
+            f"💬 You are answering lead #{lead_id}'s chat; the bot is paused. What you write here goes to "
+            "the visitor, their messages come here. /handback gives the chat back to the bot."
+        )
+
+    def write_as_rep(self, rep_id: int, sender: str, text: str) -> str | None:
+        """A rep's text to the visitor they answer; returns a refusal to show the rep, or None."""
+        try:
+            live_chat.send(self.rasa_api, sender, rep_id, text)
+        except CrmError as error:
+            return f"Not sent: {error}"
+        return None
+
+    def hand_back_as_rep(self, chat_id: int) -> str:
+        found = answering(chat_id)
+        if found is None:
+            return "You are not answering a chat: nothing to hand back."
+        rep_id, sender = found
+        try:
+            live_chat.hand_back(self.rasa_api, sender, by=f"telegram: rep {rep_id}", rep_id=rep_id)
+        except CrmError as error:
+            return f"Nothing changed: {error}"
+        return "↩️ The bot answers the visitor again."
+
+    async def relay_live_lines(self, application: Application) -> None:  # type: ignore[type-arg]
+        """Forever: send the transcript's new rep lines to Telegram visitors, visitor lines to their rep."""
+        pause = RELAY_SECONDS
+        while True:
+            try:
+                lines = await asyncio.to_thread(lines_to_relay)
+                for line in lines:
+                    await self.relay_line(application, line)
+                    await asyncio.to_thread(save_relay_cursor, line.message_id)
+                pause = RELAY_SECONDS
+            except SQLAlchemyError as error:  # the CRM database is unreachable or not migrated yet
+                log.warning("live relay paused %.0f s: %s", pause, error.__class__.__name__)
+                pause = min(pause * 2, 30.0)
+            await asyncio.sleep(pause)
+
+    async def relay_line(self, application: Application, line: ownership.LiveLine) -> None:  # type: ignore[type-arg]
+        if line.author is MessageRole.REP:
+            visitor_chat = chat_of(line.sender_id)
+            if visitor_chat is not None:
+                await self.say_to(
+                    application.bot, visitor_chat, f"👤 {line.rep_name or 'Our team'}: {line.text}"
+                )
+        elif line.rep_chat_id is not None:
+            await self.say_to(
+                application.bot, line.rep_chat_id, f"💬 Visitor ({line.sender_id}): {line.text}"
+            )
+
+
+def _rasa_api_token() -> str | None:
+    token = LiveChatSettings().rasa_api_token
+    return token.get_secret_value() if token else None
+
+
+def answering(chat_id: int) -> tuple[int, str] | None:
+    """(rep id, conversation) when the chat is a rep's who is answering a conversation now. Without a
+    CRM database the chat is a visitor's: the bot keeps working."""
+    try:
+        with unit_of_work() as session:
+            rep = rep_for_telegram_chat(session, chat_id)
+            owned = ownership.owned_by(session, rep.id) if rep else []
+            return (rep.id, owned[0]) if rep and owned else None
+    except SQLAlchemyError as error:
+        log.warning("could not check whether chat %s is a rep's: %s", chat_id, error.__class__.__name__)
+        return None
+
+
+def lines_to_relay() -> list[ownership.LiveLine]:
+    """The lines after where the relay stopped (a first start begins at the newest message)."""
+    with unit_of_work() as session:
+        cursor = session.get(IngestCursor, RELAY_CURSOR)
+        if cursor is None:
+            cursor = IngestCursor(source=RELAY_CURSOR, last_event_id=ownership.newest_message_id(session))
+            session.add(cursor)
+        return ownership.lines_to_relay(session, cursor.last_event_id)
+
+
+def save_relay_cursor(message_id: int) -> None:
+    with unit_of_work() as session:
+        cursor = session.get(IngestCursor, RELAY_CURSOR) or IngestCursor(source=RELAY_CURSOR)
+        cursor.last_event_id = message_id
+        session.add(cursor)
 
 
 def act_on_lead(chat_id: int, action: str, lead_id: int) -> str:

@@ -1,7 +1,8 @@
 """The CRM REST API (``/api/v1``): the integration point for other systems, over crm_core's functions.
 
 Every request needs ``Authorization: Bearer <EMBUDO_API_TOKEN>``; without a configured token the API
-answers 503. crm_core's errors map to HTTP: NotFound → 404, InvalidTransition → 409, InvalidInput → 422.
+answers 503. crm_core's errors map to HTTP: NotFound → 404, InvalidTransition → 409, InvalidInput → 422,
+and Rasa refusing a takeover's events → 502 (nothing changed).
 """
 
 import hmac
@@ -16,12 +17,16 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from crm_core import activities, deals, kpis, lifecycle, pipeline, reps
+from bot import live_chat
+from bot.live_chat import RasaApi, RasaUnavailable
+from crm_core import activities, deals, kpis, lifecycle, ownership, pipeline, reps
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidTransition, NotFound
 from crm_core.leads import get_lead, list_leads
-from crm_core.models import ActivityKind, Qualification, Stage, StageChange
+from crm_core.models import ActivityKind, MessageRole, Qualification, Stage, StageChange
+from crm_core.models import Owner as ChatOwner
 from crm_core.schemas import ActivityOut, DealOut, LeadOut, NewDeal, NewRep, RepOut, RepUpdate
+from crm_core.transcripts import transcript
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -58,6 +63,44 @@ class Owner(BaseModel):
     rep_id: int | None
 
 
+class TakeOver(BaseModel):
+    rep_id: int
+
+
+class HandBack(BaseModel):
+    rep_id: int | None = None  # when given, must be the owner
+
+
+class RepMessage(BaseModel):
+    rep_id: int
+    text: str  # checked by crm_core (empty, too long) so the message names the problem
+
+
+class OwnershipOut(BaseModel):
+    conversation_id: str
+    owner: ChatOwner
+    rep_id: int | None
+    rep_name: str | None
+    since: datetime | None
+
+
+class ConversationMessage(BaseModel):
+    author: MessageRole
+    rep_id: int | None
+    text: str
+    sent_at: datetime
+
+
+def _ownership_out(state: ownership.Ownership) -> OwnershipOut:
+    return OwnershipOut(
+        conversation_id=state.sender_id,
+        owner=state.owner,
+        rep_id=state.rep_id,
+        rep_name=state.rep_name,
+        since=state.since,
+    )
+
+
 @contextmanager
 def _work() -> Iterator[Session]:
     with unit_of_work() as session:
@@ -65,6 +108,8 @@ def _work() -> Iterator[Session]:
 
 
 def _status(error: CrmError) -> int:
+    if isinstance(error, RasaUnavailable):
+        return 502
     if isinstance(error, NotFound):
         return 404
     if isinstance(error, InvalidTransition):
@@ -80,7 +125,7 @@ def _start(day: date | None) -> datetime | None:
     return datetime.combine(day, time(), tzinfo=UTC) if day else None
 
 
-def create_router(token: str) -> APIRouter:
+def create_router(token: str, rasa: RasaApi) -> APIRouter:
     def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
         if not token:
             raise HTTPException(503, "The CRM API is disabled: set EMBUDO_API_TOKEN.")
@@ -201,12 +246,47 @@ def create_router(token: str) -> APIRouter:
         with _work() as session:
             return reps.update_rep(session, rep_id, changes)
 
+    @router.get("/conversations/{conversation_id}")
+    def conversation_owner(conversation_id: str) -> OwnershipOut:
+        """Who answers the visitor now: the bot, nobody yet (waiting for a person) or a rep."""
+        with _work() as session:
+            return _ownership_out(ownership.current(session, conversation_id))
+
+    @router.post("/conversations/{conversation_id}/takeover")
+    def take_over(conversation_id: str, body: TakeOver) -> OwnershipOut:
+        """A rep takes the live conversation: the bot stops answering until it is handed back."""
+        return _ownership_out(live_chat.take_over(rasa, conversation_id, body.rep_id, by="api"))
+
+    @router.post("/conversations/{conversation_id}/handback")
+    def hand_back(conversation_id: str, body: HandBack | None = None) -> OwnershipOut:
+        """Give the conversation back to the bot, which answers the visitor's next message."""
+        rep_id = body.rep_id if body else None
+        return _ownership_out(live_chat.hand_back(rasa, conversation_id, by="api", rep_id=rep_id))
+
+    @router.post("/conversations/{conversation_id}/messages", status_code=201)
+    def send_message(conversation_id: str, body: RepMessage) -> ConversationMessage:
+        """The owning rep's message, delivered to the visitor on their channel."""
+        sent = live_chat.send(rasa, conversation_id, body.rep_id, body.text)
+        return ConversationMessage(
+            author=MessageRole.REP, rep_id=sent.rep_id, text=sent.text, sent_at=sent.sent_at
+        )
+
+    @router.get("/conversations/{conversation_id}/messages")
+    def messages(conversation_id: str) -> list[ConversationMessage]:
+        """Every message of the conversation in order: the visitor's, the bot's and the reps'."""
+        with _work() as session:
+            found = transcript(session, conversation_id)
+        return [
+            ConversationMessage(author=m.role, rep_id=m.rep_id, text=m.text, sent_at=m.sent_at)
+            for m in found.messages
+        ]
+
     return router
 
 
-def install(app: FastAPI, token: str) -> None:
+def install(app: FastAPI, token: str, rasa: RasaApi | None = None) -> None:
     """Mount the API and turn crm_core's refusals into HTTP answers with their message."""
-    app.include_router(create_router(token))
+    app.include_router(create_router(token, rasa or RasaApi.from_settings()))
 
     @app.exception_handler(CrmError)
     def crm_error(_request: Request, error: CrmError) -> JSONResponse:

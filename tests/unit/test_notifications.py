@@ -134,3 +134,15 @@ def test_asking_for_a_person_with_nobody_available_queues_the_lead(session: Sess
     lead = make_lead(session, Stage.MQL)
     assert hand_to_a_person(session, lead.id, at(5)) is None
     assert lead.assigned_rep_id is None and rows(session) == []
+
+
+def test_lead_card_buttons_parse_back_and_foreign_data_is_ignored() -> None:
+    from bot.notify.lead_buttons import lead_buttons, parse
+
+    rows = lead_buttons(7).inline_keyboard
+    assert [parse(str(button.callback_data)) for row in rows for button in row] == [
+        ("accept", 7),
+        ("pass", 7),
+        ("takeover", 7),
+    ]
+    assert parse("lead:delete:7") is None and parse("lead:takeover:x") is None and parse("lang:es") is None

@@ -7,3 +7,48 @@ document.addEventListener("submit", (event) => {
     event.preventDefault();
   }
 });
+
+// The live conversation view: new lines and ownership changes arrive as server-sent events.
+const live = document.querySelector("[data-live-events]");
+if (live && window.EventSource) {
+  const log = live.querySelector("[data-live-log]");
+  const owner = live.querySelector("[data-live-owner]");
+  const seen = new Set();
+  const source = new EventSource(live.dataset.liveEvents);
+  source.addEventListener("message", (event) => {
+    const line = JSON.parse(event.data);
+    if (seen.has(line.id)) return;
+    seen.add(line.id);
+    const item = document.createElement("li");
+    item.className = "message from-" + line.author;
+    const bubble = document.createElement("div");
+    bubble.className = "bubble";
+    bubble.textContent = line.text;  // visitor text is data, never markup
+    const meta = document.createElement("div");
+    meta.className = "meta";
+    meta.textContent = line.author + (line.rep_name ? " " + line.rep_name : "") + " · " + new Date(line.sent_at).toLocaleTimeString();
+    item.append(bubble, meta);
+    log.append(item);
+    item.scrollIntoView({ block: "nearest" });
+  });
+  const send = live.querySelector("[data-live-send]");
+  if (send) {
+    send.addEventListener("submit", async (event) => {
+      event.preventDefault();  // stay on the page: the line comes back through the stream
+      const outcome = send.querySelector("[data-live-outcome]");
+      const answer = await fetch(send.action, {
+        method: "POST", body: new FormData(send), headers: { Accept: "application/json" },
+      });
+      const body = await answer.json();
+      outcome.textContent = answer.ok ? "" : body.detail;
+      if (answer.ok) send.querySelector("textarea").value = "";
+    });
+  }
+  let firstOwner = true;
+  source.addEventListener("owner", (event) => {
+    if (firstOwner) { firstOwner = false; return; }  // the page was rendered with this owner
+    const state = JSON.parse(event.data);
+    owner.textContent = state.owner === "rep" ? (state.rep_name + " is answering this conversation.")
+      : state.owner === "waiting" ? "The visitor is waiting for a person." : "The bot is answering this conversation.";
+  });
+}

@@ -24,10 +24,10 @@
   var T = spanish
     ? { open: "Abrir el chat", close: "Cerrar el chat", send: "Enviar", placeholder: "Escribe un mensaje…",
         label: "Tu mensaje", typing: "El asistente está escribiendo…", consent: "Al chatear aceptas nuestra ",
-        privacy: "política de privacidad", offline: "Conectando…" }
+        privacy: "política de privacidad", offline: "Conectando…", person: "persona del equipo" }
     : { open: "Open chat", close: "Close chat", send: "Send", placeholder: "Type a message…",
         label: "Your message", typing: "The assistant is typing…", consent: "By chatting you agree to our ",
-        privacy: "privacy policy", offline: "Connecting…" };
+        privacy: "privacy policy", offline: "Connecting…", person: "a person from our team" };
 
   // ---- state kept across reloads ---------------------------------------------------------------
   function load() {
@@ -67,7 +67,9 @@
     ".ew-head button{background:none;border:0;color:#fff;font-size:22px;cursor:pointer;line-height:1}",
     ".ew-log{flex:1;overflow-y:auto;margin:0;padding:12px;list-style:none;display:flex;flex-direction:column;gap:8px}",
     ".ew-msg{max-width:85%;padding:8px 12px;border-radius:10px;white-space:pre-wrap;word-wrap:break-word}",
-    ".ew-bot{background:#eef1f6;align-self:flex-start}.ew-user{background:#2457d6;color:#fff;align-self:flex-end}",
+    ".ew-bot,.ew-rep{background:#eef1f6;align-self:flex-start}.ew-rep{border-left:3px solid #1d7a46}",
+    ".ew-name{display:block;font-size:12px;font-weight:600;color:#1d5a36}",
+    ".ew-user{background:#2457d6;color:#fff;align-self:flex-end}",
     ".ew-replies{display:flex;flex-wrap:wrap;gap:6px;align-self:flex-start}",
     ".ew-replies button{border:1px solid #2457d6;background:#fff;color:#2457d6;border-radius:16px;padding:5px 12px;cursor:pointer;font:inherit}",
     ".ew-typing{padding:0 14px 6px;color:#5b6270;font-size:13px;min-height:18px}",
@@ -108,8 +110,10 @@
 
   function scrollDown() { log.scrollTop = log.scrollHeight; }
 
-  function showMessage(who, text) {
-    var item = el("li", { class: "ew-msg ew-" + who }, text);
+  function showMessage(who, text, name) {
+    var item = el("li", { class: "ew-msg ew-" + who });
+    if (name) item.appendChild(el("span", { class: "ew-name" }, name + " (" + T.person + ")"));  // a person, not the bot
+    item.appendChild(document.createTextNode(text));
     log.appendChild(item);
     scrollDown();
   }
@@ -131,7 +135,7 @@
   }
 
   function render(entry) {
-    if (entry.text) showMessage(entry.who, entry.text);
+    if (entry.text) showMessage(entry.who, entry.text, entry.name);
     if (entry.replies && entry.replies.length) showReplies(entry.replies);
   }
   state.history.forEach(render);
@@ -191,7 +195,10 @@
     clearTimeout(typingTimer);
     typing.textContent = "";
     var replies = (message.quick_replies || message.buttons || []).map(function (b) { return { title: b.title, payload: b.payload }; });
-    var entry = { who: "bot", text: message.text || "", replies: replies };
+    var meta = message.metadata || {};
+    var entry = meta.author === "rep"  // a rep who took the conversation over (bot/live_chat.py)
+      ? { who: "rep", name: String(meta.rep_name || ""), text: message.text || "", replies: [] }
+      : { who: "bot", text: message.text || "", replies: replies };
     state.history.push(entry); save();
     render(entry);
   }

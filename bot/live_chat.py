@@ -1,0 +1,126 @@
+"""Live takeover as the adapters (REST API, console, Telegram gateway) do it: crm_core's ownership change,
+and Rasa's conversation made to follow it through Rasa's HTTP API (``--enable-api``).
+
+Taking over appends Rasa's own ``pause`` event, so the Rasa server records the visitor's messages but
+predicts nothing; handing back appends ``resume``. Both happen inside the CRM transaction: if Rasa refuses,
+the change is rolled back and nothing changed. A rep's message is a ``bot`` event appended with
+``execute_side_effects`` to the conversation's latest input channel: on the widget's socket.io channel Rasa
+emits it at once to the room named by the session id. Its text travels in a custom payload, because Rasa's
+socket.io output drops a text message's metadata, and the widget needs the rep's name.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.exc import SQLAlchemyError
+
+from crm_core import ownership
+from crm_core.db import unit_of_work
+from crm_core.errors import CrmError
+from crm_core.ownership import Move, Ownership
+from crm_core.transcripts import REP_AUTHOR
+
+
+class LiveChatSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EMBUDO_", env_file=".env", extra="ignore")
+
+    rasa_api_url: str = "http://localhost:5005"  # Rasa's HTTP API (bound to 127.0.0.1 by make run)
+    rasa_api_token: SecretStr | None = None  # Rasa's --auth-token, when it runs with one
+
+
+class RasaUnavailable(CrmError):
+    """Rasa did not accept the events; the CRM change was rolled back."""
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    sender_id: str
+    rep_id: int
+    rep_name: str
+    text: str
+    sent_at: datetime
+
+
+class RasaApi:
+    """The two calls of Rasa's HTTP API this feature needs: append events, optionally sending bot ones."""
+
+    def __init__(self, url: str, token: str | None = None, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+        self.http = httpx.Client(timeout=timeout)
+
+    @classmethod
+    def from_settings(cls, settings: LiveChatSettings | None = None) -> "RasaApi":
+        settings = settings or LiveChatSettings()
+        token = settings.rasa_api_token.get_secret_value() if settings.rasa_api_token else None
+        return cls(settings.rasa_api_url, token)
+
+    def append(self, sender_id: str, events: list[dict[str, Any]], *, send: bool = False) -> None:
+        params = {"include_events": "NONE"}
+        if send:  # deliver bot events over the channel the visitor last wrote on
+            params |= {"output_channel": "latest", "execute_side_effects": "true"}
+        if self.token:
+            params["token"] = self.token
+        url = f"{self.url}/conversations/{quote(sender_id, safe='')}/tracker/events"
+        try:
+            response = self.http.post(url, params=params, json=events)
+        except httpx.HTTPError as error:
+            raise RasaUnavailable(
+                f"Rasa is unreachable ({error.__class__.__name__}): nothing changed."
+            ) from None
+        if not response.is_success:
+            raise RasaUnavailable(f"Rasa refused the change (HTTP {response.status_code}): nothing changed.")
+
+
+def rep_message_event(rep_id: int, rep_name: str, text: str) -> dict[str, Any]:
+    """Rasa's ``bot`` event for a rep's message: the widget shows the name, transcripts the author."""
+    return {
+        "event": "bot",
+        "data": {
+            "custom": {"data": {"text": text, "metadata": {"author": REP_AUTHOR, "rep_name": rep_name}}}
+        },
+        "metadata": {"author": REP_AUTHOR, "rep_id": rep_id, "rep_name": rep_name},
+    }
+
+
+def _follow(rasa: RasaApi, sender_id: str, move: Move, by: str, rep_id: int | None) -> Ownership:
+    """Change the owner and make Rasa follow, all or nothing: Rasa is told inside the CRM transaction,
+    and told the opposite again if the CRM then fails to commit."""
+    event, undo = ("pause", "resume") if move is Move.TAKE_OVER else ("resume", "pause")
+    told_rasa = False
+    try:
+        with unit_of_work() as session:
+            ownership.change(session, sender_id, move, rep_id=rep_id, by=by)
+            rasa.append(sender_id, [{"event": event}])
+            told_rasa = True
+            return ownership.current(session, sender_id)
+    except SQLAlchemyError:
+        if told_rasa:
+            rasa.append(sender_id, [{"event": undo}])
+        raise
+
+
+def take_over(rasa: RasaApi, sender_id: str, rep_id: int, by: str) -> Ownership:
+    """``rep_id`` answers the visitor from now on; the bot is paused."""
+    return _follow(rasa, sender_id, Move.TAKE_OVER, by, rep_id)
+
+
+def hand_back(rasa: RasaApi, sender_id: str, by: str, rep_id: int | None = None) -> Ownership:
+    """The bot answers again (``rep_id``, when given, must be the owner)."""
+    return _follow(rasa, sender_id, Move.HAND_BACK, by, rep_id)
+
+
+def send(rasa: RasaApi, sender_id: str, rep_id: int, text: str) -> SentMessage:
+    """Deliver a rep's message to the visitor (the widget at once; Telegram through the gateway).
+
+    The owner is checked and the message handed to Rasa under the ownership row's lock, so a
+    hand-back cannot slip in between."""
+    with unit_of_work() as session:
+        rep, cleaned = ownership.writer(session, sender_id, rep_id, text)
+        rasa.append(sender_id, [rep_message_event(rep_id, rep.name, cleaned)], send=True)
+        return SentMessage(sender_id, rep_id, rep.name, cleaned, datetime.now(UTC))

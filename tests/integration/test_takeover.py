@@ -1,0 +1,209 @@
+"""A rep takes over a live widget conversation through the CRM REST API, against the real stack: the real
+Rasa server (paused and resumed with its own events), the action server, the web app and the transcript
+copier, with the visitor on the real widget in headless Chromium."""
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser import headless_chromium
+from tests.harness import Stack, running_stack
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "integration-token"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    workdir = tmp_path_factory.mktemp("takeover-stack")
+    with running_stack(workdir, follow_transcripts=True, env={"EMBUDO_API_TOKEN": TOKEN}) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with headless_chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def api(stack: Stack) -> Iterator[httpx.Client]:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with httpx.Client(base_url=f"{stack.web_url}/api/v1", headers=headers, timeout=30) as client:
+        yield client
+
+
+def eventually(check: Callable[[], Any], what: str, stack: Stack, timeout: float = 30) -> Any:
+    """Wait for something another process does (the transcript copier) — its result, or fail with logs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if found := check():
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"{what} never happened\n{stack.log_tail()}")
+
+
+def say(page: Page, text: str) -> None:
+    page.fill("#ew-input", text)
+    page.press("#ew-input", "Enter")
+
+
+def lines(api: httpx.Client, sender: str) -> list[tuple[str, int | None, str]]:
+    answer = api.get(f"/conversations/{sender}/messages")
+    if answer.status_code == 404:
+        return []
+    answer.raise_for_status()
+    return [(m["author"], m["rep_id"], m["text"]) for m in answer.json()]
+
+
+def events_after_last_user_message(stack: Stack, sender: str) -> list[str]:
+    events = stack.tracker(sender)["events"]
+    last_user = max(i for i, e in enumerate(events) if e["event"] == "user")
+    return [e["event"] for e in events[last_user + 1 :]]
+
+
+def test_a_rep_takes_over_the_widget_conversation_and_hands_it_back(
+    stack: Stack, browser: Browser, api: httpx.Client
+) -> None:
+    page = browser.new_context(locale="en-GB").new_page()
+    page.goto(stack.web_url)
+    page.get_by_role("button", name="Chat with us").click()
+    bot_lines = page.locator(".ew-log .ew-bot")
+    say(page, "hello!")
+    expect(bot_lines.last).to_contain_text("What are you looking for", timeout=20_000)
+    sender = page.evaluate("window.EmbudoWidget.sessionId")
+    eventually(lambda: lines(api, sender), "the conversation reaching the CRM", stack)
+    rosa = api.post("/reps", json={"name": "Rosa Diaz", "languages": ["en"]}).json()["id"]
+
+    taken = api.post(f"/conversations/{sender}/takeover", json={"rep_id": rosa})
+    assert taken.status_code == 200, taken.text
+    assert (taken.json()["owner"], taken.json()["rep_name"]) == ("rep", "Rosa Diaz")
+    assert stack.tracker(sender)["paused"] is True
+
+    # The visitor's next message reaches the rep, and the bot does not answer it.
+    bot_count = bot_lines.count()
+    say(page, "can a human help me with pricing?")
+    seen = eventually(
+        lambda: ("visitor", None, "can a human help me with pricing?") in lines(api, sender),
+        "the visitor's message reaching the rep",
+        stack,
+    )
+    assert seen
+    # Rasa saves a turn's replies with its user event: none were recorded for this one.
+    assert "bot" not in events_after_last_user_message(stack, sender)
+
+    sent = api.post(
+        f"/conversations/{sender}/messages", json={"rep_id": rosa, "text": "Hi, Rosa here. Happy to help!"}
+    )
+    assert sent.status_code == 201, sent.text
+    rep_line = page.locator(".ew-log .ew-rep")
+    expect(rep_line).to_have_count(1, timeout=10_000)
+    expect(rep_line).to_contain_text("Rosa Diaz")
+    expect(rep_line).to_contain_text("Hi, Rosa here. Happy to help!")
+    assert bot_lines.count() == bot_count  # the rep's line is not shown as the bot's
+    eventually(
+        lambda: ("rep", rosa, "Hi, Rosa here. Happy to help!") in lines(api, sender),
+        "the rep's message in the transcript",
+        stack,
+    )
+
+    refused = api.post(f"/conversations/{sender}/takeover", json={"rep_id": rosa})
+    assert refused.status_code == 409 and "already owns" in refused.json()["detail"]
+
+    back = api.post(f"/conversations/{sender}/handback", json={"rep_id": rosa})
+    assert back.status_code == 200 and back.json()["owner"] == "bot", back.text
+    assert stack.tracker(sender)["paused"] is False
+    late = api.post(f"/conversations/{sender}/messages", json={"rep_id": rosa, "text": "one more thing"})
+    assert late.status_code == 409
+
+    say(page, "hi")  # the bot answers again
+    expect(bot_lines).to_have_count(bot_count + 1, timeout=20_000)
+
+    transcript = eventually(
+        lambda: (found := lines(api, sender)) and found[-1][0] == "bot" and found,
+        "the bot's answer after the hand-back in the transcript",
+        stack,
+    )
+    authors = [author for author, _, _ in transcript]
+    rep_at = authors.index("rep")
+    assert authors[rep_at - 1 : rep_at + 1] == ["visitor", "rep"]  # the unanswered message, then the rep
+    assert authors[rep_at + 1] == "visitor" and authors[-1] == "bot"
+
+
+def test_a_rep_answers_from_the_console_live_view_while_the_visitor_writes_in_the_widget(
+    stack: Stack, browser: Browser, api: httpx.Client
+) -> None:
+    from decimal import Decimal
+
+    from crm_core.db import unit_of_work
+    from crm_core.leads import capture_lead
+    from crm_core.models import Authority, Rep, UserRole
+    from crm_core.policy import LeadFacts
+    from crm_core.schemas import ConversationRef
+    from crm_core.users import create_user
+
+    visitor = browser.new_context(locale="en-GB").new_page()
+    visitor.goto(stack.web_url)
+    visitor.get_by_role("button", name="Chat with us").click()
+    bot_lines = visitor.locator(".ew-log .ew-bot")
+    say(visitor, "hello!")
+    expect(bot_lines.last).to_contain_text("What are you looking for", timeout=20_000)
+    sender = visitor.evaluate("window.EmbudoWidget.sessionId")
+    eventually(lambda: lines(api, sender), "the conversation reaching the CRM", stack)
+    api.post("/reps", json={"name": "Ben Ruiz", "languages": ["en"]}).raise_for_status()
+    facts = LeadFacts(
+        need="a chat bot",
+        budget_amount=Decimal("15000"),
+        budget_currency="EUR",
+        authority=Authority.DECISION_MAKER,
+        timeline_days=14,
+        name="Vera Lind",
+        email="vera@lind.example",
+        consent=True,
+    )
+    with unit_of_work(stack.crm_url) as session:  # the lead, routed to a rep, as the action captures it
+        lead = capture_lead(session, facts, ConversationRef(channel="socketio", sender_id=sender))
+        rep = session.get(Rep, lead.assigned_rep_id)
+        assert rep is not None
+        rep_name = rep.name
+        email = f"rep{rep.id}@embudo.example"
+        create_user(session, email, "console password 1", UserRole.REP, rep_id=rep.id)
+
+    console = browser.new_context().new_page()
+    console.goto(f"{stack.web_url}/console/live/{sender}")
+    console.get_by_label("E-mail").fill(email)
+    console.get_by_label("Password").fill("console password 1")
+    console.get_by_role("button", name="Sign in").click()
+    expect(console.get_by_role("heading", name="Live conversation")).to_be_visible()
+    expect(console.locator("[data-live-owner]")).to_contain_text("The bot is answering")
+    console.get_by_role("button", name="Take over").click()
+    expect(console.locator("[data-live-owner]")).to_contain_text("You are answering this conversation")
+
+    console.evaluate("window.notReloaded = true")
+    say(visitor, "I'd rather talk to a person")
+    log = console.locator("[data-live-log] .from-visitor")
+    expect(log.last).to_contain_text("I'd rather talk to a person", timeout=20_000)  # pushed, not reloaded
+    assert console.evaluate("window.notReloaded") is True
+    assert "bot" not in events_after_last_user_message(stack, sender)
+
+    console.get_by_label("Message to the visitor").fill("Hello Vera, how can I help?")
+    console.get_by_role("button", name="Send").click()
+    rep_line = visitor.locator(".ew-log .ew-rep")
+    expect(rep_line).to_contain_text("Hello Vera, how can I help?", timeout=10_000)
+    expect(rep_line).to_contain_text(rep_name)
+    expect(console.locator("[data-live-log] .from-rep").last).to_contain_text(
+        "Hello Vera, how can I help?", timeout=20_000
+    )
+    assert console.evaluate("window.notReloaded") is True  # sent and shown without leaving the page
+    expect(console.get_by_label("Message to the visitor")).to_have_value("")
+
+    console.get_by_role("button", name="Hand back to the bot").click()
+    expect(console.locator("[data-live-owner]")).to_contain_text("The bot is answering")
+    replies = bot_lines.count()
+    say(visitor, "hi")
+    expect(bot_lines).to_have_count(replies + 1, timeout=20_000)
