@@ -12,6 +12,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.dialogue import slot_or_none
+from crm_core import ownership
 from crm_core.db import unit_of_work
 from crm_core.leads import capture_lead
 from crm_core.lifecycle import hand_to_a_person
@@ -112,6 +113,7 @@ def save_lead(tracker: Tracker, hand_over: bool) -> LeadOut:
         )
         if hand_over:
             rep = hand_to_a_person(session, lead.id)
+            ownership.ask_for_person(session, tracker.sender_id)  # a rep may take the chat over live
             lead = lead.model_copy(update={"assigned_rep": rep.name if rep else None})
     return lead
 

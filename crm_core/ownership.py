@@ -154,6 +154,16 @@ def change(
     return record
 
 
+def ask_for_person(session: Session, sender_id: str) -> Ownership:
+    """The visitor asked for a person: a conversation the bot owns now waits for one (a rep can take it over
+    live); one already waiting or with a rep stays as it is."""
+    state = current(session, sender_id)
+    if state.owner is Owner.BOT:
+        change(session, sender_id, Move.ASK_FOR_PERSON, by="visitor")
+        return current(session, sender_id)
+    return state
+
+
 def writer(session: Session, sender_id: str, rep_id: int, text: str) -> tuple[Rep, str]:
     """The rep and the cleaned text of a message ``rep_id`` may send now; refuses unless they own it."""
     cleaned = text.strip()

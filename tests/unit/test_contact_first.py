@@ -15,10 +15,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.capture_lead import facts_from_slots, next_steps
 from actions.contact import ActionAskContact
 from actions.qualification_form import ValidateQualificationForm
+from crm_core import ownership
 from crm_core.config import get_settings
 from crm_core.db import get_engine, unit_of_work
 from crm_core.leads import list_leads
-from crm_core.models import Qualification
+from crm_core.models import Owner, Qualification
 from crm_core.reps import add_rep
 from crm_core.schemas import NewRep
 
@@ -174,6 +175,8 @@ def test_a_visitor_who_asked_for_a_person_is_handed_over_as_soon_as_they_can_be_
     with unit_of_work(crm) as session:
         [lead] = list_leads(session)
     assert lead.assigned_rep == "Rosa Diaz" and lead.email == "ilse@varga.example" and lead.consent is True
+    with unit_of_work(crm) as session:
+        assert ownership.current(session, "it-person").owner is Owner.WAITING  # a rep may take it over live
 
 
 def fallback_offer(*ranking: tuple[str, float]) -> tuple[str | None, str | None]:

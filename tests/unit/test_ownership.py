@@ -241,3 +241,13 @@ def test_transcripts_show_prints_rep_lines_and_who_answered_when(
         f"--      bot → rep (rep #{ana}), by api",
         f"rep #{ana}  Ana here",
     ]
+
+
+def test_asking_for_a_person_again_or_while_a_rep_answers_changes_nothing(
+    session: Session, reps: tuple[int, int]
+) -> None:
+    ana, _ = reps
+    assert ownership.ask_for_person(session, "visitor-1").owner is Owner.WAITING
+    assert ownership.ask_for_person(session, "visitor-1").owner is Owner.WAITING and changes(session) == 1
+    ownership.change(session, "visitor-1", Move.TAKE_OVER, rep_id=ana, by="console: ana@example.com")
+    assert ownership.ask_for_person(session, "visitor-1").owner is Owner.REP and changes(session) == 2
