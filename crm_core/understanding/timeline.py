@@ -45,7 +45,10 @@ _ASAP_WORDS = (
     r"lo antes posible|cuanto antes|ya mismo|ahora mismo|inmediatamente|urgente|de inmediato|enseguida|"
     r"para ayer|lo m[aá]s pronto posible|en cuanto (podamos|pod[aá]is|puedan|sea posible)"
 )
-_ASAP = re.compile(rf"\b({_ASAP_WORDS}|today|hoy|ahora)\b|(?<!not )\bnow\b", re.I)
+# "from now" / "a partir de ahora" count from today: "two months from now" is not now.
+_ASAP = re.compile(
+    rf"\b({_ASAP_WORDS}|today|hoy|(?<!partir de )(?<!desde )ahora)\b|(?<!not )(?<!from )\bnow\b", re.I
+)
 # In a longer message "now" and "today" say little ("we're now 40 people", "today we use Excel").
 _ASAP_IN_PASSING = re.compile(rf"\b({_ASAP_WORDS})\b", re.I)
 # "end of April", "before April is out", "a finales de abril", "antes de que termine abril"

@@ -148,3 +148,10 @@ def test_a_timeframe_inside_a_longer_message(text: str, expected: bool) -> None:
 )
 def test_a_range_of_periods_counts_from_its_earlier_end(text: str, days: int) -> None:
     assert parse_timeline_days(text, today=date(2026, 12, 1)) == days
+
+
+@pytest.mark.parametrize(
+    ("text", "days"), [("roughly seven weeks from now", 49), ("en tres meses a partir de ahora", 90)]
+)
+def test_from_now_counts_from_today_it_is_not_now(text: str, days: int) -> None:
+    assert parse_timeline_days(text, today=date(2026, 12, 1)) == days
