@@ -30,6 +30,7 @@ from crm_core.models import Authority
 from crm_core.understanding import (
     find_company,
     find_person_name,
+    is_correction,
     is_question,
     mentions_budget,
     mentions_email,
@@ -87,8 +88,12 @@ def _message(tracker: Tracker) -> str:
 
 
 def _volunteered(tracker: Tracker, slot: str) -> bool:
-    """Whether this message may carry ``slot`` although another question was asked (or none)."""
-    return tracker.get_slot(REQUESTED_SLOT) != slot and latest_intent(tracker) in ANSWER_INTENTS
+    """Whether this message may carry ``slot`` although another question was asked (or none): it fills a
+    question not answered yet, and replaces an answer only as a correction ("oops, I meant 7,000"). "The
+    partner approves anything over a grand" at the role question is no new budget."""
+    if tracker.get_slot(REQUESTED_SLOT) == slot or latest_intent(tracker) not in ANSWER_INTENTS:
+        return False
+    return tracker.get_slot(slot) in (None, SKIPPED) or is_correction(_message(tracker))
 
 
 def _said_again(tracker: Tracker) -> bool:
@@ -132,7 +137,9 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
             if reply == "just_asking":  # "I'm only looking": nothing more to ask, a disqualified lead
                 return [SlotSet(asked, None), SlotSet(REQUESTED_SLOT, None)]
             if reply is not None:
-                return self._not_an_answer(asked, reply, dispatcher, tracker)
+                events = self._not_an_answer(asked, reply, dispatcher, tracker)
+                tracker.add_slots(events)  # the form's own order picks the next question (phone only …)
+                return [*events, await self.next_requested_slot(dispatcher, tracker, domain)]
             if intent == "just_asking":  # it answered the question after all ("I'm only the researcher")
                 events.append(SlotSet("just_asking", None))
         if intent in ANSWER_INTENTS and says_not_buying(text):

@@ -31,7 +31,9 @@ _NAME_MENTION = re.compile(
 )
 # "actually it's Jon", "perdón, es Jon": only a capitalised word counts ("actually it's urgent" is no name).
 _CORRECTED_NAME = re.compile(
-    rf"(?i:\b(?:actually|sorry|oops|perd[oó]n|perdona|en realidad)[\s,!.:;-]+(?:it'?s|it is|i'?m|es|soy))\s+"
+    # the lead-in may say what went wrong first: "sorry, I spelled my own name wrong, it's John Marsh"
+    rf"(?i:\b(?:actually|sorry|oops|perd[oó]n|perdona|disculpa|en realidad)\b[^.?!]{{0,60}}?"
+    rf"[\s,!:;-](?:it'?s|it is|i'?m|es|soy|me llamo))\s+"
     rf"(?P<name>{_CAPITAL_WORD}(?:\s+(?:{_PARTICLE}\s+)?{_CAPITAL_WORD}){{0,3}})"
 )
 

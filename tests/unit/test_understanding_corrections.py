@@ -117,3 +117,15 @@ def test_a_visitor_who_introduces_themselves_in_a_longer_message_gives_their_nam
     text: str, name: str | None
 ) -> None:
     assert find_person_name(text) == name
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("oops, I typed my name badly, it's Priya Raman - and my mail is priya@raman.example", "Priya Raman"),
+        ("disculpa, puse mal el nombre: soy Maite Urquiza", "Maite Urquiza"),
+        ("sorry, it's urgent for us", None),
+    ],
+)
+def test_a_name_corrected_after_saying_what_went_wrong_is_found(text: str, name: str | None) -> None:
+    assert find_person_name(text) == name
