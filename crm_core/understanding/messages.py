@@ -59,7 +59,8 @@ _YES = re.compile(
     r"vale|de acuerdo|por supuesto|adelante|perfecto|sale|va|dale|ok[ae]y|bueno|genial|por favor)\b|"
     r"\b(you )?(can|may) (contact|call|e-?mail|write to|reach) me\b|\b(no|not a) problem\b|"
     r"^\W*(please )?(contact|call|e-?mail|write to|reach|ring) me\b|\bgo for it\b|\bpermission\b|"
-    r"\b(tienes|ten[eé]is|tienen|cuentas con|cont[aá]is con|cuentan con) (mi )?(permiso|consentimiento)\b|\bacepto\b|"
+    r"\b(tienes|ten[eé]is|tienen|cuentas con|cont[aá]is con|cuentan con) (mi )?(permiso|consentimiento)\b|"
+    r"\bacepto\b|"
     r"\bno worries\b|\b(don'?t|do not) (have|see) (a|any) problem\b|\b(sin|no hay) problema\b|"
     r"\b(pod[eé]is|pueden|puedes) (contactarme|llamarme|escribirme)\b|\b(escr[ií]bi?d?me|ll[aá]ma?d?me)\b",
     re.I,
