@@ -74,3 +74,24 @@ def keyboard_mash(text: str) -> bool:
     letters = sum(len(token) for token in tokens)
     mashed = sum(len(token) for token in tokens if token.isascii() and _MASHED.search(token.lower()))
     return letters > 0 and mashed * 2 > letters
+
+
+# An explicit wish to buy: "looking to purchase a bot", "we're ready to sign up", "quiero comprar uno",
+# "queremos contratarlo". Whatever else the message says, such a visitor is a buyer, not "just asking".
+_PURCHASE = re.compile(
+    r"\b(want|wanna|looking|ready|planning|keen|need|would like|'d like|like|hoping|intend|going|here|trying)"
+    r" to (buy|purchase|order|sign up|subscribe|license|get started with)\b|"
+    r"\bhow (do|can|could) (i|we) (buy|purchase|sign up|subscribe|order)\b|"
+    r"\b(quiero|queremos|quisiera|quisi[eé]ramos|me gustar[ií]a|nos gustar[ií]a|busco|buscamos|vamos a|"
+    r"pensamos|necesito|necesitamos|nos interesa|me interesa|estamos listos para|deseo|deseamos)"
+    r" (comprar|contratar|adquirir|suscribir|dar(nos|me)? de alta)\w*\b|"
+    r"\b(c[oó]mo) (lo |la )?(compro|contrato|compramos|contratamos|adquiero|adquirimos)\b",
+    re.I,
+)
+_NEGATED = re.compile(r"\b(no|not|don'?t|never|nunca|won'?t|\w+n't|ni)\b(\W+\w+){0,3}\W*$", re.I)
+
+
+def states_purchase_intent(text: str) -> bool:
+    """Whether the visitor says plainly they want to buy ("looking to purchase…", "quiero contratarlo"), and
+    not that they don't ("I'm not looking to buy", "no quiero comprar nada")."""
+    return any(not _NEGATED.search(text[: match.start()]) for match in _PURCHASE.finditer(text))
