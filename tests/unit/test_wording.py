@@ -3,7 +3,7 @@ NameGuard and fallback)."""
 
 import pytest
 
-from nlu_components.wording import keyboard_mash, name_shaped, words
+from nlu_components.wording import keyboard_mash, name_shaped, states_purchase_intent, words
 
 
 @pytest.mark.parametrize(
@@ -63,3 +63,30 @@ def test_keyboard_mash_is_mash(text: str) -> None:
 )
 def test_real_wording_is_not_mash(text: str) -> None:
     assert not keyboard_mash(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we're looking to purchase a chat assistant for the clinic",
+        "ready to sign up today if the price is right",
+        "how can we subscribe?",
+        "queremos contratar vuestro asistente para la tienda",
+        "me interesa adquirirlo, ¿cómo lo contrato?",
+    ],
+)
+def test_an_explicit_wish_to_buy_is_found(text: str) -> None:
+    assert states_purchase_intent(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "just browsing, I'm not looking to buy",
+        "we won't be planning to purchase anything this year",
+        "no queremos contratar nada por ahora",
+        "what does it do?",
+    ],
+)
+def test_a_negated_or_absent_wish_to_buy_is_not(text: str) -> None:
+    assert not states_purchase_intent(text)
