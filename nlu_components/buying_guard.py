@@ -7,16 +7,11 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import (
-    INTENT,
-    INTENT_NAME_KEY,
-    INTENT_RANKING_KEY,
-    PREDICTED_CONFIDENCE_KEY,
-    TEXT,
-)
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from nlu_components import wording
+from nlu_components import certain, wording
+from nlu_components.certain import make_certain
 from nlu_components.source import code_fingerprint
 from nlu_components.wording import states_purchase_intent
 
@@ -44,7 +39,7 @@ class BuyingGuard(GraphComponent):  # type: ignore[misc]
 
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
-        return code_fingerprint(__file__, wording.__file__)
+        return code_fingerprint(__file__, wording.__file__, certain.__file__)
 
     @classmethod
     def create(
@@ -61,12 +56,5 @@ class BuyingGuard(GraphComponent):  # type: ignore[misc]
             name = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
             if name not in self._overridden or not states_purchase_intent(message.get(TEXT) or ""):
                 continue
-            buying = {INTENT_NAME_KEY: self._buying_intent, PREDICTED_CONFIDENCE_KEY: 1.0}
-            ranking = [buying] + [
-                entry
-                for entry in message.get(INTENT_RANKING_KEY) or []
-                if entry.get(INTENT_NAME_KEY) != self._buying_intent
-            ]
-            message.set(INTENT, buying, add_to_output=True)
-            message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+            make_certain(message, self._buying_intent)
         return messages

@@ -7,17 +7,12 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import (
-    INTENT,
-    INTENT_NAME_KEY,
-    INTENT_RANKING_KEY,
-    PREDICTED_CONFIDENCE_KEY,
-    TEXT,
-)
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from nlu_components import wording
+from nlu_components import certain, wording
+from nlu_components.certain import make_certain
 from nlu_components.source import code_fingerprint
 from nlu_components.wording import name_shaped, words
 
@@ -54,7 +49,7 @@ class NameGuard(GraphComponent):  # type: ignore[misc]
 
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
-        return code_fingerprint(__file__, wording.__file__)
+        return code_fingerprint(__file__, wording.__file__, certain.__file__)
 
     @classmethod
     def create(
@@ -97,14 +92,7 @@ class NameGuard(GraphComponent):  # type: ignore[misc]
             if not name or not name_shaped(text):
                 continue
             if name == self._answer_intent or words(text) - self._vocabulary.get(name, set()):
-                answer = {INTENT_NAME_KEY: self._answer_intent, PREDICTED_CONFIDENCE_KEY: 1.0}
-                ranking = [answer] + [
-                    entry
-                    for entry in message.get(INTENT_RANKING_KEY) or []
-                    if entry.get(INTENT_NAME_KEY) != self._answer_intent
-                ]
-                message.set(INTENT, answer, add_to_output=True)
-                message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+                make_certain(message, self._answer_intent)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
