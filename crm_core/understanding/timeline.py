@@ -29,7 +29,8 @@ _MONTH_NAMES = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _MONTH = rf"(?:{_MONTH_NAMES})\b"
 _UNIT_DAYS = {
     "day": 1, "week": 7, "fortnight": 14, "month": 30, "quarter": 91, "year": 365,
-    "día": 1, "dia": 1, "semana": 7, "quincena": 15, "mes": 30, "trimestre": 91, "año": 365, "ano": 365,
+    "día": 1, "dia": 1, "diíta": 1, "diita": 1, "semana": 7, "semanita": 7, "quincena": 15, "mes": 30,
+    "trimestre": 91, "año": 365, "ano": 365, "añito": 365,
 }  # fmt: skip
 
 # No purchase in view: nothing else in the message changes that.
@@ -145,7 +146,8 @@ _IN_PERIOD = re.compile(
     # "in six weeks"; a range counts from its earlier end ("three to four months", "entre 3 y 4 meses")
     rf"(?:(?P<low>{COUNT})\s*(?:-|–|to|or|and|a|o|y)\s*)?(?P<count>{COUNT})\s+"
     r"(?P<unit>days?|weeks?|fortnights?|months?|years?|quarters?|"
-    r"d[ií]as|semanas?|quincenas?|mes(?:es)?|años?|trimestres?)\b"
+    # and the diminutives of speech: "dos semanitas", "un mesecito", "unos diítas"
+    r"d[ií]as|d[ií]{1,2}tas|semanas?|semanitas?|quincenas?|mes(?:es)?|mesecitos?|años?|añitos?|trimestres?)\b"
     r"(?P<half>\s+(?:and a half|y medio|y media))?",
     re.I,
 )

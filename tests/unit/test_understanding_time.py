@@ -155,3 +155,10 @@ def test_a_range_of_periods_counts_from_its_earlier_end(text: str, days: int) ->
 )
 def test_from_now_counts_from_today_it_is_not_now(text: str, days: int) -> None:
     assert parse_timeline_days(text, today=date(2026, 12, 1)) == days
+
+
+@pytest.mark.parametrize(
+    ("text", "days"), [("en unas tres semanitas", 21), ("en un mesecito", 30), ("en unos cinco diítas", 5)]
+)
+def test_the_diminutives_of_speech_are_periods_too(text: str, days: int) -> None:
+    assert parse_timeline_days(text, today=date(2026, 12, 1)) == days
