@@ -126,13 +126,13 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         question again, and is stored nowhere; anything else is validated. Said again to the same question,
         a message is the visitor's answer, whatever it looked like; a third non-answer skips the question."""
         asked = tracker.get_slot(REQUESTED_SLOT)
-        text, intent = _message(tracker), latest_intent(tracker)
-        if asked and asked not in tracker.slots_to_validate() and _said_again(tracker):
+        text, intent, repeated = _message(tracker), latest_intent(tracker), _said_again(tracker)
+        if asked and asked not in tracker.slots_to_validate() and repeated:
             tracker.add_slots([SlotSet(asked, text)])
         filled = tracker.slots_to_validate()
         others = [slot for slot in filled if slot not in (asked, REQUESTED_SLOT)]
         events: list[EventType] = []
-        if asked in filled and not others and not _said_again(tracker):  # other facts: validated
+        if asked in filled and not others and not repeated:  # other facts: validated
             reply = self._reply_to_non_answer(tracker, asked)
             if reply == "just_asking":  # "I'm only looking": nothing more to ask, a disqualified lead
                 return [SlotSet(asked, None), SlotSet(REQUESTED_SLOT, None)]
