@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from crm_core.db import MIGRATIONS_DIR, get_engine, unit_of_work, upgrade_database
 from crm_core.kpis import dashboard, forecast
-from crm_core.leads import list_leads
+from crm_core.leads import LeadQuery, list_leads
 from crm_core.lifecycle import assign
 from crm_core.models import Contact, Lead, Qualification, Stage, Temperature
 
@@ -179,10 +179,16 @@ def measure(url: str, runs: int) -> dict[str, list[float]]:
         results["KPI dashboard (all KPIs)"] = timed(max(3, runs // 2), lambda: dashboard(session))
         results["forecast"] = timed(max(3, runs // 2), lambda: forecast(session))
         results["lead list page (stage filter)"] = timed(
-            runs, lambda: list_leads(session, 50, 50 * rng.randrange(100), stage=rng.choice(list(Stage)))
+            runs,
+            lambda: list_leads(
+                session, 50, 50 * rng.randrange(100), LeadQuery(stage=rng.choice(list(Stage)))
+            ),
         )
         results["lead list page (rep filter)"] = timed(
-            runs, lambda: list_leads(session, 50, 50 * rng.randrange(100), rep_id=1 + rng.randrange(REPS))
+            runs,
+            lambda: list_leads(
+                session, 50, 50 * rng.randrange(100), LeadQuery(rep_id=1 + rng.randrange(REPS))
+            ),
         )
 
     def route_one(session: Session) -> None:

@@ -1,20 +1,24 @@
-"""Capturing and reading leads; their lifecycle is ``crm_core.lifecycle``."""
+"""Capturing and reading leads (``list_leads``: search, filters, sorting, paging); their lifecycle is
+``crm_core.lifecycle``."""
 
+import enum
 from datetime import datetime
 
-from sqlalchemy import select
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from crm_core.conversations import conversation_for
 from crm_core.dedup import _lenient, normalize_email, normalize_phone, resolve_contact
 from crm_core.errors import NotFound
 from crm_core.lifecycle import qualify
-from crm_core.models import Contact, Lead, Qualification, Stage
+from crm_core.models import Contact, Lead, Qualification, Stage, Temperature, utcnow
 from crm_core.pipeline import current_pipeline
 from crm_core.policy import LeadFacts, Policy
 from crm_core.policy import qualify as verdict_on
 from crm_core.policy_store import active_policy
 from crm_core.schemas import ConversationRef, LeadOut
+from crm_core.sla import is_overdue, overdue_condition
 from crm_core.territories import Territory, territory_of
 
 
@@ -101,7 +105,7 @@ def correct_lead(
     return capture_lead(session, facts, conversation_ref, language=language, source=source)
 
 
-def lead_out(lead: Lead) -> LeadOut:
+def lead_out(lead: Lead, now: datetime | None = None) -> LeadOut:
     conversation = lead.conversations[0] if lead.conversations else None
     contact = lead.contact
     return LeadOut(
@@ -130,6 +134,8 @@ def lead_out(lead: Lead) -> LeadOut:
         channel=conversation.channel if conversation else None,
         conversation_id=conversation.sender_id if conversation else None,
         created_at=lead.created_at,
+        accept_by=lead.sla_due_at if lead.accepted_at is None else None,
+        overdue=is_overdue(lead, now),
     )
 
 
@@ -140,38 +146,113 @@ _LEAD_RELATIONS = (
 )
 
 
+class LeadSort(enum.StrEnum):
+    """The orders a lead list can be read in; ties are broken by id (newest first)."""
+
+    NEWEST = "newest"
+    OLDEST = "oldest"
+    SCORE = "score"  # highest first
+    NAME = "name"  # the contact's name, A to Z
+    ACCEPT_BY = "accept_by"  # the nearest acceptance deadline first; leads without one last
+
+
+class LeadQuery(BaseModel):
+    """What a lead list shows: a search, filters (all must hold) and an order. Empty: every lead, newest
+    first. ``text`` is looked for in the contact's name, company, e-mail and phone (and a number is also a
+    lead id); ``unassigned`` means no owner (then ``rep_id`` must be unset)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str | None = Field(default=None, max_length=200)
+    qualification: Qualification | None = None
+    temperature: Temperature | None = None
+    stage: Stage | None = None
+    rep_id: int | None = None
+    unassigned: bool = False
+    source: str | None = Field(default=None, max_length=200)
+    language: str | None = Field(default=None, max_length=8)
+    overdue: bool | None = None
+    sort: LeadSort = LeadSort.NEWEST
+
+
+def _search(text: str) -> ColumnElement[bool]:
+    pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    matches: list[ColumnElement[bool]] = [
+        func.lower(Contact.name).like(pattern, escape="\\"),
+        func.lower(Contact.company).like(pattern, escape="\\"),
+        func.lower(Contact.email).like(pattern, escape="\\"),
+    ]
+    digits = "".join(c for c in text if c.isdigit())
+    if len(digits) >= 3:  # phones are stored as +E.164: match the digits whatever the spacing typed
+        matches.append(Contact.phone.like(f"%{digits}%"))
+    if text.strip().lstrip("#").isdigit():
+        matches.append(Lead.id == int(text.strip().lstrip("#")))
+    return or_(*matches)
+
+
+def _ordered(page: Select[int], sort: LeadSort) -> Select[int]:
+    if sort is LeadSort.OLDEST:
+        return page.order_by(Lead.id)
+    if sort is LeadSort.SCORE:
+        return page.order_by(Lead.score.desc(), Lead.id.desc())
+    if sort is LeadSort.NAME:
+        return page.order_by(Contact.name.is_(None), Contact.name, Lead.id.desc())
+    if sort is LeadSort.ACCEPT_BY:
+        return page.order_by(Lead.sla_due_at.is_(None), Lead.sla_due_at, Lead.id.desc())
+    return page.order_by(Lead.id.desc())
+
+
+def lead_page_ids(query: LeadQuery, limit: int, offset: int, now: datetime) -> Select[int]:
+    """The ids of one page of ``query``'s leads, in its order: the filters and order read the leads
+    table's indexes ((stage, id), (rep, id), (score, id), …), joining contacts only to search or sort by
+    name, so that skipping ``offset`` rows costs index entries, not scattered table rows."""
+    page = select(Lead.id)
+    text = (query.text or "").strip()
+    if text or query.sort is LeadSort.NAME:
+        page = page.join(Contact, Contact.id == Lead.contact_id)
+    if text:
+        page = page.where(_search(text))
+    if query.stage is not None:
+        page = page.where(Lead.stage == query.stage)
+    if query.qualification is not None:
+        page = page.where(Lead.qualification == query.qualification)
+    if query.temperature is not None:
+        page = page.where(Lead.temperature == query.temperature)
+    if query.unassigned:
+        page = page.where(Lead.assigned_rep_id.is_(None))
+    elif query.rep_id is not None:
+        page = page.where(Lead.assigned_rep_id == query.rep_id)
+    if query.source:
+        page = page.where(Lead.source == query.source)
+    if query.language:
+        page = page.where(Lead.language == query.language)
+    if query.overdue is True:
+        page = page.where(overdue_condition(now))
+    elif query.overdue is False:
+        page = page.where(~overdue_condition(now))
+    return _ordered(page, query.sort).limit(limit).offset(offset)
+
+
 def list_leads(
     session: Session,
     limit: int = 100,
     offset: int = 0,
-    *,
-    stage: Stage | None = None,
-    qualification: Qualification | None = None,
-    rep_id: int | None = None,
-    source: str | None = None,
+    query: LeadQuery | None = None,
+    now: datetime | None = None,
 ) -> list[LeadOut]:
-    """A page of leads, newest first, optionally filtered.
+    """A page of the leads ``query`` finds (every lead, newest first, without one).
 
-    The page's ids are found first, from an index alone ((stage, id) or (rep, id)), and only those rows
-    are read: skipping ``offset`` rows then costs index entries, not scattered table rows.
+    The page's ids are found first, from the indexes alone (``lead_page_ids``), and only those rows are read.
+    Ask for one more than a page to know whether another page follows.
     """
-    page = select(Lead.id)
-    if stage is not None:
-        page = page.where(Lead.stage == stage)
-    if qualification is not None:
-        page = page.where(Lead.qualification == qualification)
-    if rep_id is not None:
-        page = page.where(Lead.assigned_rep_id == rep_id)
-    if source is not None:
-        page = page.where(Lead.source == source)
-    page = page.order_by(Lead.id.desc()).limit(limit).offset(offset)
-    leads = session.scalars(
-        select(Lead)
-        .options(*_LEAD_RELATIONS)
-        .where(Lead.id.in_(page.scalar_subquery()))
-        .order_by(Lead.id.desc())
-    )
-    return [lead_out(lead) for lead in leads]
+    query = query or LeadQuery()
+    now = now or utcnow()
+    ids = list(session.scalars(lead_page_ids(query, limit, offset, now)))
+    rows = {
+        lead.id: lead
+        for lead in session.scalars(select(Lead).options(*_LEAD_RELATIONS).where(Lead.id.in_(ids)))
+    }
+    return [lead_out(rows[lead_id], now) for lead_id in ids]
 
 
 def get_lead(session: Session, lead_id: int) -> LeadOut:

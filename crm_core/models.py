@@ -136,7 +136,7 @@ class Contact(Base):
     __tablename__ = "contacts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(200), index=True)  # lead lists sort by it
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
     phone: Mapped[str | None] = mapped_column(String(32), index=True)  # E.164 when it could be parsed
     company: Mapped[str | None] = mapped_column(String(200))
@@ -153,6 +153,11 @@ class Lead(Base):
         Index("ix_leads_stage_id", "stage", "id"),
         Index("ix_leads_rep_id", "assigned_rep_id", "id"),
         Index("ix_leads_rep_stage", "assigned_rep_id", "stage"),
+        # the console's lead lists: the other filters, newest first, and the "highest score" order
+        Index("ix_leads_qualification_id", "qualification", "id"),
+        Index("ix_leads_temperature_id", "temperature", "id"),
+        Index("ix_leads_source_id", "source", "id"),
+        Index("ix_leads_score_id", "score", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -184,6 +184,8 @@ class LeadOut(BaseModel):
     channel: str | None
     conversation_id: str | None
     created_at: datetime
+    accept_by: datetime | None = None  # the owner's acceptance deadline while the clock runs
+    overdue: bool = False  # waited longer than the SLA (crm_core.sla.is_overdue)
 
 
 class NewDeal(BaseModel):

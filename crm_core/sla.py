@@ -1,12 +1,13 @@
 """The clocks over leads: an assigned lead not accepted in time moves on, and waiting leads are picked up.
 
 ``enforce_sla`` and ``pick_up_queue`` are meant to run every minute or less (the notifier runs both; from
-cron: ``embudo sla enforce``). The transitions themselves are ``crm_core.lifecycle``'s.
+cron: ``embudo sla enforce``). The transitions themselves are ``crm_core.lifecycle``'s. ``is_overdue`` and
+``overdue_condition`` say, in Python and in SQL, which leads have waited longer than the SLA.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from crm_core.lifecycle import move_on, pick_up
@@ -67,3 +68,42 @@ def pick_up_queue(session: Session, now: datetime | None = None, limit: int | No
         if (admin_there if lead.escalated_at is not None else reps_free)
     ]
     return [lead.id for lead in waiting if pick_up(session, lead, now) is not None]
+
+
+def is_overdue(lead: Lead, now: datetime | None = None) -> bool:
+    """The lead has waited longer than the SLA: its owner's acceptance deadline has passed, or it has sat in
+    the queue (an SQL lead with no owner) for longer than the acceptance minutes since it was created."""
+    now = now or utcnow()
+    pipeline = current_pipeline()
+    if pipeline.is_terminal(lead.stage) or lead.accepted_at is not None:
+        return False
+    if lead.sla_due_at is not None:
+        return lead.sla_due_at <= now
+    waited = timedelta(minutes=pipeline.sla.accept_minutes)
+    return (
+        lead.assigned_rep_id is None
+        and lead.qualification is Qualification.SQL
+        and lead.created_at is not None
+        and lead.created_at <= now - waited
+    )
+
+
+def overdue_condition(now: datetime | None = None) -> ColumnElement[bool]:
+    """``is_overdue`` as a WHERE clause, for lead lists and the board (NULL-safe, so that its negation
+    finds every other lead)."""
+    now = now or utcnow()
+    pipeline = current_pipeline()
+    waited = timedelta(minutes=pipeline.sla.accept_minutes)
+    return and_(
+        Lead.stage.in_(pipeline.open_stages),
+        Lead.accepted_at.is_(None),
+        or_(
+            and_(Lead.sla_due_at.is_not(None), Lead.sla_due_at <= now),
+            and_(
+                Lead.sla_due_at.is_(None),
+                Lead.assigned_rep_id.is_(None),
+                Lead.qualification == Qualification.SQL,
+                Lead.created_at <= now - waited,
+            ),
+        ),
+    )

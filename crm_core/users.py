@@ -24,14 +24,12 @@ from sqlalchemy.orm import Session
 
 from crm_core import ownership
 from crm_core.errors import CrmError, InvalidInput, NotFound
-from crm_core.leads import get_lead, list_leads
+from crm_core.leads import LeadQuery, get_lead, list_leads
 from crm_core.models import (
     ConsoleSession,
     Lead,
     LoginAttempt,
-    Qualification,
     Rep,
-    Stage,
     User,
     UserRole,
     utcnow,
@@ -375,14 +373,12 @@ def visible_leads(
     user: UserOut,
     limit: int = 100,
     offset: int = 0,
-    *,
-    stage: Stage | None = None,
-    qualification: Qualification | None = None,
-    rep_id: int | None = None,
+    query: LeadQuery | None = None,
 ) -> list[LeadOut]:
-    """A page of the leads the user may see, newest first (a rep's filter is always their own rep id)."""
+    """A page of the leads the user may see (``leads.list_leads``); a rep's are always their own."""
+    query = query or LeadQuery()
     if not user.is_admin:
         if user.rep_id is None:
             return []
-        rep_id = user.rep_id
-    return list_leads(session, limit, offset, stage=stage, qualification=qualification, rep_id=rep_id)
+        query = query.model_copy(update={"rep_id": user.rep_id, "unassigned": False})
+    return list_leads(session, limit, offset, query)

@@ -22,8 +22,8 @@ from bot.live_chat import RasaApi, RasaUnavailable
 from crm_core import activities, deals, kpis, lifecycle, ownership, pipeline, reps
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidTransition, NotFound
-from crm_core.leads import get_lead, list_leads
-from crm_core.models import ActivityKind, MessageRole, Qualification, Stage, StageChange
+from crm_core.leads import LeadQuery, LeadSort, get_lead, list_leads
+from crm_core.models import ActivityKind, MessageRole, Qualification, Stage, StageChange, Temperature
 from crm_core.models import Owner as ChatOwner
 from crm_core.schemas import ActivityOut, DealOut, LeadOut, NewDeal, NewRep, RepOut, RepUpdate
 from crm_core.transcripts import transcript
@@ -136,18 +136,34 @@ def create_router(token: str, rasa: RasaApi) -> APIRouter:
 
     @router.get("/leads")
     def leads(
+        q: Annotated[str | None, Query(max_length=200, description="Name, company, e-mail or phone.")] = None,
         stage: Stage | None = None,
         qualification: Qualification | None = None,
+        temperature: Temperature | None = None,
         rep_id: int | None = None,
+        unassigned: bool = False,
         source: str | None = None,
+        language: str | None = None,
+        overdue: bool | None = None,
+        sort: LeadSort = LeadSort.NEWEST,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> list[LeadOut]:
-        """A page of leads, newest first."""
+        """A page of leads: searched, filtered (every filter given must hold) and sorted (newest first)."""
+        query = LeadQuery(
+            text=q,
+            stage=stage,
+            qualification=qualification,
+            temperature=temperature,
+            rep_id=rep_id,
+            unassigned=unassigned,
+            source=source,
+            language=language,
+            overdue=overdue,
+            sort=sort,
+        )
         with _work() as session:
-            return list_leads(
-                session, limit, offset, stage=stage, qualification=qualification, rep_id=rep_id, source=source
-            )
+            return list_leads(session, limit, offset, query)
 
     @router.get("/leads/{lead_id}")
     def lead(lead_id: int) -> LeadOut:

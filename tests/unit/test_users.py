@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from crm_core import users
 from crm_core.errors import InvalidInput, NotFound
-from crm_core.leads import capture_lead
+from crm_core.leads import LeadQuery, capture_lead
 from crm_core.models import ConsoleSession, LoginAttempt, User, UserRole, utcnow
 from crm_core.reps import add_rep
 from crm_core.schemas import ConversationRef, NewRep
@@ -182,7 +182,9 @@ def test_a_rep_sees_only_their_own_leads_and_transcripts_and_an_admin_sees_all(s
         users.visible_transcript(session, rosa, "t")
     with pytest.raises(NotFound, match="No conversation with id lost"):
         users.visible_transcript(session, ben, "lost")
-    assert [lead.id for lead in users.visible_leads(session, rosa, rep_id=ben.rep_id)] == [rosas.id]
+    assert [lead.id for lead in users.visible_leads(session, rosa, query=LeadQuery(rep_id=ben.rep_id))] == [
+        rosas.id
+    ]
     assert {lead.id for lead in users.visible_leads(session, admin)} == {rosas.id, bens.id}
     assert users.visible_transcript(session, admin, "lost").messages[0].text == "no lead"
     assert users.visible_transcript(session, ben, "t").lead_id == bens.id

@@ -23,7 +23,7 @@ from bot.web.console.rendering import redirect, render
 from crm_core import activities, deals, lifecycle, notifications, pipeline, sla, users
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidInput, InvalidTransition, NotFound, explain
-from crm_core.leads import lead_out
+from crm_core.leads import LeadQuery, lead_out
 from crm_core.models import ActivityKind, Lead, Rep, Stage
 from crm_core.pipeline import current_pipeline
 from crm_core.schemas import LeadOut, NewDeal
@@ -72,7 +72,11 @@ def inbox(request: Request, user: RepOrAdmin) -> HTMLResponse:
     """The rep's leads: waiting for acceptance, open, recently closed; and the hand-offs they were told of."""
     open_stages = set(current_pipeline().open_stages)
     with unit_of_work() as session:
-        mine = users.visible_leads(session, user, limit=500, rep_id=user.rep_id) if user.rep_id else []
+        mine = (
+            users.visible_leads(session, user, 500, query=LeadQuery(rep_id=user.rep_id))
+            if user.rep_id
+            else []
+        )
         ids = [m.id for m in mine]
         clock = {
             row.id: row

@@ -1,0 +1,34 @@
+"""lead lists: indexes for the console's filters (class, temperature, source), score order, contact names
+
+Revision ID: 0016_lead_lists
+Revises: 0015
+Create Date: 2026-12-01 10:45:00
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0016_lead_lists"
+down_revision: str | None = "0015"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+LEAD_INDEXES = {
+    "ix_leads_qualification_id": ["qualification", "id"],
+    "ix_leads_temperature_id": ["temperature", "id"],
+    "ix_leads_source_id": ["source", "id"],
+    "ix_leads_score_id": ["score", "id"],
+}
+
+
+def upgrade() -> None:
+    for name, columns in LEAD_INDEXES.items():
+        op.create_index(name, "leads", columns)
+    op.create_index("ix_contacts_name", "contacts", ["name"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_contacts_name", table_name="contacts")
+    for name in LEAD_INDEXES:
+        op.drop_index(name, table_name="leads")

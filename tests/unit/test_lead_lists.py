@@ -1,0 +1,148 @@
+"""Lead lists (``crm_core.leads.list_leads``): search, every filter, every order and paging, on five leads
+built by hand so that each expected list can be read off the table below.
+
+    id  name        company   e-mail / phone                 class    temp  score stage     rep   source    lang  waiting
+    1   Ana Ruiz    Acme      ana@acme.example +34600111222  SQL      hot   80    sql       Rita  web       es    accept by now-5 min: overdue
+    2   Ben Cole    Fjord AS  ben@fjord.example              MQL      warm  50    mql       –     telegram  en    –
+    3   Carla Diaz  Acme      carla@acme.example             SQL      hot   90    proposal  Rita  web       en    accepted
+    4   –           –         dan@x.example                  suspect  cold  10    new       –     –         en    –
+    5   Eva Luna    Luna_Co   eva@luna.example               SQL      warm  70    sql       –     web       es    queued 1 h: overdue
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.orm import Session
+
+from crm_core import users
+from crm_core.leads import LeadQuery, LeadSort, list_leads
+from crm_core.models import Contact, Lead, Qualification, Stage, Temperature
+from crm_core.reps import add_rep
+from crm_core.schemas import NewRep
+from crm_core.users import UserOut
+
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+Q, T = Qualification, Temperature
+
+
+@pytest.fixture
+def leads(session: Session) -> dict[str, int]:
+    rita = add_rep(session, NewRep(name="Rita", languages=["en", "es"])).id
+    rows = [
+        # name, company, email, phone, class, temp, score, stage, rep, source, lang, created, due, accepted
+        ("Ana Ruiz", "Acme", "ana@acme.example", "+34600111222", Q.SQL, T.HOT, 80, Stage.SQL, rita, "web",
+         "es", NOW - timedelta(days=9), NOW - timedelta(minutes=5), None),
+        ("Ben Cole", "Fjord AS", "ben@fjord.example", None, Q.MQL, T.WARM, 50, Stage.MQL, None, "telegram",
+         "en", NOW - timedelta(days=8), None, None),
+        ("Carla Diaz", "Acme", "carla@acme.example", None, Q.SQL, T.HOT, 90, Stage.PROPOSAL, rita, "web",
+         "en", NOW - timedelta(days=7), None, NOW - timedelta(days=6)),
+        (None, None, "dan@x.example", None, Q.SUSPECT, T.COLD, 10, Stage.NEW, None, None,
+         "en", NOW - timedelta(days=6), None, None),
+        ("Eva Luna", "Luna_Co", "eva@luna.example", None, Q.SQL, T.WARM, 70, Stage.SQL, None, "web",
+         "es", NOW - timedelta(hours=1), None, None),
+    ]  # fmt: skip
+    for name, company, email, phone, cls, temp, score, stage, rep, source, lang, created, due, accepted in rows:
+        session.add(
+            Lead(
+                contact=Contact(name=name, company=company, email=email, phone=phone),
+                qualification=cls,
+                temperature=temp,
+                score=score,
+                policy_version="test",
+                stage=stage,
+                assigned_rep_id=rep,
+                source=source,
+                language=lang,
+                created_at=created,
+                sla_due_at=due,
+                accepted_at=accepted,
+            )
+        )
+        session.flush()
+    return {"rita": rita}
+
+
+def ids(session: Session, query: LeadQuery | None = None, limit: int = 100, offset: int = 0) -> list[int]:
+    return [lead.id for lead in list_leads(session, limit, offset, query, now=NOW)]
+
+
+def test_without_a_query_every_lead_newest_first(session: Session, leads: dict[str, int]) -> None:
+    assert ids(session) == [5, 4, 3, 2, 1]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("acme", [3, 1]),  # company
+        ("ACME", [3, 1]),  # any case
+        ("carla", [3]),  # name
+        ("fjord.example", [2]),  # e-mail
+        ("600 111", [1]),  # phone digits, whatever the spacing
+        ("_", [5]),  # a literal underscore, not a wildcard
+        ("#3", [3]),  # a lead id
+        ("nobody", []),
+    ],
+)
+def test_search_looks_in_name_company_email_and_phone(
+    session: Session, leads: dict[str, int], text: str, expected: list[int]
+) -> None:
+    assert ids(session, LeadQuery(text=text)) == expected
+
+
+def test_each_filter_and_filters_together(session: Session, leads: dict[str, int]) -> None:
+    rita = leads["rita"]
+    assert ids(session, LeadQuery(qualification=Q.SQL)) == [5, 3, 1]
+    assert ids(session, LeadQuery(temperature=T.WARM)) == [5, 2]
+    assert ids(session, LeadQuery(stage=Stage.SQL)) == [5, 1]
+    assert ids(session, LeadQuery(rep_id=rita)) == [3, 1]
+    assert ids(session, LeadQuery(unassigned=True)) == [5, 4, 2]
+    assert ids(session, LeadQuery(source="web")) == [5, 3, 1]
+    assert ids(session, LeadQuery(language="es")) == [5, 1]
+    assert ids(session, LeadQuery(overdue=True)) == [5, 1]
+    assert ids(session, LeadQuery(overdue=False)) == [4, 3, 2]
+    assert ids(session, LeadQuery(qualification=Q.SQL, language="es", overdue=True)) == [5, 1]
+    assert ids(session, LeadQuery(rep_id=rita, overdue=True)) == [1]
+    assert ids(session, LeadQuery(text="acme", temperature=T.HOT, stage=Stage.PROPOSAL)) == [3]
+
+
+def test_each_order(session: Session, leads: dict[str, int]) -> None:
+    assert ids(session, LeadQuery(sort=LeadSort.NEWEST)) == [5, 4, 3, 2, 1]
+    assert ids(session, LeadQuery(sort=LeadSort.OLDEST)) == [1, 2, 3, 4, 5]
+    assert ids(session, LeadQuery(sort=LeadSort.SCORE)) == [3, 1, 5, 2, 4]
+    assert ids(session, LeadQuery(sort=LeadSort.NAME)) == [1, 2, 3, 5, 4]  # no name last
+    assert ids(session, LeadQuery(sort=LeadSort.ACCEPT_BY)) == [1, 5, 4, 3, 2]  # no deadline: newest first
+    assert ids(session, LeadQuery(qualification=Q.SQL, sort=LeadSort.NAME)) == [1, 3, 5]
+
+
+def test_paging_reads_the_same_order_page_by_page(session: Session, leads: dict[str, int]) -> None:
+    assert [ids(session, limit=2, offset=offset) for offset in (0, 2, 4, 6)] == [[5, 4], [3, 2], [1], []]
+    by_score = LeadQuery(sort=LeadSort.SCORE)
+    assert ids(session, by_score, limit=2, offset=1) == [1, 5]
+    assert ids(session, LeadQuery(qualification=Q.SQL), limit=2, offset=2) == [1]
+
+
+def test_each_lead_says_whether_it_is_overdue_and_by_when_it_must_be_accepted(
+    session: Session, leads: dict[str, int]
+) -> None:
+    found = {lead.id: lead for lead in list_leads(session, now=NOW)}
+    assert {i for i, lead in found.items() if lead.overdue} == {1, 5}
+    assert found[1].accept_by == NOW - timedelta(minutes=5)
+    assert found[3].accept_by is None  # accepted: no clock
+
+
+def test_a_rep_lists_only_their_own_leads_whatever_the_query_asks(
+    session: Session, leads: dict[str, int]
+) -> None:
+    rep = UserOut(
+        id=1,
+        email="rita@example.com",
+        role="rep",
+        rep_id=leads["rita"],
+        rep_name="Rita",
+        timezone="UTC",
+        active=True,
+        created_at=NOW,
+        last_login=None,
+    )
+    assert [lead.id for lead in users.visible_leads(session, rep, query=LeadQuery(unassigned=True))] == [3, 1]
+    assert [lead.id for lead in users.visible_leads(session, rep, query=LeadQuery(text="luna"))] == []
