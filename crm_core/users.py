@@ -368,6 +368,17 @@ def visible_transcript(session: Session, user: UserOut, sender_id: str) -> Trans
     return found
 
 
+def visible_query(user: UserOut, query: LeadQuery | None = None) -> LeadQuery | None:
+    """``query`` narrowed to what the user may see: a rep's leads are always their own (None: a rep login
+    tied to no rep sees no leads)."""
+    query = query or LeadQuery()
+    if user.is_admin:
+        return query
+    if user.rep_id is None:
+        return None
+    return query.model_copy(update={"rep_id": user.rep_id, "unassigned": False})
+
+
 def visible_leads(
     session: Session,
     user: UserOut,
@@ -376,9 +387,5 @@ def visible_leads(
     query: LeadQuery | None = None,
 ) -> list[LeadOut]:
     """A page of the leads the user may see (``leads.list_leads``); a rep's are always their own."""
-    query = query or LeadQuery()
-    if not user.is_admin:
-        if user.rep_id is None:
-            return []
-        query = query.model_copy(update={"rep_id": user.rep_id, "unassigned": False})
-    return list_leads(session, limit, offset, query)
+    narrowed = visible_query(user, query)
+    return list_leads(session, limit, offset, narrowed) if narrowed is not None else []

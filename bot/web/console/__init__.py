@@ -23,7 +23,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bot.web.console import admin_kpis, admin_privacy, admin_rules, admin_transcripts, auth, inbox, live
+from bot.web.console import (
+    admin_kpis,
+    admin_privacy,
+    admin_rules,
+    admin_transcripts,
+    auth,
+    inbox,
+    live,
+    worklists,
+)
 from bot.web.console.auth import (
     AdminUser,
     CurrentUser,
@@ -72,6 +81,7 @@ def install(app: FastAPI) -> None:
     """Add the console's routes, its error pages and the security headers of its pages."""
     app.include_router(auth.router, include_in_schema=False)
     app.include_router(inbox.router, include_in_schema=False)
+    app.include_router(worklists.router, include_in_schema=False)
     app.include_router(live.router, include_in_schema=False)
     app.include_router(admin_transcripts.router, include_in_schema=False)
     app.include_router(admin_privacy.router, include_in_schema=False)

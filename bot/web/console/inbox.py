@@ -136,11 +136,11 @@ def _lead_page(
             and row.assigned_rep_id == user.rep_id
             and row.accepted_at is None
             and lead.stage in config.open_stages,
-            "moves": _allowed_moves(lead.stage, reopen=config.is_terminal(lead.stage)),
+            "moves": allowed_moves(lead.stage, reopen=config.is_terminal(lead.stage)),
             "reps": _assignable_reps(session) if user.is_admin and lead.stage in config.open_stages else [],
             "reopen": config.is_terminal(lead.stage),
             "deals": lead_deals,
-            "deal_moves": {deal.id: _allowed_moves(deal.stage, reopen=False) for deal in lead_deals},
+            "deal_moves": {deal.id: allowed_moves(deal.stage, reopen=False) for deal in lead_deals},
             "activities": activities.list_activities(session, lead_id),
             "history": [c for c in pipeline.history(session, lead_id) if c.deal_id is None],
             "transcript": conversation,
@@ -152,7 +152,7 @@ def _lead_page(
     return render(request, "console/lead.html", page, status_code)
 
 
-def _allowed_moves(current: Stage, reopen: bool) -> list[str]:
+def allowed_moves(current: Stage, reopen: bool) -> list[str]:
     """The stages the pipeline lets a lead or deal move to from ``current``."""
     config = current_pipeline()
     allowed = []
