@@ -41,7 +41,22 @@ def leads(session: Session) -> dict[str, int]:
         ("Eva Luna", "Luna_Co", "eva@luna.example", None, Q.SQL, T.WARM, 70, Stage.SQL, None, "web",
          "es", NOW - timedelta(hours=1), None, None),
     ]  # fmt: skip
-    for name, company, email, phone, cls, temp, score, stage, rep, source, lang, created, due, accepted in rows:
+    for (
+        name,
+        company,
+        email,
+        phone,
+        cls,
+        temp,
+        score,
+        stage,
+        rep,
+        source,
+        lang,
+        created,
+        due,
+        accepted,
+    ) in rows:
         session.add(
             Lead(
                 contact=Contact(name=name, company=company, email=email, phone=phone),
