@@ -12,7 +12,7 @@ from bot import cli_admin, cli_crm, cli_users
 from crm_core.config import get_settings
 from crm_core.db import unit_of_work, upgrade_database
 from crm_core.errors import CrmError, explain
-from crm_core.leads import get_lead, list_leads
+from crm_core.leads import LeadQuery, get_lead, list_leads
 from crm_core.reps import add_rep, list_reps, parse_hours
 from crm_core.schemas import LeadOut, NewRep
 from crm_core.transcripts import OwnershipChangeOut, sync_transcripts, transcript
@@ -105,20 +105,55 @@ def _lead_line(lead: LeadOut) -> str:
 @leads_app.command("list")
 def leads_list(
     output: Annotated[str, typer.Option("--format", help="table or json")] = "table",
-    limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many, newest first.")] = 100,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many.")] = 100,
+    offset: Annotated[int, typer.Option(min=0, help="How many to skip (paging).")] = 0,
+    search: Annotated[str | None, typer.Option(help="In name, company, e-mail or phone.")] = None,
+    stage: Annotated[str | None, typer.Option(help="new, mql, sql, contacted, …")] = None,
+    qualification: Annotated[str | None, typer.Option("--class", help="suspect, mql, sql, …")] = None,
+    temperature: Annotated[str | None, typer.Option(help="hot, warm or cold.")] = None,
+    rep: Annotated[int | None, typer.Option(help="Only this rep's (id).")] = None,
+    unassigned: Annotated[bool, typer.Option(help="Only leads nobody has.")] = False,
+    source: Annotated[str | None, typer.Option()] = None,
+    language: Annotated[str | None, typer.Option()] = None,
+    overdue: Annotated[
+        bool | None, typer.Option("--overdue/--not-overdue", help="Waited past the SLA.")
+    ] = None,
+    sort: Annotated[str, typer.Option(help="newest, oldest, score, name or accept_by.")] = "newest",
 ) -> None:
-    """List leads, newest first."""
+    """List leads (newest first): searched, filtered and sorted like the console's lead list."""
     if output not in ("table", "json"):
         raise _fail(f"Unknown format '{output}': use table or json.")
+    try:
+        query = LeadQuery.model_validate(
+            {
+                "text": search,
+                "stage": stage,
+                "qualification": qualification,
+                "temperature": temperature,
+                "rep_id": rep,
+                "unassigned": unassigned,
+                "source": source,
+                "language": language,
+                "overdue": overdue,
+                "sort": sort,
+            }
+        )
+    except ValidationError as error:
+        raise _fail(f"Cannot list leads: {explain(error)}.") from None
     with unit_of_work() as session:
-        leads = list_leads(session, limit=limit)
+        leads = list_leads(session, limit, offset, query)
     if output == "json":
         typer.echo(json.dumps([lead.model_dump(mode="json") for lead in leads], indent=2, ensure_ascii=False))
         return
     if not leads:
-        typer.echo("no leads yet: chat with the bot (make run, then open http://localhost:8000)")
+        filtered = query != LeadQuery()
+        typer.echo(
+            "no lead matches"
+            if filtered
+            else "no leads yet: chat with the bot (make run, then open http://localhost:8000)"
+        )
     for lead in leads:
-        typer.echo(_lead_line(lead))
+        typer.echo(_lead_line(lead) + ("  OVERDUE" if lead.overdue else ""))
 
 
 @leads_app.command("show")

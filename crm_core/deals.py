@@ -1,14 +1,19 @@
-"""Deals: the value, currency and expected close date of an opportunity on a lead."""
+"""Deals: the value, currency and expected close date of an opportunity on a lead; opened, edited and
+deleted here, moved between stages by ``pipeline.move_deal``.
+
+A closed deal (won or lost) is the record the KPIs count: it is neither edited nor deleted (reopen it
+first), and a won or lost lead's deals are its record too (reopen the lead first).
+"""
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from crm_core.errors import InvalidInput, NotFound
-from crm_core.models import Deal, Lead
+from crm_core.errors import InvalidInput, InvalidTransition, NotFound
+from crm_core.models import Deal, Lead, StageChange
 from crm_core.pipeline import PipelineConfig, current_pipeline, record_stage
-from crm_core.schemas import DealOut, NewDeal
+from crm_core.schemas import DealOut, DealUpdate, NewDeal
 
 
 def open_deal(
@@ -55,3 +60,49 @@ def list_deals(session: Session, lead_id: int | None = None) -> list[DealOut]:
     if lead_id is not None:
         query = query.where(Deal.lead_id == lead_id)
     return [DealOut.model_validate(deal) for deal in session.scalars(query)]
+
+
+def _changeable(session: Session, deal_id: int, doing: str) -> Deal:
+    """The deal, if it and its lead are still open; otherwise why not, and what to do instead."""
+    deal = session.get(Deal, deal_id)
+    if deal is None:
+        raise NotFound(f"No deal with id {deal_id}.")
+    pipeline = current_pipeline()
+    lead = session.get(Lead, deal.lead_id)
+    if lead is not None and pipeline.is_terminal(lead.stage):
+        raise InvalidTransition(
+            f"Lead {lead.id} is {lead.stage.value} and deal #{deal.id} is part of that record: "
+            f"reopen the lead before you {doing} it."
+        )
+    if pipeline.is_terminal(deal.stage):
+        raise InvalidTransition(
+            f"Deal #{deal.id} is {deal.stage.value}: closed deals are what the KPIs count. "
+            f"Reopen it before you {doing} it."
+        )
+    return deal
+
+
+def update_deal(session: Session, deal_id: int, changes: DealUpdate) -> DealOut:
+    """Change an open deal's title, value, currency or expected close date (only the fields given)."""
+    deal = _changeable(session, deal_id, "edit")
+    given = changes.model_fields_set
+    for name in ("title", "value", "currency"):
+        if name in given:
+            if getattr(changes, name) is None:
+                raise InvalidInput(f"A deal's {name} cannot be empty.")
+            setattr(deal, name, getattr(changes, name))
+    if "expected_close_date" in given:
+        deal.expected_close_date = changes.expected_close_date
+    session.flush()
+    session.refresh(deal)  # the value as stored (two decimals)
+    return DealOut.model_validate(deal)
+
+
+def delete_deal(session: Session, deal_id: int) -> DealOut:
+    """Delete an open deal (e.g. one opened by mistake) with its stage history; returns what it was."""
+    deal = _changeable(session, deal_id, "delete")
+    gone = DealOut.model_validate(deal)
+    session.execute(delete(StageChange).where(StageChange.deal_id == deal.id))
+    session.delete(deal)
+    session.flush()
+    return gone

@@ -12,7 +12,11 @@ class NotFound(CrmError):
 
 
 class InvalidInput(CrmError):
-    pass
+    """Input the CRM cannot take; ``field`` names the form field at fault when one is (shown beside it)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class InvalidTransition(CrmError):
@@ -21,4 +25,7 @@ class InvalidTransition(CrmError):
 
 def explain(error: ValidationError) -> str:
     """Pydantic's complaints as one line a person can act on: ``field: problem; field: problem``."""
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors())
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg'].removeprefix('Value error, ')}"
+        for e in error.errors()
+    )

@@ -4,6 +4,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel.numbers import list_currencies
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -188,17 +189,45 @@ class LeadOut(BaseModel):
     overdue: bool = False  # waited longer than the SLA (crm_core.sla.is_overdue)
 
 
+CURRENCIES = frozenset(list_currencies())  # ISO 4217, from babel's CLDR data
+
+
+def currency_code(value: str) -> str:
+    """An ISO 4217 code (any case); anything else (e.g. "EURO") is refused, never guessed at."""
+    code = value.strip().upper()
+    if code not in CURRENCIES:
+        raise ValueError(
+            f"'{value}' is not a currency code: use a three-letter ISO code such as EUR, USD or MXN"
+        )
+    return code
+
+
 class NewDeal(BaseModel):
     title: str = Field(min_length=1, max_length=200)
     value: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
-    currency: str = Field(pattern=r"^[A-Za-z]{3}$")
+    currency: str
     expected_close_date: date | None = None
     stage: Stage | None = None
 
     @field_validator("currency")
     @classmethod
-    def _upper(cls, value: str) -> str:
-        return value.upper()
+    def _code(cls, value: str) -> str:
+        return currency_code(value)
+
+
+class DealUpdate(BaseModel):
+    """What changes on a deal: only the fields given (``expected_close_date: null`` clears the date).
+    Its stage moves through ``pipeline.move_deal``."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    value: Decimal | None = Field(default=None, gt=0, max_digits=14, decimal_places=2)
+    currency: str | None = None
+    expected_close_date: date | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _code(cls, value: str | None) -> str | None:
+        return currency_code(value) if value is not None else None
 
 
 class DealOut(BaseModel):

@@ -25,7 +25,16 @@ from crm_core.errors import CrmError, InvalidTransition, NotFound
 from crm_core.leads import LeadQuery, LeadSort, get_lead, list_leads
 from crm_core.models import ActivityKind, MessageRole, Qualification, Stage, StageChange, Temperature
 from crm_core.models import Owner as ChatOwner
-from crm_core.schemas import ActivityOut, DealOut, LeadOut, NewDeal, NewRep, RepOut, RepUpdate
+from crm_core.schemas import (
+    ActivityOut,
+    DealOut,
+    DealUpdate,
+    LeadOut,
+    NewDeal,
+    NewRep,
+    RepOut,
+    RepUpdate,
+)
 from crm_core.transcripts import transcript
 
 _bearer = HTTPBearer(auto_error=False)
@@ -226,6 +235,25 @@ def create_router(token: str, rasa: RasaApi) -> APIRouter:
     def list_deals(lead_id: int | None = None) -> list[DealOut]:
         with _work() as session:
             return deals.list_deals(session, lead_id)
+
+    @router.get("/deals/{deal_id}")
+    def deal(deal_id: int) -> DealOut:
+        with _work() as session:
+            return deals.get_deal(session, deal_id)
+
+    @router.patch("/deals/{deal_id}")
+    def update_deal(deal_id: int, changes: DealUpdate) -> DealOut:
+        """Change an open deal's title, value, currency or expected close date (only the fields sent);
+        a closed deal, or one on a closed lead, answers 409 (reopen it first)."""
+        with _work() as session:
+            return deals.update_deal(session, deal_id, changes)
+
+    @router.delete("/deals/{deal_id}")
+    def delete_deal(deal_id: int) -> DealOut:
+        """Delete an open deal with its stage history; answers what it was. Closed deals and the deals of
+        a won or lost lead answer 409: they are the record the KPIs count."""
+        with _work() as session:
+            return deals.delete_deal(session, deal_id)
 
     @router.post("/deals/{deal_id}/move")
     def move_deal(deal_id: int, move: Move) -> MoveOut:

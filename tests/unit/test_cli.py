@@ -84,3 +84,28 @@ def test_leads_list_json_and_show(db_url: str) -> None:
     assert "class sql, hot" in shown.stdout and "assigned to Rosa" in shown.stdout
     missing = embudo(db_url, "leads", "show", "999")
     assert missing.returncode == 1 and "No lead with id 999" in missing.stderr
+
+
+def test_leads_list_searches_filters_and_sorts_like_the_console(db_url: str) -> None:
+    with unit_of_work(db_url) as session:
+        for name, email, budget in (("Ana", "ana@acme.example", 5000), ("Bo", "bo@fjord.example", None)):
+            capture_lead(
+                session,
+                LeadFacts(
+                    name=name, email=email, budget_amount=Decimal(budget) if budget else None, consent=True
+                ),
+                ConversationRef(channel="rest", sender_id=f"conv-{name}"),
+            )
+
+    def names(*args: str) -> list[str]:
+        listed = embudo(db_url, "leads", "list", "--format", "json", *args)
+        assert listed.returncode == 0, listed.stderr
+        return [row["name"] for row in json.loads(listed.stdout)]
+
+    assert names() == ["Bo", "Ana"]
+    assert names("--sort", "oldest") == ["Ana", "Bo"]
+    assert names("--search", "FJORD") == ["Bo"]
+    assert names("--search", "acme", "--unassigned", "--not-overdue") == ["Ana"]
+    assert names("--limit", "1", "--offset", "1") == ["Ana"]
+    refused = embudo(db_url, "leads", "list", "--temperature", "boiling")
+    assert refused.returncode == 1 and "Cannot list leads: temperature:" in refused.stderr

@@ -7,8 +7,9 @@ is loaded through ``crm_core.users`` first, so another rep's lead is "not found"
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.web.console.auth import AdminUser, RepOrAdmin
+from bot.web.console.numbers import format_amount, parse_amount, viewer_locale
 from bot.web.console.rendering import redirect, render
 from crm_core import activities, deals, lifecycle, notifications, pipeline, sla, users
 from crm_core.db import unit_of_work
@@ -26,7 +28,7 @@ from crm_core.errors import CrmError, InvalidInput, InvalidTransition, NotFound,
 from crm_core.leads import LeadQuery, lead_out
 from crm_core.models import ActivityKind, Lead, Rep, Stage
 from crm_core.pipeline import current_pipeline
-from crm_core.schemas import LeadOut, NewDeal
+from crm_core.schemas import DealUpdate, LeadOut, NewDeal
 from crm_core.transcripts import TranscriptOut
 from crm_core.users import UserOut
 
@@ -54,6 +56,23 @@ def transcript_for(session: Session, user: UserOut, sender_id: str) -> Transcrip
 def _assignable_reps(session: Session) -> list[Rep]:
     """The reps an admin may give a lead to (active ones), for the Assign control."""
     return list(session.scalars(select(Rep).where(Rep.active.is_(True)).order_by(Rep.name, Rep.id)))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A refusal to show on the page: beside ``field`` of ``form`` (or at the form's foot when no field)."""
+
+    form: str
+    field: str
+    message: str
+
+    def at(self, form: str, field: str = "") -> bool:
+        return self.form == form and self.field == field
+
+
+def _problem(form: str, error: CrmError, fields: tuple[str, ...] = ()) -> Problem:
+    field = getattr(error, "field", None) or ""
+    return Problem(form, field if field in fields else "", str(error))
 
 
 def _status(error: CrmError) -> int:
@@ -113,7 +132,7 @@ def _lead_page(
     user: UserOut,
     lead_id: int,
     status_code: int = 200,
-    error: str | None = None,
+    problem: Problem | None = None,
     typed: dict[str, str] | None = None,
 ) -> HTMLResponse:
     config = current_pipeline()
@@ -146,9 +165,21 @@ def _lead_page(
             "transcript": conversation,
             "kinds": [kind.value for kind in ActivityKind],
             "currency": config.default_currency,
-            "error": error,
+            "problem": problem,
             "typed": typed or {},
         }
+    forms = {"deal", "activity"} | {f"deal-{deal.id}" for deal in lead_deals}
+    forms |= {
+        name
+        for name, shown in (
+            ("move", page["moves"]),
+            ("assign", page["reps"]),
+            ("accept", page["awaiting_me"]),
+        )
+        if shown
+    }
+    if problem is not None and problem.form not in forms:  # e.g. accepting twice: no Accept button now
+        page["problem"] = Problem("", "", problem.message)
     return render(request, "console/lead.html", page, status_code)
 
 
@@ -181,8 +212,10 @@ def _change(
     change: Callable[[Session, Lead], str],
     typed: dict[str, str] | None = None,
     done_url: str | None = None,
+    form: str = "",
 ) -> Response:
-    """Run one change on a lead the user may see, all or nothing; show crm_core's refusal on the page."""
+    """Run one change on a lead the user may see, all or nothing; show crm_core's refusal on the page,
+    in ``form`` beside the field at fault (``typed`` holds the form's fields as typed)."""
     try:
         with unit_of_work() as session:
             try:
@@ -191,7 +224,8 @@ def _change(
                 raise HTTPException(404, str(error)) from None
             message = change(session, lead)
     except CrmError as error:
-        return _lead_page(request, user, lead_id, _status(error), str(error), typed)
+        problem = _problem(form, error, tuple(typed or ()))
+        return _lead_page(request, user, lead_id, _status(error), problem, typed)
     return redirect(request, done_url or f"/console/leads/{lead_id}", message)
 
 
@@ -207,7 +241,7 @@ def accept(request: Request, user: RepOrAdmin, lead_id: int) -> Response:
         lifecycle.accept(session, lead.id, _own_rep(user))
         return f"Lead {lead.id} is yours: accepted."
 
-    return _change(request, user, lead_id, change)
+    return _change(request, user, lead_id, change, form="accept")
 
 
 @router.post("/leads/{lead_id}/pass")
@@ -217,7 +251,7 @@ def pass_lead(request: Request, user: RepOrAdmin, lead_id: int) -> Response:
         return f"Lead {lead.id} was passed on."
 
     still_mine = f"/console/leads/{lead_id}" if user.is_admin else "/console/inbox"
-    return _change(request, user, lead_id, change, done_url=still_mine)
+    return _change(request, user, lead_id, change, done_url=still_mine, form="accept")
 
 
 @router.post("/leads/{lead_id}/assign")
@@ -228,12 +262,12 @@ def assign(
 
     def change(session: Session, lead: Lead) -> str:
         if not rep_id.strip().isdigit():
-            raise InvalidInput("Choose the rep who gets the lead.")
+            raise InvalidInput("Choose the rep who gets the lead.", "rep_id")
         assigned = lifecycle.assign_to(session, lead.id, int(rep_id), by=user.email)
         return f"Lead {lead.id} assigned to {assigned.assigned_rep.name if assigned.assigned_rep else '?'}."
 
     done = "/console/inbox" if back == "inbox" else None  # only known pages: never an open redirect
-    return _change(request, user, lead_id, change, {"rep_id": rep_id}, done_url=done)
+    return _change(request, user, lead_id, change, {"rep_id": rep_id}, done_url=done, form="assign")
 
 
 @router.post("/leads/{lead_id}/move")
@@ -250,7 +284,7 @@ def move(
         )
         return f"Moved from {moved.from_stage.value if moved.from_stage else '–'} to {moved.to_stage.value}."
 
-    return _change(request, user, lead_id, change, {"stage": stage, "reason": reason})
+    return _change(request, user, lead_id, change, {"stage": stage, "reason": reason}, form="move")
 
 
 def _due(text: str, session: Session, user: UserOut) -> datetime | None:
@@ -261,7 +295,7 @@ def _due(text: str, session: Session, user: UserOut) -> datetime | None:
         naive = datetime.fromisoformat(text.strip())
     except ValueError:
         raise InvalidInput(
-            f"Cannot read the due time '{text}': use a date and time like 2026-12-01 10:00."
+            f"Cannot read the due time '{text}': use a date and time like 2026-12-01 10:00.", "due"
         ) from None
     if naive.tzinfo is not None:
         return naive
@@ -284,24 +318,38 @@ def add_activity(
         )
         return f"{added.kind.value.capitalize()} added."
 
-    return _change(request, user, lead_id, change, {"kind": kind, "body": body, "due": due})
+    return _change(request, user, lead_id, change, {"kind": kind, "body": body, "due": due}, form="activity")
 
 
-def _new_deal(title: str, value: str, currency: str, expected_close: str) -> NewDeal:
+DEAL_FIELDS = {
+    "title": "title",
+    "value": "value",
+    "currency": "currency",
+    "expected_close_date": "expected_close",
+}
+
+
+def _close_date(text: str) -> date | None:
     try:
-        amount = Decimal(value.replace(",", "").strip())
-    except InvalidOperation:
-        raise InvalidInput(f"'{value}' is not an amount: write it like 12000 or 12000.50.") from None
-    try:
-        close = date.fromisoformat(expected_close) if expected_close.strip() else None
+        return date.fromisoformat(text.strip()) if text.strip() else None
     except ValueError:
-        raise InvalidInput(f"'{expected_close}' is not a date like 2026-12-31.") from None
-    try:
-        return NewDeal(
-            title=title.strip(), value=amount, currency=currency.strip(), expected_close_date=close
-        )
-    except ValidationError as error:
-        raise InvalidInput(f"The deal cannot be saved: {explain(error)}.") from None
+        raise InvalidInput(f"'{text}' is not a date like 2026-12-31.", "expected_close") from None
+
+
+def _deal_fields(request: Request, value: str, expected_close: str) -> tuple[Decimal, date | None]:
+    return parse_amount(value, viewer_locale(request)), _close_date(expected_close)
+
+
+def _invalid_deal(error: ValidationError) -> InvalidInput:
+    """The first complaint about a deal, beside the field it is about."""
+    first = error.errors()[0]
+    field = DEAL_FIELDS.get(str(first["loc"][0]) if first["loc"] else "", "")
+    return InvalidInput(f"The deal cannot be saved: {explain(error)}.", field or None)
+
+
+def _own_deal(session: Session, lead: Lead, deal_id: int) -> None:
+    if deals.get_deal(session, deal_id).lead_id != lead.id:
+        raise NotFound(f"No deal with id {deal_id} on lead {lead.id}.")
 
 
 @router.post("/leads/{lead_id}/deals")
@@ -317,10 +365,57 @@ def open_deal(
     typed = {"title": title, "value": value, "currency": currency, "expected_close": expected_close}
 
     def change(session: Session, lead: Lead) -> str:
-        deal = deals.open_deal(session, lead.id, _new_deal(title, value, currency, expected_close))
-        return f"Deal '{deal.title}' opened: {deal.value:,.2f} {deal.currency}."
+        amount, close = _deal_fields(request, value, expected_close)
+        try:
+            new = NewDeal(title=title.strip(), value=amount, currency=currency, expected_close_date=close)
+        except ValidationError as error:
+            raise _invalid_deal(error) from None
+        deal = deals.open_deal(session, lead.id, new)
+        shown = format_amount(deal.value, viewer_locale(request))
+        return f"Deal '{deal.title}' opened: {shown} {deal.currency}."
 
-    return _change(request, user, lead_id, change, typed)
+    return _change(request, user, lead_id, change, typed, form="deal")
+
+
+@router.post("/leads/{lead_id}/deals/{deal_id}")
+def edit_deal(
+    request: Request,
+    user: RepOrAdmin,
+    lead_id: int,
+    deal_id: int,
+    title: FormText = "",
+    value: FormText = "",
+    currency: FormText = "",
+    expected_close: FormText = "",
+) -> Response:
+    """Change an open deal's title, value, currency or expected close date (the edit form sends them all)."""
+    typed = {"title": title, "value": value, "currency": currency, "expected_close": expected_close}
+
+    def change(session: Session, lead: Lead) -> str:
+        _own_deal(session, lead, deal_id)
+        amount, close = _deal_fields(request, value, expected_close)
+        try:
+            update = DealUpdate(
+                title=title.strip(), value=amount, currency=currency, expected_close_date=close
+            )
+        except ValidationError as error:
+            raise _invalid_deal(error) from None
+        deal = deals.update_deal(session, deal_id, update)
+        return (
+            f"Deal '{deal.title}' saved: {format_amount(deal.value, viewer_locale(request))} {deal.currency}."
+        )
+
+    return _change(request, user, lead_id, change, typed, form=f"deal-{deal_id}")
+
+
+@router.post("/leads/{lead_id}/deals/{deal_id}/delete")
+def delete_deal(request: Request, user: RepOrAdmin, lead_id: int, deal_id: int) -> Response:
+    def change(session: Session, lead: Lead) -> str:
+        _own_deal(session, lead, deal_id)
+        gone = deals.delete_deal(session, deal_id)
+        return f"Deal '{gone.title}' deleted."
+
+    return _change(request, user, lead_id, change, form=f"deal-{deal_id}")
 
 
 @router.post("/leads/{lead_id}/deals/{deal_id}/move")
@@ -328,12 +423,11 @@ def move_deal(
     request: Request, user: RepOrAdmin, lead_id: int, deal_id: int, stage: FormText = ""
 ) -> Response:
     def change(session: Session, lead: Lead) -> str:
-        if deals.get_deal(session, deal_id).lead_id != lead.id:
-            raise NotFound(f"No deal with id {deal_id} on lead {lead.id}.")
+        _own_deal(session, lead, deal_id)
         moved = pipeline.move_deal(session, deal_id, stage, reopen=False)
         return f"Deal {deal_id} moved to {moved.to_stage.value}."
 
-    return _change(request, user, lead_id, change)
+    return _change(request, user, lead_id, change, form=f"deal-{deal_id}")
 
 
 @router.get("/transcripts/{sender_id}", response_class=HTMLResponse)

@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
+from bot.web.console.numbers import DEFAULT_LOCALE, format_amount, viewer_locale
 from bot.web.console.security import FLASH_COOKIE, FlashKind, flash, read_flash
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -32,14 +33,26 @@ def _when(context: Context, value: datetime | date | None) -> str:
     return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or str(zone))
 
 
-def _money(value: Decimal | None, currency: str | None = None) -> str:
+@pass_context
+def _money(context: Context, value: Decimal | None, currency: str | None = None) -> str:
+    """An amount as the viewer writes numbers (their browser's locale), with its currency code."""
     if value is None:
         return "–"
-    return f"{value:,.2f} {currency or ''}".strip()
+    request = context.get("request")
+    locale = viewer_locale(request) if request is not None else DEFAULT_LOCALE
+    return f"{format_amount(value, locale)} {currency or ''}".strip()
+
+
+@pass_context
+def _amount(context: Context, value: Decimal) -> str:
+    """An amount to put back in a form field: the viewer's own notation, so that it reads back the same."""
+    request = context.get("request")
+    return format_amount(value, viewer_locale(request) if request is not None else DEFAULT_LOCALE)
 
 
 templates.env.filters["when"] = _when
 templates.env.filters["money"] = _money
+templates.env.filters["amount"] = _amount
 
 
 def render(

@@ -8,6 +8,18 @@ document.addEventListener("submit", (event) => {
   }
 });
 
+// Filter forms send only the fields that are set, so the URL of a view stays short enough to read and share.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || !("dropEmpty" in form.dataset) || event.defaultPrevented) return;
+  for (const field of form.elements) {
+    if ((field instanceof HTMLInputElement || field instanceof HTMLSelectElement) && field.name && !field.value) {
+      field.disabled = true;
+    }
+  }
+  window.setTimeout(() => { for (const field of form.elements) field.disabled = false; }, 0);  // back button
+});
+
 // The live conversation view: new lines and ownership changes arrive as server-sent events.
 const live = document.querySelector("[data-live-events]");
 if (live && window.EventSource) {
