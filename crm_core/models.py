@@ -158,6 +158,9 @@ class Lead(Base):
         Index("ix_leads_temperature_id", "temperature", "id"),
         Index("ix_leads_source_id", "source", "id"),
         Index("ix_leads_score_id", "score", "id"),
+        # the board: a column is a stage, often narrowed to one temperature or class
+        Index("ix_leads_stage_temperature_id", "stage", "temperature", "id"),
+        Index("ix_leads_stage_qualification_id", "stage", "qualification", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

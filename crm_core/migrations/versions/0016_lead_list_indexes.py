@@ -1,4 +1,5 @@
-"""lead lists: indexes for the console's filters (class, temperature, source), score order, contact names
+"""lead lists and the board: indexes for the console's filters (class, temperature, source), score order,
+contact names
 
 Revision ID: 0016_lead_lists
 Revises: 0015
@@ -19,6 +20,8 @@ LEAD_INDEXES = {
     "ix_leads_temperature_id": ["temperature", "id"],
     "ix_leads_source_id": ["source", "id"],
     "ix_leads_score_id": ["score", "id"],
+    "ix_leads_stage_temperature_id": ["stage", "temperature", "id"],  # the board's columns, narrowed
+    "ix_leads_stage_qualification_id": ["stage", "qualification", "id"],
 }
 
 
