@@ -1,12 +1,16 @@
-"""Activities and notes on a lead: what was done, by whom, and what is due."""
+"""Activities and notes on a lead: what was done, by whom, and what is due.
+
+An activity with a due time is a task: it is open until ``complete`` marks it done, and ``due_tasks`` lists a
+rep's open tasks on the leads they have, soonest first (overdue ones at the top).
+"""
 
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm_core.errors import InvalidInput, NotFound
-from crm_core.models import Activity, ActivityKind, Lead, Rep
+from crm_core.errors import InvalidInput, InvalidTransition, NotFound
+from crm_core.models import Activity, ActivityKind, Lead, Rep, utcnow
 from crm_core.schemas import ActivityOut
 
 
@@ -47,5 +51,33 @@ def list_activities(session: Session, lead_id: int) -> list[ActivityOut]:
         raise NotFound(f"No lead with id {lead_id}.")
     rows = session.scalars(
         select(Activity).where(Activity.lead_id == lead_id).order_by(Activity.created_at, Activity.id)
+    )
+    return [ActivityOut.model_validate(activity) for activity in rows]
+
+
+def complete(session: Session, activity_id: int, now: datetime | None = None) -> ActivityOut:
+    """Mark a task (an activity with a due time) done."""
+    activity = session.get(Activity, activity_id)
+    if activity is None:
+        raise NotFound(f"No activity with id {activity_id}.")
+    if activity.due_at is None:
+        raise InvalidInput(
+            f"{activity.kind.value.capitalize()} {activity_id} has no due time: it is not a task."
+        )
+    if activity.done_at is not None:
+        raise InvalidTransition(f"Task {activity_id} is already done.")
+    activity.done_at = now or utcnow()
+    session.flush()
+    return ActivityOut.model_validate(activity)
+
+
+def due_tasks(session: Session, rep_id: int, limit: int = 50) -> list[ActivityOut]:
+    """The open tasks on the leads ``rep_id`` has, soonest due first."""
+    rows = session.scalars(
+        select(Activity)
+        .join(Lead, Lead.id == Activity.lead_id)
+        .where(Lead.assigned_rep_id == rep_id, Activity.due_at.is_not(None), Activity.done_at.is_(None))
+        .order_by(Activity.due_at, Activity.id)
+        .limit(limit)
     )
     return [ActivityOut.model_validate(activity) for activity in rows]

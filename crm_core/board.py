@@ -1,8 +1,9 @@
 """The pipeline board: a column per pipeline stage, in the pipeline's order, with that stage's leads.
 
-Each column is one page of ``leads.list_leads`` (the board's query with the column's stage), so the board
-reads the same indexes as a lead list and shows the same leads a list with those filters would. Cards move
-through ``crm_core.lifecycle.move`` like every other stage change.
+Each column is one page of the lead list's query (``leads.lead_page_ids`` with the column's stage), so the
+board reads the same indexes as a lead list and shows the same leads a list with those filters would; the
+cards' rows are then read once for all columns. Cards move through ``crm_core.lifecycle.move`` like every
+other stage change.
 """
 
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from crm_core.leads import LeadQuery, list_leads
+from crm_core.leads import LeadQuery, lead_page_ids, leads_by_ids
 from crm_core.models import Stage, utcnow
 from crm_core.pipeline import current_pipeline
 from crm_core.schemas import LeadOut
@@ -32,12 +33,24 @@ def board(
     query = query or LeadQuery()
     now = now or utcnow()
     pipeline = current_pipeline()
-    columns = []
-    for stage in pipeline.stages:
-        found = list_leads(session, per_stage + 1, 0, query.model_copy(update={"stage": stage.name}), now)
-        columns.append(
-            BoardColumn(
-                stage.name, pipeline.is_terminal(stage.name), found[:per_stage], len(found) > per_stage
+    pages = {  # one index read per column, then every card's row at once
+        stage.name: list(
+            session.scalars(
+                lead_page_ids(query.model_copy(update={"stage": stage.name}), per_stage + 1, 0, now)
             )
         )
-    return columns
+        for stage in pipeline.stages
+    }
+    cards = {
+        lead.id: lead
+        for lead in leads_by_ids(session, [i for ids in pages.values() for i in ids[:per_stage]], now)
+    }
+    return [
+        BoardColumn(
+            stage,
+            pipeline.is_terminal(stage),
+            [cards[i] for i in ids[:per_stage] if i in cards],
+            len(ids) > per_stage,
+        )
+        for stage, ids in pages.items()
+    ]

@@ -247,12 +247,17 @@ def list_leads(
     """
     query = query or LeadQuery()
     now = now or utcnow()
-    ids = list(session.scalars(lead_page_ids(query, limit, offset, now)))
+    return leads_by_ids(session, list(session.scalars(lead_page_ids(query, limit, offset, now))), now)
+
+
+def leads_by_ids(session: Session, ids: list[int], now: datetime | None = None) -> list[LeadOut]:
+    """The leads with these ids, in this order, read in one go (with contacts, owners and conversations)."""
+    now = now or utcnow()
     rows = {
         lead.id: lead
         for lead in session.scalars(select(Lead).options(*_LEAD_RELATIONS).where(Lead.id.in_(ids)))
     }
-    return [lead_out(rows[lead_id], now) for lead_id in ids]
+    return [lead_out(rows[lead_id], now) for lead_id in ids if lead_id in rows]
 
 
 def get_lead(session: Session, lead_id: int) -> LeadOut:

@@ -288,7 +288,8 @@ class Activity(Base):
     rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
     kind: Mapped[ActivityKind] = mapped_column(_enum(ActivityKind))
     body: Mapped[str] = mapped_column(Text)
-    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)  # a rep's tasks, soonest first
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # a task (anything with a due time) done
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -253,4 +253,5 @@ class ActivityOut(BaseModel):
     kind: ActivityKind
     body: str
     due_at: datetime | None
+    done_at: datetime | None = None
     created_at: datetime

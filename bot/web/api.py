@@ -56,6 +56,7 @@ class NewActivity(BaseModel):
     kind: ActivityKind = ActivityKind.NOTE
     body: str = Field(min_length=1)
     rep_id: int | None = None
+    due_at: datetime | None = None  # with a time zone; makes the activity a task
 
 
 class RepAction(BaseModel):
@@ -200,12 +201,26 @@ def create_router(token: str, rasa: RasaApi) -> APIRouter:
     @router.post("/leads/{lead_id}/activities", status_code=201)
     def add_activity(lead_id: int, new: NewActivity) -> ActivityOut:
         with _work() as session:
-            return activities.add_activity(session, lead_id, new.kind, new.body, rep_id=new.rep_id)
+            return activities.add_activity(
+                session, lead_id, new.kind, new.body, rep_id=new.rep_id, due_at=new.due_at
+            )
 
     @router.get("/leads/{lead_id}/activities")
     def lead_activities(lead_id: int) -> list[ActivityOut]:
         with _work() as session:
             return activities.list_activities(session, lead_id)
+
+    @router.post("/activities/{activity_id}/done")
+    def task_done(activity_id: int) -> ActivityOut:
+        """Mark a task (an activity with a due time) done; done twice answers 409."""
+        with _work() as session:
+            return activities.complete(session, activity_id)
+
+    @router.get("/reps/{rep_id}/tasks")
+    def rep_tasks(rep_id: int) -> list[ActivityOut]:
+        """The open tasks on the rep's leads, soonest due first."""
+        with _work() as session:
+            return activities.due_tasks(session, rep_id)
 
     @router.post("/leads/{lead_id}/accept")
     def accept(lead_id: int, action: RepAction) -> Owner:

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from crm_core import users
+from crm_core.board import board
 from crm_core.leads import LeadQuery, LeadSort, list_leads
 from crm_core.models import Contact, Lead, Qualification, Stage, Temperature
 from crm_core.reps import add_rep
@@ -161,3 +162,26 @@ def test_a_rep_lists_only_their_own_leads_whatever_the_query_asks(
     )
     assert [lead.id for lead in users.visible_leads(session, rep, query=LeadQuery(unassigned=True))] == [3, 1]
     assert [lead.id for lead in users.visible_leads(session, rep, query=LeadQuery(text="luna"))] == []
+
+
+def test_the_board_has_a_column_per_stage_with_the_querys_leads(
+    session: Session, leads: dict[str, int]
+) -> None:
+    columns = board(session, now=NOW)
+    assert [c.stage.value for c in columns] == [
+        "new", "mql", "sql", "contacted", "proposal", "negotiation", "won", "lost"
+    ]  # fmt: skip
+    assert {c.stage.value: [lead.id for lead in c.leads] for c in columns if c.leads} == {
+        "new": [4], "mql": [2], "sql": [5, 1], "proposal": [3]
+    }  # fmt: skip
+    assert [c.terminal for c in columns][-2:] == [True, True] and not any(c.more for c in columns)
+    capped = {c.stage.value: c for c in board(session, per_stage=1, now=NOW)}
+    assert ([lead.id for lead in capped["sql"].leads], capped["sql"].more) == ([5], True)
+    ritas = {
+        c.stage.value: [lead.id for lead in c.leads] for c in board(session, LeadQuery(rep_id=leads["rita"]))
+    }
+    assert (ritas["sql"], ritas["proposal"], ritas["new"]) == ([1], [3], [])
+    overdue = {
+        c.stage.value: [lead.id for lead in c.leads] for c in board(session, LeadQuery(overdue=True), now=NOW)
+    }
+    assert overdue["sql"] == [5, 1] and overdue["proposal"] == []

@@ -26,7 +26,7 @@ from crm_core import activities, deals, lifecycle, notifications, pipeline, sla,
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidInput, InvalidTransition, NotFound, explain
 from crm_core.leads import LeadQuery, lead_out
-from crm_core.models import ActivityKind, Lead, Rep, Stage
+from crm_core.models import ActivityKind, Lead, Rep, Stage, utcnow
 from crm_core.pipeline import current_pipeline
 from crm_core.schemas import DealUpdate, LeadOut, NewDeal
 from crm_core.transcripts import TranscriptOut
@@ -104,6 +104,7 @@ def inbox(request: Request, user: RepOrAdmin) -> HTMLResponse:
             )
         }
         told = notifications.inbox(session, user.rep_id)[:20] if user.rep_id else []
+        tasks = activities.due_tasks(session, user.rep_id) if user.rep_id else []
         queue = [lead_out(lead) for lead in sla.unassigned_queue(session)[:50]] if user.is_admin else []
         latest = users.visible_leads(session, user, limit=50) if user.is_admin else []
         reps = _assignable_reps(session) if user.is_admin else []
@@ -119,6 +120,8 @@ def inbox(request: Request, user: RepOrAdmin) -> HTMLResponse:
             "closed": closed,
             "due": {m.id: clock[m.id].sla_due_at for m in waiting},
             "told": told,
+            "tasks": tasks,
+            "now": utcnow(),
             "still_mine": set(clock),
             "queue": queue,
             "latest": latest,
@@ -161,6 +164,7 @@ def _lead_page(
             "deals": lead_deals,
             "deal_moves": {deal.id: allowed_moves(deal.stage, reopen=False) for deal in lead_deals},
             "activities": activities.list_activities(session, lead_id),
+            "now": utcnow(),
             "history": [c for c in pipeline.history(session, lead_id) if c.deal_id is None],
             "transcript": conversation,
             "kinds": [kind.value for kind in ActivityKind],
@@ -169,6 +173,7 @@ def _lead_page(
             "typed": typed or {},
         }
     forms = {"deal", "activity"} | {f"deal-{deal.id}" for deal in lead_deals}
+    forms |= {f"activity-{activity.id}" for activity in page["activities"]}
     forms |= {
         name
         for name, shown in (
@@ -319,6 +324,22 @@ def add_activity(
         return f"{added.kind.value.capitalize()} added."
 
     return _change(request, user, lead_id, change, {"kind": kind, "body": body, "due": due}, form="activity")
+
+
+@router.post("/leads/{lead_id}/activities/{activity_id}/done")
+def task_done(
+    request: Request, user: RepOrAdmin, lead_id: int, activity_id: int, back: FormText = ""
+) -> Response:
+    """Mark a task on the lead done (from the lead page, or the inbox's task list with ``back=inbox``)."""
+
+    def change(session: Session, lead: Lead) -> str:
+        if not any(a.id == activity_id for a in activities.list_activities(session, lead.id)):
+            raise NotFound(f"No activity with id {activity_id} on lead {lead.id}.")
+        done = activities.complete(session, activity_id)
+        return f"Task done: {done.body[:80]}"
+
+    done_url = "/console/inbox" if back == "inbox" else None  # only known pages: never an open redirect
+    return _change(request, user, lead_id, change, done_url=done_url, form=f"activity-{activity_id}")
 
 
 DEAL_FIELDS = {
