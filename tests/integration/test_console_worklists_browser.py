@@ -221,3 +221,31 @@ def test_every_page_fits_a_390_px_phone_with_sign_out_on_screen(
         page.get_by_role("button", name="Sign out").click()
         expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
         assert problems == []
+
+
+def test_a_rep_adds_a_task_sees_it_due_in_the_inbox_and_marks_it_done(
+    browser: Browser, web: str, seeded: Seeded, db_url: str
+) -> None:
+    page = browser.new_context().new_page()
+    problems = watch_errors(page)
+    sign_in(page, web, ROSA)
+    page.goto(f"{web}/console/leads/{seeded.rosa_lead}")
+    notes = page.get_by_role("region", name="Notes and activities")
+    notes.get_by_label("Kind").select_option("call")
+    notes.get_by_label("Due").fill("2026-01-05T09:30")  # in the past: overdue at once
+    notes.get_by_label("Text").fill("call Marta about the pilot")
+    notes.get_by_role("button", name="Add").click()
+    expect(page.get_by_role("status")).to_contain_text("Call added.")
+
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="Inbox").click()
+    tasks = page.get_by_role("region", name="Your tasks")
+    expect(tasks.get_by_role("listitem")).to_have_count(1)
+    expect(tasks.get_by_role("listitem")).to_contain_text("overdue")
+    expect(tasks.get_by_role("listitem")).to_contain_text("2026-01-05 09:30 CET")  # Rosa's zone
+    expect(tasks.get_by_role("listitem")).to_contain_text("call Marta about the pilot")
+    tasks.get_by_role("button", name="Done").click()
+    expect(page.get_by_role("status")).to_contain_text("Task done: call Marta about the pilot")
+    expect(page.get_by_role("region", name="Your tasks")).to_contain_text("No open tasks.")
+    page.goto(f"{web}/console/leads/{seeded.rosa_lead}")
+    expect(page.get_by_role("region", name="Notes and activities")).to_contain_text("· done ")
+    assert problems == []
