@@ -152,7 +152,9 @@ class Lead(Base):
         # the filtered lead list pages newest first; recounting open leads per rep
         Index("ix_leads_stage_id", "stage", "id"),
         Index("ix_leads_rep_id", "assigned_rep_id", "id"),
-        Index("ix_leads_rep_stage", "assigned_rep_id", "stage"),
+        Index(
+            "ix_leads_rep_stage_id", "assigned_rep_id", "stage", "id"
+        ),  # (0016: was rep, stage) + a rep's board
         # the console's lead lists: the other filters, newest first, and the "highest score" order
         Index("ix_leads_qualification_id", "qualification", "id"),
         Index("ix_leads_temperature_id", "temperature", "id"),

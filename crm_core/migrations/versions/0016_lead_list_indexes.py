@@ -1,5 +1,5 @@
 """lead lists and the board: indexes for the console's filters (class, temperature, source), score order,
-contact names
+contact names, a rep's board (rep, stage, id)
 
 Revision ID: 0016_lead_lists
 Revises: 0015
@@ -29,9 +29,14 @@ def upgrade() -> None:
     for name, columns in LEAD_INDEXES.items():
         op.create_index(name, "leads", columns)
     op.create_index("ix_contacts_name", "contacts", ["name"])
+    # a rep's board reads each column newest first: (rep, stage) gains the id, and still counts a rep's leads
+    op.create_index("ix_leads_rep_stage_id", "leads", ["assigned_rep_id", "stage", "id"])
+    op.drop_index("ix_leads_rep_stage", table_name="leads")
 
 
 def downgrade() -> None:
+    op.create_index("ix_leads_rep_stage", "leads", ["assigned_rep_id", "stage"])
+    op.drop_index("ix_leads_rep_stage_id", table_name="leads")
     op.drop_index("ix_contacts_name", table_name="contacts")
     for name in LEAD_INDEXES:
         op.drop_index(name, table_name="leads")
