@@ -1,7 +1,9 @@
-"""The rep's inbox and lead page: accept or pass, move the stage, notes and activities, deals, transcript.
+"""The rep's inbox and lead page: accept or pass, move the stage, notes, activities and tasks (done), deals
+(opened, edited, deleted; amounts in the viewer's locale), transcript.
 
 Every change goes through crm_core in one unit of work; a refusal (CrmError) rolls it back and shows the
-page again with crm_core's message and what the rep typed. A rep reaches only their own leads: the lead
+page again with crm_core's message in the form that caused it (a ``Problem``: beside the field at fault when
+``InvalidInput.field`` names one) and what the rep typed. A rep reaches only their own leads: the lead
 is loaded through ``crm_core.users`` first, so another rep's lead is "not found" (404) for every action.
 """
 
