@@ -23,6 +23,10 @@ from crm_core.schemas import NewRep
 from crm_core.users import UserOut
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+LEAD_FIELDS = (
+    "qualification", "temperature", "score", "stage", "assigned_rep_id", "source", "language", "created_at",
+    "sla_due_at", "accepted_at",
+)  # fmt: skip
 Q, T = Qualification, Temperature
 
 
@@ -30,7 +34,7 @@ Q, T = Qualification, Temperature
 def leads(session: Session) -> dict[str, int]:
     rita = add_rep(session, NewRep(name="Rita", languages=["en", "es"])).id
     rows = [
-        # name, company, email, phone, class, temp, score, stage, rep, source, lang, created, due, accepted
+        # name, company, email, phone, then LEAD_FIELDS
         ("Ana Ruiz", "Acme", "ana@acme.example", "+34600111222", Q.SQL, T.HOT, 80, Stage.SQL, rita, "web",
          "es", NOW - timedelta(days=9), NOW - timedelta(minutes=5), None),
         ("Ben Cole", "Fjord AS", "ben@fjord.example", None, Q.MQL, T.WARM, 50, Stage.MQL, None, "telegram",
@@ -42,39 +46,11 @@ def leads(session: Session) -> dict[str, int]:
         ("Eva Luna", "Luna_Co", "eva@luna.example", None, Q.SQL, T.WARM, 70, Stage.SQL, None, "web",
          "es", NOW - timedelta(hours=1), None, None),
     ]  # fmt: skip
-    for (
-        name,
-        company,
-        email,
-        phone,
-        cls,
-        temp,
-        score,
-        stage,
-        rep,
-        source,
-        lang,
-        created,
-        due,
-        accepted,
-    ) in rows:
-        session.add(
-            Lead(
-                contact=Contact(name=name, company=company, email=email, phone=phone),
-                qualification=cls,
-                temperature=temp,
-                score=score,
-                policy_version="test",
-                stage=stage,
-                assigned_rep_id=rep,
-                source=source,
-                language=lang,
-                created_at=created,
-                sla_due_at=due,
-                accepted_at=accepted,
-            )
-        )
-        session.flush()
+    for name, company, email, phone, *lead in rows:
+        fields = dict(zip(LEAD_FIELDS, lead, strict=True))
+        contact = Contact(name=name, company=company, email=email, phone=phone)
+        session.add(Lead(contact=contact, policy_version="test", **fields))
+        session.flush()  # ids in the table's order
     return {"rita": rita}
 
 
