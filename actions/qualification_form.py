@@ -17,7 +17,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.capture_lead import facts_from_slots, lead_slots, next_steps, save_lead, say_next_steps
-from actions.contact import contact_only, missing_contact_slots, questions_for_a_person
+from actions.contact import next_question
 from actions.dialogue import (
     SKIPPED,
     current_language,
@@ -226,24 +226,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     async def next_requested_slot(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> EventType | None:
-        """The domain's order, except that a phone number is asked only when there is no e-mail, and that a
-        visitor who asked for a person or already bought elsewhere is asked only how to reach them."""
-        slots = dict(tracker.slots)
-        if slots.get("just_asking") is True:
-            return SlotSet(REQUESTED_SLOT, None)
-        wanted = self.domain_slots(domain)
-        if tracker.get_slot("wants_person") is True:
-            wanted = questions_for_a_person(slots, wanted)
-        elif contact_only(tracker):
-            missing = missing_contact_slots(slots, wants_person=False)
-            wanted = [slot for slot in wanted if slot in missing]
-        for slot in wanted:
-            if slots.get(slot) is not None:
-                continue
-            if slot == "phone" and slots.get("email") not in (None, SKIPPED):
-                continue
-            return SlotSet(REQUESTED_SLOT, slot)
-        return SlotSet(REQUESTED_SLOT, None)
+        """The first question not answered yet (``actions.contact.next_question``)."""
+        return SlotSet(REQUESTED_SLOT, next_question(dict(tracker.slots), self.domain_slots(domain)))
 
     # ------------------------------------------------------------------ facts volunteered in passing
 
