@@ -157,7 +157,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
             events.append(SlotSet("company_size", size))  # "(we're about 40 people)" in any answer
         tracker.add_slots(events)
         events += await super().run(dispatcher, tracker, domain)
-        return events + self._hand_over_once_reachable(dispatcher, tracker, events)
+        handed_over = self._hand_over_once_reachable(dispatcher, tracker, events)
+        return events + (handed_over or self._keep_the_rep_informed(tracker, events))
 
     def _not_an_answer(
         self, asked: str, reply: str, dispatcher: CollectingDispatcher, tracker: Tracker
@@ -193,6 +194,22 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         say_next_steps(dispatcher, response, facts, lead)
         dispatcher.utter_message(response="utter_while_you_wait")
         return [SlotSet("handed_off", True), *lead_slots(lead)]
+
+    @staticmethod
+    def _keep_the_rep_informed(tracker: Tracker, events: list[EventType]) -> list[EventType]:
+        """A lead already with a person gets a new e-mail or phone at once, not when the form ends: the
+        visitor nobody could join in time leaves it for a callback and may close the chat right after."""
+        given = [
+            e for e in events if e.get("name") in ("email", "phone") and e.get("value") not in (None, SKIPPED)
+        ]
+        if not (given and tracker.get_slot("handed_off") is True):
+            return []
+        try:
+            lead = save_lead(tracker, hand_over=False)  # validated values are already in
+        except SQLAlchemyError:
+            log.exception("could not store the new contact of conversation %s", tracker.sender_id)
+            return []  # the lead is updated again when the form ends
+        return lead_slots(lead)
 
     def _reply_to_non_answer(self, tracker: Tracker, asked: str) -> str | None:
         """The reply to a message that does not answer the question for ``asked``, or None when it does
