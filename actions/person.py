@@ -5,7 +5,8 @@ in their own time zone, and is asked how to be reached. Who can join and when th
 
 Two actions the bot runs on its own initiative, through Rasa's HTTP API (``bot/live_chat.py``):
 ``action_nobody_joined`` when nobody took the chat in time (asks for an e-mail or phone for a callback),
-``action_resume_after_person`` when a rep handed the chat back (asks the first question still unanswered).
+``action_resume_after_person`` when a rep handed the chat back (asks the first question still unanswered;
+what Rasa's slot mappings took from the visitor's messages to the rep is undone).
 Both end with ``action_listen``, as a turn of the bot does, so the visitor's next message is read as the
 answer to the question they were just asked.
 """
@@ -144,6 +145,21 @@ class ActionNobodyJoined(Action):  # type: ignore[misc]
         return [*events, *skipped, ActiveLoop(FORM), SlotSet(REQUESTED_SLOT, "email"), ActionExecuted(LISTEN)]
 
 
+def undo_while_paused(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The slots Rasa filled from what the visitor wrote to the rep (its slot mappings run even while the
+    conversation is paused: "our budget is about 10k" to the rep became the name the form had asked for),
+    with the values they had when the rep took over. What the visitor told the rep is the rep's to use."""
+    paused_at = next((i for i in range(len(events) - 1, -1, -1) if events[i].get("event") == "pause"), None)
+    if paused_at is None:
+        return {}
+    before: dict[str, Any] = {}
+    for event in events[:paused_at]:
+        if event.get("event") == "slot":
+            before[event["name"]] = event.get("value")
+    changed = {event["name"] for event in events[paused_at:] if event.get("event") == "slot"}
+    return {name: before.get(name) for name in sorted(changed)}
+
+
 class ActionResumeAfterPerson(Action):  # type: ignore[misc]
     """A rep handed the chat back: what is answered stays answered; the form goes on from the first
     question still open (or the bot offers more help when nothing is)."""
@@ -157,8 +173,10 @@ class ActionResumeAfterPerson(Action):  # type: ignore[misc]
         from actions.contact import next_question  # actions.contact imports this module
 
         form_slots = list(domain.get("forms", {}).get(FORM, {}).get("required_slots", []))
-        asked = next_question(tracker.current_slot_values(), form_slots)
-        events: list[EventType] = [SlotSet("person_joining", False)]
+        restored = undo_while_paused(tracker.events)
+        asked = next_question(tracker.current_slot_values() | restored, form_slots)
+        events: list[EventType] = [SlotSet(name, value) for name, value in restored.items()]
+        events.append(SlotSet("person_joining", False))
         if asked is None:
             dispatcher.utter_message(response="utter_back_nothing_missing")
             if tracker.active_loop_name == FORM:

@@ -144,3 +144,31 @@ def test_after_a_hand_back_with_everything_answered_the_bot_offers_more_help() -
     }
     _, said = run(ActionResumeAfterPerson(), tracker("live-6", wants_person=True, **known))
     assert [m["response"] for m in said] == ["utter_back_nothing_missing"]
+
+
+def test_what_the_visitor_wrote_to_the_rep_is_not_taken_as_an_answer_to_the_bots_question() -> None:
+    def slot(name: str, value: Any) -> dict[str, Any]:
+        return {"event": "slot", "name": name, "value": value}
+
+    events = [
+        slot("need", "a bot"),
+        slot("requested_slot", "person_name"),
+        {"event": "pause"},
+        {"event": "user", "text": "our budget is about 10k"},
+        slot("person_name", "our budget is about 10k"),  # Rasa's from_text mapping, while paused
+        {"event": "resume"},
+    ]
+    visitor = Tracker(
+        "live-7",
+        {name: None for name in DOMAIN["slots"]}
+        | {"language": "en", "need": "a bot", "person_name": "our budget is about 10k"},
+        {"text": "our budget is about 10k", "intent": {"name": "inform"}},
+        events,
+        False,
+        None,
+        {"name": "qualification_form"},
+        "action_listen",
+    )
+    result, said = run(ActionResumeAfterPerson(), visitor)
+    assert {"event": "slot", "timestamp": None, "name": "person_name", "value": None} in result
+    assert [m["response"] for m in said] == ["utter_back_from_person", "utter_ask_budget"]
