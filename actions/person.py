@@ -122,6 +122,12 @@ def _contact(tracker: Tracker) -> str | None:
     return str(found) if found else None
 
 
+def say_first(dispatcher: CollectingDispatcher, response: str, **values: Any) -> None:
+    """A line the bot says on its own initiative, marked so (``spoken_first`` in the bot event's metadata):
+    channels that only follow the transcript, such as the Telegram gateway, relay it to the visitor."""
+    dispatcher.utter_message(response=response, spoken_first=True, **values)
+
+
 class ActionNobodyJoined(Action):  # type: ignore[misc]
     """Nobody took the chat within the wait (the notifier gave it back to the bot): say so, and ask for an
     e-mail or phone for a callback unless the visitor left one; the lead keeps its rep."""
@@ -135,12 +141,12 @@ class ActionNobodyJoined(Action):  # type: ignore[misc]
         events: list[EventType] = [SlotSet("person_joining", False)]
         contact = _contact(tracker)
         if contact is not None:
-            dispatcher.utter_message(response="utter_nobody_joined_will_call", contact=contact)
+            say_first(dispatcher, "utter_nobody_joined_will_call", contact=contact)
             asked = tracker.get_slot(REQUESTED_SLOT) if tracker.active_loop_name == FORM else None
             if asked:
-                dispatcher.utter_message(response=f"utter_ask_{asked}")  # the question still open
+                say_first(dispatcher, f"utter_ask_{asked}")  # the question still open
             return [*events, ActionExecuted(LISTEN)]
-        dispatcher.utter_message(response="utter_nobody_joined_ask_contact")
+        say_first(dispatcher, "utter_nobody_joined_ask_contact")
         skipped = [SlotSet(slot, None) for slot in ("email", "phone") if tracker.get_slot(slot) == SKIPPED]
         return [*events, *skipped, ActiveLoop(FORM), SlotSet(REQUESTED_SLOT, "email"), ActionExecuted(LISTEN)]
 
@@ -178,10 +184,10 @@ class ActionResumeAfterPerson(Action):  # type: ignore[misc]
         events: list[EventType] = [SlotSet(name, value) for name, value in restored.items()]
         events.append(SlotSet("person_joining", False))
         if asked is None:
-            dispatcher.utter_message(response="utter_back_nothing_missing")
+            say_first(dispatcher, "utter_back_nothing_missing")
             if tracker.active_loop_name == FORM:
                 events.append(ActiveLoop(None))
             return [*events, SlotSet(REQUESTED_SLOT, None), ActionExecuted(LISTEN)]
-        dispatcher.utter_message(response="utter_back_from_person")
-        dispatcher.utter_message(response=f"utter_ask_{asked}")
+        say_first(dispatcher, "utter_back_from_person")
+        say_first(dispatcher, f"utter_ask_{asked}")
         return [*events, ActiveLoop(FORM), SlotSet(REQUESTED_SLOT, asked), ActionExecuted(LISTEN)]

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 # A ``bot`` event whose metadata says ``author: rep`` (with ``rep_id``) was written by a person.
 REP_AUTHOR = "rep"
+SPOKEN_FIRST = ownership.SPOKEN_FIRST  # ``spoken_first: true`` in a bot event's metadata
 
 _rasa_metadata = MetaData()
 RASA_EVENTS = Table(
@@ -182,11 +183,14 @@ def _message(conversation: Conversation, event: RasaEvent, kind: str) -> Message
             rasa_event_id=event.id,
         )
     buttons = ((data.get("data") or {}).get("buttons")) or []
+    extra: dict[str, Any] = {"buttons": buttons} if buttons else {}
+    if metadata.get(SPOKEN_FIRST) is True:  # said on the bot's own initiative (ownership.lines_to_relay)
+        extra[SPOKEN_FIRST] = True
     return Message(
         conversation=conversation,
         role=MessageRole.BOT,
         text=data.get("text") or "",
-        extra={"buttons": buttons} if buttons else {},
+        extra=extra,
         sent_at=_timestamp(data),
         rasa_event_id=event.id,
     )
