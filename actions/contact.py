@@ -85,8 +85,8 @@ class ActionAskContact(Action):  # type: ignore[misc]
         reopened = [SlotSet(slot, None) for slot in ("email", "phone") if slot in missing and slots.get(slot)]
         offered: list[dict[str, Any]] = []
         if intent == "request_human":
-            offered = offer_a_person(dispatcher, tracker)
-            if offered and missing:
+            offered = offer_a_person(dispatcher, tracker)  # events only when a rep is joining
+            if offered and missing:  # meanwhile, how to reach the visitor and what helps the rep prepare
                 dispatcher.utter_message(response="utter_while_you_wait")
         else:
             dispatcher.utter_message(response=ACKNOWLEDGEMENTS.get(intent, "utter_handoff_ack"))
