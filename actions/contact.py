@@ -5,7 +5,7 @@ they hear when the team is back and are handed over as soon as they can be reach
 (`ValidateQualificationForm.run`). Either way the form then asks what helps that person prepare.
 
 `action_ask_contact` acknowledges the request and sets `needs_contact`, on which the rules branch: the form
-asks only the missing contact questions (`ValidateQualificationForm.next_requested_slot`), or the lead is
+asks only the missing contact questions (`next_question`), or the lead is
 captured at once.
 """
 

@@ -185,16 +185,26 @@ class InboxItem:
     reason: str
     created_at: datetime
     read: bool
+    waiting_in: str | None = None  # the lead's conversation, while its visitor waits there for a person
+
+
+def _waiting_conversation(notification: Notification) -> str | None:
+    conversations = notification.lead.conversations
+    sender = conversations[0].sender_id if conversations else None
+    return sender if sender is not None and _waits_for_a_person(notification, sender) else None
 
 
 def inbox(session: Session, rep_id: int) -> list[InboxItem]:
-    """A rep's web inbox, newest first."""
+    """A rep's web inbox, newest first; a hand-off whose visitor waits in the chat says where to join."""
     rows = session.scalars(
         select(Notification)
         .where(Notification.rep_id == rep_id, Notification.channel == NotificationChannel.INBOX)
         .order_by(Notification.id.desc())
     )
-    return [InboxItem(r.id, r.lead_id, r.reason, r.created_at, r.read_at is not None) for r in rows]
+    return [
+        InboxItem(r.id, r.lead_id, r.reason, r.created_at, r.read_at is not None, _waiting_conversation(r))
+        for r in rows
+    ]
 
 
 def mark_read(session: Session, rep_id: int, lead_id: int, now: datetime | None = None) -> int:

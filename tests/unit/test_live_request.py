@@ -12,7 +12,7 @@ from crm_core.conversations import conversation_for
 from crm_core.leads import capture_lead
 from crm_core.lifecycle import accept
 from crm_core.models import Lead, NotificationChannel, Owner, Rep
-from crm_core.notifications import claim_due
+from crm_core.notifications import claim_due, inbox
 from crm_core.ownership import Move
 from crm_core.policy import LeadFacts
 from crm_core.schemas import ConversationRef
@@ -151,6 +151,10 @@ def test_joining_hands_the_lead_over_and_the_conversation_waits_with_a_link_to_j
     [card] = claim_due(session, NotificationChannel.TELEGRAM, TUESDAY_10_UTC)
     assert "waiting in the chat" in card.text
     assert "join at http://localhost:8000/console/live/visitor-3" in card.text
+    [item] = inbox(session, rep.id)  # the console inbox links to the live view while the visitor waits
+    assert item.waiting_in == "visitor-3"
+    ownership.change(session, "visitor-3", Move.TAKE_OVER, rep_id=rep.id, by="console")
+    assert inbox(session, rep.id)[0].waiting_in is None
 
 
 def test_a_rep_who_already_accepted_the_lead_is_still_told_the_visitor_waits(session: Session) -> None:
