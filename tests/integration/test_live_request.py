@@ -61,7 +61,7 @@ def test_a_rep_on_shift_is_asked_to_join_takes_over_and_hands_back_to_the_next_o
     stack: Stack, api: httpx.Client, rosa: int
 ) -> None:
     sender = "live-join"
-    stack.say(sender, "hi there")
+    stack.say(sender, "hi, good afternoon to you")
     stack.say(sender, "we need a chatbot that answers questions on our online shop")
     reply = said(stack.say(sender, "can I talk to a real person please?"))
     assert "I've asked Rosa Diaz from our team to join this chat" in reply, reply
