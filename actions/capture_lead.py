@@ -10,9 +10,9 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from actions.dialogue import slot_or_none
-from crm_core import ownership
 from crm_core.db import unit_of_work
 from crm_core.leads import capture_lead
 from crm_core.lifecycle import hand_to_a_person
@@ -66,9 +66,13 @@ def next_steps(
     consent: bool,
     rep: str | None,
     handed_off: bool = False,
+    joining: bool = False,
 ) -> str:
-    """What the visitor is told: only what will happen. Nobody is promised a call they can't receive."""
+    """What the visitor is told: only what will happen. Nobody is promised a call they can't receive, and
+    one a rep is joining live is told to wait for them here."""
     if wants_a_person:
+        if handed_off and joining:
+            return "utter_joining_done"
         if handed_off:
             return "utter_handoff_done"
         if not contact:
@@ -99,21 +103,25 @@ def lead_source(events: list[dict[str, Any]], channel: str) -> str:
     return found[:200]
 
 
+def capture(session: Session, tracker: Tracker) -> LeadOut:
+    """Captures (or updates) the conversation's lead from its slots, in ``session``'s transaction."""
+    channel = tracker.get_latest_input_channel() or "unknown"
+    return capture_lead(
+        session,
+        facts_from_slots(tracker.current_slot_values()),
+        ConversationRef(channel=channel, sender_id=tracker.sender_id),
+        language=tracker.get_slot("language") or "en",
+        source=lead_source(tracker.events, channel),
+    )
+
+
 def save_lead(tracker: Tracker, hand_over: bool) -> LeadOut:
     """Captures (or updates) the conversation's lead from its slots; with ``hand_over``, hands it to a person
     in the same transaction: the lead, its assignment, the notifications. Raises SQLAlchemyError."""
-    channel = tracker.get_latest_input_channel() or "unknown"
     with unit_of_work() as session:
-        lead = capture_lead(
-            session,
-            facts_from_slots(tracker.current_slot_values()),
-            ConversationRef(channel=channel, sender_id=tracker.sender_id),
-            language=tracker.get_slot("language") or "en",
-            source=lead_source(tracker.events, channel),
-        )
+        lead = capture(session, tracker)
         if hand_over:
             rep = hand_to_a_person(session, lead.id)
-            ownership.ask_for_person(session, tracker.sender_id)  # a rep may take the chat over live
             lead = lead.model_copy(update={"assigned_rep": rep.name if rep else None})
     return lead
 
@@ -152,8 +160,9 @@ class ActionCaptureLead(Action):  # type: ignore[misc]
             log.exception("could not store the lead of conversation %s", tracker.sender_id)
             dispatcher.utter_message(response="utter_lead_not_saved")
             return []
+        joining = tracker.get_slot("person_joining") is True
         response = next_steps(
-            lead.qualification, wants_a_person, contact, facts.consent, lead.assigned_rep, handed_off
+            lead.qualification, wants_a_person, contact, facts.consent, lead.assigned_rep, handed_off, joining
         )
         say_next_steps(dispatcher, response, facts, lead)
         return lead_slots(lead)

@@ -1,10 +1,11 @@
 """Contact before any promise: a visitor who asks for a person, or who already bought elsewhere, is asked how
 to reach them (and, for a later check-in, whether we may) before anything is promised. One who asks for a
-person is handed over as soon as they can be reached (`ValidateQualificationForm.run`), then asked what helps
-that person prepare.
+person while a rep can take the chat is told that the rep is joining (`actions.person.offer_a_person`); else
+they hear when the team is back and are handed over as soon as they can be reached
+(`ValidateQualificationForm.run`). Either way the form then asks what helps that person prepare.
 
 `action_ask_contact` acknowledges the request and sets `needs_contact`, on which the rules branch: the form
-asks only the missing contact questions (`ValidateQualificationForm.next_requested_slot`), or the lead is
+asks only the missing contact questions (`next_question`), or the lead is
 captured at once.
 """
 
@@ -16,15 +17,37 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.dialogue import SKIPPED, latest_intent
+from actions.person import offer_a_person
 
 ACKNOWLEDGEMENTS = {"request_human": "utter_handoff_ack", "bought_competitor": "utter_nurture_ack"}
 CONTACT_SLOTS = ("person_name", "email", "phone", "consent")
 
 
-def contact_only(tracker: Tracker) -> bool:
+def contact_only(slots: dict[str, Any]) -> bool:
     """Whether the form should ask only how to reach the visitor: a competitor's customer is parked for a
     later check-in."""
-    return tracker.get_slot("bought_competitor") is True and tracker.get_slot("wants_person") is not True
+    return slots.get("bought_competitor") is True and slots.get("wants_person") is not True
+
+
+def next_question(slots: dict[str, Any], form_slots: list[str]) -> str | None:
+    """The form's next question: the first empty one in the domain's order, except that a phone number is
+    asked only when there is no e-mail, and that a visitor who asked for a person or already bought
+    elsewhere is asked how to reach them first (or only). None: nothing left to ask."""
+    if slots.get("just_asking") is True:
+        return None
+    wanted = form_slots
+    if slots.get("wants_person") is True:
+        wanted = questions_for_a_person(slots, form_slots)
+    elif contact_only(slots):
+        missing = missing_contact_slots(slots, wants_person=False)
+        wanted = [slot for slot in form_slots if slot in missing]
+    for slot in wanted:
+        if slots.get(slot) is not None:
+            continue
+        if slot == "phone" and slots.get("email") not in (None, SKIPPED):
+            continue
+        return slot
+    return None
 
 
 def questions_for_a_person(slots: dict[str, Any], form_slots: list[str]) -> list[str]:
@@ -56,9 +79,15 @@ class ActionAskContact(Action):  # type: ignore[misc]
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         intent = latest_intent(tracker) or ""
-        dispatcher.utter_message(response=ACKNOWLEDGEMENTS.get(intent, "utter_handoff_ack"))
         slots = tracker.current_slot_values()
         missing = missing_contact_slots(slots, wants_person=intent == "request_human")
         # An e-mail or phone skipped earlier is asked again: the visitor now wants to be reached.
         reopened = [SlotSet(slot, None) for slot in ("email", "phone") if slot in missing and slots.get(slot)]
-        return [*reopened, SlotSet("needs_contact", bool(missing))]
+        offered: list[dict[str, Any]] = []
+        if intent == "request_human":
+            offered = offer_a_person(dispatcher, tracker)  # events only when a rep is joining
+            if offered and missing:  # meanwhile, how to reach the visitor and what helps the rep prepare
+                dispatcher.utter_message(response="utter_while_you_wait")
+        else:
+            dispatcher.utter_message(response=ACKNOWLEDGEMENTS.get(intent, "utter_handoff_ack"))
+        return [*reopened, *offered, SlotSet("needs_contact", bool(missing))]

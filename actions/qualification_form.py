@@ -17,7 +17,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.capture_lead import facts_from_slots, lead_slots, next_steps, save_lead, say_next_steps
-from actions.contact import contact_only, missing_contact_slots, questions_for_a_person
+from actions.contact import next_question
 from actions.dialogue import (
     SKIPPED,
     current_language,
@@ -157,7 +157,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
             events.append(SlotSet("company_size", size))  # "(we're about 40 people)" in any answer
         tracker.add_slots(events)
         events += await super().run(dispatcher, tracker, domain)
-        return events + self._hand_over_once_reachable(dispatcher, tracker, events)
+        handed_over = self._hand_over_once_reachable(dispatcher, tracker, events)
+        return events + (handed_over or self._keep_the_rep_informed(tracker, events))
 
     def _not_an_answer(
         self, asked: str, reply: str, dispatcher: CollectingDispatcher, tracker: Tracker
@@ -194,6 +195,22 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         dispatcher.utter_message(response="utter_while_you_wait")
         return [SlotSet("handed_off", True), *lead_slots(lead)]
 
+    @staticmethod
+    def _keep_the_rep_informed(tracker: Tracker, events: list[EventType]) -> list[EventType]:
+        """A lead already with a person gets a new e-mail or phone at once, not when the form ends: the
+        visitor nobody could join in time leaves it for a callback and may close the chat right after."""
+        given = [
+            e for e in events if e.get("name") in ("email", "phone") and e.get("value") not in (None, SKIPPED)
+        ]
+        if not (given and tracker.get_slot("handed_off") is True):
+            return []
+        try:
+            lead = save_lead(tracker, hand_over=False)  # validated values are already in
+        except SQLAlchemyError:
+            log.exception("could not store the new contact of conversation %s", tracker.sender_id)
+            return []  # the lead is updated again when the form ends
+        return lead_slots(lead)
+
     def _reply_to_non_answer(self, tracker: Tracker, asked: str) -> str | None:
         """The reply to a message that does not answer the question for ``asked``, or None when it does
         ("just_asking" when it says the visitor is only looking)."""
@@ -226,24 +243,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     async def next_requested_slot(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> EventType | None:
-        """The domain's order, except that a phone number is asked only when there is no e-mail, and that a
-        visitor who asked for a person or already bought elsewhere is asked only how to reach them."""
-        slots = dict(tracker.slots)
-        if slots.get("just_asking") is True:
-            return SlotSet(REQUESTED_SLOT, None)
-        wanted = self.domain_slots(domain)
-        if tracker.get_slot("wants_person") is True:
-            wanted = questions_for_a_person(slots, wanted)
-        elif contact_only(tracker):
-            missing = missing_contact_slots(slots, wants_person=False)
-            wanted = [slot for slot in wanted if slot in missing]
-        for slot in wanted:
-            if slots.get(slot) is not None:
-                continue
-            if slot == "phone" and slots.get("email") not in (None, SKIPPED):
-                continue
-            return SlotSet(REQUESTED_SLOT, slot)
-        return SlotSet(REQUESTED_SLOT, None)
+        """The first question not answered yet (``actions.contact.next_question``)."""
+        return SlotSet(REQUESTED_SLOT, next_question(dict(tracker.slots), self.domain_slots(domain)))
 
     # ------------------------------------------------------------------ facts volunteered in passing
 

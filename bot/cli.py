@@ -15,7 +15,7 @@ from crm_core.errors import CrmError, explain
 from crm_core.leads import LeadQuery, get_lead, list_leads
 from crm_core.reps import add_rep, list_reps, parse_hours
 from crm_core.schemas import LeadOut, NewRep
-from crm_core.transcripts import OwnershipChangeOut, sync_transcripts, transcript
+from crm_core.transcripts import as_text, sync_transcripts, transcript
 
 app = typer.Typer(help="Embudo: lead capture and qualification with a small CRM.", no_args_is_help=True)
 reps_app = typer.Typer(help="Sales reps who receive qualified leads.", no_args_is_help=True)
@@ -218,25 +218,8 @@ def transcripts_show(
     if output == "json":
         typer.echo(found.model_dump_json(indent=2))
         return
-    typer.echo(f"Conversation {found.sender_id} on {found.channel}, lead {found.lead_id or '-'}")
-    changes = list(found.ownership)
-    for message in found.messages:
-        while changes and changes[0].changed_at <= message.sent_at:  # who answered from then on
-            _echo_ownership(changes.pop(0))
-        understood = message.intent and message.confidence is not None
-        intent = f"  [{message.intent} {message.confidence:.2f}]" if understood else ""
-        author = f"rep #{message.rep_id}" if message.rep_id else message.role.value
-        typer.echo(f"{message.sent_at:%Y-%m-%d %H:%M:%S}  {author:<7} {message.text}{intent}")
-    for change in changes:
-        _echo_ownership(change)
-
-
-def _echo_ownership(change: OwnershipChangeOut) -> None:
-    rep = f" (rep #{change.rep_id})" if change.rep_id else ""
-    typer.echo(
-        f"{change.changed_at:%Y-%m-%d %H:%M:%S}  --      "
-        f"{change.from_owner.value} → {change.to_owner.value}{rep}, by {change.changed_by}"
-    )
+    for line in as_text(found):
+        typer.echo(line)
 
 
 cli_crm.register(app, leads_app, reps_app)

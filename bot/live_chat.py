@@ -7,8 +7,13 @@ the change is rolled back and nothing changed. A rep's message is a ``bot`` even
 ``execute_side_effects`` to the conversation's latest input channel: on the widget's socket.io channel Rasa
 emits it at once to the room named by the session id. Its text travels in a custom payload, because Rasa's
 socket.io output drops a text message's metadata, and the widget needs the rep's name.
+
+When the bot must speak first — nobody took a waiting conversation in time (``give_up_waiting``, run by the
+notifier), or a rep handed one back — Rasa runs one of the bot's actions in the conversation
+(``POST /conversations/ID/execute``), its messages sent the same way.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +29,8 @@ from crm_core.db import unit_of_work
 from crm_core.errors import CrmError
 from crm_core.ownership import Move, Ownership
 from crm_core.transcripts import REP_AUTHOR
+
+log = logging.getLogger(__name__)
 
 
 class LiveChatSettings(BaseSettings):
@@ -76,6 +83,25 @@ class RasaApi:
         if not response.is_success:
             raise RasaUnavailable(f"Rasa refused the change (HTTP {response.status_code}): nothing changed.")
 
+    def execute(self, sender_id: str, action: str) -> None:
+        """Run one of the bot's actions in the conversation now, its messages sent over the channel the
+        visitor last wrote on: how the bot speaks first (nobody joined, the rep handed back)."""
+        params = {"include_events": "NONE", "output_channel": "latest"}
+        if self.token:
+            params["token"] = self.token
+        url = f"{self.url}/conversations/{quote(sender_id, safe='')}/execute"
+        try:
+            response = self.http.post(url, params=params, json={"name": action})
+        except httpx.HTTPError as error:
+            raise RasaUnavailable(f"Rasa is unreachable ({error.__class__.__name__}).") from None
+        if not response.is_success:
+            raise RasaUnavailable(f"Rasa did not run {action} (HTTP {response.status_code}).")
+
+
+# What the bot runs when it speaks first: nobody took a waiting conversation; a rep handed one back.
+NOBODY_JOINED_ACTION = "action_nobody_joined"
+RESUME_ACTION = "action_resume_after_person"
+
 
 def rep_message_event(rep_id: int, rep_name: str, text: str) -> dict[str, Any]:
     """Rasa's ``bot`` event for a rep's message: the widget shows the name, transcripts the author."""
@@ -111,8 +137,26 @@ def take_over(rasa: RasaApi, sender_id: str, rep_id: int, by: str) -> Ownership:
 
 
 def hand_back(rasa: RasaApi, sender_id: str, by: str, rep_id: int | None = None) -> Ownership:
-    """The bot answers again (``rep_id``, when given, must be the owner)."""
-    return _follow(rasa, sender_id, Move.HAND_BACK, by, rep_id)
+    """The bot answers again (``rep_id``, when given, must be the owner), and at once picks up where it makes
+    sense: the qualification questions still unanswered. The hand-back stands even if Rasa cannot run that
+    now; the bot then carries on at the visitor's next message."""
+    state = _follow(rasa, sender_id, Move.HAND_BACK, by, rep_id)
+    try:
+        rasa.execute(sender_id, RESUME_ACTION)
+    except RasaUnavailable as error:
+        log.warning("conversation %s handed back, but the bot could not resume at once: %s", sender_id, error)
+    return state
+
+
+def give_up_waiting(rasa: RasaApi, sender_id: str, minutes: float) -> Ownership:
+    """Nobody took the waiting conversation within ``minutes``: the bot owns it again and tells the visitor
+    so, asking how to call them back (the lead keeps its rep and SLA). All or nothing, like a take-over:
+    if Rasa cannot deliver the message, the conversation keeps waiting and this is tried again."""
+    with unit_of_work() as session:
+        by = f"nobody took it over within {minutes:g} min"
+        ownership.change(session, sender_id, Move.GIVE_UP_WAITING, by=by)
+        rasa.execute(sender_id, NOBODY_JOINED_ACTION)  # the action reads no CRM row: nothing waits on us
+        return ownership.current(session, sender_id)
 
 
 def send(rasa: RasaApi, sender_id: str, rep_id: int, text: str) -> SentMessage:

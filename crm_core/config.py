@@ -3,6 +3,7 @@
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("qualification_policy.yml")
@@ -40,6 +41,9 @@ class Settings(BaseSettings):
     webhook_secret: str = ""
     webhook_max_attempts: int = 8
     webhook_backoff_seconds: int = 30
+    # A visitor who asked for a person waits this long for a rep to take the chat over; then the bot
+    # says nobody could join and asks how to call them back (crm_core.live_request).
+    live_wait_minutes: float = Field(default=3.0, gt=0)
     # Conversations of never-qualified visitors are purged after this many idle days (`embudo privacy purge`).
     retention_days: int = 180
 

@@ -194,23 +194,24 @@ def _duration(span: timedelta) -> str:
 HUMAN_REQUESTED = "the visitor asked to talk to a person"
 
 
-def hand_to_a_person(session: Session, lead_id: int, now: datetime | None = None) -> Rep | None:
+def hand_to_a_person(
+    session: Session, lead_id: int, now: datetime | None = None, cause: str = HUMAN_REQUESTED
+) -> Rep | None:
     """A visitor asked for a human: the lead goes to a rep now, whatever its class (or the current owner is
-    told again). Returns who has it, or None when nobody is eligible (then it waits in the queue)."""
+    told again). Returns who has it, or None when nobody is eligible (then it waits in the queue).
+    ``cause`` is what the rep is told (e.g. that the visitor is waiting in the chat)."""
     lead = _lead(session, lead_id)
     now = now or utcnow()
     if lead.assigned_rep is not None:
-        notify_owner(session, lead, lead.assigned_rep, f"{HUMAN_REQUESTED} (already yours)", now)
+        notify_owner(session, lead, lead.assigned_rep, f"{cause} (already yours)", now)
         session.flush()
         return lead.assigned_rep
     if is_closed(lead):  # nobody to tell, and a closed lead is not routed: an admin sees it in the log
-        why = (
-            f"{HUMAN_REQUESTED}, but the lead is {lead.stage.value} and has no owner: reopen it to assign it"
-        )
+        why = f"{cause}, but the lead is {lead.stage.value} and has no owner: reopen it to assign it"
         routing.log_event(session, lead, AssignmentAction.QUEUED, None, why, now)
         session.flush()
         return None
-    return assign(session, lead, now, cause=HUMAN_REQUESTED)
+    return assign(session, lead, now, cause=cause)
 
 
 def _waiting_for(session: Session, lead_id: int, rep_id: int) -> Lead:

@@ -13,11 +13,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from crm_core.config import get_settings
 from crm_core.errors import NotFound
-from crm_core.models import Lead, Notification, NotificationChannel, Rep, utcnow
+from crm_core.models import (
+    ConversationOwner,
+    Lead,
+    Notification,
+    NotificationChannel,
+    Owner,
+    Rep,
+    utcnow,
+)
 from crm_core.outbox import backoff
 
 MAX_BACKOFF = timedelta(minutes=10)
@@ -68,11 +76,11 @@ def _card(notification: Notification) -> LeadCard:
     reasons = "; ".join(
         f"{r['component']} {r['points']:+d} {r['why']}" for r in lead.reasons if r.get("points")
     )
-    link = (
-        f"{get_settings().public_web_url.rstrip('/')}/console/transcripts/{conversation.sender_id}"
-        if conversation
-        else "no transcript"
-    )
+    base = get_settings().public_web_url.rstrip("/")
+    link = f"{base}/console/transcripts/{conversation.sender_id}" if conversation else "no transcript"
+    live = []
+    if conversation is not None and _waits_for_a_person(notification, conversation.sender_id):
+        live = [f"The visitor is waiting in the chat: join at {base}/console/live/{conversation.sender_id}"]
     grade = f"{lead.qualification.value.upper()} · {lead.temperature.value} · score {lead.score}/100"
     subject = f"Lead #{lead.id}: {who} — {grade}"
     text = "\n".join(
@@ -85,10 +93,17 @@ def _card(notification: Notification) -> LeadCard:
             f"Language: {lead.language} · Source: {lead.source or '-'}",
             f"Why: {reasons or '-'}",
             f"Transcript: {link}",
+            *live,
             f"({notification.reason})",
         ]
     )
     return LeadCard(notification.id, lead.id, rep.telegram_chat_id, rep.email, subject, text)
+
+
+def _waits_for_a_person(notification: Notification, sender_id: str) -> bool:
+    session = object_session(notification)
+    row = session.get(ConversationOwner, sender_id) if session is not None else None
+    return row is not None and row.owner is Owner.WAITING
 
 
 def claim_due(
@@ -114,7 +129,10 @@ def claim_due(
     cards = []
     lease = timedelta(seconds=get_settings().notify_lease_seconds)
     for row in rows:
-        if row.lead.assigned_rep_id != row.rep_id or row.lead.accepted_at is not None:
+        # Accepted since it was written: the rep knows. Written after (the visitor asked for a person on
+        # a lead the rep already works): still news.
+        accepted = row.lead.accepted_at is not None and row.lead.accepted_at >= row.created_at
+        if row.lead.assigned_rep_id != row.rep_id or accepted:
             row.failed_at = now
             row.last_error = "cancelled: the lead no longer waits for this rep"
             continue
@@ -167,16 +185,26 @@ class InboxItem:
     reason: str
     created_at: datetime
     read: bool
+    waiting_in: str | None = None  # the lead's conversation, while its visitor waits there for a person
+
+
+def _waiting_conversation(notification: Notification) -> str | None:
+    conversations = notification.lead.conversations
+    sender = conversations[0].sender_id if conversations else None
+    return sender if sender is not None and _waits_for_a_person(notification, sender) else None
 
 
 def inbox(session: Session, rep_id: int) -> list[InboxItem]:
-    """A rep's web inbox, newest first."""
+    """A rep's web inbox, newest first; a hand-off whose visitor waits in the chat says where to join."""
     rows = session.scalars(
         select(Notification)
         .where(Notification.rep_id == rep_id, Notification.channel == NotificationChannel.INBOX)
         .order_by(Notification.id.desc())
     )
-    return [InboxItem(r.id, r.lead_id, r.reason, r.created_at, r.read_at is not None) for r in rows]
+    return [
+        InboxItem(r.id, r.lead_id, r.reason, r.created_at, r.read_at is not None, _waiting_conversation(r))
+        for r in rows
+    ]
 
 
 def mark_read(session: Session, rep_id: int, lead_id: int, now: datetime | None = None) -> int:

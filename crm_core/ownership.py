@@ -26,6 +26,9 @@ from crm_core.models import (
     utcnow,
 )
 
+# A bot line said on the bot's own initiative (nobody joined in time, a rep handed back), not in reply to a
+# visitor: the bot event's metadata says so, and crm_core.transcripts keeps the mark in the line's extra.
+SPOKEN_FIRST = "spoken_first"
 MAX_TEXT = 4000  # characters in one rep message (Telegram's limit is 4096)
 
 
@@ -154,12 +157,12 @@ def change(
     return record
 
 
-def ask_for_person(session: Session, sender_id: str) -> Ownership:
+def ask_for_person(session: Session, sender_id: str, at: datetime | None = None) -> Ownership:
     """The visitor asked for a person: a conversation the bot owns now waits for one (a rep can take it over
     live); one already waiting or with a rep stays as it is."""
     state = current(session, sender_id)
     if state.owner is Owner.BOT:
-        change(session, sender_id, Move.ASK_FOR_PERSON, by="visitor")
+        change(session, sender_id, Move.ASK_FOR_PERSON, by="visitor", at=at)
         return current(session, sender_id)
     return state
 
@@ -217,8 +220,9 @@ def conversation_of_lead(session: Session, lead_id: int) -> str:
 
 @dataclass(frozen=True)
 class LiveLine:
-    """A message a person outside the web widget must be shown: a rep's line (for the visitor's channel)
-    or a visitor's line in a conversation a rep answers now (for that rep, at ``rep_chat_id``)."""
+    """A message a person outside the web widget must be shown: a rep's line or a line the bot said on its
+    own initiative (for the visitor's channel), or a visitor's line in a conversation a rep answers now
+    (for that rep, at ``rep_chat_id``)."""
 
     message_id: int
     sender_id: str
@@ -229,7 +233,9 @@ class LiveLine:
 
 
 def lines_to_relay(session: Session, after_id: int, limit: int = 100) -> list[LiveLine]:
-    """Rep lines, and visitor lines of conversations a rep owns now, copied after message ``after_id``."""
+    """Rep lines, bot lines said on the bot's own initiative (no visitor message asked for them, so no
+    channel reply carries them), and visitor lines of conversations a rep owns now, copied after message
+    ``after_id``."""
     answered = select(ConversationOwner.sender_id).where(ConversationOwner.owner == Owner.REP)
     rows = session.execute(
         select(Message, Conversation.sender_id)
@@ -237,6 +243,7 @@ def lines_to_relay(session: Session, after_id: int, limit: int = 100) -> list[Li
         .where(
             Message.id > after_id,
             (Message.role == MessageRole.REP)
+            | ((Message.role == MessageRole.BOT) & Message.extra[SPOKEN_FIRST].as_boolean())
             | ((Message.role == MessageRole.VISITOR) & Conversation.sender_id.in_(answered)),
         )
         .order_by(Message.id)

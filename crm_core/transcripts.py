@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 # A ``bot`` event whose metadata says ``author: rep`` (with ``rep_id``) was written by a person.
 REP_AUTHOR = "rep"
+SPOKEN_FIRST = ownership.SPOKEN_FIRST  # ``spoken_first: true`` in a bot event's metadata
 
 _rasa_metadata = MetaData()
 RASA_EVENTS = Table(
@@ -182,11 +183,14 @@ def _message(conversation: Conversation, event: RasaEvent, kind: str) -> Message
             rasa_event_id=event.id,
         )
     buttons = ((data.get("data") or {}).get("buttons")) or []
+    extra: dict[str, Any] = {"buttons": buttons} if buttons else {}
+    if metadata.get(SPOKEN_FIRST) is True:  # said on the bot's own initiative (ownership.lines_to_relay)
+        extra[SPOKEN_FIRST] = True
     return Message(
         conversation=conversation,
         role=MessageRole.BOT,
         text=data.get("text") or "",
-        extra={"buttons": buttons} if buttons else {},
+        extra=extra,
         sent_at=_timestamp(data),
         rasa_event_id=event.id,
     )
@@ -230,3 +234,33 @@ def messages_after(session: Session, sender_id: str, after_id: int = 0) -> list[
             .order_by(Message.id)
         )
     )
+
+
+def author(message: MessageOut) -> str:
+    """Who wrote a line, as people read it: visitor, bot, or the rep by name and id."""
+    if message.role is not MessageRole.REP:
+        return message.role.value
+    name = message.extra.get("rep_name")
+    number = f"#{message.rep_id}" if message.rep_id else None
+    return " ".join(filter(None, ["rep", number, f"({name})" if name else None]))
+
+
+def as_text(found: TranscriptOut) -> list[str]:
+    """The conversation as plain lines (CLI, text export): every message with its author, and each change of
+    who was answering at the moment it happened."""
+
+    def change_line(change: OwnershipChangeOut) -> str:
+        rep = f" (rep #{change.rep_id})" if change.rep_id else ""
+        moved = f"{change.from_owner.value} → {change.to_owner.value}{rep}, by {change.changed_by}"
+        return f"{change.changed_at:%Y-%m-%d %H:%M:%S}  --      {moved}"
+
+    lines = [f"Conversation {found.sender_id} on {found.channel}, lead {found.lead_id or '-'}"]
+    changes = list(found.ownership)
+    for message in found.messages:
+        while changes and changes[0].changed_at <= message.sent_at:  # who answered from then on
+            lines.append(change_line(changes.pop(0)))
+        understood = message.intent and message.confidence is not None
+        intent = f"  [{message.intent} {message.confidence:.2f}]" if understood else ""
+        lines.append(f"{message.sent_at:%Y-%m-%d %H:%M:%S}  {author(message):<7} {message.text}{intent}")
+    lines += [change_line(change) for change in changes]
+    return lines

@@ -1,7 +1,9 @@
 """Delivers rep notifications (Telegram with Accept / Pass buttons, optional e-mail) and outgoing webhooks
 with retries, and runs the periodic chores: the acceptance SLA and the pickup of leads waiting in the queue
 (each every 30 s: a rep who comes on shift, is back from away or has room again gets the oldest waiting lead
-within half a minute) and the retention purge of never-qualified visitors' conversations (hourly).
+within half a minute), the end of waiting for a person (every 5 s: a visitor nobody took within
+``EMBUDO_LIVE_WAIT_MINUTES`` is told so and asked how to be called back) and the retention purge of
+never-qualified visitors' conversations (hourly).
 ``python -m bot.notify.worker``; ``make run`` starts it."""
 
 import asyncio
@@ -14,12 +16,15 @@ from email.message import EmailMessage
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
+from bot import live_chat
 from bot.notify.lead_buttons import lead_buttons
 from bot.telegram.delivery import retry_after_seconds
 from bot.telegram.settings import TelegramSettings
+from crm_core import live_request
 from crm_core.config import Settings, get_settings
 from crm_core.db import unit_of_work
-from crm_core.models import NotificationChannel
+from crm_core.errors import CrmError
+from crm_core.models import NotificationChannel, utcnow
 from crm_core.notifications import LeadCard, claim_due, mark_failed, mark_sent
 from crm_core.privacy import purge_never_qualified
 from crm_core.sla import enforce_sla, pick_up_queue
@@ -29,9 +34,10 @@ log = logging.getLogger(__name__)
 
 
 class Notifier:
-    def __init__(self, settings: Settings, bot: Bot | None) -> None:
+    def __init__(self, settings: Settings, bot: Bot | None, rasa: live_chat.RasaApi | None = None) -> None:
         self.settings = settings
         self.bot = bot
+        self.rasa = rasa or live_chat.RasaApi.from_settings()
 
     async def deliver_telegram(self) -> int:
         if self.bot is None:
@@ -114,6 +120,19 @@ class Notifier:
         if assigned:
             log.info("queued leads %s assigned", assigned)
 
+    def end_overdue_waits(self) -> None:
+        """Conversations nobody took within the wait go back to the bot, which tells the visitor."""
+        minutes = self.settings.live_wait_minutes
+        with unit_of_work() as session:
+            overdue = live_request.overdue(session, utcnow(), minutes)
+        for sender_id in overdue:
+            try:
+                live_chat.give_up_waiting(self.rasa, sender_id, minutes)
+            except CrmError as error:  # taken over meanwhile, or Rasa away: it is looked at again next round
+                log.warning("conversation %s still waiting for a person: %s", sender_id, error)
+            else:
+                log.info("nobody took conversation %s within %g min: back to the bot", sender_id, minutes)
+
     def purge_old_conversations(self) -> None:
         with unit_of_work() as session:
             audit = purge_never_qualified(session, self.settings.retention_days, self.settings.events_url)
@@ -126,10 +145,12 @@ class Notifier:
         sla_every: float = 30.0,
         purge_every: float = 3600.0,
         queue_every: float = 30.0,
+        waits_every: float = 5.0,
     ) -> None:
         chores: list[tuple[float, Callable[[], None]]] = [
             (sla_every, self.enforce_sla),
             (queue_every, self.pick_up_queue),
+            (waits_every, self.end_overdue_waits),
             (purge_every, self.purge_old_conversations),
         ]
         last_run = [float("-inf")] * len(chores)

@@ -6,7 +6,8 @@ secret token when ``EMBUDO_TELEGRAM_WEBHOOK_URL`` is set.
 Live takeover: a rep's "Take over" on a lead card makes them the one answering that lead's conversation;
 while they own one, their text in this chat goes to the visitor (``bot.live_chat.send``) and ``/handback``
 gives it back to the bot. A relay task follows the transcript (the CRM's ``messages``) and sends each rep
-line of a Telegram conversation to the visitor's chat, and each visitor line of a conversation a rep owns
+line of a Telegram conversation (and each line the bot said on its own initiative: nobody joined in time,
+the rep handed back) to the visitor's chat, and each visitor line of a conversation a rep owns
 to that rep's chat, once each and in order (its position is kept in ``ingest_cursors``).
 """
 
@@ -346,7 +347,11 @@ class Gateway:
             await asyncio.sleep(pause)
 
     async def relay_line(self, application: Application, line: ownership.LiveLine) -> None:  # type: ignore[type-arg]
-        if line.author is MessageRole.REP:
+        if line.author is MessageRole.BOT:  # said on the bot's own initiative: no reply of ours carried it
+            visitor_chat = chat_of(line.sender_id)
+            if visitor_chat is not None:
+                await self.say_to(application.bot, visitor_chat, line.text)
+        elif line.author is MessageRole.REP:
             visitor_chat = chat_of(line.sender_id)
             if visitor_chat is not None:
                 await self.say_to(

@@ -66,8 +66,8 @@ def test_browser_locale_sets_the_language_and_a_human_can_be_requested(stack: St
     reply = say(stack, sender, "quisiera que me escriba alguien de carne y hueso")
     if "¿Quieres hablar con una persona?" in reply:  # the classifier was unsure: the offer, then the button
         reply = say(stack, sender, "/request_human")
-    # Nothing is promised before the visitor says how to reach them: only the contact questions follow.
-    assert "te paso con una persona" in reply and "cómo te llamas" in reply, reply
+    # No rep at all, so nobody can join: nothing is promised before the visitor says how to reach them.
+    assert "nadie de nuestro equipo puede unirse al chat" in reply and "cómo te llamas" in reply, reply
     assert "correo" in say(stack, sender, "Gala Ferrán")
     reply = say(stack, sender, "gala.ferran@tintoreria.example")
     assert "te contactará en gala.ferran@tintoreria.example" in reply and "Qué estás buscando" in reply, reply

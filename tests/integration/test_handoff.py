@@ -71,6 +71,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "EMBUDO_SMTP_HOST": "127.0.0.1",
             "EMBUDO_SMTP_PORT": str(smtp.port),
             "EMBUDO_NOTIFY_BACKOFF_SECONDS": "0.5",
+            "EMBUDO_RASA_API_URL": stack.rasa_url,
+            "EMBUDO_EVENTS_URL": stack.events_url,
         }
         processes = [
             subprocess.Popen(
@@ -243,13 +245,15 @@ def test_a_visitor_who_asks_for_a_person_mid_form_reaches_a_rep_at_once(world: W
     reply = " ".join(
         str(r.get("text")) for r in stack.say(sender, "could I speak with an actual person instead?")
     )
-    assert "put you through to a person" in reply and "your name" in reply, reply  # contact first
-    assert "e-mail" in " ".join(str(r.get("text")) for r in stack.say(sender, "Wes Mantooth"))
-    reply = " ".join(str(r.get("text")) for r in stack.say(sender, "wes.mantooth@channel4.example"))
-    assert "contact you at wes.mantooth@channel4.example" in reply, reply
-    assert "budget in mind" in reply, reply  # handed over; the questions help the rep prepare
+    # Ana and Ben have no working hours, so are on shift: one is asked to join the chat, at once.
+    assert "from our team to join this chat" in reply and "your name" in reply, reply
     lead = stack.lead(sender)
     assert lead.assigned_rep in ("Ana", "Ben")
     chat = ANA_CHAT if lead.assigned_rep == "Ana" else BEN_CHAT
     [message] = fake.wait_for(lambda: lead_messages(fake, chat, lead.id), 20, "the rep's message")
     assert "asked to talk to a person" in str(message["text"])
+    assert f"/console/live/{sender}" in str(message["text"])  # the live view, to take it over
+    assert "e-mail" in " ".join(str(r.get("text")) for r in stack.say(sender, "Wes Mantooth"))
+    reply = " ".join(str(r.get("text")) for r in stack.say(sender, "wes.mantooth@channel4.example"))
+    assert "budget in mind" in reply, reply  # the questions help the rep prepare
+    assert stack.lead(sender).email == "wes.mantooth@channel4.example"  # the rep has it at once

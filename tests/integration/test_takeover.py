@@ -121,18 +121,21 @@ def test_a_rep_takes_over_the_widget_conversation_and_hands_it_back(
     late = api.post(f"/conversations/{sender}/messages", json={"rep_id": rosa, "text": "one more thing"})
     assert late.status_code == 409
 
-    say(page, "hi")  # the bot answers again
-    expect(bot_lines).to_have_count(bot_count + 1, timeout=20_000)
+    # The bot picks up at once with the question still open: what the visitor wrote to the rep is no answer.
+    expect(bot_lines.nth(bot_count)).to_contain_text("Thanks for talking with our team", timeout=20_000)
+    expect(bot_lines.last).to_contain_text("What are you looking for", timeout=20_000)
+    say(page, "a booking assistant for our dental clinic")  # the answer: the form goes on
+    expect(bot_lines.last).to_contain_text("budget in mind", timeout=20_000)
 
     transcript = eventually(
-        lambda: (found := lines(api, sender)) and found[-1][0] == "bot" and found,
+        lambda: (found := lines(api, sender)) and "budget in mind" in found[-1][2] and found,
         "the bot's answer after the hand-back in the transcript",
         stack,
     )
     authors = [author for author, _, _ in transcript]
     rep_at = authors.index("rep")
     assert authors[rep_at - 1 : rep_at + 1] == ["visitor", "rep"]  # the unanswered message, then the rep
-    assert authors[rep_at + 1] == "visitor" and authors[-1] == "bot"
+    assert authors[rep_at + 1] == "bot" and authors[-2:] == ["visitor", "bot"]  # the bot resumes first
 
 
 def test_a_rep_answers_from_the_console_live_view_while_the_visitor_writes_in_the_widget(
@@ -204,6 +207,8 @@ def test_a_rep_answers_from_the_console_live_view_while_the_visitor_writes_in_th
 
     console.get_by_role("button", name="Hand back to the bot").click()
     expect(console.locator("[data-live-owner]")).to_contain_text("The bot is answering")
-    replies = bot_lines.count()
-    say(visitor, "hi")
-    expect(bot_lines).to_have_count(replies + 1, timeout=20_000)
+    resumed = visitor.locator(".ew-log .ew-bot", has_text="Thanks for talking with our team")
+    expect(resumed).to_have_count(1, timeout=20_000)  # the bot resumes at once, with the open question
+    expect(bot_lines.last).to_contain_text("What are you looking for")
+    say(visitor, "a chatbot for our clinic")
+    expect(bot_lines.last).to_contain_text("budget in mind", timeout=20_000)

@@ -127,9 +127,20 @@ def test_a_rep_takes_over_a_telegram_chat_from_the_lead_card_and_hands_it_back(
     fake.user_says(ana, "/handback")
     arrives(fake, ANA_CHAT, "The bot answers the visitor again.")
     assert stack.tracker(SENDER)["paused"] is False
-    before = len(texts(fake, VISITOR_CHAT))
-    fake.user_says(visitor, "hello")
+    # The bot resumes on its own with the question still open (the message to Ana is no answer to it).
+    resumed = fake.wait_for(
+        lambda: (
+            (sent := texts(fake, VISITOR_CHAT))[-2].startswith("Thanks for talking with our team!")
+            and sent[-1].startswith("What are you looking for")
+            and sent
+        ),
+        30,
+        "the bot resuming in the visitor's chat",
+    )
+    before = len(resumed)
+    fake.user_says(visitor, "a booking bot for our guest house")
     fake.wait_for(lambda: len(texts(fake, VISITOR_CHAT)) > before, 30, "the bot answering again")
+    assert "budget in mind" in texts(fake, VISITOR_CHAT)[-1]
     # No longer answering: Ana's text goes to the bot as her own chat (the bot replies to her), not to Ines.
     before = len(texts(fake, ANA_CHAT))
     fake.user_says(ana, "hello?")

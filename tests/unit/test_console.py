@@ -397,3 +397,20 @@ def test_winning_a_lead_with_open_deals_is_refused_and_names_them(
     assert refused.status_code == 409
     assert "still has open deals: #" in refused.text and "&#39;Shop bot&#39; (sql)" in refused.text
     assert lead_row(db_url, seeded.rosa_lead).stage is Stage.SQL
+
+
+def test_the_inbox_links_to_the_live_view_while_the_visitor_waits_for_a_person(
+    web: str, seeded: Seeded, db_url: str
+) -> None:
+    from crm_core import live_request, ownership
+    from crm_core.models import utcnow
+    from crm_core.ownership import Move
+
+    with unit_of_work(db_url) as session:  # the visitor asks for a person: Rosa, who has the lead, is told
+        live_request.join_now(session, seeded.rosa_lead, seeded.rosa_sender, utcnow())
+    rosa = signed_in(web, ROSA)
+    join = f'href="/console/live/{seeded.rosa_sender}">Join the chat now</a>'
+    assert join in rosa.get("/console/inbox").text
+    with unit_of_work(db_url) as session:
+        ownership.change(session, seeded.rosa_sender, Move.TAKE_OVER, rep_id=seeded.rosa_rep_id, by="test")
+    assert "Join the chat now" not in rosa.get("/console/inbox").text  # someone answers: nothing to join

@@ -202,6 +202,27 @@ def test_lines_to_relay_are_rep_lines_and_visitor_lines_of_conversations_a_rep_a
     ]
 
 
+def test_lines_the_bot_said_on_its_own_initiative_are_relayed_and_its_replies_are_not(
+    session: Session, reps: tuple[int, int], tmp_path: Path
+) -> None:
+    from crm_core.models import MessageRole
+    from crm_core.transcripts import sync_transcripts
+
+    events = RasaEvents(tmp_path / "tracker.db")
+    events.user("telegram-78", "hello", "greet", 0.9)
+    events.publish("telegram-78", {"event": "bot", "text": "Hi! What are you looking for?", "data": {}})
+    sync_transcripts(session, events.url)
+    start = ownership.newest_message_id(session)
+    events.publish(  # a hand-back: the bot resumes without being asked
+        "telegram-78",
+        {"event": "bot", "text": "And your name?", "data": {}, "metadata": {"spoken_first": True}},
+    )
+    sync_transcripts(session, events.url)
+    relayed = [(line.author, line.text) for line in ownership.lines_to_relay(session, start)]
+    assert relayed == [(MessageRole.BOT, "And your name?")]
+    assert ownership.lines_to_relay(session, 0)[0].text == "And your name?"  # the reply never is
+
+
 def test_the_conversation_of_a_lead(session: Session, reps: tuple[int, int]) -> None:
     from tests.unit.helpers import make_lead
 

@@ -31,7 +31,7 @@ from crm_core.leads import LeadQuery, lead_out
 from crm_core.models import ActivityKind, Lead, Rep, Stage, utcnow
 from crm_core.pipeline import current_pipeline
 from crm_core.schemas import DealUpdate, LeadOut, NewDeal
-from crm_core.transcripts import TranscriptOut
+from crm_core.transcripts import TranscriptOut, as_text
 from crm_core.users import UserOut
 
 router = APIRouter(prefix="/console")
@@ -474,6 +474,4 @@ def transcript_export(user: RepOrAdmin, sender_id: str, format: str = "txt") -> 
     if format == "json":
         body = json.dumps(found.model_dump(mode="json"), indent=2, ensure_ascii=False)
         return Response(body, media_type="application/json", headers=headers)
-    lines = [f"Conversation {found.sender_id} on {found.channel}, lead {found.lead_id or '-'}"]
-    lines += [f"{m.sent_at:%Y-%m-%d %H:%M:%S}  {m.role.value:<7} {m.text}" for m in found.messages]
-    return PlainTextResponse("\n".join(lines) + "\n", headers=headers)
+    return PlainTextResponse("\n".join(as_text(found)) + "\n", headers=headers)

@@ -1,0 +1,174 @@
+"""Asking for a person in the dialogue (actions/person.py): the visitor is told a rep is joining, or when the
+team is back in their own time; nobody joined in time; the rep handed back. Real actions, real domain, a
+real SQLite CRM."""
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.contact import ActionAskContact
+from actions.person import ActionNobodyJoined, ActionResumeAfterPerson, when_back
+from crm_core import ownership
+from crm_core.config import get_settings
+from crm_core.db import get_engine, unit_of_work
+from crm_core.models import Notification, Owner
+from crm_core.reps import add_rep
+from crm_core.schemas import NewRep
+from tests.unit.test_contact_first import DOMAIN
+
+TUESDAY_23_UTC = datetime(2026, 12, 1, 23, 0, tzinfo=UTC)  # Wednesday 00:00 in Madrid
+
+
+@pytest.mark.parametrize(
+    ("at", "zone", "language", "now", "said"),
+    [
+        (datetime(2026, 12, 2, 8, 0, tzinfo=UTC), "Europe/Madrid", "en", TUESDAY_23_UTC, "today at 09:00 (your time)"),
+        (datetime(2026, 12, 2, 8, 0, tzinfo=UTC), None, "en", TUESDAY_23_UTC, "tomorrow at 08:00 (UTC)"),
+        (datetime(2026, 12, 2, 8, 0, tzinfo=UTC), "Mars/Olympus", "en", TUESDAY_23_UTC, "tomorrow at 08:00 (UTC)"),
+        (datetime(2026, 12, 7, 8, 0, tzinfo=UTC), "Europe/Madrid", "es", datetime(2026, 12, 4, 17, 0, tzinfo=UTC),
+         "el lunes a las 09:00 (tu hora)"),
+        (datetime(2027, 1, 12, 8, 0, tzinfo=UTC), None, "en", TUESDAY_23_UTC, "on 12 January at 08:00 (UTC)"),
+        (datetime(2027, 1, 12, 8, 0, tzinfo=UTC), None, "es", TUESDAY_23_UTC, "el 12 de enero a las 08:00 (UTC)"),
+    ],
+)  # fmt: skip
+def test_when_the_team_is_back_is_said_in_the_visitors_time(
+    at: datetime, zone: str | None, language: str, now: datetime, said: str
+) -> None:
+    assert when_back(at, zone, language, now) == said
+
+
+def tracker(sender: str, intent: str = "inform", active_loop: str | None = None, **known: Any) -> Tracker:
+    slots = {name: None for name in DOMAIN["slots"]} | {"language": "en"} | known
+    message = {
+        "text": "…",
+        "intent": {"name": intent},
+        "intent_ranking": [{"name": intent, "confidence": 0.9}],
+    }
+    metadata = {"timezone": "Europe/Madrid"}
+    events = [
+        {"event": "user", "text": "…", "parse_data": message, "input_channel": "rest", "metadata": metadata}
+    ]
+    loop = {"name": active_loop} if active_loop else {}
+    return Tracker(sender, slots, message, events, False, None, loop, "action_listen")
+
+
+def run(action: Any, visitor: Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, visitor, DOMAIN))
+    return events, dispatcher.messages
+
+
+@pytest.fixture
+def crm(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("EMBUDO_DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    yield db_url
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+
+
+def test_a_rep_on_shift_is_asked_to_join_and_the_conversation_waits_for_them(crm: str) -> None:
+    with unit_of_work(crm) as session:
+        add_rep(session, NewRep(name="Rosa Diaz", languages=["en"]))  # no hours: always on shift
+    events, said = run(ActionAskContact(), tracker("live-1", "request_human", wants_person=True))
+    assert [(m["response"], m.get("rep_name")) for m in said] == [
+        ("utter_person_joining", "Rosa Diaz"),
+        ("utter_while_you_wait", None),
+    ]
+    slots = {e["name"]: e["value"] for e in events}
+    assert slots["person_joining"] is True and slots["handed_off"] is True and slots["needs_contact"] is True
+    with unit_of_work(crm) as session:
+        assert ownership.current(session, "live-1").owner is Owner.WAITING
+        [notice] = session.query(Notification).all()  # the inbox; no Telegram or e-mail for this rep
+        assert "waiting in the chat" in notice.reason
+
+
+def test_out_of_hours_the_visitor_hears_when_the_team_is_back_and_nothing_waits(crm: str) -> None:
+    with unit_of_work(crm) as session:
+        hours = {"sun": ["10:00", "10:01"]}  # a rep who is practically never on
+        add_rep(session, NewRep(name="Rosa", languages=["en"], timezone="Europe/Madrid", working_hours=hours))
+    events, said = run(ActionAskContact(), tracker("live-2", "request_human", wants_person=True))
+    [told] = said
+    assert told["response"] == "utter_team_back" and told["when"].endswith("at 10:00 (your time)")
+    assert {e["name"]: e["value"] for e in events} == {"needs_contact": True}
+    with unit_of_work(crm) as session:
+        assert session.query(Notification).count() == 0  # handed over once reachable, as before
+
+
+def test_nobody_joined_asks_for_an_email_or_phone_and_the_form_takes_the_answer() -> None:
+    events, said = run(
+        ActionNobodyJoined(), tracker("live-3", active_loop="qualification_form", email="unknown")
+    )
+    assert [m["response"] for m in said] == ["utter_nobody_joined_ask_contact"]
+    assert events == [
+        {"event": "slot", "timestamp": None, "name": "person_joining", "value": False},
+        {"event": "slot", "timestamp": None, "name": "email", "value": None},
+        {"event": "active_loop", "timestamp": None, "name": "qualification_form"},
+        {"event": "slot", "timestamp": None, "name": "requested_slot", "value": "email"},
+        {"event": "action", "timestamp": None, "name": "action_listen", "policy": None, "confidence": None},
+    ]
+
+
+def test_nobody_joined_with_a_contact_known_promises_a_call_there_and_repeats_the_open_question() -> None:
+    known = {"email": "ilse@varga.example", "requested_slot": "budget"}
+    _, said = run(ActionNobodyJoined(), tracker("live-4", active_loop="qualification_form", **known))
+    assert [(m["response"], m.get("contact")) for m in said] == [
+        ("utter_nobody_joined_will_call", "ilse@varga.example"),
+        ("utter_ask_budget", None),
+    ]
+
+
+def test_after_a_hand_back_the_form_goes_on_from_the_first_question_still_open() -> None:
+    known = {"need": "a bot", "budget": "5k", "person_name": "Ilse", "email": "ilse@varga.example"}
+    events, said = run(ActionResumeAfterPerson(), tracker("live-5", wants_person=True, **known))
+    assert [m["response"] for m in said] == ["utter_back_from_person", "utter_ask_authority"]
+    assert {"event": "slot", "timestamp": None, "name": "requested_slot", "value": "authority"} in events
+    assert events[-1]["name"] == "action_listen"
+
+
+def test_after_a_hand_back_with_everything_answered_the_bot_offers_more_help() -> None:
+    known = {
+        "need": "a bot",
+        "budget": "5k",
+        "authority": "decision_maker",
+        "timeline": "soon",
+        "company": "V",
+        "person_name": "Ilse",
+        "email": "ilse@varga.example",
+    }
+    _, said = run(ActionResumeAfterPerson(), tracker("live-6", wants_person=True, **known))
+    assert [m["response"] for m in said] == ["utter_back_nothing_missing"]
+
+
+def test_what_the_visitor_wrote_to_the_rep_is_not_taken_as_an_answer_to_the_bots_question() -> None:
+    def slot(name: str, value: Any) -> dict[str, Any]:
+        return {"event": "slot", "name": name, "value": value}
+
+    events = [
+        slot("need", "a bot"),
+        slot("requested_slot", "person_name"),
+        {"event": "pause"},
+        {"event": "user", "text": "our budget is about 10k"},
+        slot("person_name", "our budget is about 10k"),  # Rasa's from_text mapping, while paused
+        {"event": "resume"},
+    ]
+    visitor = Tracker(
+        "live-7",
+        {name: None for name in DOMAIN["slots"]}
+        | {"language": "en", "need": "a bot", "person_name": "our budget is about 10k"},
+        {"text": "our budget is about 10k", "intent": {"name": "inform"}},
+        events,
+        False,
+        None,
+        {"name": "qualification_form"},
+        "action_listen",
+    )
+    result, said = run(ActionResumeAfterPerson(), visitor)
+    assert {"event": "slot", "timestamp": None, "name": "person_name", "value": None} in result
+    assert [m["response"] for m in said] == ["utter_back_from_person", "utter_ask_budget"]
