@@ -15,6 +15,7 @@ the two classes in place of ``rest`` and ``socketio``; they keep Rasa's names, U
 
 import contextvars
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -142,7 +143,20 @@ class FailsafeRest(RestInput):
 
 
 class FailsafeSocketIO(SocketIOInput):
-    """Rasa's socket.io channel (``/socket.io``), used by the widget and standard web-chat clients."""
+    """Rasa's socket.io channel (``/socket.io``), used by the widget and standard web-chat clients; it
+    also refuses pages of other origins when ``EMBUDO_ALLOWED_ORIGINS`` names some."""
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        return super().blueprint(_failsafe(on_new_message))
+        blueprint = super().blueprint(_failsafe(on_new_message))
+        origins = os.environ.get("EMBUDO_ALLOWED_ORIGINS", "*").split()
+        if origins and "*" not in origins:
+            _only_from(self.sio.eio, origins)
+        return blueprint
+
+
+def _only_from(engine: Any, origins: list[str]) -> None:
+    """Rasa's socket.io server checks no origin (``cors_allowed_origins=[]``: CORS is left to Rasa's
+    ``--cors``, which browsers enforce on HTTP only, not on a WebSocket). Here Engine.IO refuses every other
+    origin, WebSocket and polling alike; ``--cors`` (Sanic-CORS) still writes the CORS headers, once."""
+    engine.cors_allowed_origins = origins
+    engine._cors_headers = lambda environ: []

@@ -1,6 +1,8 @@
 """A page of another origin (a customer's site) opens the chat: our widget, and a standard socket.io
-client's exchange, in headless Chromium, which enforces CORS; the widget passes axe-core (WCAG 2.1 AA)."""
+client's exchange, in headless Chromium, which enforces CORS; the widget passes axe-core (WCAG 2.1 AA).
+With ``EMBUDO_ALLOWED_ORIGINS`` naming origins, every other origin is refused, WebSocket included."""
 
+import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -8,6 +10,8 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from tests.accessibility import serious_violations
 from tests.browser import headless_chromium
@@ -124,3 +128,42 @@ def test_a_standard_socketio_client_exchange_from_a_page_of_another_origin(
     event, message = answer["reply"]
     assert event == "bot_uttered" and message["text"].startswith("Hi!")
     assert errors == []
+
+
+def socketio_exchange(rasa_url: str, origin: str, session: str) -> list[Any]:
+    """Rasa's socket.io events over a WebSocket with the Engine.IO 4 framing, as a standard client sends
+    them, from a page of ``origin``; returns the first ``bot_uttered`` event."""
+    url = rasa_url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+    with connect(url, origin=origin, open_timeout=20) as socket:
+        assert str(socket.recv(timeout=20)).startswith("0")  # Engine.IO open
+        socket.send("40")
+        frames = [str(socket.recv(timeout=20))]
+        socket.send("42" + json.dumps(["session_request", {"session_id": session}]))
+        socket.send("42" + json.dumps(["user_uttered", {"message": "hello!", "session_id": session}]))
+        while not frames[-1].startswith('42["bot_uttered"'):
+            frames.append(str(socket.recv(timeout=30)))
+            if frames[-1] == "2":
+                socket.send("3")
+    assert frames[0].startswith("40") and any("session_confirm" in frame for frame in frames)
+    event: list[Any] = json.loads(frames[-1][2:])
+    return event
+
+
+def test_a_socketio_client_from_any_origin_chats_by_default(stack: Stack) -> None:
+    event, message = socketio_exchange(stack.rasa_url, "https://shop.example", "origin-default")
+    assert event == "bot_uttered" and message["text"].startswith("Hi!")
+
+
+def test_allowed_origins_restrict_who_may_open_the_chat(tmp_path_factory: pytest.TempPathFactory) -> None:
+    allowed = "https://www.lakeshore.example"
+    env = {"EMBUDO_ALLOWED_ORIGINS": f"{allowed} https://shop.lakeshore.example"}
+    with running_stack(tmp_path_factory.mktemp("allowed-origins-stack"), env=env) as stack:
+        event, _ = socketio_exchange(stack.rasa_url, allowed, "origin-allowed")
+        assert event == "bot_uttered"
+        with pytest.raises(InvalidStatus) as refused:
+            socketio_exchange(stack.rasa_url, "https://elsewhere.example", "origin-refused")
+        assert refused.value.response.status_code == 400
+        polling = f"{stack.rasa_url}/socket.io/?EIO=4&transport=polling"
+        answer = stack.http.get(polling, headers={"Origin": allowed})
+        assert answer.is_success and answer.headers.get_list("access-control-allow-origin") == [allowed]
+        assert stack.http.get(polling, headers={"Origin": "https://elsewhere.example"}).status_code == 400
