@@ -79,7 +79,7 @@
     ".ew-replies{display:flex;flex-wrap:wrap;gap:6px;align-self:flex-start}",
     ".ew-replies button{border:1px solid #2457d6;background:#fff;color:#2457d6;border-radius:16px;padding:5px 12px;cursor:pointer;font:inherit}",
     ".ew-typing{padding:0 14px 6px;color:#5b6270;font-size:13px;min-height:18px}",
-    ".ew-status{margin:0;padding:6px 14px;background:#e8f3ec;color:#1d5a36;font-size:13px;border-bottom:1px solid #c9e2d3}.ew-status[hidden]{display:none}",
+    ".ew-status{margin:0;padding:6px 14px;background:#e8f3ec;color:#1d5a36;font-size:13px;border-bottom:1px solid #c9e2d3}.ew-status:empty{padding:0;border:0}",  // kept in the page (empty) so that screen readers hear changes
     ".ew-log:focus-visible{outline:3px solid #ffbf47;outline-offset:-3px}",
     ".ew-form{display:flex;gap:6px;padding:8px;border-top:1px solid #e3e6ea}",
     ".ew-form input{flex:1;padding:8px;font:inherit;border:1px solid #c5cad3;border-radius:6px;min-width:0}",
@@ -104,7 +104,7 @@
   var close = el("button", { type: "button", "aria-label": T.close }, "×");
   head.appendChild(title); head.appendChild(close);
   // Who is answering (the bot, nobody yet, a person): a status line that screen readers announce.
-  var status = el("p", { class: "ew-status", role: "status", "aria-live": "polite", hidden: "" });
+  var status = el("p", { class: "ew-status", role: "status", "aria-live": "polite" });
   // The log is focusable so that the keyboard can scroll it (arrow keys, Page Up / Down).
   var log = el("div", { class: "ew-log", role: "log", "aria-live": "polite", "aria-label": T.logLabel, tabindex: "0" });
   var typing = el("div", { class: "ew-typing", "aria-live": "polite" });
@@ -163,10 +163,8 @@
     if (JSON.stringify(owner) === JSON.stringify(state.owner)) return;  // announce changes only
     state.owner = owner; save();
     status.textContent = ownerText(owner);
-    status.hidden = !status.textContent;
   }
   status.textContent = ownerText(state.owner);
-  status.hidden = !status.textContent;
   function personAnswers() { return !!(state.owner && state.owner.rep); }
 
   function setOpen(open) {
