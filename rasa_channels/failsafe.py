@@ -24,9 +24,11 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from rasa.shared.core.events import BotUttered
-from sanic import Blueprint, Sanic
+from sanic import Blueprint, Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
 
-from rasa_channels.wording import CRM_FAILURE_RESPONSES, FAILED_TURN, KEPT, OFFER
+from rasa_channels.wording import CRM_FAILURE_RESPONSES, FAILED_TURN, KEPT, OFFER, PERSON_TYPING_EVT
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +153,32 @@ class FailsafeSocketIO(SocketIOInput):
         origins = os.environ.get("EMBUDO_ALLOWED_ORIGINS", "*").split()
         if origins and "*" not in origins:
             _only_from(self.sio.eio, origins)
+        sio = self.sio
+
+        @blueprint.route("/typing", methods=["POST"])
+        async def person_typing(request: Request) -> HTTPResponse:
+            """A person who owns the conversation is writing (``bot/live_chat.py``): the widget says so. Only
+            an event to the visitor's socket.io room, nothing recorded; standard clients ignore the event."""
+            if not _from_embudo(request):
+                return response.json({"error": "not allowed"}, status=403)
+            body = request.json if isinstance(request.json, dict) else {}
+            sender_id, rep_name = body.get("sender_id"), body.get("rep_name")
+            if not (isinstance(sender_id, str) and sender_id and isinstance(rep_name, str)):
+                return response.json({"error": "sender_id and rep_name are required"}, status=400)
+            await sio.emit(PERSON_TYPING_EVT, {"rep_name": rep_name[:200]}, room=sender_id)
+            return response.json({"ok": True})
+
         return blueprint
+
+
+def _from_embudo(request: Request) -> bool:
+    """The web app's call: with ``EMBUDO_RASA_API_TOKEN`` set, it must carry that token; without it, only a
+    direct call from this machine is accepted (no proxy headers)."""
+    token = os.environ.get("EMBUDO_RASA_API_TOKEN")
+    if token:
+        return bool(request.args.get("token") == token)
+    proxied = any(name in request.headers for name in ("x-forwarded-for", "forwarded", "x-real-ip"))
+    return not proxied and request.ip in ("127.0.0.1", "::1")
 
 
 def _only_from(engine: Any, origins: list[str]) -> None:

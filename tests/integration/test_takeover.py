@@ -193,6 +193,13 @@ def test_a_rep_answers_from_the_console_live_view_while_the_visitor_writes_in_th
     assert console.evaluate("window.notReloaded") is True
     assert "bot" not in events_after_last_user_message(stack, sender)
 
+    console.get_by_label("Message to the visitor").press_sequentially(
+        "Hel"
+    )  # the visitor sees a person write
+    expect(visitor.locator(".ew-typing")).to_have_text(f"{rep_name} is writing…", timeout=10_000)
+    expect(visitor.get_by_role("status")).to_have_text(
+        f"{rep_name}, a person from our team, is answering you."
+    )
     console.get_by_label("Message to the visitor").fill("Hello Vera, how can I help?")
     console.get_by_role("button", name="Send").click()
     rep_line = visitor.locator(".ew-log .ew-rep")

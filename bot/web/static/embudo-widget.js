@@ -27,12 +27,14 @@
         privacy: "política de privacidad", offline: "Conectando…", person: "persona del equipo",
         waiting: "Esperando a una persona del equipo. Puedes seguir escribiendo: leerá tus mensajes.",
         answering: function (name) { return "Te atiende " + name + ", una persona del equipo."; },
+        writing: function (name) { return name + " está escribiendo…"; },
         bot: "Te atiende de nuevo el asistente.", logLabel: "Mensajes del chat" }
     : { open: "Open chat", close: "Close chat", send: "Send", placeholder: "Type a message…",
         label: "Your message", typing: "The assistant is typing…", consent: "By chatting you agree to our ",
         privacy: "privacy policy", offline: "Connecting…", person: "a person from our team",
         waiting: "Waiting for a person from our team. You can keep writing: they will read your messages.",
         answering: function (name) { return name + ", a person from our team, is answering you."; },
+        writing: function (name) { return name + " is writing…"; },
         bot: "The assistant is answering you again.", logLabel: "Chat messages" };
 
   // ---- state kept across reloads ---------------------------------------------------------------
@@ -209,6 +211,8 @@
         outbox.splice(0).forEach(function (frame) { socket.send(frame); });
       } else if (packet[0] === "bot_uttered") {
         botSays(packet[1] || {});
+      } else if (packet[0] === "embudo_person_typing") {  // rasa_channels/failsafe.py: a person is writing
+        personWrites(String((packet[1] || {}).rep_name || T.person));
       }
     };
     socket.onclose = function () {
@@ -231,6 +235,13 @@
     else if (personAnswers()) setOwner("bot");  // the person handed the conversation back
     state.history.push(entry); save();
     render(entry);
+  }
+
+  function personWrites(name) {
+    setOwner({ rep: name });
+    typing.textContent = T.writing(name);  // the typing line is a polite live region: it is announced
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(function () { typing.textContent = ""; }, 6000);
   }
 
   function userSays(payload, shown) {
