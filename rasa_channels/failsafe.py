@@ -1,4 +1,6 @@
-"""Rasa's REST and socket.io channels, with one addition: a turn that fails opens the conversation to people.
+"""Rasa's REST and socket.io channels, with our additions: a turn that fails opens the conversation to people;
+the socket.io channel also refuses origins ``EMBUDO_ALLOWED_ORIGINS`` does not name, and tells the widget
+when a person is writing (``/webhooks/socketio/typing``).
 
 Rasa 3.6 treats an action server that is unreachable or answers 500 as a lost action: the processor logs
 the exception and carries on, and the visitor usually gets nothing at all (``RemoteAction.run`` raises,
