@@ -19,6 +19,8 @@ export EMBUDO_ACTION_ENDPOINT ?= http://localhost:5055/webhook
 export EMBUDO_TRACKER_DIALECT ?= sqlite
 export EMBUDO_TRACKER_DB ?= var/rasa_tracker.db
 export EMBUDO_EVENTS_URL ?= sqlite:///$(EMBUDO_TRACKER_DB)
+# Pages allowed to open the chat (Rasa's --cors): any, or space-separated origins such as https://www.example.com
+export EMBUDO_ALLOWED_ORIGINS ?= *
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1

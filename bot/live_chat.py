@@ -26,7 +26,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from crm_core import ownership
 from crm_core.db import unit_of_work
-from crm_core.errors import CrmError
+from crm_core.errors import CrmError, InvalidTransition
+from crm_core.models import Owner
 from crm_core.ownership import Move, Ownership
 from crm_core.transcripts import REP_AUTHOR
 
@@ -96,6 +97,20 @@ class RasaApi:
             raise RasaUnavailable(f"Rasa is unreachable ({error.__class__.__name__}).") from None
         if not response.is_success:
             raise RasaUnavailable(f"Rasa did not run {action} (HTTP {response.status_code}).")
+
+    def person_typing(self, sender_id: str, rep_name: str) -> None:
+        """Tell the visitor's widget that a person is writing (our socket.io channel's ``/typing``)."""
+        params = {"token": self.token} if self.token else {}
+        try:
+            response = self.http.post(
+                f"{self.url}/webhooks/socketio/typing",
+                params=params,
+                json={"sender_id": sender_id, "rep_name": rep_name},
+            )
+        except httpx.HTTPError as error:
+            raise RasaUnavailable(f"Rasa is unreachable ({error.__class__.__name__}).") from None
+        if not response.is_success:
+            raise RasaUnavailable(f"Rasa refused the typing notice (HTTP {response.status_code}).")
 
 
 # What the bot runs when it speaks first: nobody took a waiting conversation; a rep handed one back.
@@ -168,3 +183,13 @@ def send(rasa: RasaApi, sender_id: str, rep_id: int, text: str) -> SentMessage:
         rep, cleaned = ownership.writer(session, sender_id, rep_id, text)
         rasa.append(sender_id, [rep_message_event(rep_id, rep.name, cleaned)], send=True)
         return SentMessage(sender_id, rep_id, rep.name, cleaned, datetime.now(UTC))
+
+
+def typing(rasa: RasaApi, sender_id: str, rep_id: int) -> None:
+    """The owning rep is writing: the visitor's widget shows "NAME is writing…" for a few seconds. Nothing
+    is recorded; a rep who does not own the conversation is refused like a message would be."""
+    with unit_of_work() as session:
+        state = ownership.current(session, sender_id)
+    if state.owner is not Owner.REP or state.rep_id != rep_id or not state.rep_name:
+        raise InvalidTransition(f"Rep {rep_id} does not answer conversation {sender_id}: take it over first.")
+    rasa.person_typing(sender_id, state.rep_name)

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 # A ``bot`` event whose metadata says ``author: rep`` (with ``rep_id``) was written by a person.
 REP_AUTHOR = "rep"
 SPOKEN_FIRST = ownership.SPOKEN_FIRST  # ``spoken_first: true`` in a bot event's metadata
+# A ``bot`` event whose metadata says ``embudo: failed_turn`` answered a failed turn (the action server or
+# the CRM was down; ``rasa_channels/failsafe.py``, the same mark): it offered the visitor a person.
+FAILED_TURN = "failed_turn"
 
 _rasa_metadata = MetaData()
 RASA_EVENTS = Table(
@@ -133,8 +136,17 @@ def ingest(session: Session, events: Iterable[RasaEvent]) -> int:
         elif kind in ("user", "bot") and not _already_copied(session, event.id):
             session.add(_message(conversation, event, kind))
             added += 1
+            if kind == "bot" and (event.data.get("metadata") or {}).get("embudo") == FAILED_TURN:
+                _wait_for_a_person(session, event.sender_id)
     session.flush()
     return added
+
+
+def _wait_for_a_person(session: Session, sender_id: str) -> None:
+    """A failed turn offered the visitor a person: a conversation the bot owns now waits for one."""
+    session.flush()
+    if ownership.current(session, sender_id).owner is Owner.BOT:
+        ownership.change(session, sender_id, ownership.Move.ASK_FOR_PERSON, by="bot: a turn failed")
 
 
 def _latest_conversation(session: Session, sender_id: str) -> Conversation | None:

@@ -131,12 +131,14 @@ def running_stack(
         "EMBUDO_EVENTS_URL": f"sqlite:///{workdir / 'tracker.db'}",
         **(env or {}),
     }
+    # The same setting and default as the Makefile / Procfile: which pages may open the chat.
+    allowed_origins = (env.get("EMBUDO_ALLOWED_ORIGINS") or "*").split()
     commands = {
         "actions": [str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
         "rasa": [
             str(RASA), "run", "--model", str(model), "--endpoints", "endpoints.yml",
             "--credentials", "credentials.yml", "--enable-api", "--interface", "127.0.0.1",
-            "--port", str(rasa_port), "--cors", web_url,
+            "--port", str(rasa_port), "--cors", *allowed_origins,
         ],
         "web": [
             str(APP_PYTHON), "-m", "uvicorn", "bot.web.app:app",

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.accessibility import serious_violations
 from tests.browser import headless_chromium
 from tests.harness import Stack, running_stack
 
@@ -186,6 +187,7 @@ def test_a_rep_answers_from_the_console_live_view_while_the_visitor_writes_in_th
     expect(console.locator("[data-live-owner]")).to_contain_text("The bot is answering")
     console.get_by_role("button", name="Take over").click()
     expect(console.locator("[data-live-owner]")).to_contain_text("You are answering this conversation")
+    assert serious_violations(console) == []  # axe-core, WCAG 2.1 AA
 
     console.evaluate("window.notReloaded = true")
     say(visitor, "I'd rather talk to a person")
@@ -194,14 +196,27 @@ def test_a_rep_answers_from_the_console_live_view_while_the_visitor_writes_in_th
     assert console.evaluate("window.notReloaded") is True
     assert "bot" not in events_after_last_user_message(stack, sender)
 
+    console.get_by_label("Message to the visitor").press_sequentially(
+        "Hel"
+    )  # the visitor sees a person write
+    expect(visitor.locator(".ew-typing")).to_have_text(f"{rep_name} is writing…", timeout=10_000)
+    expect(visitor.get_by_role("status")).to_have_text(
+        f"{rep_name}, a person from our team, is answering you."
+    )
     console.get_by_label("Message to the visitor").fill("Hello Vera, how can I help?")
     console.get_by_role("button", name="Send").click()
     rep_line = visitor.locator(".ew-log .ew-rep")
     expect(rep_line).to_contain_text("Hello Vera, how can I help?", timeout=10_000)
     expect(rep_line).to_contain_text(rep_name)
+    # The widget says who answers now, in a status line that screen readers announce.
+    expect(visitor.get_by_role("status")).to_have_text(
+        f"{rep_name}, a person from our team, is answering you."
+    )
+    assert serious_violations(visitor) == []
     expect(console.locator("[data-live-log] .from-rep").last).to_contain_text(
         "Hello Vera, how can I help?", timeout=20_000
     )
+    assert serious_violations(console) == []
     assert console.evaluate("window.notReloaded") is True  # sent and shown without leaving the page
     expect(console.get_by_label("Message to the visitor")).to_have_value("")
 
@@ -212,3 +227,4 @@ def test_a_rep_answers_from_the_console_live_view_while_the_visitor_writes_in_th
     expect(bot_lines.last).to_contain_text("What are you looking for")
     say(visitor, "a chatbot for our clinic")
     expect(bot_lines.last).to_contain_text("budget in mind", timeout=20_000)
+    expect(visitor.get_by_role("status")).to_have_text("The assistant is answering you again.")

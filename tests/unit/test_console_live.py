@@ -116,3 +116,19 @@ def test_console_js_gets_the_outcome_as_json(web: str, seeded: Seeded, db_url: s
         answer.json()["detail"]
         == f"Conversation {seeded.rosa_sender} is owned by the bot: take it over before writing."
     )
+
+
+def test_a_typing_notice_needs_the_owner_and_says_when_rasa_is_unreachable(
+    web: str, seeded: Seeded, db_url: str
+) -> None:
+    rosa = signed_in(web, ROSA)
+    url = f"/console/live/{seeded.rosa_sender}"
+    token = csrf_of(rosa.get(url).text)
+    json_please = {"Accept": "application/json"}
+    assert rosa.post(f"{url}/typing", headers=json_please).status_code == 403  # no CSRF token
+    refused = rosa.post(f"{url}/typing", data={"csrf_token": token}, headers=json_please)
+    assert refused.status_code == 409 and "take it over first" in refused.json()["detail"]
+    with unit_of_work(db_url) as session:
+        ownership.change(session, seeded.rosa_sender, Move.TAKE_OVER, rep_id=seeded.rosa_rep_id, by="test")
+    unreachable = rosa.post(f"{url}/typing", data={"csrf_token": token}, headers=json_please)
+    assert unreachable.status_code == 409 and "Rasa is unreachable" in unreachable.json()["detail"]

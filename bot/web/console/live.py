@@ -118,6 +118,18 @@ def send(
     return _act(request, sender_id, act)
 
 
+@router.post("/{sender_id}/typing")
+def typing(request: Request, user: RepOrAdmin, sender_id: str) -> Response:
+    """The rep is writing a message (console.js, while they type): the visitor's widget says so."""
+    _visible(user, sender_id)
+
+    def act() -> str:
+        live_chat.typing(_rasa(), sender_id, _own_rep(user))
+        return "The visitor sees that you are writing."
+
+    return _act(request, sender_id, act)
+
+
 @router.post("/{sender_id}/handback")
 def hand_back(request: Request, user: RepOrAdmin, sender_id: str) -> Response:
     _visible(user, sender_id)

@@ -55,6 +55,15 @@ if (live && window.EventSource) {
       outcome.textContent = answer.ok ? "" : body.detail;
       if (answer.ok) send.querySelector("textarea").value = "";
     });
+    // While the rep types, the visitor's widget says "NAME is writing…" (one notice every 3 s at most).
+    let lastTyping = 0;
+    send.querySelector("textarea").addEventListener("input", () => {
+      if (Date.now() - lastTyping < 3000) return;
+      lastTyping = Date.now();
+      fetch(send.action.replace(/\/messages$/, "/typing"), {
+        method: "POST", body: new FormData(send), headers: { Accept: "application/json" },
+      }).catch(() => {});  // only a courtesy: a lost notice changes nothing
+    });
   }
   let firstOwner = true;
   source.addEventListener("owner", (event) => {

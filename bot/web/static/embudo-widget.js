@@ -24,10 +24,18 @@
   var T = spanish
     ? { open: "Abrir el chat", close: "Cerrar el chat", send: "Enviar", placeholder: "Escribe un mensaje…",
         label: "Tu mensaje", typing: "El asistente está escribiendo…", consent: "Al chatear aceptas nuestra ",
-        privacy: "política de privacidad", offline: "Conectando…", person: "persona del equipo" }
+        privacy: "política de privacidad", offline: "Conectando…", person: "persona del equipo",
+        waiting: "Esperando a una persona del equipo. Puedes seguir escribiendo: leerá tus mensajes.",
+        answering: function (name) { return "Te atiende " + name + ", una persona del equipo."; },
+        writing: function (name) { return name + " está escribiendo…"; },
+        bot: "Te atiende de nuevo el asistente.", logLabel: "Mensajes del chat" }
     : { open: "Open chat", close: "Close chat", send: "Send", placeholder: "Type a message…",
         label: "Your message", typing: "The assistant is typing…", consent: "By chatting you agree to our ",
-        privacy: "privacy policy", offline: "Connecting…", person: "a person from our team" };
+        privacy: "privacy policy", offline: "Connecting…", person: "a person from our team",
+        waiting: "Waiting for a person from our team. You can keep writing: they will read your messages.",
+        answering: function (name) { return name + ", a person from our team, is answering you."; },
+        writing: function (name) { return name + " is writing…"; },
+        bot: "The assistant is answering you again.", logLabel: "Chat messages" };
 
   // ---- state kept across reloads ---------------------------------------------------------------
   function load() {
@@ -36,7 +44,7 @@
   var state = load();
   state.history = state.history || [];
   function save() {
-    try { localStorage.setItem(STORE, JSON.stringify({ sessionId: state.sessionId, history: state.history.slice(-200), open: state.open })); } catch (e) { /* storage full or blocked */ }
+    try { localStorage.setItem(STORE, JSON.stringify({ sessionId: state.sessionId, history: state.history.slice(-200), open: state.open, owner: state.owner })); } catch (e) { /* storage full or blocked */ }
   }
   if (!state.sessionId) {
     state.sessionId = (window.crypto && crypto.randomUUID) ? crypto.randomUUID().replace(/-/g, "") : String(Date.now()) + String(Math.random()).slice(2);
@@ -73,6 +81,8 @@
     ".ew-replies{display:flex;flex-wrap:wrap;gap:6px;align-self:flex-start}",
     ".ew-replies button{border:1px solid #2457d6;background:#fff;color:#2457d6;border-radius:16px;padding:5px 12px;cursor:pointer;font:inherit}",
     ".ew-typing{padding:0 14px 6px;color:#5b6270;font-size:13px;min-height:18px}",
+    ".ew-status{margin:0;padding:6px 14px;background:#e8f3ec;color:#1d5a36;font-size:13px;border-bottom:1px solid #c9e2d3}.ew-status:empty{padding:0;border:0}",  // kept in the page (empty) so that screen readers hear changes
+    ".ew-log:focus-visible{outline:3px solid #ffbf47;outline-offset:-3px}",
     ".ew-form{display:flex;gap:6px;padding:8px;border-top:1px solid #e3e6ea}",
     ".ew-form input{flex:1;padding:8px;font:inherit;border:1px solid #c5cad3;border-radius:6px;min-width:0}",
     ".ew-form button{padding:8px 12px;font:inherit;border:0;border-radius:6px;background:#2457d6;color:#fff;cursor:pointer}",
@@ -95,7 +105,10 @@
   var title = el("h2", { id: "ew-title" }, config.title);
   var close = el("button", { type: "button", "aria-label": T.close }, "×");
   head.appendChild(title); head.appendChild(close);
-  var log = el("ol", { class: "ew-log", role: "log", "aria-live": "polite", "aria-label": config.title });
+  // Who is answering (the bot, nobody yet, a person): a status line that screen readers announce.
+  var status = el("p", { class: "ew-status", role: "status", "aria-live": "polite" });
+  // The log is focusable so that the keyboard can scroll it (arrow keys, Page Up / Down).
+  var log = el("div", { class: "ew-log", role: "log", "aria-live": "polite", "aria-label": T.logLabel, tabindex: "0" });
   var typing = el("div", { class: "ew-typing", "aria-live": "polite" });
   var form = el("form", { class: "ew-form" });
   var label = el("label", { for: "ew-input", class: "ew-sr" }, T.label);
@@ -105,13 +118,13 @@
   var consent = el("p", { class: "ew-consent" }, T.consent);
   var privacy = el("a", { href: config.privacyUrl, target: "_blank", rel: "noopener" }, T.privacy);
   consent.appendChild(privacy); consent.appendChild(document.createTextNode("."));
-  panel.appendChild(head); panel.appendChild(log); panel.appendChild(typing); panel.appendChild(form); panel.appendChild(consent);
+  panel.appendChild(head); panel.appendChild(status); panel.appendChild(log); panel.appendChild(typing); panel.appendChild(form); panel.appendChild(consent);
   document.body.appendChild(launcher); document.body.appendChild(panel);
 
   function scrollDown() { log.scrollTop = log.scrollHeight; }
 
   function showMessage(who, text, name) {
-    var item = el("li", { class: "ew-msg ew-" + who });
+    var item = el("div", { class: "ew-msg ew-" + who });
     if (name) item.appendChild(el("span", { class: "ew-name" }, name + " (" + T.person + ")"));  // a person, not the bot
     item.appendChild(document.createTextNode(text));
     log.appendChild(item);
@@ -119,7 +132,7 @@
   }
 
   function showReplies(replies) {
-    var item = el("li", { class: "ew-replies" });
+    var item = el("div", { class: "ew-replies" });
     replies.forEach(function (reply) {
       var button = el("button", { type: "button" }, reply.title);
       button.addEventListener("click", function () {
@@ -139,6 +152,22 @@
     if (entry.replies && entry.replies.length) showReplies(entry.replies);
   }
   state.history.forEach(render);
+
+  // ---- who is answering ----------------------------------------------------------------------------
+  // state.owner: undefined (the bot, as always), "waiting" (a person was offered or asked for: a turn failed,
+  // or the bot says a person will join), "bot" (the bot again, after a person), or { rep: NAME }.
+  function ownerText(owner) {
+    if (owner === "waiting") return T.waiting;
+    if (owner === "bot") return T.bot;
+    return owner && owner.rep ? T.answering(owner.rep) : "";
+  }
+  function setOwner(owner) {
+    if (JSON.stringify(owner) === JSON.stringify(state.owner)) return;  // announce changes only
+    state.owner = owner; save();
+    status.textContent = ownerText(owner);
+  }
+  status.textContent = ownerText(state.owner);
+  function personAnswers() { return !!(state.owner && state.owner.rep); }
 
   function setOpen(open) {
     state.open = open;
@@ -182,6 +211,8 @@
         outbox.splice(0).forEach(function (frame) { socket.send(frame); });
       } else if (packet[0] === "bot_uttered") {
         botSays(packet[1] || {});
+      } else if (packet[0] === "embudo_person_typing") {  // rasa_channels/failsafe.py: a person is writing
+        personWrites(String((packet[1] || {}).rep_name || T.person));
       }
     };
     socket.onclose = function () {
@@ -199,8 +230,18 @@
     var entry = meta.author === "rep"  // a rep who took the conversation over (bot/live_chat.py)
       ? { who: "rep", name: String(meta.rep_name || ""), text: message.text || "", replies: [] }
       : { who: "bot", text: message.text || "", replies: replies };
+    if (entry.who === "rep") setOwner({ rep: entry.name });
+    else if (meta.embudo === "failed_turn" || meta.embudo === "waiting") setOwner("waiting");  // rasa_channels/failsafe.py
+    else if (personAnswers()) setOwner("bot");  // the person handed the conversation back
     state.history.push(entry); save();
     render(entry);
+  }
+
+  function personWrites(name) {
+    setOwner({ rep: name });
+    typing.textContent = T.writing(name);  // the typing line is a polite live region: it is announced
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(function () { typing.textContent = ""; }, 6000);
   }
 
   function userSays(payload, shown) {
@@ -209,7 +250,7 @@
     var entry = { who: "user", text: text };
     state.history.push(entry); save();
     render(entry);
-    typing.textContent = T.typing;
+    typing.textContent = personAnswers() ? "" : T.typing;  // a person answers in their own time
     clearTimeout(typingTimer);
     typingTimer = setTimeout(function () { typing.textContent = ""; }, 15000);
     connect();
