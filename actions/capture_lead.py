@@ -150,6 +150,8 @@ class ActionCaptureLead(Action):  # type: ignore[misc]
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
+        if tracker.get_slot("form_stopped"):
+            return [SlotSet("form_stopped", None)]  # the visitor stopped the questions: no lead
         facts = facts_from_slots(tracker.current_slot_values())
         wants_a_person = tracker.get_slot("wants_person") is True
         handed_off = tracker.get_slot("handed_off") is True

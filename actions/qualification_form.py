@@ -127,6 +127,12 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         a message is the visitor's answer, whatever it looked like; a third non-answer skips the question."""
         asked = tracker.get_slot(REQUESTED_SLOT)
         text, intent, repeated = _message(tracker), latest_intent(tracker), _said_again(tracker)
+        if intent == "stop":
+            if not self._stop_answers(asked, text, tracker):
+                dispatcher.utter_message(response="utter_form_stopped")  # nothing more is asked or stored
+                stopped = [SlotSet("form_stopped", True), SlotSet(REQUESTED_SLOT, None)]
+                return [SlotSet(asked, None), *stopped] if asked else stopped
+            tracker.add_slots([SlotSet(asked, text)])  # "para ayer", "no email, call me": an answer
         if asked and asked not in tracker.slots_to_validate() and repeated:
             tracker.add_slots([SlotSet(asked, text)])
         filled = tracker.slots_to_validate()
@@ -328,6 +334,13 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         text, intent = _message(tracker), latest_intent(tracker)
         has_none = slot in CAN_HAVE_NONE and (intent == "deny" or says_has_none(text))
         return (intent == "rather_not_say" or has_none) and not self._answers(slot, text, tracker)
+
+    def _stop_answers(self, asked: str | None, text: str, tracker: Tracker) -> bool:
+        """Whether a message classified as "stop" answers the question after all ("urgente, para ayer" at
+        the timeline, "no email please, call me" at the e-mail). At the consent question a stop is a stop."""
+        if asked is None or asked == "consent":
+            return False
+        return self._answers(asked, text, tracker) or (asked in CAN_HAVE_NONE and says_has_none(text))
 
     def _answers(self, slot: str, text: str, tracker: Tracker) -> bool:
         """Whether ``text`` plainly answers the question for ``slot``, read by crm_core.understanding."""

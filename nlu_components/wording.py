@@ -91,7 +91,31 @@ _PURCHASE = re.compile(
 _NEGATED = re.compile(r"\b(no|not|don'?t|never|nunca|won'?t|\w+n't|ni)\b(\W+\w+){0,3}\W*$", re.I)
 
 
+# What is bought, when it is said: something of ours ("it", "a bot", "more seats", "vuestro asistente",
+# "contratarlo") or nothing ("we want to buy, who do I talk to?"). "To buy a bike" is shopping elsewhere.
+_OURS = re.compile(
+    r"^(\W|$)|^(today|now|soon|from|with|asap|right away|hoy|ya|ahora|con)\b|"
+    r"^(it|this|that|them|one|esto|eso)\b|^(uno|una)(\W|$| para| de| con| ya| hoy)|"
+    r"\b(yours?|embudo|bots?|chat\w*|assistants?|crm|software|tools?|platform|plans?|licen[cs]es?|seats?|"
+    r"subscriptions?|products?|services?|solutions?|systems?|widgets?|accounts?|users?|vuestr[oa]s?|"
+    r"asistentes?|herramientas?|servicios?|sistemas?|plataformas?|productos?|soluci[oó]n|soluciones|"
+    r"licencias?|planes|plan|cuentas?|programas?|usuarios?)\b",
+    re.I,
+)
+
+
 def states_purchase_intent(text: str) -> bool:
-    """Whether the visitor says plainly they want to buy ("looking to purchase…", "quiero contratarlo"), and
-    not that they don't ("I'm not looking to buy", "no quiero comprar nada")."""
-    return any(not _NEGATED.search(text[: match.start()]) for match in _PURCHASE.finditer(text))
+    """Whether the visitor says plainly they want to buy from us ("looking to purchase a bot…", "quiero
+    contratarlo"), and not that they don't ("I'm not looking to buy", "no quiero comprar nada") or that they
+    shop for something else ("I want to buy a bike", "quiero comprar zapatillas")."""
+    return any(
+        not _NEGATED.search(text[: match.start()]) and _buys_ours(match, text)
+        for match in _PURCHASE.finditer(text)
+    )
+
+
+def _buys_ours(match: re.Match[str], text: str) -> bool:
+    if re.search(r"[aei]r(lo|la|los|las)$", match.group(0), re.I):
+        return True  # "contratarlo", "adquirirla": the thing talked about
+    following = " ".join(text[match.end() :].split()[:4])
+    return bool(_OURS.search(following))

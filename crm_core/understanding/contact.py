@@ -91,7 +91,8 @@ def find_phone(text: str, region: Regions = "US") -> str | None:
 # would only annoy.
 _HAS_NONE = re.compile(
     r"\b(i|we) (don'?t|do not|haven'?t|have not|never) (have|had|got|use)\b|\b(i|we) have no\b|"
-    r"\b(i|we) (do not|don'?t) (own|use) (one|any)\b|\bno (tengo|tenemos|uso|usamos)\b|"
+    r"\b(i|we) (do not|don'?t) (own|use) (one|any)\b|\bno (l[oa] )?(tengo|tenemos|uso|usamos)\b|"
+    r"^\s*(e-?mail|mail|correo|phone|tel[eé]fono|m[oó]vil)\s*(no|not|nope)\b|"
     r"^\s*(no|sin|without|nada de) (e-?mail|mail|correo|phone|tel[eé]fono|m[oó]vil|company|empresa)\b",
     re.I,
 )

@@ -15,6 +15,7 @@ import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.dialogue import SKIPPED
 from actions.qualification_form import ValidateQualificationForm
 
 DOMAIN: dict[str, Any] = yaml.safe_load((Path(__file__).parents[2] / "domain.yml").read_text())
@@ -248,3 +249,24 @@ def test_bought_elsewhere_in_an_answer_parks_the_lead_and_asks_for_a_contact() -
 def test_a_head_count_in_an_answer_is_the_company_size() -> None:
     slots, _ = run_form("budget", "about 9,000 dollars a year (we are some 45 people)", "inform")
     assert slots["company_size"] == 45 and slots["budget_amount"] == "9000"
+
+
+@pytest.mark.parametrize(
+    ("asked", "text"),
+    [("timeline", "esto corre prisa, lo queremos para ayer"), ("budget", "stop worrying, it's 12k a year")],
+)
+def test_a_stop_that_answers_the_question_is_the_answer(asked: str, text: str) -> None:
+    slots, said = run_form(asked, text, "stop", filled=False)
+    assert slots.get(asked) is not None and "form_stopped" not in slots and "utter_form_stopped" not in said
+
+
+def test_a_stop_that_says_there_is_no_email_skips_the_email_question() -> None:
+    slots, said = run_form("email", "e-mail no, que no lo uso; llamadme", "stop", filled=False)
+    assert slots["email"] == SKIPPED and "form_stopped" not in slots and "utter_form_stopped" not in said
+
+
+@pytest.mark.parametrize("asked", ["need", "budget", "consent"])
+def test_a_plain_stop_ends_the_questions_and_stores_nothing(asked: str) -> None:
+    slots, said = run_form(asked, "enough, I'm not answering any more of this", "stop", filled=False)
+    assert slots == {asked: None, "form_stopped": True, "requested_slot": None}
+    assert said == ["utter_form_stopped"]

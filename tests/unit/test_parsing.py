@@ -145,6 +145,8 @@ def test_a_question_is_recognised_in_both_languages() -> None:
         "no email, sorry",
         "sin correo",
         "no usamos teléfono fijo",
+        "el correo no lo uso nunca",
+        "email no, llámame",
     ],
 )
 def test_saying_there_is_none(text: str) -> None:

@@ -73,6 +73,9 @@ def test_real_wording_is_not_mash(text: str) -> None:
         "how can we subscribe?",
         "queremos contratar vuestro asistente para la tienda",
         "me interesa adquirirlo, ¿cómo lo contrato?",
+        "we want to buy, who do I talk to?",
+        "we'd like to purchase two more seats",
+        "quisiéramos contratar el plan anual",
     ],
 )
 def test_an_explicit_wish_to_buy_is_found(text: str) -> None:
@@ -86,6 +89,8 @@ def test_an_explicit_wish_to_buy_is_found(text: str) -> None:
         "we won't be planning to purchase anything this year",
         "no queremos contratar nada por ahora",
         "what does it do?",
+        "I'd like to buy a second-hand van",
+        "necesito comprar pintura para la oficina",
     ],
 )
 def test_a_negated_or_absent_wish_to_buy_is_not(text: str) -> None:
