@@ -36,7 +36,14 @@ from crm_core.models import (
     utcnow,
 )
 from crm_core.notifications import notify_owner
-from crm_core.pipeline import PipelineConfig, aware, current_pipeline, parse_stage, record_stage
+from crm_core.pipeline import (
+    LOST_WITH_LEAD,
+    PipelineConfig,
+    aware,
+    current_pipeline,
+    parse_stage,
+    record_stage,
+)
 from crm_core.pipeline import move as move_deal
 from crm_core.policy import Verdict
 from crm_core.webhooks import LEAD_ASSIGNED, LEAD_QUALIFIED, LEAD_STAGE_CHANGED, emit
@@ -311,17 +318,22 @@ def move(
     reopen: bool = False,
     at: datetime | None = None,
     reason: str | None = None,
+    lost_reason: str | None = None,
     pipeline: PipelineConfig | None = None,
 ) -> StageChange:
     """Move a lead to ``target`` if the pipeline allows it, and record the move.
 
     Won is refused while the lead has open deals (each is won or lost first, so the forecast never keeps
-    closed business); lost loses them with it. A closed lead's clock stops; its owner keeps the credit.
+    closed business); lost loses them with it, for ``lost_reason`` (one of the pipeline's) or, unnamed,
+    as "lead lost". A closed lead's clock stops; its owner keeps the credit.
     """
     pipeline = pipeline or current_pipeline()
     stage = parse_stage(target)
     when = aware(at)
     pipeline.check_move(lead.stage, stage, reopen=reopen)
+    deals_lost_for = LOST_WITH_LEAD
+    if stage is Stage.LOST and lost_reason:
+        deals_lost_for = pipeline.lost_reason(lost_reason, f"lead {lead.id}")
     still_open = open_deals(session, lead) if pipeline.is_terminal(stage) else []
     if stage is Stage.WON and still_open:
         listed = ", ".join(f"#{deal.id} '{deal.title}' ({deal.stage.value})" for deal in still_open)
@@ -330,7 +342,15 @@ def move(
             "then mark the lead won."
         )
     for deal in still_open:
-        move_deal(session, deal, Stage.LOST, at=when, reason=f"lead {lead.id} was lost", pipeline=pipeline)
+        move_deal(
+            session,
+            deal,
+            Stage.LOST,
+            at=when,
+            reason=f"lead {lead.id} was lost",
+            lost_reason=deals_lost_for,
+            pipeline=pipeline,
+        )
     if still_open:
         lost = ", ".join(f"#{deal.id}" for deal in still_open)
         reason = f"{reason}; " if reason else ""
@@ -342,9 +362,16 @@ def move(
 
 
 def move_lead(
-    session: Session, lead_id: int, target: Stage | str, *, reopen: bool = False, reason: str | None = None
+    session: Session,
+    lead_id: int,
+    target: Stage | str,
+    *,
+    reopen: bool = False,
+    reason: str | None = None,
+    lost_reason: str | None = None,
 ) -> StageChange:
-    return move(session, _lead(session, lead_id), target, reopen=reopen, reason=reason)
+    lead = _lead(session, lead_id)
+    return move(session, lead, target, reopen=reopen, reason=reason, lost_reason=lost_reason)
 
 
 # --- the class ----------------------------------------------------------------------------------------

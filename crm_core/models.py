@@ -234,7 +234,8 @@ class Deal(Base):
     __table_args__ = (Index("ix_deals_currency_stage_closed", "currency", "stage", "closed_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True, active_history=True)
+    # NULL once the lead's contact was erased: the deal stays, anonymised, so revenue history holds.
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True, active_history=True)
     title: Mapped[str] = mapped_column(String(200))
     value: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     currency: Mapped[str] = mapped_column(String(3))
@@ -251,8 +252,10 @@ class Deal(Base):
     lead_source: Mapped[str | None] = mapped_column(String(200))
     lead_rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
     lead_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Why it was lost (one of the pipeline's ``lost_reasons``), asked by the move to lost; NULL otherwise.
+    lost_reason: Mapped[str | None] = mapped_column(String(40))
 
-    lead: Mapped[Lead] = relationship()
+    lead: Mapped[Lead | None] = relationship()
 
 
 class StageChange(Base):
@@ -537,8 +540,10 @@ def _keep_counters(session: Session, _flush: UOWTransaction, _instances: object)
             if (owner[0], source[0], created[0]) != (owner[1], source[1], created[1]):
                 _copy_to_deals(session, lead.id, owner[1], source[1], created[1])
     for deal in (*session.new, *session.dirty):
-        if isinstance(deal, Deal) and (
-            deal in session.new or _before_and_now(deal, "lead_id")[0] != deal.lead_id
+        if (
+            isinstance(deal, Deal)
+            and (deal.lead is not None or deal.lead_id is not None)
+            and (deal in session.new or _before_and_now(deal, "lead_id")[0] != deal.lead_id)
         ):
             owner_lead = deal.lead if deal.lead is not None else session.get(Lead, deal.lead_id)
             if owner_lead is not None:
@@ -658,6 +663,23 @@ class PolicyVersion(Base):
     source_text: Mapped[str] = mapped_column(Text)  # the YAML as the admin wrote it, comments and all
     saved_by: Mapped[str] = mapped_column(String(200))
     saved_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ExchangeRateVersion(Base):
+    """A table of exchange rates imported by an admin (``embudo rates import``); the newest is in force.
+
+    The YAML file (``EMBUDO_RATES_FILE``) is version 0, in force while none is stored. Never changed or
+    deleted: each import is a new row, so the rates behind any past figure can be read back.
+    """
+
+    __tablename__ = "exchange_rate_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(String(40), unique=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    source_text: Mapped[str] = mapped_column(Text)
+    imported_by: Mapped[str] = mapped_column(String(200))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Erasure(Base):

@@ -35,10 +35,19 @@ class SlaConfig(_Strict):
     max_passes: int = Field(ge=1)
 
 
+# The reason a deal lost together with its lead is given (unless the lead's move names one of the list).
+LOST_WITH_LEAD = "lead lost"
+
+
 class PipelineConfig(_Strict):
     stages: list[StageConfig] = Field(min_length=2)
     sla: SlaConfig
-    default_currency: str = Field(pattern=r"^[A-Z]{3}$")
+    default_currency: str = Field(pattern=r"^[A-Z]{3}$")  # what a new deal's currency field offers
+    # Why a deal can be lost: moving one to lost asks for one of these (the lost-reasons KPI counts them).
+    lost_reasons: list[str] = Field(
+        default=["price", "competitor", "no budget", "timing", "no decision", "no response", "other"],
+        min_length=1,
+    )
 
     @model_validator(mode="after")
     def _check(self) -> "PipelineConfig":
@@ -71,6 +80,17 @@ class PipelineConfig(_Strict):
     @property
     def open_stages(self) -> list[Stage]:
         return [stage.name for stage in self.stages if not stage.terminal]
+
+    def lost_reason(self, text: str | None, what: str) -> str:
+        """The configured lost reason ``text`` names (any case), or InvalidInput listing them."""
+        wanted = (text or "").strip().lower()
+        for reason in self.lost_reasons:
+            if reason.lower() == wanted:
+                return reason
+        listed = ", ".join(self.lost_reasons)
+        if not wanted:
+            raise InvalidInput(f"Say why {what} was lost: one of {listed}.")
+        raise InvalidInput(f"'{text}' is not a lost reason: use one of {listed}.")
 
     def check_move(self, current: Stage, target: Stage, reopen: bool = False) -> None:
         """Raise InvalidTransition unless ``current`` → ``target`` is allowed."""
@@ -168,10 +188,12 @@ def move(
     reopen: bool = False,
     at: datetime | None = None,
     reason: str | None = None,
+    lost_reason: str | None = None,
     pipeline: PipelineConfig | None = None,
 ) -> StageChange:
     """Move a deal to ``target`` if the pipeline allows it, and record the move.
 
+    Lost asks why: ``lost_reason`` must be one of the pipeline's ``lost_reasons`` (``reason`` adds a note).
     A refused move raises InvalidTransition (or InvalidInput) before anything is changed. A lead's stage
     moves with the rest of its lifecycle: ``crm_core.lifecycle.move``.
     """
@@ -182,18 +204,32 @@ def move(
     when = aware(at)
     previous = deal.stage
     pipeline.check_move(previous, stage, reopen=reopen)
+    why = None
+    if stage is Stage.LOST:
+        known = lost_reason == LOST_WITH_LEAD
+        why = LOST_WITH_LEAD if known else pipeline.lost_reason(lost_reason, f"deal {deal.id}")
     deal.stage = stage
     deal.closed_at = when if pipeline.is_terminal(stage) else None
-    return record_stage(session, deal, previous, at=when, reason=reason or ("reopened" if reopen else None))
+    deal.lost_reason = why
+    note = reason or ("reopened" if reopen else None)
+    if why is not None:
+        note = f"lost: {why}" + (f"; {note}" if note else "")
+    return record_stage(session, deal, previous, at=when, reason=note)
 
 
 def move_deal(
-    session: Session, deal_id: int, target: Stage | str, *, reopen: bool = False, reason: str | None = None
+    session: Session,
+    deal_id: int,
+    target: Stage | str,
+    *,
+    reopen: bool = False,
+    reason: str | None = None,
+    lost_reason: str | None = None,
 ) -> StageChange:
     deal = session.get(Deal, deal_id)
     if deal is None:
         raise NotFound(f"No deal with id {deal_id}.")
-    return move(session, deal, target, reopen=reopen, reason=reason)
+    return move(session, deal, target, reopen=reopen, reason=reason, lost_reason=lost_reason)
 
 
 def history(session: Session, lead_id: int) -> list[StageChange]:

@@ -203,7 +203,7 @@ class DealOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    lead_id: int
+    lead_id: int | None  # None: the lead's contact was erased; the deal's figures stay, anonymised
     title: str
     value: Decimal
     currency: str
@@ -211,6 +211,7 @@ class DealOut(BaseModel):
     stage: Stage
     created_at: datetime
     closed_at: datetime | None
+    lost_reason: str | None = None
 
 
 class ActivityOut(BaseModel):

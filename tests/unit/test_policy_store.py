@@ -51,7 +51,7 @@ def test_a_saved_version_classes_new_leads_and_old_leads_keep_theirs(session: Se
     assert (first.temperature, first.policy_version) == (Temperature.WARM, current_policy().version)
 
     text = edited(
-        **{'version: "2026-12-01.1"': 'version: "strict-1"', "warm_max_days: 90": "warm_max_days: 45"}
+        **{'version: "2026-12-01.2"': 'version: "strict-1"', "warm_max_days: 90": "warm_max_days: 45"}
     )
     saved = save_policy(session, text, saved_by="admin@example.com")
 
@@ -69,7 +69,7 @@ def test_a_saved_version_classes_new_leads_and_old_leads_keep_theirs(session: Se
 
 
 def test_a_saved_version_keeps_its_rates_and_one_saved_before_rates_still_loads(session: Session) -> None:
-    text = edited(**{'version: "2026-12-01.1"': 'version: "rates-2"', "USD: 0.86": "USD: 0.9"})
+    text = edited(**{'version: "2026-12-01.2"': 'version: "rates-2"', "USD: 0.86": "USD: 0.9"})
     save_policy(session, text, saved_by="admin")
     saved, default = active_policy(session).currency, current_policy().currency
     assert saved is not None and default is not None
@@ -102,7 +102,7 @@ def test_a_saved_version_keeps_its_rates_and_one_saved_before_rates_still_loads(
         ({"USD: 0.86": "USD: -0.86"}, "currency.rates.USD: Input should be greater than 0"),
         ({"USD: 0.86": "EUR: 1"}, "leave out EUR, the policy's own currency"),
         ({"code: EUR": "code: euro"}, "currency.code: String should match pattern"),
-        ({}, "'2026-12-01.1' is already used"),
+        ({}, "'2026-12-01.2' is already used"),
     ],
 )
 def test_an_invalid_policy_is_refused_with_its_problems_and_nothing_saved(
@@ -120,9 +120,9 @@ def test_several_problems_are_reported_together_and_labels_are_never_reused(sess
             session, edited(**{"warm_max_days: 90": "warm_max_days: 1", "min: 5": "min: 9000"}), "admin"
         )
     assert len(refused.value.problems) == 3  # warm < hot, size range, version already used
-    save_policy(session, edited(**{'version: "2026-12-01.1"': 'version: "v2"'}), "admin")
+    save_policy(session, edited(**{'version: "2026-12-01.2"': 'version: "v2"'}), "admin")
     with pytest.raises(InvalidPolicy, match="'v2' is already used"):
-        save_policy(session, edited(**{'version: "2026-12-01.1"': 'version: "v2"'}), "admin")
+        save_policy(session, edited(**{'version: "2026-12-01.2"': 'version: "v2"'}), "admin")
     with pytest.raises(InvalidPolicy, match="must be a YAML mapping"):
         save_policy(session, "- just a list", "admin")
     assert stored(session) == 1
