@@ -137,6 +137,7 @@ def _lead_page(
             "reopen": config.is_terminal(lead.stage),
             "deals": lead_deals,
             "deal_moves": {deal.id: _allowed_moves(deal.stage, reopen=False) for deal in lead_deals},
+            "lost_reasons": config.lost_reasons,
             "activities": activities.list_activities(session, lead_id),
             "history": [c for c in pipeline.history(session, lead_id) if c.deal_id is None],
             "transcript": conversation,
@@ -321,13 +322,20 @@ def open_deal(
 
 @router.post("/leads/{lead_id}/deals/{deal_id}/move")
 def move_deal(
-    request: Request, user: RepOrAdmin, lead_id: int, deal_id: int, stage: FormText = ""
+    request: Request,
+    user: RepOrAdmin,
+    lead_id: int,
+    deal_id: int,
+    stage: FormText = "",
+    lost_reason: FormText = "",
 ) -> Response:
     def change(session: Session, lead: Lead) -> str:
         if deals.get_deal(session, deal_id).lead_id != lead.id:
             raise NotFound(f"No deal with id {deal_id} on lead {lead.id}.")
-        moved = pipeline.move_deal(session, deal_id, stage, reopen=False)
-        return f"Deal {deal_id} moved to {moved.to_stage.value}."
+        why = lost_reason.strip() or None
+        moved = pipeline.move_deal(session, deal_id, stage, reopen=False, lost_reason=why)
+        lost = f" ({moved.reason})" if moved.to_stage.value == "lost" else ""
+        return f"Deal {deal_id} moved to {moved.to_stage.value}{lost}."
 
     return _change(request, user, lead_id, change)
 
