@@ -8,6 +8,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from crm_core.models import ActivityKind, Authority, Qualification, Stage, Temperature
+from crm_core.money import ISO_4217
 from crm_core.policy import Reason
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -195,8 +196,11 @@ class NewDeal(BaseModel):
 
     @field_validator("currency")
     @classmethod
-    def _upper(cls, value: str) -> str:
-        return value.upper()
+    def _known_currency(cls, value: str) -> str:
+        code = value.upper()
+        if code not in ISO_4217:
+            raise ValueError(f"'{value}' is not an ISO 4217 currency code (like EUR, USD, GBP, MXN)")
+        return code
 
 
 class DealOut(BaseModel):
