@@ -190,6 +190,11 @@ def _known(code: str) -> str:
     return code
 
 
+def _unknown(codes: list[str]) -> str:
+    plural = "s" if len(codes) > 1 else ""
+    return f"unknown currency code{plural} {', '.join(codes)}: use ISO 4217 codes like USD, GBP, MXN"
+
+
 class ExchangeRates(BaseModel):
     """One version of the rates: units of ``reporting_currency`` per unit of each listed currency."""
 
@@ -210,10 +215,7 @@ class ExchangeRates(BaseModel):
     def _rates_are_known(cls, rates: dict[str, Decimal]) -> dict[str, Decimal]:
         unknown = sorted(code for code in rates if code not in ISO_4217)
         if unknown:
-            raise ValueError(
-                f"unknown currency code{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: "
-                "use ISO 4217 codes like USD, GBP, MXN"
-            )
+            raise ValueError(_unknown(unknown))
         return rates
 
     @model_validator(mode="after")
@@ -285,10 +287,18 @@ def parse_rates(text: str) -> ExchangeRates:
         document["rates"] = {str(code).strip().upper(): rate for code, rate in document["rates"].items()}
     if isinstance(document.get("reporting_currency"), str):
         document["reporting_currency"] = document["reporting_currency"].strip().upper()
+    problems = []
+    if isinstance(document.get("rates"), dict):  # said even when a rate is wrong too (pydantic stops)
+        unknown = sorted(code for code in document["rates"] if code not in ISO_4217)
+        if unknown:
+            problems.append("rates: " + _unknown(unknown))
     try:
-        return ExchangeRates.model_validate(document)
+        rates = ExchangeRates.model_validate(document)
     except ValidationError as error:
-        raise InvalidRates(_problems(error)) from None
+        problems += [problem for problem in _problems(error) if problem not in problems]
+    if problems:
+        raise InvalidRates(problems)
+    return rates
 
 
 def load_rates(path: Path) -> ExchangeRates:

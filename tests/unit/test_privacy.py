@@ -92,7 +92,11 @@ def test_erasing_a_contact_removes_every_trace_and_keeps_an_audit(
     assert {c.sender_id for c in session.scalars(select(Conversation))} == {"bob"}
     assert rasa_senders(rasa_events) == {"bob"}
     assert audit.counts["messages"] == messages_before - 2 == 4
-    assert audit.counts["leads"] == 1 and audit.counts["conversations"] == 2 and audit.counts["deals_anonymised"] == 1
+    assert (
+        audit.counts["leads"] == 1
+        and audit.counts["conversations"] == 2
+        and audit.counts["deals_anonymised"] == 1
+    )
     assert audit.counts["rasa_events"] == 6
     assert (audit.kind, audit.contact_id, audit.erased_by) == ("contact", contact_id, "admin@example.com")
     logged = erasures(session)[0]
