@@ -199,6 +199,10 @@ def move(
     """
     if not isinstance(deal, Deal):
         raise TypeError("A lead's stage changes through crm_core.lifecycle.move.")
+    if deal.lead_id is None:
+        raise InvalidTransition(
+            f"Deal {deal.id} belonged to an erased contact: it stays as it was, for the KPIs."
+        )
     pipeline = pipeline or current_pipeline()
     stage = parse_stage(target)
     when = aware(at)

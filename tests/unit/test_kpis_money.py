@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from crm_core import lifecycle, pipeline
 from crm_core.deals import open_deal
-from crm_core.errors import InvalidInput
+from crm_core.errors import InvalidInput, InvalidTransition
 from crm_core.kpis import (
     dashboard,
     deal_report,
@@ -202,6 +202,8 @@ def test_erasing_a_contact_keeps_revenue_and_quota_attainment(session: Session, 
         (Decimal("1000.00"), "USD", "proposal"), (Decimal("2000.00"), "USD", "lost"),
         (Decimal("5000.00"), "USD", "won"),
     ]  # fmt: skip
+    with pytest.raises(InvalidTransition, match="belonged to an erased contact"):
+        pipeline.move(session, kept[0], "lost", lost_reason="price")
 
 
 def test_losing_a_deal_asks_why(session: Session) -> None:
