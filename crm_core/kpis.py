@@ -562,15 +562,13 @@ def lost_reasons(
     rates = rates or current_rates(session)
     target = _target(rates, currency)
     rows = session.execute(
-        select(
-            func.coalesce(Deal.lost_reason, "not given"), Deal.currency, func.count(), func.sum(Deal.value)
-        )
+        select(Deal.lost_reason, Deal.currency, func.count(), func.sum(Deal.value))
         .where(Deal.stage == Stage.LOST, *_closed_in(since, until), *_in_currency(currency))
-        .group_by(func.coalesce(Deal.lost_reason, "not given"), Deal.currency)
+        .group_by(Deal.lost_reason, Deal.currency)
     ).all()
     purses: dict[str, Purse] = defaultdict(Purse)
     for reason, code, count, value in rows:
-        purses[reason].add(code, value, count)
+        purses[reason or "not given"].add(code, value, count)
     result = []
     for reason, purse in purses.items():
         value, missing = purse.total(rates, target)
