@@ -11,34 +11,24 @@ Definitions, over one period [since, until) like the rest of ``crm_core.kpis``:
   or letting its clock run out counts as missed; a lead taken away by a person (re-assigned, released)
   before the rep decided is not counted, nor one still waiting.
 - Time in stage: the mean days between entering a stage and leaving it, over moves out of the stage
-  made in the period — for leads and for deals apart.
+  made in the UTC days of the period — for leads and for deals apart.
+
+Like the other KPIs, these read what crm_core keeps with every change, not the history: each lead's
+``qualified_at`` / ``first_accepted_at`` / ``accepted_by_id`` / ``first_contact_at`` and the daily
+``stage_time_tallies`` (``crm_core.pipeline``). SLA compliance still reads the routing log of the
+leads handed over in the period.
 """
 
 from collections import defaultdict
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime, time, timedelta
 
 from pydantic import BaseModel
-from sqlalchemy import CompoundSelect, Select, func, select, union_all
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_core.models import (
-    Activity,
-    ActivityKind,
-    AssignmentAction,
-    AssignmentEvent,
-    Conversation,
-    Lead,
-    Message,
-    MessageRole,
-    Rep,
-    Stage,
-    StageChange,
-)
+from crm_core.models import AssignmentAction, AssignmentEvent, Lead, Rep, Stage, StageTimeTally
 from crm_core.periods import as_utc, days_between, within
 from crm_core.pipeline import current_pipeline
-
-CONTACT_KINDS = (ActivityKind.CALL, ActivityKind.EMAIL, ActivityKind.MEETING)
 
 
 class RepSpeed(BaseModel):
@@ -78,94 +68,48 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _first_after(
-    session: Session, qualified: Select[int, datetime], moments: Select[int, datetime]
-) -> dict[int, datetime]:
-    """lead id → the earliest of ``moments`` (lead id, time) at or after the lead's qualification."""
-    found = moments.subquery()
-    q = qualified.subquery()
-    rows = session.execute(
-        select(found.c.lead_id, func.min(found.c.at))
-        .join(q, q.c.lead_id == found.c.lead_id)
-        .where(found.c.at >= q.c.at)
-        .group_by(found.c.lead_id)
-    )
-    return {lead_id: moment for lead_id, moment in rows}
-
-
 def speed_to_lead(
     session: Session, since: datetime | None = None, until: datetime | None = None
 ) -> SpeedReport:
-    """Speed to lead and SLA compliance, per rep and for the whole team (see the module's definitions)."""
+    """Speed to lead and SLA compliance, per rep and for the whole team (see the module's definitions).
+
+    Read from what each lead keeps (``qualified_at``, ``first_accepted_at``, ``accepted_by_id``,
+    ``first_contact_at``), one aggregate over the leads that became SQL in the period."""
     since, until = as_utc(since), as_utc(until)
-    first_sql = func.min(StageChange.changed_at)
-    qualified = (
-        select(StageChange.lead_id.label("lead_id"), first_sql.label("at"))
-        .where(StageChange.deal_id.is_(None), StageChange.to_stage == Stage.SQL)
-        .group_by(StageChange.lead_id)
-    )
-    if since is not None:
-        qualified = qualified.having(first_sql >= since)
-    if until is not None:
-        qualified = qualified.having(first_sql < until)
-    qualified_at: dict[int, datetime] = {lead_id: at for lead_id, at in session.execute(qualified)}
-    acceptances = select(AssignmentEvent.lead_id.label("lead_id"), AssignmentEvent.at.label("at")).where(
-        AssignmentEvent.action == AssignmentAction.ACCEPTED
-    )
-    accepted_at = _first_after(session, qualified, acceptances)
-    contacts: CompoundSelect[Any] = union_all(
-        select(Activity.lead_id.label("lead_id"), Activity.created_at.label("at")).where(
-            Activity.kind.in_(CONTACT_KINDS)
-        ),
-        select(StageChange.lead_id, StageChange.changed_at).where(
-            StageChange.deal_id.is_(None), StageChange.to_stage == Stage.CONTACTED
-        ),
-        select(Conversation.lead_id, Message.sent_at)
-        .join(Message, Message.conversation_id == Conversation.id)
-        .where(Message.role == MessageRole.REP),
-    )
-    contacted_at = _first_after(session, qualified, select(contacts.subquery()))
-    accepted_by = {
-        lead_id: rep_id
-        for lead_id, rep_id, at in session.execute(
-            select(AssignmentEvent.lead_id, AssignmentEvent.rep_id, AssignmentEvent.at).where(
-                AssignmentEvent.action == AssignmentAction.ACCEPTED,
-                AssignmentEvent.lead_id.in_(select(qualified.subquery().c.lead_id)),
-            )
+    rep = func.coalesce(Lead.accepted_by_id, Lead.assigned_rep_id)
+    to_accept = days_between(session, Lead.qualified_at, Lead.first_accepted_at) * 1440
+    to_contact = days_between(session, Lead.qualified_at, Lead.first_contact_at) * 1440
+    rows = session.execute(
+        select(
+            rep,
+            func.count(),
+            func.count(Lead.first_accepted_at),
+            func.sum(to_accept),
+            func.count(Lead.first_contact_at),
+            func.sum(to_contact),
         )
-        if accepted_at.get(lead_id) == at
+        .where(Lead.qualified_at.is_not(None), *within(Lead.qualified_at, since, until))
+        .group_by(rep)
+    ).all()
+    found = {
+        rep_id: (int(n), int(accepted), float(accept or 0), int(contacted), float(contact or 0))
+        for rep_id, n, accepted, accept, contacted, contact in rows
     }
-    owners: dict[int, int | None] = {
-        lead_id: rep_id
-        for lead_id, rep_id in session.execute(
-            select(Lead.id, Lead.assigned_rep_id).where(Lead.id.in_(select(qualified.subquery().c.lead_id)))
-        )
-    }
-    to_accept: dict[int | None, list[float]] = defaultdict(list)
-    to_contact: dict[int | None, list[float]] = defaultdict(list)
-    leads: dict[int | None, int] = defaultdict(int)
-    for lead_id, at in qualified_at.items():
-        rep_id = accepted_by.get(lead_id, owners.get(lead_id))
-        leads[rep_id] += 1
-        if lead_id in accepted_at:
-            to_accept[rep_id].append(_minutes(at, accepted_at[lead_id]))
-        if lead_id in contacted_at:
-            to_contact[rep_id].append(_minutes(at, contacted_at[lead_id]))
     decided, met = _sla_outcomes(session, since, until)
 
     def row(rep_id: int | None, name: str, keys: list[int | None]) -> RepSpeed:
-        accept = [m for key in keys for m in to_accept[key]]
-        contact = [m for key in keys for m in to_contact[key]]
+        parts = [found.get(key, (0, 0, 0.0, 0, 0.0)) for key in keys]
+        accepted, contacted = sum(p[1] for p in parts), sum(p[3] for p in parts)
         rep_decided = sum(decided[key] for key in keys if key is not None)
         rep_met = sum(met[key] for key in keys if key is not None)
         return RepSpeed(
             rep_id=rep_id,
             name=name,
-            qualified_leads=sum(leads[key] for key in keys),
-            accepted=len(accept),
-            average_minutes_to_accept=_mean(accept),
-            first_contacted=len(contact),
-            average_minutes_to_first_contact=_mean(contact),
+            qualified_leads=sum(p[0] for p in parts),
+            accepted=accepted,
+            average_minutes_to_accept=sum(p[2] for p in parts) / accepted if accepted else None,
+            first_contacted=contacted,
+            average_minutes_to_first_contact=sum(p[4] for p in parts) / contacted if contacted else None,
             sla_decided=rep_decided,
             sla_met=rep_met,
             sla_compliance=rep_met / rep_decided if rep_decided else None,
@@ -213,36 +157,23 @@ def _sla_outcomes(
 def _stage_times(
     session: Session, of_deals: bool, since: datetime | None, until: datetime | None
 ) -> list[StageTime]:
-    item = StageChange.deal_id if of_deals else StageChange.lead_id
-    entered = func.lag(StageChange.changed_at).over(
-        partition_by=item, order_by=(StageChange.changed_at, StageChange.id)
-    )
-    moves = (
-        select(
-            StageChange.from_stage.label("stage"),
-            StageChange.changed_at.label("left_at"),
-            entered.label("entered_at"),
-        )
-        .where(StageChange.deal_id.is_not(None) if of_deals else StageChange.deal_id.is_(None))
-        .subquery()
-    )
+    first = since.date() if since is not None else None
+    last = until.date() + timedelta(days=until.time() != time()) if until is not None else None
+    day = StageTimeTally.day
     rows = session.execute(
-        select(
-            moves.c.stage, func.count(), func.avg(days_between(session, moves.c.entered_at, moves.c.left_at))
-        )
+        select(StageTimeTally.stage, func.sum(StageTimeTally.moves), func.sum(StageTimeTally.days))
         .where(
-            moves.c.stage.is_not(None),
-            moves.c.entered_at.is_not(None),
-            *within(moves.c.left_at, since, until),
+            StageTimeTally.of_deals.is_(of_deals),
+            *([day >= first] if first is not None else []),
+            *([day < last] if last is not None else []),
         )
-        .group_by(moves.c.stage)
+        .group_by(StageTimeTally.stage)
     ).all()
-    found = {stage: (count, float(days) if days is not None else None) for stage, count, days in rows}
-    pipeline = current_pipeline()
+    found = {stage: (int(moves), float(days)) for stage, moves, days in rows if moves}
     return [
-        StageTime(stage=stage.name, moves_out=found[stage.name][0], average_days=found[stage.name][1])
-        for stage in pipeline.stages
-        if stage.name in found
+        StageTime(stage=s.name, moves_out=found[s.name][0], average_days=found[s.name][1] / found[s.name][0])
+        for s in current_pipeline().stages
+        if s.name in found
     ]
 
 

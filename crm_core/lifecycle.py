@@ -41,6 +41,7 @@ from crm_core.pipeline import (
     PipelineConfig,
     aware,
     current_pipeline,
+    note_acceptance,
     parse_stage,
     record_stage,
 )
@@ -236,6 +237,7 @@ def accept(session: Session, lead_id: int, rep_id: int, now: datetime | None = N
     now = now or utcnow()
     lead = _waiting_for(session, lead_id, rep_id)
     _stop_clock(lead, accepted_at=now)
+    note_acceptance(lead, rep_id, now)
     routing.log_event(session, lead, AssignmentAction.ACCEPTED, lead.assigned_rep, "accepted by the rep", now)
     session.flush()
     return lead

@@ -195,6 +195,13 @@ class Lead(Base):
     # One bit (models.stage_bit) per stage the lead's own history shows: what the funnel counts, so it
     # never groups the history table. Set by pipeline.record_stage with each history row.
     reached_stages: Mapped[int] = mapped_column(default=0, server_default="0", active_history=True)
+    # Speed to lead, kept with each change (``crm_core.pipeline``): the lead's first move to sql, its first
+    # acceptance after that and by which rep, and its first contact after that (a call, e-mail or meeting
+    # logged, the move to contacted, a rep's message). The KPI reads these, never the history.
+    qualified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    first_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    accepted_by_id: Mapped[int | None]  # a rep id (no foreign key: the lead's rep relationship stays one)
+    first_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     contact: Mapped[Contact] = relationship(back_populates="leads")
     assigned_rep: Mapped[Rep | None] = relationship(back_populates="leads")
@@ -470,6 +477,20 @@ class LeadTally(Base):
     reached_stages: Mapped[int] = mapped_column(primary_key=True)
     won: Mapped[bool] = mapped_column(primary_key=True)
     leads: Mapped[int] = mapped_column(default=0)
+
+
+class StageTimeTally(Base):
+    """Moves out of a stage by the UTC day they were made, for leads or for deals: how many, and the days
+    spent in the stage before them. Written by ``pipeline.record_stage`` with each move; the time-in-stage
+    KPI adds these rows up, and they outlive an erasure (the figures, not the person)."""
+
+    __tablename__ = "stage_time_tallies"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    of_deals: Mapped[bool] = mapped_column(primary_key=True)
+    stage: Mapped[Stage] = mapped_column(_enum(Stage), primary_key=True)
+    moves: Mapped[int] = mapped_column(default=0)
+    days: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 UNKNOWN_SOURCE = "unknown"

@@ -6,18 +6,19 @@ Every move is written to ``stage_changes`` with its time, so cycle length and ve
 history rather than from the current state.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crm_core.config import get_settings
 from crm_core.errors import InvalidInput, InvalidTransition, NotFound
-from crm_core.models import Deal, Lead, Stage, StageChange, stage_bit, utcnow
+from crm_core.models import Deal, Lead, Stage, StageChange, StageTimeTally, stage_bit, utcnow
 
 
 class _Strict(BaseModel):
@@ -160,14 +161,21 @@ def record_stage(
     The item keeps what KPIs need from its history: a lead the stages it reached (the funnel), a deal
     its first row and latest move to won (the sales cycle)."""
     lead_id, deal_id = (item.lead_id, item.id) if isinstance(item, Deal) else (item.id, None)
+    when = aware(at)
+    if from_stage is not None:
+        _count_time_in(session, lead_id, deal_id, from_stage, when)
     if isinstance(item, Lead):
         item.reached_stages = (item.reached_stages or 0) | stage_bit(item.stage)
+        if item.stage is Stage.SQL and item.qualified_at is None:
+            item.qualified_at = when
+        if item.stage is Stage.CONTACTED:
+            note_first_contact(item, when)
     change = StageChange(
         lead_id=lead_id,
         deal_id=deal_id,
         from_stage=from_stage,
         to_stage=item.stage,
-        changed_at=aware(at),
+        changed_at=when,
         reason=reason,
     )
     if isinstance(item, Deal):
@@ -178,6 +186,51 @@ def record_stage(
     session.add(change)
     session.flush()
     return change
+
+
+def _count_time_in(
+    session: Session, lead_id: int | None, deal_id: int | None, stage: Stage, left_at: datetime
+) -> None:
+    """Add a move out of ``stage`` to its day's ``stage_time_tallies`` row, with the days since the item's
+    previous history row (when it entered the stage)."""
+    of_item = StageChange.deal_id == deal_id if deal_id is not None else StageChange.deal_id.is_(None)
+    entered = session.scalar(
+        select(func.max(StageChange.changed_at)).where(StageChange.lead_id == lead_id, of_item)
+    )
+    if entered is None:
+        return
+    days = (left_at - entered).total_seconds() / 86400
+    connection = session.connection()
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(StageTimeTally).values(
+        day=left_at.astimezone(UTC).date(), of_deals=deal_id is not None, stage=stage, moves=1, days=days
+    )
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[StageTimeTally.day, StageTimeTally.of_deals, StageTimeTally.stage],
+            set_={
+                "moves": StageTimeTally.moves + statement.excluded.moves,
+                "days": StageTimeTally.days + statement.excluded.days,
+            },
+        )
+    )
+
+
+def note_first_contact(lead: Lead, at: datetime) -> None:
+    """A call, e-mail or meeting, the move to contacted or a rep's message: the first one after the lead
+    became SQL is its first contact (speed to lead)."""
+    qualified = lead.qualified_at
+    if qualified is None or at < qualified:
+        return
+    if lead.first_contact_at is None or at < lead.first_contact_at:
+        lead.first_contact_at = at
+
+
+def note_acceptance(lead: Lead, rep_id: int, at: datetime) -> None:
+    """The first acceptance after the lead became SQL, and by whom (speed to lead counts it for them)."""
+    if lead.qualified_at is not None and lead.first_accepted_at is None and at >= lead.qualified_at:
+        lead.first_accepted_at = at
+        lead.accepted_by_id = rep_id
 
 
 def move(

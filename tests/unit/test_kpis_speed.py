@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from crm_core import activities, lifecycle, pipeline
 from crm_core.deals import open_deal
 from crm_core.kpis_speed import speed_to_lead, time_in_stage
-from crm_core.models import Activity, Deal, Stage
+from crm_core.models import Deal, Stage
 from crm_core.reps import add_rep
 from crm_core.schemas import NewDeal, NewRep
 from tests.unit.helpers import make_lead
@@ -47,10 +47,8 @@ def worked(session: Session) -> Session:
     for lead, rep in ((l1, ana), (l2, ana), (l3, ben), (l4, ben)):
         lifecycle.assign_to(session, lead.id, rep, by="test", now=NINE)
     lifecycle.accept(session, l1.id, ana, now=minutes(10))
-    call = activities.add_activity(session, l1.id, "call", "first call", rep_id=ana)
-    row = session.get(Activity, call.id)
-    assert row is not None
-    row.created_at = minutes(30)
+    activities.add_activity(session, l1.id, "call", "first call", rep_id=ana, at=minutes(30))
+    activities.add_activity(session, l1.id, "note", "not a contact", rep_id=ana, at=minutes(20))
     lifecycle.accept(session, l2.id, ana, now=minutes(20))
     lifecycle.move(session, l2, "contacted", at=minutes(60))
     assert lifecycle.pass_lead(session, l3.id, ben, now=minutes(5)).id == ana  # type: ignore[union-attr]

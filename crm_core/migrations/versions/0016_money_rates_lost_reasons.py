@@ -1,4 +1,5 @@
-"""exchange rate versions; a deal's lost reason; deals outlive their lead's erasure (lead_id nullable)
+"""exchange rate versions; a deal's lost reason; deals outlive their lead's erasure (lead_id nullable);
+speed to lead kept on each lead, and time in stage kept by day (both filled from the history)
 
 Revision ID: 0016
 Revises: 0015
@@ -14,6 +15,11 @@ revision: str = "0016"
 down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+_STAGE = sa.Enum(
+    "new", "mql", "sql", "contacted", "proposal", "negotiation", "won", "lost",
+    name="stage", native_enum=False, length=20,
+)  # fmt: skip
 
 
 def upgrade() -> None:
@@ -31,6 +37,68 @@ def upgrade() -> None:
     with op.batch_alter_table("deals") as batch_op:
         batch_op.add_column(sa.Column("lost_reason", sa.String(length=40), nullable=True))
         batch_op.alter_column("lead_id", existing_type=sa.Integer(), nullable=True)
+    with op.batch_alter_table("leads") as batch_op:
+        batch_op.add_column(sa.Column("qualified_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("first_accepted_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("accepted_by_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("first_contact_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.create_index("ix_leads_qualified_at", ["qualified_at"])
+    op.create_table(
+        "stage_time_tallies",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("of_deals", sa.Boolean(), nullable=False),
+        sa.Column("stage", _STAGE, nullable=False),
+        sa.Column("moves", sa.Integer(), nullable=False),
+        sa.Column("days", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("day", "of_deals", "stage"),
+    )
+    _fill_from_history()
+
+
+def _fill_from_history() -> None:
+    """What crm_core now keeps with each change, computed once from the rows already there."""
+    postgres = op.get_bind().dialect.name == "postgresql"
+    op.execute(
+        "UPDATE leads SET qualified_at = (SELECT min(s.changed_at) FROM stage_changes s "
+        "WHERE s.lead_id = leads.id AND s.deal_id IS NULL AND s.to_stage = 'sql')"
+    )
+    op.execute(
+        "UPDATE leads SET first_accepted_at = (SELECT min(e.at) FROM assignment_events e "
+        "WHERE e.lead_id = leads.id AND e.action = 'accepted' AND e.at >= leads.qualified_at) "
+        "WHERE qualified_at IS NOT NULL"
+    )
+    op.execute(
+        "UPDATE leads SET accepted_by_id = (SELECT min(e.rep_id) FROM assignment_events e "
+        "WHERE e.lead_id = leads.id AND e.action = 'accepted' AND e.at = leads.first_accepted_at) "
+        "WHERE first_accepted_at IS NOT NULL"
+    )
+    contacts = (
+        "SELECT min(a.created_at) FROM activities a WHERE a.lead_id = leads.id "
+        "AND a.kind IN ('call', 'email', 'meeting') AND a.created_at >= leads.qualified_at",
+        "SELECT min(s.changed_at) FROM stage_changes s WHERE s.lead_id = leads.id AND s.deal_id IS NULL "
+        "AND s.to_stage = 'contacted' AND s.changed_at >= leads.qualified_at",
+        "SELECT min(m.sent_at) FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+        "WHERE c.lead_id = leads.id AND m.role = 'rep' AND m.sent_at >= leads.qualified_at",
+    )
+    for first in contacts:
+        op.execute(
+            f"UPDATE leads SET first_contact_at = ({first}) WHERE qualified_at IS NOT NULL "
+            f"AND ({first}) IS NOT NULL AND (first_contact_at IS NULL OR ({first}) < first_contact_at)"
+        )
+    days = (
+        "EXTRACT(EPOCH FROM changed_at - entered_at) / 86400"
+        if postgres
+        else "julianday(changed_at) - julianday(entered_at)"
+    )
+    day = "CAST(changed_at AT TIME ZONE 'UTC' AS DATE)" if postgres else "date(changed_at)"
+    op.execute(
+        "INSERT INTO stage_time_tallies (day, of_deals, stage, moves, days) "
+        f"SELECT {day}, of_deals, from_stage, count(*), sum({days}) FROM ("
+        "SELECT changed_at, from_stage, deal_id IS NOT NULL AS of_deals, "
+        "lag(changed_at) OVER (PARTITION BY lead_id, deal_id ORDER BY changed_at, id) AS entered_at "
+        "FROM stage_changes) moves WHERE from_stage IS NOT NULL AND entered_at IS NOT NULL "
+        f"GROUP BY {day}, of_deals, from_stage"
+    )
 
 
 def downgrade() -> None:
@@ -39,3 +107,10 @@ def downgrade() -> None:
         batch_op.alter_column("lead_id", existing_type=sa.Integer(), nullable=False)
         batch_op.drop_column("lost_reason")
     op.drop_table("exchange_rate_versions")
+    op.drop_table("stage_time_tallies")
+    with op.batch_alter_table("leads") as batch_op:
+        batch_op.drop_index("ix_leads_qualified_at")
+        batch_op.drop_column("first_contact_at")
+        batch_op.drop_column("accepted_by_id")
+        batch_op.drop_column("first_accepted_at")
+        batch_op.drop_column("qualified_at")
