@@ -6,28 +6,27 @@ Definitions, over one period [since, until) like the rest of ``crm_core.kpis``:
   minutes from that move to the lead's first acceptance by a rep, and to its first contact — the first
   call, e-mail or meeting logged on it, its move to contacted, or a rep's message in its conversation,
   whichever came first. Each lead counts for the rep who accepted it (else the rep who has it now).
-- SLA compliance per rep: of the leads handed to the rep with an acceptance clock in the period (not
-  admins, who get no clock), the share the rep accepted within ``sla.accept_minutes``. Passing a lead
-  or letting its clock run out counts as missed; a lead taken away by a person (re-assigned, released)
-  before the rep decided is not counted, nor one still waiting.
+- SLA compliance per rep: of the leads handed to the rep with an acceptance clock in the UTC days of
+  the period (not admins, who get no clock), the share the rep accepted within ``sla.accept_minutes``.
+  Passing a lead or letting its clock run out counts as missed; a lead taken away by a person
+  (re-assigned, released) before the rep decided is not counted, nor one still waiting.
 - Time in stage: the mean days between entering a stage and leaving it, over moves out of the stage
   made in the UTC days of the period — for leads and for deals apart.
 
 Like the other KPIs, these read what crm_core keeps with every change, not the history: each lead's
 ``qualified_at`` / ``first_accepted_at`` / ``accepted_by_id`` / ``first_contact_at`` and the daily
-``stage_time_tallies`` (``crm_core.pipeline``). SLA compliance still reads the routing log of the
-leads handed over in the period.
+``stage_time_tallies`` (``crm_core.pipeline``) and ``sla_tallies`` (``crm_core.lifecycle``).
 """
 
 from collections import defaultdict
 from datetime import datetime, time, timedelta
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from crm_core.models import AssignmentAction, AssignmentEvent, Lead, Rep, Stage, StageTimeTally
-from crm_core.periods import as_utc, days_between, within
+from crm_core.models import Lead, Rep, SlaTally, Stage, StageTimeTally
+from crm_core.periods import Expr, as_utc, days_between, within
 from crm_core.pipeline import current_pipeline
 
 
@@ -126,47 +125,36 @@ def speed_to_lead(
 def _sla_outcomes(
     session: Session, since: datetime | None, until: datetime | None
 ) -> tuple[dict[int, int], dict[int, int]]:
-    """rep id → clocked assignments decided in the period, and → those accepted within the SLA."""
-    clock = timedelta(minutes=current_pipeline().sla.accept_minutes)
-    admins = set(session.scalars(select(Rep.id).where(Rep.is_admin)))
-    handed = select(AssignmentEvent.lead_id).where(
-        AssignmentEvent.action == AssignmentAction.ASSIGNED, *within(AssignmentEvent.at, since, until)
-    )
-    events = session.execute(
-        select(AssignmentEvent.lead_id, AssignmentEvent.rep_id, AssignmentEvent.action, AssignmentEvent.at)
-        .where(AssignmentEvent.lead_id.in_(handed))
-        .order_by(AssignmentEvent.lead_id, AssignmentEvent.at, AssignmentEvent.id)
+    """rep id → clocks decided for leads handed to the rep in the UTC days of the period, and → those
+    accepted in time (the daily ``sla_tallies`` kept by ``crm_core.lifecycle``)."""
+    rows = session.execute(
+        select(SlaTally.rep_id, func.sum(SlaTally.decided), func.sum(SlaTally.met))
+        .where(*_days_of(SlaTally.day, since, until))
+        .group_by(SlaTally.rep_id)
     ).all()
     decided: dict[int, int] = defaultdict(int)
     met: dict[int, int] = defaultdict(int)
-    for index, (lead_id, rep_id, action, at) in enumerate(events):
-        in_period = (since is None or as_utc(at) >= since) and (until is None or as_utc(at) < until)  # type: ignore[operator]
-        if action is not AssignmentAction.ASSIGNED or rep_id is None or rep_id in admins or not in_period:
-            continue
-        following = events[index + 1] if index + 1 < len(events) else None
-        if following is None or following.lead_id != lead_id or following.rep_id != rep_id:
-            continue  # still waiting, or taken away before the rep decided
-        if following.action is AssignmentAction.ACCEPTED:
-            decided[rep_id] += 1
-            met[rep_id] += as_utc(following.at) - as_utc(at) <= clock  # type: ignore[operator]
-        elif following.action in (AssignmentAction.PASSED, AssignmentAction.EXPIRED):
-            decided[rep_id] += 1
+    for rep_id, rep_decided, rep_met in rows:
+        decided[rep_id], met[rep_id] = int(rep_decided or 0), int(rep_met or 0)
     return decided, met
+
+
+def _days_of(day: Expr, since: datetime | None, until: datetime | None) -> list[ColumnElement[bool]]:
+    """SQL: a daily tally's ``day`` among the UTC days [since, until) touches."""
+    conditions = []
+    if since is not None:
+        conditions.append(day >= since.date())
+    if until is not None:
+        conditions.append(day < until.date() + timedelta(days=until.time() != time()))
+    return conditions
 
 
 def _stage_times(
     session: Session, of_deals: bool, since: datetime | None, until: datetime | None
 ) -> list[StageTime]:
-    first = since.date() if since is not None else None
-    last = until.date() + timedelta(days=until.time() != time()) if until is not None else None
-    day = StageTimeTally.day
     rows = session.execute(
         select(StageTimeTally.stage, func.sum(StageTimeTally.moves), func.sum(StageTimeTally.days))
-        .where(
-            StageTimeTally.of_deals.is_(of_deals),
-            *([day >= first] if first is not None else []),
-            *([day < last] if last is not None else []),
-        )
+        .where(StageTimeTally.of_deals.is_(of_deals), *_days_of(StageTimeTally.day, since, until))
         .group_by(StageTimeTally.stage)
     ).all()
     found = {stage: (int(moves), float(days)) for stage, moves, days in rows if moves}

@@ -17,9 +17,10 @@ trace: stage moves in ``stage_changes``, owner changes in ``assignment_events``.
 """
 
 from collections.abc import Collection
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crm_core import routing
@@ -31,6 +32,7 @@ from crm_core.models import (
     Lead,
     Qualification,
     Rep,
+    SlaTally,
     Stage,
     StageChange,
     utcnow,
@@ -82,6 +84,27 @@ def _stop_clock(lead: Lead, accepted_at: datetime | None = None) -> None:
     lead.sla_due_at = None
     if accepted_at is not None:
         lead.accepted_at = accepted_at
+
+
+def _count_clock(session: Session, lead: Lead, now: datetime, *, accepted: bool) -> None:
+    """The owner decided a lead that had a clock (accepted, passed, or let it run out): count it in the
+    owner's SLA compliance, met when accepted by the deadline. Leads without a clock are not counted."""
+    if lead.sla_due_at is None or lead.assigned_rep_id is None or lead.assigned_at is None:
+        return
+    met = int(accepted and now <= lead.sla_due_at)
+    connection = session.connection()
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    day = lead.assigned_at.astimezone(UTC).date()
+    statement = insert(SlaTally).values(day=day, rep_id=lead.assigned_rep_id, decided=1, met=met)
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[SlaTally.day, SlaTally.rep_id],
+            set_={
+                "decided": SlaTally.decided + statement.excluded.decided,
+                "met": SlaTally.met + statement.excluded.met,
+            },
+        )
+    )
 
 
 def _hand(
@@ -236,6 +259,7 @@ def accept(session: Session, lead_id: int, rep_id: int, now: datetime | None = N
     """The assigned rep takes the lead: the SLA clock stops."""
     now = now or utcnow()
     lead = _waiting_for(session, lead_id, rep_id)
+    _count_clock(session, lead, now, accepted=True)
     _stop_clock(lead, accepted_at=now)
     note_acceptance(lead, rep_id, now)
     routing.log_event(session, lead, AssignmentAction.ACCEPTED, lead.assigned_rep, "accepted by the rep", now)
@@ -258,6 +282,7 @@ def pass_lead(
 def move_on(session: Session, lead: Lead, action: AssignmentAction, reason: str, now: datetime) -> Rep | None:
     """The owner passed or let the clock run out: the next rep gets it; after too many passes, an admin."""
     routing.log_event(session, lead, action, lead.assigned_rep, reason, now)
+    _count_clock(session, lead, now, accepted=False)
     lead.sla_passes += 1
     if lead.sla_passes >= current_pipeline().sla.max_passes:
         return escalate(session, lead, now, f"not accepted after {lead.sla_passes} passes")

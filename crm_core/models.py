@@ -493,6 +493,19 @@ class StageTimeTally(Base):
     days: Mapped[float] = mapped_column(Float, default=0.0)
 
 
+class SlaTally(Base):
+    """Acceptance clocks decided, by the UTC day the lead was handed to the rep: how many (accepted,
+    passed or expired) and how many were accepted in time. Written by ``crm_core.lifecycle`` when a rep
+    accepts or passes a lead or its clock runs out; the SLA-compliance KPI adds these rows up."""
+
+    __tablename__ = "sla_tallies"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    rep_id: Mapped[int] = mapped_column(primary_key=True)
+    decided: Mapped[int] = mapped_column(default=0)
+    met: Mapped[int] = mapped_column(default=0)
+
+
 UNKNOWN_SOURCE = "unknown"
 
 TallyKey = tuple[date, str, int, bool]

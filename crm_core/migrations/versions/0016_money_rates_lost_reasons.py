@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from crm_core.pipeline import current_pipeline
+
 revision: str = "0016"
 down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
@@ -51,6 +53,14 @@ def upgrade() -> None:
         sa.Column("moves", sa.Integer(), nullable=False),
         sa.Column("days", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("day", "of_deals", "stage"),
+    )
+    op.create_table(
+        "sla_tallies",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("rep_id", sa.Integer(), nullable=False),
+        sa.Column("decided", sa.Integer(), nullable=False),
+        sa.Column("met", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("day", "rep_id"),
     )
     _fill_from_history()
 
@@ -99,6 +109,23 @@ def _fill_from_history() -> None:
         "FROM stage_changes) moves WHERE from_stage IS NOT NULL AND entered_at IS NOT NULL "
         f"GROUP BY {day}, of_deals, from_stage"
     )
+    # an acceptance clock per hand-over to a rep who is not an admin, decided by that rep's next event
+    minutes = (
+        "EXTRACT(EPOCH FROM next_at - at) / 60" if postgres else "(julianday(next_at) - julianday(at)) * 1440"
+    )
+    handed = "CAST(at AT TIME ZONE 'UTC' AS DATE)" if postgres else "date(at)"
+    accept_minutes = current_pipeline().sla.accept_minutes
+    op.execute(
+        "INSERT INTO sla_tallies (day, rep_id, decided, met) "
+        f"SELECT {handed}, rep_id, count(*), "
+        f"sum(CASE WHEN next_action = 'accepted' AND {minutes} <= {accept_minutes} THEN 1 ELSE 0 END) FROM ("
+        "SELECT at, rep_id, action, lead(action) OVER w AS next_action, lead(rep_id) OVER w AS next_rep, "
+        "lead(at) OVER w AS next_at FROM assignment_events WINDOW w AS (PARTITION BY lead_id ORDER BY at, id)"
+        ") handovers WHERE action = 'assigned' AND next_rep = rep_id "
+        "AND next_action IN ('accepted', 'passed', 'expired') "
+        "AND rep_id NOT IN (SELECT id FROM reps WHERE is_admin) "
+        f"GROUP BY {handed}, rep_id"
+    )
 
 
 def downgrade() -> None:
@@ -107,6 +134,7 @@ def downgrade() -> None:
         batch_op.alter_column("lead_id", existing_type=sa.Integer(), nullable=False)
         batch_op.drop_column("lost_reason")
     op.drop_table("exchange_rate_versions")
+    op.drop_table("sla_tallies")
     op.drop_table("stage_time_tallies")
     with op.batch_alter_table("leads") as batch_op:
         batch_op.drop_index("ix_leads_qualified_at")
