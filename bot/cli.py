@@ -8,7 +8,7 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import cli_admin, cli_crm, cli_users
+from bot import cli_admin, cli_crm, cli_kpis, cli_users
 from crm_core.config import get_settings
 from crm_core.db import unit_of_work, upgrade_database
 from crm_core.errors import CrmError, explain
@@ -223,6 +223,7 @@ def transcripts_show(
 
 
 cli_crm.register(app, leads_app, reps_app)
+cli_kpis.register(app)
 cli_users.register(app)
 cli_admin.register(app)
 

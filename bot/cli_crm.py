@@ -1,4 +1,4 @@
-"""CRM commands of ``embudo``: pipeline, stage moves, deals, KPIs, forecast, SLA, CSV, merges.
+"""CRM commands of ``embudo``: pipeline, stage moves, deals, SLA, CSV, merges (KPIs: ``bot.cli_kpis``).
 
 Thin adapters: each parses the shell's text, calls one crm_core function in a unit of work, and
 prints the result; a CrmError is shown as a red message and exit code 1, with nothing written.
@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_core import activities, csv_io, deals, dedup, kpis, lifecycle, pipeline, reps, sla, webhooks
+from crm_core import activities, csv_io, deals, dedup, lifecycle, pipeline, reps, sla, webhooks
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidInput, explain
 from crm_core.models import Deal, Lead, Rep
@@ -104,90 +104,21 @@ def pipeline_command(output: Format = "text") -> None:
         typer.echo(f"{row['stage']:<12} {row['probability']:>5.0%}  {row['leads']:>7} leads  {deal_text}")
 
 
-def kpis_command(
-    since: Annotated[
-        str | None, typer.Option(help="Only leads created / deals closed on or after this date.")
-    ] = None,
-    currency: Annotated[str | None, typer.Option(help="Currency of the money figures.")] = None,
-    output: Format = "text",
-) -> None:
-    """Conversion per stage, win rate, average deal and cycle, velocity, sources, reps and quotas."""
-    start = _start_of(_day(since, "--since"))
-    with work() as session:
-        board = kpis.dashboard(session, since=start, currency=currency.upper() if currency else None)
-        goals = kpis.goal_attainment(session)
-    if output == "json":
-        typer.echo(
-            json.dumps(
-                {**board.model_dump(mode="json"), "quotas": [g.model_dump(mode="json") for g in goals]}
-            )
-        )
-        return
-    typer.echo(
-        f"Funnel{' since ' + since if since else ''} (reached the stage or beyond; conversion: of the leads"
-        " that were in the stage, those that moved on):"
-    )
-    for row in board.funnel.stages:
-        nxt = ""
-        if row.next_stage is not None:
-            nxt = f"→ {row.next_stage.value:<12} {_pct(row.rate)} ({row.moved_on} of {row.entered})"
-        typer.echo(f"  {row.stage.value:<12} {row.reached:>7}  {nxt}")
-    typer.echo(f"  overall conversion {_pct(board.funnel.overall_rate)}")
-    d = board.deals
-    typer.echo(
-        f"Deals ({d.currency}): won {d.won}, lost {d.lost}, win rate {_pct(d.win_rate)}, "
-        f"average deal {d.average_deal or '-'}, average cycle "
-        f"{'-' if d.average_cycle_days is None else f'{d.average_cycle_days:.1f} days'} from deal creation, "
-        f"{'-' if d.average_cycle_from_lead_days is None else f'{d.average_cycle_from_lead_days:.1f} days'}"
-        " from lead creation"
-    )
-    typer.echo(
-        f"  open opportunities {d.open_opportunities}, pipeline velocity {d.velocity_per_day or '-'} per day"
-    )
-    typer.echo("Lead sources:")
-    for s in board.sources:
-        rate = _pct(s.conversion_rate)
-        typer.echo(f"  {s.source:<20} {s.leads:>7} leads  {s.won_leads:>5} won  {rate:>6}  {s.won_value}")
-    typer.echo("Reps:")
-    for r in board.reps:
-        typer.echo(
-            f"  {r.name:<20} won {r.won:>4}  lost {r.lost:>4}  win rate {_pct(r.win_rate):>6}  {r.won_value}"
-        )
-    for g in goals:
-        typer.echo(
-            f"  quota {g.name} {g.period_start}–{g.period_end}: {g.won_value} of {g.quota} {g.currency} "
-            f"({_pct(g.attainment)})"
-        )
-
-
-def forecast_command(
-    currency: Annotated[str | None, typer.Option(help="Currency to forecast.")] = None,
-    output: Format = "text",
-) -> None:
-    """Open deals by expected close month, weighted by their stage's win probability."""
-    with work() as session:
-        months = kpis.forecast(session, currency.upper() if currency else None)
-    if output == "json":
-        typer.echo(_dump(months))
-        return
-    if not months:
-        typer.echo("no open deals to forecast")
-    for m in months:
-        typer.echo(
-            f"{m.month:<12} {m.deals:>6} deals  value {m.value:>14}  weighted {m.weighted:>14}"
-            + ("  overdue: should have closed" if m.overdue else "")
-        )
-
-
 def lead_move(
     lead_id: Annotated[int, typer.Argument(help="The lead's id.")],
     stage: Annotated[str, typer.Argument(help="Target stage, e.g. contacted, won, lost.")],
     reopen: Annotated[bool, typer.Option(help="Reopen a won or lost lead.")] = False,
     reason: Annotated[str | None, typer.Option(help="Why, for the history.")] = None,
+    lost_reason: Annotated[
+        str | None,
+        typer.Option("--lost-reason", help="Moving to lost: why, for its open deals (default: lead lost)."),
+    ] = None,
 ) -> None:
     """Move a lead to another pipeline stage (recorded in its history)."""
     with work() as session:
-        change = lifecycle.move_lead(session, lead_id, stage, reopen=reopen, reason=reason)
+        change = lifecycle.move_lead(
+            session, lead_id, stage, reopen=reopen, reason=reason, lost_reason=lost_reason
+        )
     assert change.from_stage is not None
     typer.echo(f"lead {lead_id}: {change.from_stage.value} → {change.to_stage.value}")
 
@@ -353,10 +284,19 @@ def deal_move(
     deal_id: Annotated[int, typer.Argument()],
     stage: Annotated[str, typer.Argument()],
     reopen: Annotated[bool, typer.Option(help="Reopen a won or lost deal.")] = False,
+    lost_reason: Annotated[
+        str | None, typer.Option("--lost-reason", help="Why it was lost (asked when the stage is lost).")
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="A note for the history.")] = None,
 ) -> None:
-    """Move a deal to another stage."""
+    """Move a deal to another stage; moving it to lost asks why (--lost-reason, one of the pipeline's)."""
+    if stage.strip().lower() == "lost" and lost_reason is None and sys.stdin.isatty():
+        reasons = pipeline.current_pipeline().lost_reasons
+        lost_reason = typer.prompt(f"Why was deal {deal_id} lost? ({', '.join(reasons)})")
     with work() as session:
-        change = pipeline.move_deal(session, deal_id, stage, reopen=reopen)
+        change = pipeline.move_deal(
+            session, deal_id, stage, reopen=reopen, reason=reason, lost_reason=lost_reason
+        )
     assert change.from_stage is not None
     typer.echo(f"deal {deal_id}: {change.from_stage.value} → {change.to_stage.value}")
 
@@ -494,8 +434,6 @@ def register(app: typer.Typer, leads_app: typer.Typer, reps_app: typer.Typer) ->
     """Add the CRM commands to the ``embudo`` command tree."""
     commands: list[tuple[typer.Typer, str, Callable[..., None]]] = [
         (app, "pipeline", pipeline_command),
-        (app, "kpis", kpis_command),
-        (app, "forecast", forecast_command),
         (leads_app, "move", lead_move),
         (leads_app, "history", lead_history),
         (leads_app, "note", lead_note),

@@ -11,7 +11,10 @@ from sqlalchemy.orm import Session
 
 from crm_core.errors import InvalidInput, InvalidTransition, NotFound
 from crm_core.models import Activity, ActivityKind, Lead, Rep, utcnow
+from crm_core.pipeline import note_first_contact
 from crm_core.schemas import ActivityOut
+
+CONTACT_KINDS = frozenset({ActivityKind.CALL, ActivityKind.EMAIL, ActivityKind.MEETING})  # reach the person
 
 
 def add_activity(
@@ -21,9 +24,12 @@ def add_activity(
     body: str,
     rep_id: int | None = None,
     due_at: datetime | None = None,
+    at: datetime | None = None,
 ) -> ActivityOut:
-    """Attach an activity (a note, call, e-mail, meeting or task) to a lead."""
-    if session.get(Lead, lead_id) is None:
+    """Attach an activity (a note, call, e-mail, meeting or task) to a lead; ``at`` is when it was done
+    (default now). A call, e-mail or meeting may be the lead's first contact (speed to lead)."""
+    lead = session.get(Lead, lead_id)
+    if lead is None:
         raise NotFound(f"No lead with id {lead_id}.")
     try:
         kind = ActivityKind(kind)
@@ -34,9 +40,14 @@ def add_activity(
         raise InvalidInput("An activity needs some text.")
     if rep_id is not None and session.get(Rep, rep_id) is None:
         raise NotFound(f"No rep with id {rep_id}.")
-    if due_at is not None and due_at.tzinfo is None:
+    if (due_at is not None and due_at.tzinfo is None) or (at is not None and at.tzinfo is None):
         raise InvalidInput("Times must carry a time zone (UTC).")
-    activity = Activity(lead_id=lead_id, kind=kind, body=body.strip(), rep_id=rep_id, due_at=due_at)
+    done_at = at or utcnow()
+    activity = Activity(
+        lead_id=lead_id, kind=kind, body=body.strip(), rep_id=rep_id, due_at=due_at, created_at=done_at
+    )
+    if kind in CONTACT_KINDS:
+        note_first_contact(lead, done_at)
     session.add(activity)
     session.flush()
     return ActivityOut.model_validate(activity)

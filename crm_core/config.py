@@ -8,6 +8,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("qualification_policy.yml")
 DEFAULT_PIPELINE_FILE = Path(__file__).with_name("pipeline.yml")
+DEFAULT_RATES_FILE = Path(__file__).with_name("exchange_rates.yml")
 
 
 class Settings(BaseSettings):
@@ -19,6 +20,8 @@ class Settings(BaseSettings):
     events_url: str = "sqlite:///var/rasa_tracker.db"
     policy_file: Path = DEFAULT_POLICY_FILE
     pipeline_file: Path = DEFAULT_PIPELINE_FILE
+    # Exchange rates version 0 (``embudo rates import`` stores newer versions in the database).
+    rates_file: Path = DEFAULT_RATES_FILE
     default_language: str = "en"
     # Links in rep notifications point here.
     public_web_url: str = "http://localhost:8000"

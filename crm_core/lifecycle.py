@@ -17,9 +17,10 @@ trace: stage moves in ``stage_changes``, owner changes in ``assignment_events``.
 """
 
 from collections.abc import Collection
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crm_core import routing
@@ -31,12 +32,21 @@ from crm_core.models import (
     Lead,
     Qualification,
     Rep,
+    SlaTally,
     Stage,
     StageChange,
     utcnow,
 )
 from crm_core.notifications import notify_owner
-from crm_core.pipeline import PipelineConfig, aware, current_pipeline, parse_stage, record_stage
+from crm_core.pipeline import (
+    LOST_WITH_LEAD,
+    PipelineConfig,
+    aware,
+    current_pipeline,
+    note_acceptance,
+    parse_stage,
+    record_stage,
+)
 from crm_core.pipeline import move as move_deal
 from crm_core.policy import Verdict
 from crm_core.webhooks import LEAD_ASSIGNED, LEAD_QUALIFIED, LEAD_STAGE_CHANGED, emit
@@ -74,6 +84,27 @@ def _stop_clock(lead: Lead, accepted_at: datetime | None = None) -> None:
     lead.sla_due_at = None
     if accepted_at is not None:
         lead.accepted_at = accepted_at
+
+
+def _count_clock(session: Session, lead: Lead, now: datetime, *, accepted: bool) -> None:
+    """The owner decided a lead that had a clock (accepted, passed, or let it run out): count it in the
+    owner's SLA compliance, met when accepted by the deadline. Leads without a clock are not counted."""
+    if lead.sla_due_at is None or lead.assigned_rep_id is None or lead.assigned_at is None:
+        return
+    met = int(accepted and now <= lead.sla_due_at)
+    connection = session.connection()
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    day = lead.assigned_at.astimezone(UTC).date()
+    statement = insert(SlaTally).values(day=day, rep_id=lead.assigned_rep_id, decided=1, met=met)
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[SlaTally.day, SlaTally.rep_id],
+            set_={
+                "decided": SlaTally.decided + statement.excluded.decided,
+                "met": SlaTally.met + statement.excluded.met,
+            },
+        )
+    )
 
 
 def _hand(
@@ -229,7 +260,9 @@ def accept(session: Session, lead_id: int, rep_id: int, now: datetime | None = N
     """The assigned rep takes the lead: the SLA clock stops."""
     now = now or utcnow()
     lead = _waiting_for(session, lead_id, rep_id)
+    _count_clock(session, lead, now, accepted=True)
     _stop_clock(lead, accepted_at=now)
+    note_acceptance(lead, rep_id, now)
     routing.log_event(session, lead, AssignmentAction.ACCEPTED, lead.assigned_rep, "accepted by the rep", now)
     session.flush()
     return lead
@@ -250,6 +283,7 @@ def pass_lead(
 def move_on(session: Session, lead: Lead, action: AssignmentAction, reason: str, now: datetime) -> Rep | None:
     """The owner passed or let the clock run out: the next rep gets it; after too many passes, an admin."""
     routing.log_event(session, lead, action, lead.assigned_rep, reason, now)
+    _count_clock(session, lead, now, accepted=False)
     lead.sla_passes += 1
     if lead.sla_passes >= current_pipeline().sla.max_passes:
         return escalate(session, lead, now, f"not accepted after {lead.sla_passes} passes")
@@ -312,17 +346,22 @@ def move(
     reopen: bool = False,
     at: datetime | None = None,
     reason: str | None = None,
+    lost_reason: str | None = None,
     pipeline: PipelineConfig | None = None,
 ) -> StageChange:
     """Move a lead to ``target`` if the pipeline allows it, and record the move.
 
     Won is refused while the lead has open deals (each is won or lost first, so the forecast never keeps
-    closed business); lost loses them with it. A closed lead's clock stops; its owner keeps the credit.
+    closed business); lost loses them with it, for ``lost_reason`` (one of the pipeline's) or, unnamed,
+    as "lead lost". A closed lead's clock stops; its owner keeps the credit.
     """
     pipeline = pipeline or current_pipeline()
     stage = parse_stage(target)
     when = aware(at)
     pipeline.check_move(lead.stage, stage, reopen=reopen)
+    deals_lost_for = LOST_WITH_LEAD
+    if stage is Stage.LOST and lost_reason:
+        deals_lost_for = pipeline.lost_reason(lost_reason, f"lead {lead.id}")
     still_open = open_deals(session, lead) if pipeline.is_terminal(stage) else []
     if stage is Stage.WON and still_open:
         listed = ", ".join(f"#{deal.id} '{deal.title}' ({deal.stage.value})" for deal in still_open)
@@ -331,7 +370,15 @@ def move(
             "then mark the lead won."
         )
     for deal in still_open:
-        move_deal(session, deal, Stage.LOST, at=when, reason=f"lead {lead.id} was lost", pipeline=pipeline)
+        move_deal(
+            session,
+            deal,
+            Stage.LOST,
+            at=when,
+            reason=f"lead {lead.id} was lost",
+            lost_reason=deals_lost_for,
+            pipeline=pipeline,
+        )
     if still_open:
         lost = ", ".join(f"#{deal.id}" for deal in still_open)
         reason = f"{reason}; " if reason else ""
@@ -343,9 +390,16 @@ def move(
 
 
 def move_lead(
-    session: Session, lead_id: int, target: Stage | str, *, reopen: bool = False, reason: str | None = None
+    session: Session,
+    lead_id: int,
+    target: Stage | str,
+    *,
+    reopen: bool = False,
+    reason: str | None = None,
+    lost_reason: str | None = None,
 ) -> StageChange:
-    return move(session, _lead(session, lead_id), target, reopen=reopen, reason=reason)
+    lead = _lead(session, lead_id)
+    return move(session, lead, target, reopen=reopen, reason=reason, lost_reason=lost_reason)
 
 
 # --- the class ----------------------------------------------------------------------------------------

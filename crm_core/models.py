@@ -205,6 +205,13 @@ class Lead(Base):
     # One bit (models.stage_bit) per stage the lead's own history shows: what the funnel counts, so it
     # never groups the history table. Set by pipeline.record_stage with each history row.
     reached_stages: Mapped[int] = mapped_column(default=0, server_default="0", active_history=True)
+    # Speed to lead, kept with each change (``crm_core.pipeline``): the lead's first move to sql, its first
+    # acceptance after that and by which rep, and its first contact after that (a call, e-mail or meeting
+    # logged, the move to contacted, a rep's message). The KPI reads these, never the history.
+    qualified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    first_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    accepted_by_id: Mapped[int | None]  # a rep id (no foreign key: the lead's rep relationship stays one)
+    first_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     contact: Mapped[Contact] = relationship(back_populates="leads")
     assigned_rep: Mapped[Rep | None] = relationship(back_populates="leads")
@@ -244,7 +251,8 @@ class Deal(Base):
     __table_args__ = (Index("ix_deals_currency_stage_closed", "currency", "stage", "closed_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True, active_history=True)
+    # NULL once the lead's contact was erased: the deal stays, anonymised, so revenue history holds.
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True, active_history=True)
     title: Mapped[str] = mapped_column(String(200))
     value: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     currency: Mapped[str] = mapped_column(String(3))
@@ -261,8 +269,10 @@ class Deal(Base):
     lead_source: Mapped[str | None] = mapped_column(String(200))
     lead_rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
     lead_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Why it was lost (one of the pipeline's ``lost_reasons``), asked by the move to lost; NULL otherwise.
+    lost_reason: Mapped[str | None] = mapped_column(String(40))
 
-    lead: Mapped[Lead] = relationship()
+    lead: Mapped[Lead | None] = relationship()
 
 
 class StageChange(Base):
@@ -480,6 +490,33 @@ class LeadTally(Base):
     leads: Mapped[int] = mapped_column(default=0)
 
 
+class StageTimeTally(Base):
+    """Moves out of a stage by the UTC day they were made, for leads or for deals: how many, and the days
+    spent in the stage before them. Written by ``pipeline.record_stage`` with each move; the time-in-stage
+    KPI adds these rows up, and they outlive an erasure (the figures, not the person)."""
+
+    __tablename__ = "stage_time_tallies"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    of_deals: Mapped[bool] = mapped_column(primary_key=True)
+    stage: Mapped[Stage] = mapped_column(_enum(Stage), primary_key=True)
+    moves: Mapped[int] = mapped_column(default=0)
+    days: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class SlaTally(Base):
+    """Acceptance clocks decided, by the UTC day the lead was handed to the rep: how many (accepted,
+    passed or expired) and how many were accepted in time. Written by ``crm_core.lifecycle`` when a rep
+    accepts or passes a lead or its clock runs out; the SLA-compliance KPI adds these rows up."""
+
+    __tablename__ = "sla_tallies"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    rep_id: Mapped[int] = mapped_column(primary_key=True)
+    decided: Mapped[int] = mapped_column(default=0)
+    met: Mapped[int] = mapped_column(default=0)
+
+
 UNKNOWN_SOURCE = "unknown"
 
 TallyKey = tuple[date, str, int, bool]
@@ -548,8 +585,10 @@ def _keep_counters(session: Session, _flush: UOWTransaction, _instances: object)
             if (owner[0], source[0], created[0]) != (owner[1], source[1], created[1]):
                 _copy_to_deals(session, lead.id, owner[1], source[1], created[1])
     for deal in (*session.new, *session.dirty):
-        if isinstance(deal, Deal) and (
-            deal in session.new or _before_and_now(deal, "lead_id")[0] != deal.lead_id
+        if (
+            isinstance(deal, Deal)
+            and (deal.lead is not None or deal.lead_id is not None)
+            and (deal in session.new or _before_and_now(deal, "lead_id")[0] != deal.lead_id)
         ):
             owner_lead = deal.lead if deal.lead is not None else session.get(Lead, deal.lead_id)
             if owner_lead is not None:
@@ -669,6 +708,23 @@ class PolicyVersion(Base):
     source_text: Mapped[str] = mapped_column(Text)  # the YAML as the admin wrote it, comments and all
     saved_by: Mapped[str] = mapped_column(String(200))
     saved_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ExchangeRateVersion(Base):
+    """A table of exchange rates imported by an admin (``embudo rates import``); the newest is in force.
+
+    The YAML file (``EMBUDO_RATES_FILE``) is version 0, in force while none is stored. Never changed or
+    deleted: each import is a new row, so the rates behind any past figure can be read back.
+    """
+
+    __tablename__ = "exchange_rate_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(String(40), unique=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    source_text: Mapped[str] = mapped_column(Text)
+    imported_by: Mapped[str] = mapped_column(String(200))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Erasure(Base):

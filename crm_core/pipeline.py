@@ -6,18 +6,19 @@ Every move is written to ``stage_changes`` with its time, so cycle length and ve
 history rather than from the current state.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crm_core.config import get_settings
 from crm_core.errors import InvalidInput, InvalidTransition, NotFound
-from crm_core.models import Deal, Lead, Stage, StageChange, stage_bit, utcnow
+from crm_core.models import Deal, Lead, Stage, StageChange, StageTimeTally, stage_bit, utcnow
 
 
 class _Strict(BaseModel):
@@ -35,10 +36,19 @@ class SlaConfig(_Strict):
     max_passes: int = Field(ge=1)
 
 
+# The reason a deal lost together with its lead is given (unless the lead's move names one of the list).
+LOST_WITH_LEAD = "lead lost"
+
+
 class PipelineConfig(_Strict):
     stages: list[StageConfig] = Field(min_length=2)
     sla: SlaConfig
-    default_currency: str = Field(pattern=r"^[A-Z]{3}$")
+    default_currency: str = Field(pattern=r"^[A-Z]{3}$")  # what a new deal's currency field offers
+    # Why a deal can be lost: moving one to lost asks for one of these (the lost-reasons KPI counts them).
+    lost_reasons: list[str] = Field(
+        default=["price", "competitor", "no budget", "timing", "no decision", "no response", "other"],
+        min_length=1,
+    )
 
     @model_validator(mode="after")
     def _check(self) -> "PipelineConfig":
@@ -71,6 +81,17 @@ class PipelineConfig(_Strict):
     @property
     def open_stages(self) -> list[Stage]:
         return [stage.name for stage in self.stages if not stage.terminal]
+
+    def lost_reason(self, text: str | None, what: str) -> str:
+        """The configured lost reason ``text`` names (any case), or InvalidInput listing them."""
+        wanted = (text or "").strip().lower()
+        for reason in self.lost_reasons:
+            if reason.lower() == wanted:
+                return reason
+        listed = ", ".join(self.lost_reasons)
+        if not wanted:
+            raise InvalidInput(f"Say why {what} was lost: one of {listed}.")
+        raise InvalidInput(f"'{text}' is not a lost reason: use one of {listed}.")
 
     def check_move(self, current: Stage, target: Stage, reopen: bool = False) -> None:
         """Raise InvalidTransition unless ``current`` → ``target`` is allowed."""
@@ -140,14 +161,21 @@ def record_stage(
     The item keeps what KPIs need from its history: a lead the stages it reached (the funnel), a deal
     its first row and latest move to won (the sales cycle)."""
     lead_id, deal_id = (item.lead_id, item.id) if isinstance(item, Deal) else (item.id, None)
+    when = aware(at)
+    if from_stage is not None:
+        _count_time_in(session, lead_id, deal_id, from_stage, when)
     if isinstance(item, Lead):
         item.reached_stages = (item.reached_stages or 0) | stage_bit(item.stage)
+        if item.stage is Stage.SQL and item.qualified_at is None:
+            item.qualified_at = when
+        if item.stage is Stage.CONTACTED:
+            note_first_contact(item, when)
     change = StageChange(
         lead_id=lead_id,
         deal_id=deal_id,
         from_stage=from_stage,
         to_stage=item.stage,
-        changed_at=aware(at),
+        changed_at=when,
         reason=reason,
     )
     if isinstance(item, Deal):
@@ -160,6 +188,51 @@ def record_stage(
     return change
 
 
+def _count_time_in(
+    session: Session, lead_id: int | None, deal_id: int | None, stage: Stage, left_at: datetime
+) -> None:
+    """Add a move out of ``stage`` to its day's ``stage_time_tallies`` row, with the days since the item's
+    previous history row (when it entered the stage)."""
+    of_item = StageChange.deal_id == deal_id if deal_id is not None else StageChange.deal_id.is_(None)
+    entered = session.scalar(
+        select(func.max(StageChange.changed_at)).where(StageChange.lead_id == lead_id, of_item)
+    )
+    if entered is None:
+        return
+    days = (left_at - entered).total_seconds() / 86400
+    connection = session.connection()
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(StageTimeTally).values(
+        day=left_at.astimezone(UTC).date(), of_deals=deal_id is not None, stage=stage, moves=1, days=days
+    )
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[StageTimeTally.day, StageTimeTally.of_deals, StageTimeTally.stage],
+            set_={
+                "moves": StageTimeTally.moves + statement.excluded.moves,
+                "days": StageTimeTally.days + statement.excluded.days,
+            },
+        )
+    )
+
+
+def note_first_contact(lead: Lead, at: datetime) -> None:
+    """A call, e-mail or meeting, the move to contacted or a rep's message: the first one after the lead
+    became SQL is its first contact (speed to lead)."""
+    qualified = lead.qualified_at
+    if qualified is None or at < qualified:
+        return
+    if lead.first_contact_at is None or at < lead.first_contact_at:
+        lead.first_contact_at = at
+
+
+def note_acceptance(lead: Lead, rep_id: int, at: datetime) -> None:
+    """The first acceptance after the lead became SQL, and by whom (speed to lead counts it for them)."""
+    if lead.qualified_at is not None and lead.first_accepted_at is None and at >= lead.qualified_at:
+        lead.first_accepted_at = at
+        lead.accepted_by_id = rep_id
+
+
 def move(
     session: Session,
     deal: Deal,
@@ -168,32 +241,52 @@ def move(
     reopen: bool = False,
     at: datetime | None = None,
     reason: str | None = None,
+    lost_reason: str | None = None,
     pipeline: PipelineConfig | None = None,
 ) -> StageChange:
     """Move a deal to ``target`` if the pipeline allows it, and record the move.
 
+    Lost asks why: ``lost_reason`` must be one of the pipeline's ``lost_reasons`` (``reason`` adds a note).
     A refused move raises InvalidTransition (or InvalidInput) before anything is changed. A lead's stage
     moves with the rest of its lifecycle: ``crm_core.lifecycle.move``.
     """
     if not isinstance(deal, Deal):
         raise TypeError("A lead's stage changes through crm_core.lifecycle.move.")
+    if deal.lead_id is None:
+        raise InvalidTransition(
+            f"Deal {deal.id} belonged to an erased contact: it stays as it was, for the KPIs."
+        )
     pipeline = pipeline or current_pipeline()
     stage = parse_stage(target)
     when = aware(at)
     previous = deal.stage
     pipeline.check_move(previous, stage, reopen=reopen)
+    why = None
+    if stage is Stage.LOST:
+        known = lost_reason == LOST_WITH_LEAD
+        why = LOST_WITH_LEAD if known else pipeline.lost_reason(lost_reason, f"deal {deal.id}")
     deal.stage = stage
     deal.closed_at = when if pipeline.is_terminal(stage) else None
-    return record_stage(session, deal, previous, at=when, reason=reason or ("reopened" if reopen else None))
+    deal.lost_reason = why
+    note = reason or ("reopened" if reopen else None)
+    if why is not None:
+        note = f"lost: {why}" + (f"; {note}" if note else "")
+    return record_stage(session, deal, previous, at=when, reason=note)
 
 
 def move_deal(
-    session: Session, deal_id: int, target: Stage | str, *, reopen: bool = False, reason: str | None = None
+    session: Session,
+    deal_id: int,
+    target: Stage | str,
+    *,
+    reopen: bool = False,
+    reason: str | None = None,
+    lost_reason: str | None = None,
 ) -> StageChange:
     deal = session.get(Deal, deal_id)
     if deal is None:
         raise NotFound(f"No deal with id {deal_id}.")
-    return move(session, deal, target, reopen=reopen, reason=reason)
+    return move(session, deal, target, reopen=reopen, reason=reason, lost_reason=lost_reason)
 
 
 def history(session: Session, lead_id: int) -> list[StageChange]:

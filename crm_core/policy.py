@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crm_core.config import get_settings
 from crm_core.models import Authority, Qualification, Temperature
+from crm_core.money import ExchangeRates
 
 
 class _Strict(BaseModel):
@@ -27,11 +28,17 @@ class BudgetRules(_Strict):
 
 
 class CurrencyRules(_Strict):
-    """The policy's currency and the rates that convert budgets into it."""
+    """The policy's currency, and the rates that convert budgets into it.
+
+    The rates are not written in the policy: ``with_rates`` fills them in from the exchange rates in force
+    (``crm_core.money``), the one table the KPIs use too. Versions saved before that carried their own
+    rates; those are replaced the same way, so no second table is ever used.
+    """
 
     code: str = Field(pattern=r"^[A-Z]{3}$")
-    rates_taken_on: date
-    rates: dict[str, Annotated[Decimal, Field(gt=0)]]  # units of ``code`` per unit of each currency
+    rates_version: str | None = None  # the exchange rates version filled in
+    rates_taken_on: date | None = None
+    rates: dict[str, Annotated[Decimal, Field(gt=0)]] = {}  # units of ``code`` per unit of each currency
 
 
 class TimelinePoints(_Strict):
@@ -121,6 +128,23 @@ def current_policy() -> Policy:
     return _cached_policy(get_settings().policy_file)
 
 
+def with_rates(policy: Policy, rates: ExchangeRates) -> Policy:
+    """``policy`` with its budget conversion taken from the exchange rates ``rates`` (cross rates when the
+    policy's currency is not the reporting one); a policy without a currency is returned unchanged."""
+    if policy.currency is None:
+        return policy
+    code = policy.currency.code
+    converted = {
+        other: value
+        for other in rates.currencies()
+        if other != code and (value := rates.convert(Decimal(1), other, code)) is not None
+    }
+    currency = CurrencyRules(
+        code=code, rates_version=rates.version, rates_taken_on=rates.taken_on, rates=converted
+    )
+    return policy.model_copy(update={"currency": currency})
+
+
 def temperature_of(timeline_days: int | None, policy: Policy) -> Temperature:
     if timeline_days is None:
         return Temperature.COLD
@@ -159,7 +183,7 @@ def _budget_reason(facts: LeadFacts, policy: Policy) -> Reason:
     converted = budget_in_policy_currency(facts, policy)
     if converted is None:
         why = (
-            f"budget {money}: the policy has no {facts.budget_currency} rate, "
+            f"budget {money}: the exchange rates have no {facts.budget_currency} rate, "
             f"so it cannot be compared with the minimum of {minimum}"
         )
         return Reason(component="budget", points=0, why=why)

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from crm_core.config import get_settings
 from crm_core.errors import CrmError
 from crm_core.models import PolicyVersion
-from crm_core.policy import Policy, current_policy
+from crm_core.money import current_rates
+from crm_core.policy import Policy, current_policy, with_rates
 
 
 class InvalidPolicy(CrmError):
@@ -40,9 +41,11 @@ def _latest(session: Session) -> PolicyVersion | None:
 
 
 def active_policy(session: Session) -> Policy:
-    """The policy new leads are classed by: the newest saved version, else the YAML file."""
+    """The policy new leads are classed by: the newest saved version, else the YAML file, with its budget
+    conversion from the exchange rates in force (``crm_core.money``)."""
     latest = _latest(session)
-    return Policy.model_validate(latest.document) if latest else current_policy()
+    policy = Policy.model_validate(latest.document) if latest else current_policy()
+    return with_rates(policy, current_rates(session))
 
 
 def default_policy_text() -> str:
@@ -73,8 +76,14 @@ def validate_policy_text(session: Session, text: str) -> Policy:
     size = policy.score.fit_company_size
     if size.min > size.max:
         problems.append("score.fit_company_size: min must not exceed max")
-    if policy.currency and policy.currency.code in policy.currency.rates:
-        problems.append(f"currency.rates: leave out {policy.currency.code}, the policy's own currency")
+    if isinstance(document.get("currency"), dict) and document["currency"].keys() & {
+        "rates",
+        "rates_taken_on",
+    }:
+        problems.append(
+            "currency.rates: exchange rates are kept in one place for the policy and the KPIs; "
+            "leave them out here and update them with `embudo rates import FILE`"
+        )
     if not policy.sql_authorities:
         problems.append("sql_authorities: name at least one authority, or no lead can become SQL")
     taken = {current_policy().version, *session.scalars(select(PolicyVersion.version))}

@@ -1,9 +1,12 @@
 """Erasing a contact on request, and purging old conversations of visitors who never qualified.
 
-What goes: the CRM rows about the person (contact, leads, deals, activities, stage history, routing
-log, notifications, merge snapshots, conversations and their messages) and the events of their
-conversations in Rasa's tracker store. What stays: an ``Erasure`` row saying who erased which contact
-id when, and how many rows of each kind went — never the erased data.
+What goes: the CRM rows about the person (contact, leads, activities, stage history, routing log,
+notifications, merge snapshots, conversations and their messages) and the events of their
+conversations in Rasa's tracker store. What stays: their deals, anonymised — detached from the erased
+lead, the title replaced, the figures kept (value, currency, stage, dates, lost reason, and the copies
+of the lead's source, rep and creation time) — so revenue history and quota attainment do not change;
+and an ``Erasure`` row saying who erased which contact id when, and how many rows of each kind went
+— never the erased data. (Lead counts in the funnel do drop: the lead itself is gone.)
 
 The CRM rows go in the caller's unit of work. The tracker store is another database, so its events are
 deleted last, just before the caller commits: if that fails, the CRM work rolls back and nothing is
@@ -34,6 +37,8 @@ from crm_core.models import (
     StageChange,
 )
 from crm_core.transcripts import RASA_EVENTS, events_engine
+
+ERASED_TITLE = "(erased contact)"
 
 # Leads of these classes never qualified: their conversations fall under the retention purge.
 NEVER_QUALIFIED = (Qualification.SUSPECT, Qualification.DISQUALIFIED)
@@ -156,7 +161,9 @@ def erase_contact(
     deal_ids = list(session.scalars(select(Deal.id).where(Deal.lead_id.in_(lead_ids))))
     counts = _delete_conversations(session, conversation_ids)
     counts["stage_changes"] = _deleted(session, delete(StageChange).where(StageChange.lead_id.in_(lead_ids)))
-    counts["deals"] = _deleted(session, delete(Deal).where(Deal.id.in_(deal_ids)))
+    counts["deals_anonymised"] = _deleted(
+        session, update(Deal).where(Deal.id.in_(deal_ids)).values(lead_id=None, title=ERASED_TITLE)
+    )
     counts["activities"] = _deleted(session, delete(Activity).where(Activity.lead_id.in_(lead_ids)))
     counts["assignment_events"] = _deleted(
         session, delete(AssignmentEvent).where(AssignmentEvent.lead_id.in_(lead_ids))

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from crm_core.errors import InvalidInput, NotFound
 from crm_core.models import OPEN_STAGES, Lead, Quota, Rep
+from crm_core.money import ISO_4217
 from crm_core.schemas import NewRep, RepOut, RepUpdate
 
 
@@ -65,6 +66,8 @@ def set_quota(
     if amount <= 0:
         raise InvalidInput("A quota must be a positive amount.")
     currency = currency.upper()
+    if currency not in ISO_4217:
+        raise InvalidInput(f"'{currency}' is not an ISO 4217 currency code (like EUR, USD, GBP, MXN).")
     quota = session.scalar(
         select(Quota).where(
             Quota.rep_id == rep_id, Quota.period_start == period_start, Quota.currency == currency

@@ -4,11 +4,11 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel.numbers import list_currencies
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from crm_core.models import ActivityKind, Authority, Qualification, Stage, Temperature
+from crm_core.money import ISO_4217
 from crm_core.policy import Reason
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -189,13 +189,10 @@ class LeadOut(BaseModel):
     overdue: bool = False  # waited longer than the SLA (crm_core.sla.is_overdue)
 
 
-CURRENCIES = frozenset(list_currencies())  # ISO 4217, from babel's CLDR data
-
-
 def currency_code(value: str) -> str:
     """An ISO 4217 code (any case); anything else (e.g. "EURO") is refused, never guessed at."""
     code = value.strip().upper()
-    if code not in CURRENCIES:
+    if code not in ISO_4217:  # one list of codes, crm_core.money's
         raise ValueError(
             f"'{value}' is not a currency code: use a three-letter ISO code such as EUR, USD or MXN"
         )
@@ -234,7 +231,7 @@ class DealOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    lead_id: int
+    lead_id: int | None  # None: the lead's contact was erased; the deal's figures stay, anonymised
     title: str
     value: Decimal
     currency: str
@@ -242,6 +239,7 @@ class DealOut(BaseModel):
     stage: Stage
     created_at: datetime
     closed_at: datetime | None
+    lost_reason: str | None = None
 
 
 class ActivityOut(BaseModel):

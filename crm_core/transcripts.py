@@ -23,6 +23,7 @@ from crm_core import ownership
 from crm_core.conversations import conversation_for
 from crm_core.errors import NotFound
 from crm_core.models import Conversation, IngestCursor, Message, MessageRole, Owner
+from crm_core.pipeline import note_first_contact
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +186,8 @@ def _message(conversation: Conversation, event: RasaEvent, kind: str) -> Message
         )
     metadata = data.get("metadata") or {}
     if metadata.get("author") == REP_AUTHOR and isinstance(metadata.get("rep_id"), int):
+        if conversation.lead is not None:  # a rep writing to the visitor: maybe the lead's first contact
+            note_first_contact(conversation.lead, _timestamp(data))
         return Message(
             conversation=conversation,
             role=MessageRole.REP,

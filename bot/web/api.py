@@ -44,6 +44,8 @@ class Move(BaseModel):
     stage: Stage
     reopen: bool = False
     reason: str | None = Field(default=None, max_length=1000)
+    # moving a deal to lost: why (one of the pipeline's lost_reasons); a lead: why, for its open deals
+    lost_reason: str | None = Field(default=None, max_length=40)
 
 
 class MoveOut(BaseModel):
@@ -184,7 +186,14 @@ def create_router(token: str, rasa: RasaApi) -> APIRouter:
     def move_lead(lead_id: int, move: Move) -> MoveOut:
         """Move a lead between stages; refused moves answer 409 and change nothing."""
         with _work() as session:
-            change = lifecycle.move_lead(session, lead_id, move.stage, reopen=move.reopen, reason=move.reason)
+            change = lifecycle.move_lead(
+                session,
+                lead_id,
+                move.stage,
+                reopen=move.reopen,
+                reason=move.reason,
+                lost_reason=move.lost_reason,
+            )
             return MoveOut(
                 from_stage=change.from_stage, to_stage=change.to_stage, changed_at=change.changed_at
             )
@@ -273,16 +282,29 @@ def create_router(token: str, rasa: RasaApi) -> APIRouter:
     @router.post("/deals/{deal_id}/move")
     def move_deal(deal_id: int, move: Move) -> MoveOut:
         with _work() as session:
-            change = pipeline.move_deal(session, deal_id, move.stage, reopen=move.reopen, reason=move.reason)
+            change = pipeline.move_deal(
+                session,
+                deal_id,
+                move.stage,
+                reopen=move.reopen,
+                reason=move.reason,
+                lost_reason=move.lost_reason,
+            )
             return MoveOut(
                 from_stage=change.from_stage, to_stage=change.to_stage, changed_at=change.changed_at
             )
 
     @router.get("/kpis")
-    def dashboard(since: date | None = None, currency: str | None = None) -> kpis.Dashboard:
+    def dashboard(
+        since: date | None = None, until: date | None = None, currency: str | None = None
+    ) -> kpis.Dashboard:
+        """Every KPI over one period [since, until); money in the reporting currency, or only ``currency``."""
         with _work() as session:
             return kpis.dashboard(
-                session, since=_start(since), currency=currency.upper() if currency else None
+                session,
+                since=_start(since),
+                until=_start(until),
+                currency=currency.upper() if currency else None,
             )
 
     @router.get("/forecast")

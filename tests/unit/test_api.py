@@ -76,9 +76,12 @@ def test_deals_kpis_forecast_and_reps(client: TestClient, db_url: str) -> None:
     )
     assert deal.status_code == 201, deal.text
     forecast = client.get("/api/v1/forecast", headers=AUTH).json()
-    assert forecast == [
+    assert [
+        {key: m[key] for key in ("month", "deals", "value", "weighted", "overdue")} for m in forecast
+    ] == [
         {"month": "2026-02", "deals": 1, "value": "8000.00", "weighted": "3200.00", "overdue": True}
     ]  # February 2026 is over
+    assert forecast[0]["value_by_currency"] == {"EUR": "8000.00"} and forecast[0]["unconverted"] == {}
     assert client.post(
         f"/api/v1/deals/{deal.json()['id']}/move", json={"stage": "won"}, headers=AUTH
     ).is_success

@@ -68,7 +68,7 @@ def test_policy_set_refuses_an_invalid_file_and_saves_a_valid_one(db_url: str, t
 
     good = tmp_path / "good.yml"
     good.write_text(
-        default_policy_text().replace('version: "2026-12-01.1"', 'version: "v2"'), encoding="utf-8"
+        default_policy_text().replace('version: "2026-12-01.2"', 'version: "v2"'), encoding="utf-8"
     )
     saved = embudo(db_url, events_url, "policy", "set", str(good), "--by", "admin")
     assert saved.returncode == 0, saved.stderr
@@ -77,4 +77,4 @@ def test_policy_set_refuses_an_invalid_file_and_saves_a_valid_one(db_url: str, t
     assert shown.startswith("# version v2 (#1)") and 'version: "v2"' in shown
     versions = embudo(db_url, events_url, "policy", "versions").stdout.splitlines()
     assert versions[0].startswith("#1    v2") and versions[0].endswith("(active)")
-    assert versions[1].startswith("#0    2026-12-01.1") and "the YAML file" in versions[1]
+    assert versions[1].startswith("#0    2026-12-01.2") and "the YAML file" in versions[1]

@@ -59,9 +59,10 @@ def test_deals_kpis_and_forecast(db_url: str) -> None:
     assert add.returncode == 0, add.stderr
     assert f"deal 1 on lead {lead_id}: 8000 EUR, proposal" in add.stdout
     months = json.loads(embudo(db_url, "forecast", "--format", "json").stdout)
-    assert months == [
+    assert [{key: m[key] for key in ("month", "deals", "value", "weighted", "overdue")} for m in months] == [
         {"month": "2026-02", "deals": 1, "value": "8000.00", "weighted": "3200.00", "overdue": True}
     ]  # February 2026 is over
+    assert months[0]["value_by_currency"] == {"EUR": "8000.00"} and months[0]["unconverted"] == {}
     assert "overdue: should have closed" in embudo(db_url, "forecast").stdout
     bad = embudo(db_url, "deals", "add", str(lead_id), "--title", "x", "--value", "ten", "--currency", "EUR")
     assert bad.returncode == 1 and "--value must be a number" in bad.stderr

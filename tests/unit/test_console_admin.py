@@ -182,7 +182,7 @@ def test_policy_changes_are_validated_versioned_and_shown(web: str, admin: httpx
     assert refused.status_code == 422
     assert "temperature: warm_max_days must be at least hot_max_days" in refused.text
     assert "warm_max_days: 5" in refused.text  # the admin's text is kept for fixing
-    good_text = default_policy_text().replace('version: "2026-12-01.1"', 'version: "web-2"')
+    good_text = default_policy_text().replace('version: "2026-12-01.2"', 'version: "web-2"')
     saved = admin.post("/console/admin/policy", data={"csrf_token": csrf_of(page.text), "policy": good_text})
     assert saved.status_code == 303
     after = admin.get("/console/admin/policy")

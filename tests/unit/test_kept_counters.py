@@ -75,7 +75,8 @@ def assert_kept_figures_equal_a_recount(session: Session) -> None:
     }
     assert kept == dict(tallies)
 
-    for deal in session.scalars(select(Deal)):
+    # a deal of an erased contact has no lead nor history any more: its kept copies are its record
+    for deal in session.scalars(select(Deal).where(Deal.lead_id.is_not(None))):
         lead = session.get(Lead, deal.lead_id)
         assert lead is not None
         assert (deal.lead_rep_id, deal.lead_source, deal.lead_created_at) == (

@@ -20,7 +20,8 @@ Deals (EUR unless said; the owner is the lead's rep: L1, L3 → Ana; L2, L4 → 
     D4 L4  8,000  open, proposal (0.40),    expected close 2026-02-15
     D5 L3  2,000  open, negotiation (0.70), expected close 2026-02-20
     D6 L2  5,000  open, contacted (0.20),   expected close 2026-03-10
-    D7 L1  9,999 USD, opened Jan 10, won Jan 20 (ignored by every EUR figure)
+    D7 L1  9,999 USD, opened Jan 10, won Jan 20 (left out of every figure asked for in EUR only; the
+           converted figures are tested in test_kpis_money.py)
   EUR closed: won D1, D3; lost D2 → win rate 2/3; average deal (10,000 + 6,000)/2 = 8,000;
   average cycle (10 + 20)/2 = 15 days; from lead creation (every lead Jan 1): D1 10, D3 24 → 17 days;
   open opportunities 3 (D4, D5, D6);
@@ -32,7 +33,9 @@ Deals (EUR unless said; the owner is the lead's rep: L1, L3 → Ana; L2, L4 → 
   Sources: web 3 leads, 1 won (L1) → 1/3, won value 10,000 (D1);
            telegram 2 leads, 0 won → 0, won value 6,000 (D3).
   Reps in January: Ana won 2 (D1, D3), lost 0, win rate 1, value 16,000; Ben won 0, lost 1 (D2), rate 0.
-  Quotas January 2026: Ana 20,000 → 16,000 / 20,000 = 0.8; Ben 10,000 → 0 / 10,000 = 0.
+  Quotas January 2026 (won deals in every currency, converted into the quota's EUR at USD 0.86):
+           Ana 20,000 → (16,000 + 9,999 × 0.86 = 8,599.14) = 24,599.14 / 20,000 = 1.229957;
+           Ben 10,000 → 0 / 10,000 = 0.
 """
 
 from datetime import date
@@ -120,7 +123,7 @@ def move_deal_at(session: Session, deal_id: int, stage: str, day: int) -> None:
 
     row = session.get(Deal, deal_id)
     assert row is not None
-    pipeline.move(session, row, stage, at=at(day))
+    pipeline.move(session, row, stage, at=at(day), lost_reason="price" if stage == "lost" else None)
 
 
 def test_stage_conversion_per_stage_and_overall(fixture: Session) -> None:
@@ -157,7 +160,7 @@ def test_leads_created_after_since_only(fixture: Session) -> None:
 
 
 def test_win_rate_average_deal_cycle_and_velocity(fixture: Session) -> None:
-    report = deal_report(fixture)
+    report = deal_report(fixture, currency="EUR")
     assert (report.currency, report.won, report.lost) == ("EUR", 2, 1)
     assert report.win_rate == pytest.approx(2 / 3)
     assert report.average_deal == Decimal("8000.00")
@@ -168,7 +171,7 @@ def test_win_rate_average_deal_cycle_and_velocity(fixture: Session) -> None:
 
 
 def test_deal_figures_since_a_date(fixture: Session) -> None:
-    report = deal_report(fixture, since=at(15))
+    report = deal_report(fixture, currency="EUR", since=at(15))
     assert (report.won, report.lost, report.win_rate) == (1, 0, 1.0)
     assert (report.average_deal, report.average_cycle_days) == (Decimal("6000.00"), 20)
     assert report.average_cycle_from_lead_days == 24
@@ -195,7 +198,8 @@ def test_weighted_forecast_by_month(fixture: Session) -> None:
 
 def test_lead_source_performance(fixture: Session) -> None:
     rows = [
-        (r.source, r.leads, r.won_leads, r.conversion_rate, r.won_value) for r in source_performance(fixture)
+        (r.source, r.leads, r.won_leads, r.conversion_rate, r.won_value)
+        for r in source_performance(fixture, currency="EUR")
     ]
     assert rows == [
         ("web", 3, 1, pytest.approx(1 / 3), Decimal("10000.00")),
@@ -204,21 +208,22 @@ def test_lead_source_performance(fixture: Session) -> None:
 
 
 def test_rep_performance_and_goal_attainment(fixture: Session) -> None:
-    reps = rep_performance(fixture, since=at(1), until=at(1, month=2))
+    reps = rep_performance(fixture, currency="EUR", since=at(1), until=at(1, month=2))
     assert [(r.name, r.won, r.lost, r.win_rate, r.won_value) for r in reps] == [
         ("Ana", 2, 0, 1.0, Decimal("16000.00")),
         ("Ben", 0, 1, 0.0, Decimal("0.00")),
     ]
     goals = goal_attainment(fixture)
     assert [(g.name, g.quota, g.won_value, g.attainment) for g in goals] == [
-        ("Ana", Decimal("20000.00"), Decimal("16000.00"), 0.8),
+        ("Ana", Decimal("20000.00"), Decimal("24599.14"), pytest.approx(1.229957)),
         ("Ben", Decimal("10000.00"), Decimal("0.00"), 0.0),
     ]
 
 
 def test_dashboard_bundles_everything(fixture: Session) -> None:
     board = dashboard(fixture)
-    assert board.funnel.overall_rate == 0.2 and board.deals.won == 2 and len(board.sources) == 2
+    # every deal converted into EUR: D1, D3 and the USD D7 are won
+    assert board.funnel.overall_rate == 0.2 and board.deals.won == 3 and len(board.sources) == 2
 
 
 def test_empty_database_gives_no_rates_rather_than_errors(session: Session) -> None:

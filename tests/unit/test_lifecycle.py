@@ -118,7 +118,7 @@ def test_won_is_refused_while_deals_are_open_and_says_which(session: Session) ->
         lifecycle.move(session, lead, "won")
     assert lead.stage is Stage.SQL and len(forecast(session)) == 1
     move_deal(session, pilot.id, "won")
-    move_deal(session, rollout.id, "lost")
+    move_deal(session, rollout.id, "lost", lost_reason="timing")
     lifecycle.move(session, lead, "won")
     assert lead.stage is Stage.WON and forecast(session) == []
 

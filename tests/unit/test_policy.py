@@ -7,11 +7,13 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from crm_core.config import DEFAULT_POLICY_FILE
+from crm_core.config import DEFAULT_POLICY_FILE, DEFAULT_RATES_FILE
 from crm_core.models import Authority, Qualification, Temperature
-from crm_core.policy import LeadFacts, Policy, load_policy, qualify
+from crm_core.money import load_rates
+from crm_core.policy import CurrencyRules, LeadFacts, Policy, load_policy, qualify, with_rates
 
-POLICY = load_policy(DEFAULT_POLICY_FILE)
+# the policy as leads are classed by it: budgets converted with the exchange rates file
+POLICY = with_rates(load_policy(DEFAULT_POLICY_FILE), load_rates(DEFAULT_RATES_FILE))
 
 
 def sql_ready(**changes: object) -> LeadFacts:
@@ -216,8 +218,21 @@ def test_a_policy_without_currencies_compares_bare_numbers() -> None:
     assert qualify(facts, old).qualification is Qualification.SQL
 
 
-def test_rates_must_be_positive(tmp_path: Path) -> None:
-    broken = tmp_path / "policy.yml"
-    broken.write_text(DEFAULT_POLICY_FILE.read_text().replace("USD: 0.86", "USD: 0"))
-    with pytest.raises(ValidationError):
-        load_policy(broken)
+def test_a_policy_in_another_currency_converts_through_the_reporting_one() -> None:
+    """Rates are EUR per unit: USD 0.86, GBP 1.14. A USD policy's minimum of 1,000 USD; 900 GBP is worth
+    900 × 1.14 / 0.86 = 1,193.02 USD (fits), 700 GBP 700 × 1.14 / 0.86 = 927.91 USD (does not), and
+    1,000 EUR is 1,000 / 0.86 = 1,162.79 USD (fits)."""
+    in_usd = load_policy(DEFAULT_POLICY_FILE).model_copy(update={"currency": CurrencyRules(code="USD")})
+    policy = with_rates(in_usd, load_rates(DEFAULT_RATES_FILE))
+    assert policy.currency is not None and policy.currency.rates_version == "2026-12-01.1"
+    for amount, currency, fits in (("900", "GBP", True), ("700", "GBP", False), ("1000", "EUR", True)):
+        facts = sql_ready(budget_amount=Decimal(amount), budget_currency=currency)
+        assert (qualify(facts, policy).qualification is Qualification.SQL) is fits, (amount, currency)
+    [reason] = [r for r in qualify(sql_ready(budget_amount=Decimal("900"), budget_currency="GBP"), policy).reasons
+                if r.component == "budget"]  # fmt: skip
+    assert reason.why == "budget 900 GBP ≈ 1,193 USD fits"
+
+
+def test_the_policy_file_carries_no_rates_of_its_own() -> None:
+    raw = load_policy(DEFAULT_POLICY_FILE)
+    assert raw.currency is not None and raw.currency.rates == {}  # filled in from crm_core.money only

@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 
 from crm_core.leads import capture_lead
 from crm_core.models import Authority, PolicyVersion, Temperature
-from crm_core.policy import LeadFacts, current_policy
+from crm_core.money import default_rates
+from crm_core.policy import LeadFacts, current_policy, with_rates
 from crm_core.policy_store import (
     InvalidPolicy,
     active_policy,
@@ -41,7 +42,8 @@ def stored(session: Session) -> int:
 
 
 def test_the_yaml_file_is_version_zero_until_an_admin_saves_one(session: Session) -> None:
-    assert active_policy(session) == current_policy()
+    # the YAML file, with its budget conversion from the exchange rates file (version 0 of each)
+    assert active_policy(session) == with_rates(current_policy(), default_rates())
     [zero] = policy_versions(session)
     assert (zero.number, zero.version, zero.active) == (0, current_policy().version, True)
 
@@ -51,7 +53,7 @@ def test_a_saved_version_classes_new_leads_and_old_leads_keep_theirs(session: Se
     assert (first.temperature, first.policy_version) == (Temperature.WARM, current_policy().version)
 
     text = edited(
-        **{'version: "2026-12-01.1"': 'version: "strict-1"', "warm_max_days: 90": "warm_max_days: 45"}
+        **{'version: "2026-12-01.2"': 'version: "strict-1"', "warm_max_days: 90": "warm_max_days: 45"}
     )
     saved = save_policy(session, text, saved_by="admin@example.com")
 
@@ -68,17 +70,16 @@ def test_a_saved_version_classes_new_leads_and_old_leads_keep_theirs(session: Se
     assert versions[0].saved_by == "admin@example.com"
 
 
-def test_a_saved_version_keeps_its_rates_and_one_saved_before_rates_still_loads(session: Session) -> None:
-    text = edited(**{'version: "2026-12-01.1"': 'version: "rates-2"', "USD: 0.86": "USD: 0.9"})
-    save_policy(session, text, saved_by="admin")
-    saved, default = active_policy(session).currency, current_policy().currency
-    assert saved is not None and default is not None
-    assert (saved.code, saved.rates["USD"], saved.rates["GBP"]) == (
-        "EUR",
-        Decimal("0.9"),
-        default.rates["GBP"],
-    )
-    assert saved.rates_taken_on == default.rates_taken_on
+def test_versions_saved_with_their_own_rates_use_the_rates_in_force(session: Session) -> None:
+    """One table of rates: a version saved when the policy carried rates (USD 0.5 here) is converted with
+    the exchange rates in force (USD 0.86 in the rates file), and so is one saved before currencies."""
+    with_old_rates = current_policy().model_dump(mode="json") | {"version": "own-rates"}
+    with_old_rates["currency"] = {"code": "EUR", "rates_taken_on": "2026-01-01", "rates": {"USD": "0.5"}}
+    session.add(PolicyVersion(version="own-rates", document=with_old_rates, source_text="…", saved_by="a"))
+    session.flush()
+    currency = active_policy(session).currency
+    assert currency is not None and currency.rates["USD"] == Decimal("0.86")
+    assert currency.rates_version == "2026-12-01.1"
 
     older = current_policy().model_dump(mode="json", exclude={"currency"}) | {"version": "before-rates"}
     session.add(PolicyVersion(version="before-rates", document=older, source_text="…", saved_by="admin"))
@@ -99,10 +100,9 @@ def test_a_saved_version_keeps_its_rates_and_one_saved_before_rates_still_loads(
             "name at least one authority",
         ),
         ({"need: 25": "need: lots"}, "score.need: Input should be a valid integer"),
-        ({"USD: 0.86": "USD: -0.86"}, "currency.rates.USD: Input should be greater than 0"),
-        ({"USD: 0.86": "EUR: 1"}, "leave out EUR, the policy's own currency"),
+        ({"code: EUR": "code: EUR\n  rates: {USD: 0.9}"}, "exchange rates are kept in one place"),
         ({"code: EUR": "code: euro"}, "currency.code: String should match pattern"),
-        ({}, "'2026-12-01.1' is already used"),
+        ({}, "'2026-12-01.2' is already used"),
     ],
 )
 def test_an_invalid_policy_is_refused_with_its_problems_and_nothing_saved(
@@ -120,9 +120,9 @@ def test_several_problems_are_reported_together_and_labels_are_never_reused(sess
             session, edited(**{"warm_max_days: 90": "warm_max_days: 1", "min: 5": "min: 9000"}), "admin"
         )
     assert len(refused.value.problems) == 3  # warm < hot, size range, version already used
-    save_policy(session, edited(**{'version: "2026-12-01.1"': 'version: "v2"'}), "admin")
+    save_policy(session, edited(**{'version: "2026-12-01.2"': 'version: "v2"'}), "admin")
     with pytest.raises(InvalidPolicy, match="'v2' is already used"):
-        save_policy(session, edited(**{'version: "2026-12-01.1"': 'version: "v2"'}), "admin")
+        save_policy(session, edited(**{'version: "2026-12-01.2"': 'version: "v2"'}), "admin")
     with pytest.raises(InvalidPolicy, match="must be a YAML mapping"):
         save_policy(session, "- just a list", "admin")
     assert stored(session) == 1

@@ -84,13 +84,19 @@ def test_erasing_a_contact_removes_every_trace_and_keeps_an_audit(
     audit = erase_contact(session, contact_id, erased_by="admin@example.com", events_url=rasa_events.url)
 
     assert session.get(Contact, contact_id) is None
-    for model in (Lead, Deal, Activity, StageChange, AssignmentEvent, Notification):
+    for model in (Lead, Activity, StageChange, AssignmentEvent, Notification):
         remaining = session.scalars(select(model)).all()
         assert all(getattr(row, "lead_id", bob.id) == bob.id for row in remaining), model
+    [kept] = session.scalars(select(Deal)).all()  # the deal stays for the KPIs, anonymised
+    assert (kept.lead_id, kept.title, kept.value, kept.currency) == (None, "(erased contact)", 100, "EUR")
     assert {c.sender_id for c in session.scalars(select(Conversation))} == {"bob"}
     assert rasa_senders(rasa_events) == {"bob"}
     assert audit.counts["messages"] == messages_before - 2 == 4
-    assert audit.counts["leads"] == 1 and audit.counts["conversations"] == 2 and audit.counts["deals"] == 1
+    assert (
+        audit.counts["leads"] == 1
+        and audit.counts["conversations"] == 2
+        and audit.counts["deals_anonymised"] == 1
+    )
     assert audit.counts["rasa_events"] == 6
     assert (audit.kind, audit.contact_id, audit.erased_by) == ("contact", contact_id, "admin@example.com")
     logged = erasures(session)[0]

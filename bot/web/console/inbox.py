@@ -165,6 +165,7 @@ def _lead_page(
             "reopen": config.is_terminal(lead.stage),
             "deals": lead_deals,
             "deal_moves": {deal.id: allowed_moves(deal.stage, reopen=False) for deal in lead_deals},
+            "lost_reasons": config.lost_reasons,
             "activities": activities.list_activities(session, lead_id),
             "now": utcnow(),
             "history": [c for c in pipeline.history(session, lead_id) if c.deal_id is None],
@@ -443,12 +444,19 @@ def delete_deal(request: Request, user: RepOrAdmin, lead_id: int, deal_id: int) 
 
 @router.post("/leads/{lead_id}/deals/{deal_id}/move")
 def move_deal(
-    request: Request, user: RepOrAdmin, lead_id: int, deal_id: int, stage: FormText = ""
+    request: Request,
+    user: RepOrAdmin,
+    lead_id: int,
+    deal_id: int,
+    stage: FormText = "",
+    lost_reason: FormText = "",
 ) -> Response:
     def change(session: Session, lead: Lead) -> str:
         _own_deal(session, lead, deal_id)
-        moved = pipeline.move_deal(session, deal_id, stage, reopen=False)
-        return f"Deal {deal_id} moved to {moved.to_stage.value}."
+        why = lost_reason.strip() or None
+        moved = pipeline.move_deal(session, deal_id, stage, reopen=False, lost_reason=why)
+        lost = f" ({moved.reason})" if moved.to_stage.value == "lost" else ""
+        return f"Deal {deal_id} moved to {moved.to_stage.value}{lost}."
 
     return _change(request, user, lead_id, change, form=f"deal-{deal_id}")
 
