@@ -60,7 +60,7 @@ def test_deleting_an_open_deal_removes_it_and_its_history(session: Session) -> N
 def test_a_closed_deal_is_neither_edited_nor_deleted_until_reopened(session: Session) -> None:
     lead = make_lead(session, Stage.PROPOSAL)
     deal = open_deal(session, lead.id, PILOT)
-    move_deal(session, deal.id, "lost")
+    move_deal(session, deal.id, "lost", lost_reason="price")
     with pytest.raises(
         InvalidTransition, match=f"Deal #{deal.id} is lost: .* Reopen it before you delete it"
     ):
