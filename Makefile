@@ -21,6 +21,11 @@ export EMBUDO_TRACKER_DB ?= var/rasa_tracker.db
 export EMBUDO_EVENTS_URL ?= sqlite:///$(EMBUDO_TRACKER_DB)
 # Pages allowed to open the chat (Rasa's --cors): any, or space-separated origins such as https://www.example.com
 export EMBUDO_ALLOWED_ORIGINS ?= *
+# Rasa's HTTP API (conversations, the model) always asks for a token: any web page may open the chat, so
+# none may call the API. Unless one is set (environment or .env), each `make run` makes its own.
+ifeq ($(EMBUDO_RASA_API_TOKEN)$(shell grep -s '^EMBUDO_RASA_API_TOKEN=.' .env),)
+export EMBUDO_RASA_API_TOKEN := $(shell od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+endif
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1

@@ -4,6 +4,7 @@ Used by the integration tests and by the benchmarks, so both measure the same th
 """
 
 import os
+import secrets
 import socket
 import subprocess
 import time
@@ -46,6 +47,7 @@ class Stack:
     logs: Path
     processes: dict[str, subprocess.Popen[bytes]]
     model_load_seconds: float
+    rasa_token: str
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30))
 
     def say(self, sender: str, text: str, metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -59,7 +61,9 @@ class Stack:
         return replies
 
     def tracker(self, sender: str) -> dict[str, Any]:
-        response = self.http.get(f"{self.rasa_url}/conversations/{sender}/tracker")
+        response = self.http.get(
+            f"{self.rasa_url}/conversations/{sender}/tracker", params={"token": self.rasa_token}
+        )
         response.raise_for_status()
         tracker: dict[str, Any] = response.json()
         return tracker
@@ -129,6 +133,7 @@ def running_stack(
         "EMBUDO_RASA_PUBLIC_URL": rasa_url,
         "EMBUDO_RASA_API_URL": rasa_url,
         "EMBUDO_EVENTS_URL": f"sqlite:///{workdir / 'tracker.db'}",
+        "EMBUDO_RASA_API_TOKEN": secrets.token_hex(16),  # as `make run`: Rasa's HTTP API is never open
         **(env or {}),
     }
     # The same setting and default as the Makefile / Procfile: which pages may open the chat.
@@ -138,7 +143,7 @@ def running_stack(
         "rasa": [
             str(RASA), "run", "--model", str(model), "--endpoints", "endpoints.yml",
             "--credentials", "credentials.yml", "--enable-api", "--interface", "127.0.0.1",
-            "--port", str(rasa_port), "--cors", *allowed_origins,
+            "--port", str(rasa_port), "--cors", *allowed_origins, "--auth-token", env["EMBUDO_RASA_API_TOKEN"],
         ],
         "web": [
             str(APP_PYTHON), "-m", "uvicorn", "bot.web.app:app",
@@ -161,7 +166,12 @@ def running_stack(
             _wait_until(lambda: httpx.get(f"{action_url}/health").is_success, "action server", 60, processes)
             _wait_until(lambda: httpx.get(f"{web_url}/healthz").is_success, "web app", 60, processes)
             _wait_until(
-                lambda: httpx.get(f"{rasa_url}/status").json().get("model_id") is not None,
+                lambda: (
+                    httpx.get(f"{rasa_url}/status", params={"token": env["EMBUDO_RASA_API_TOKEN"]})
+                    .json()
+                    .get("model_id")
+                    is not None
+                ),
                 "Rasa",
                 240,
                 processes,
@@ -174,7 +184,15 @@ def running_stack(
             raise RuntimeError(f"{error}\n{tails}") from error
         events_url = f"sqlite:///{workdir / 'tracker.db'}"
         yield Stack(
-            rasa_url, action_url, web_url, crm_url, events_url, workdir, processes, time.monotonic() - started
+            rasa_url,
+            action_url,
+            web_url,
+            crm_url,
+            events_url,
+            workdir,
+            processes,
+            time.monotonic() - started,
+            env["EMBUDO_RASA_API_TOKEN"],
         )
     finally:
         for process in processes.values():

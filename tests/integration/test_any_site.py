@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from websockets.exceptions import InvalidStatus
@@ -152,6 +153,17 @@ def socketio_exchange(rasa_url: str, origin: str, session: str) -> list[Any]:
 def test_a_socketio_client_from_any_origin_chats_by_default(stack: Stack) -> None:
     event, message = socketio_exchange(stack.rasa_url, "https://shop.example", "origin-default")
     assert event == "bot_uttered" and message["text"].startswith("Hi!")
+
+
+def test_rasas_http_api_asks_for_its_token_though_any_page_may_open_the_chat(stack: Stack) -> None:
+    """A page of any origin may chat, so none may read conversations or replace the model without the
+    token the web app and the gateway are given."""
+    elsewhere = {"Origin": "https://shop.example"}
+    tracker = f"{stack.rasa_url}/conversations/origin-default/tracker"
+    assert httpx.get(tracker, headers=elsewhere).status_code == 401
+    assert httpx.put(f"{stack.rasa_url}/model", json={}, headers=elsewhere).status_code == 401
+    assert httpx.get(tracker, params={"token": "guessed"}).status_code == 401
+    assert httpx.get(tracker, params={"token": stack.rasa_token}).is_success
 
 
 def test_allowed_origins_restrict_who_may_open_the_chat(tmp_path_factory: pytest.TempPathFactory) -> None:
