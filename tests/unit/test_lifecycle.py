@@ -269,8 +269,8 @@ def test_the_queue_is_picked_up_oldest_first_as_capacity_frees(session: Session)
     ana = rep(session, "Ana", capacity=0)
     first = sql_from(session, "first", MONDAY_10_UTC)
     second = sql_from(session, "second", MONDAY_10_UTC + timedelta(minutes=1))
-    update_rep(session, ana.id, RepUpdate(capacity=1))
-    assert pick_up_queue(session, now=MONDAY_20_UTC) == [first.id]
+    assert update_rep(session, ana.id, RepUpdate(capacity=1)).picked_up == [first.id]  # room: at once
+    assert pick_up_queue(session, now=MONDAY_20_UTC) == []
     assert second.assigned_rep_id is None
     lifecycle.accept(session, first.id, ana.id, now=MONDAY_20_UTC)
     lifecycle.move(session, first, "won", at=MONDAY_20_UTC)  # closed: Ana has room again
@@ -289,8 +289,8 @@ def test_a_rep_back_from_away_or_newly_added_picks_up_the_queue(session: Session
     update_rep(session, ana.id, RepUpdate(capacity=2))
     third = sql_from(session, "third", at(7))
     assert third.assigned_rep_id is None
-    ben = rep(session, "Ben")
-    assert pick_up_queue(session, now=at(7)) == [third.id] and third.assigned_rep_id == ben.id
+    ben = rep(session, "Ben")  # added: takes the queue in the same change
+    assert third.assigned_rep_id == ben.id and pick_up_queue(session, now=at(7)) == []
 
 
 def test_an_escalation_that_found_no_admin_goes_to_the_first_admin_added(session: Session) -> None:
@@ -301,8 +301,7 @@ def test_an_escalation_that_found_no_admin_goes_to_the_first_admin_added(session
     enforce_sla(session, now=MONDAY_10_UTC + timedelta(minutes=40))  # Ben's too: escalated, no admin
     assert (lead.assigned_rep_id, lead.escalated_at is not None) == (None, True)
     assert pick_up_queue(session, now=MONDAY_20_UTC) == []  # Ana and Ben had it: only an admin may
-    boss = rep(session, "Boss", is_admin=True)
-    assert pick_up_queue(session, now=MONDAY_20_UTC) == [lead.id]
+    boss = rep(session, "Boss", is_admin=True)  # the escalation goes to them as they are added
     assert (lead.assigned_rep_id, lead.sla_due_at) == (boss.id, None)
     assert {ana.id, ben.id}.isdisjoint({lead.assigned_rep_id})
 
