@@ -239,6 +239,38 @@ def test_the_browser_locale_gives_a_territory_when_the_phone_does_not(session: S
     assert session.scalars(select(Lead.territory)).all() == ["MX"]
 
 
+def test_the_browser_time_zone_gives_a_territory_when_phone_and_locale_do_not(session: Session) -> None:
+    from crm_core.conversations import conversation_for
+    from crm_core.models import Message, MessageRole
+
+    conversation = conversation_for(session, CHAT.channel, CHAT.sender_id)
+    session.flush()
+    session.add(
+        Message(
+            conversation_id=conversation.id,
+            role=MessageRole.VISITOR,
+            text="hola",
+            extra={"metadata": {"locale": "es", "timezone": "Europe/Madrid"}},  # "es" alone: no region
+            sent_at=MONDAY_10_UTC,
+            rasa_event_id=1,
+        )
+    )
+    rep(session, "Mexico", territories=["MX"])
+    spain = rep(session, "Spain", territories=["ES"])
+    lead = capture(session, HOT)
+    assert (lead.territory, lead.assigned_rep_id) == ("ES", spain.id)
+    assert (
+        "territory ES from the visitor's time zone (Europe/Madrid)" in audit_log(session, lead.id)[0].reason
+    )
+
+
+def test_a_time_zone_that_names_no_country_gives_no_territory() -> None:
+    from crm_core.territories import from_timezone
+
+    assert (from_timezone("America/Mexico_City"), from_timezone("Asia/Tokyo")) == ("MX", "JP")
+    assert (from_timezone("UTC"), from_timezone("Mars/Olympus"), from_timezone(None)) == (None, None, None)
+
+
 MONDAY_20_UTC = at(5, hour=20)
 TUESDAY_0830_UTC = at(6, hour=8) + timedelta(minutes=30)
 
