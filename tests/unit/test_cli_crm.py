@@ -172,3 +172,41 @@ def test_a_rep_back_from_away_takes_the_queue_at_once(db_url: str) -> None:
     assert back.returncode == 0, back.stderr
     assert f"from the queue: 1 lead(s) handed out ({lead_id})" in back.stdout
     assert "the queue is empty" in embudo(db_url, "leads", "queue").stdout
+
+
+def test_leads_export_then_import_into_an_empty_database(
+    db_url: str, other_db_url: str, tmp_path: Path
+) -> None:
+    from tests.unit.test_csv_round_trip import REPS, _sales_team_history, _team, _without_ids
+
+    with unit_of_work(db_url) as session:
+        _sales_team_history(session)
+    path = tmp_path / "export.csv"
+    assert embudo(db_url, "leads", "export", str(path)).returncode == 0
+    with unit_of_work(other_db_url) as session:
+        _team(session, REPS[1:])  # Marta is missing: her leads cannot be matched
+    refused = embudo(other_db_url, "leads", "import", str(path))
+    assert refused.returncode == 1
+    assert "line 2: owner_email 'marta@sales.example' is no rep's e-mail: add the rep first" in refused.stderr
+    assert lead_count(other_db_url) == 0
+    assert (
+        embudo(
+            other_db_url,
+            "reps",
+            "add",
+            "--name",
+            "Marta",
+            "--languages",
+            "es,en",
+            "--email",
+            "marta@sales.example",
+        ).returncode
+        == 0
+    )
+    done = embudo(other_db_url, "leads", "import", str(path))
+    assert done.returncode == 0, done.stderr
+    assert "imported 6 rows: 6 new leads, 0 updated" in done.stdout
+    assert "0 new leads, 6 updated" in embudo(other_db_url, "leads", "import", str(path)).stdout
+    original = list(csv.DictReader(io.StringIO(embudo(db_url, "leads", "export").stdout)))
+    restored = list(csv.DictReader(io.StringIO(embudo(other_db_url, "leads", "export").stdout)))
+    assert _without_ids(restored) == _without_ids(original)
