@@ -98,7 +98,7 @@ def test_sla_accept_and_pass(client: TestClient, db_url: str, session: Session) 
     from crm_core.schemas import NewRep
 
     with unit_of_work(db_url) as work:
-        ana = add_rep(work, NewRep(name="Ana", languages=["en"], capacity=0)).id  # no room: it stays queued
+        ana = add_rep(work, NewRep(name="Ana", languages=["en"])).id
         lead = make_lead(work, Stage.SQL)
         assign(work, lead)
         lead_id = lead.id
