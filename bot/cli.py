@@ -72,6 +72,10 @@ def reps_add(
     with unit_of_work() as session:
         rep = add_rep(session, new_rep)
     typer.echo(f"added rep {rep.id}: {rep.name} ({', '.join(rep.languages)}, capacity {rep.capacity})")
+    if rep.picked_up:
+        typer.echo(
+            f"from the queue: {len(rep.picked_up)} lead(s) handed out ({', '.join(map(str, rep.picked_up))})"
+        )
 
 
 @reps_app.command("list")

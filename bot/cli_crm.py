@@ -407,6 +407,10 @@ def rep_update(
         )
         rep = reps.update_rep(session, rep_id, changes)
     typer.echo(f"updated rep {rep.id}: {rep.name}, {'active' if rep.active else 'inactive'}")
+    if rep.picked_up:
+        typer.echo(
+            f"from the queue: {len(rep.picked_up)} lead(s) handed out ({', '.join(map(str, rep.picked_up))})"
+        )
 
 
 def rep_quota(

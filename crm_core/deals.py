@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from crm_core.errors import InvalidInput, InvalidTransition, NotFound
-from crm_core.models import Deal, Lead, StageChange
+from crm_core.models import Deal, Lead, Stage, StageChange
 from crm_core.pipeline import PipelineConfig, current_pipeline, record_stage
 from crm_core.schemas import DealOut, DealUpdate, NewDeal
 
@@ -106,3 +106,32 @@ def delete_deal(session: Session, deal_id: int) -> DealOut:
     session.delete(deal)
     session.flush()
     return gone
+
+
+def restore_deal(
+    session: Session, lead_id: int, new_deal: NewDeal, stages: list[tuple[Stage, datetime]]
+) -> DealOut:
+    """Bring back a deal as another database recorded it (``csv_io``'s import): created at its first
+    history row, then every move as it happened; closed at its last move to won or lost."""
+    if not stages:
+        raise InvalidInput("A restored deal needs at least one stage in its history.")
+    pipeline = current_pipeline()
+    first_stage, created_at = stages[0]
+    deal = Deal(
+        lead_id=lead_id,
+        title=new_deal.title,
+        value=new_deal.value,
+        currency=new_deal.currency,
+        expected_close_date=new_deal.expected_close_date,
+        stage=first_stage,
+        created_at=created_at,
+    )
+    session.add(deal)
+    session.flush()
+    previous: Stage | None = None
+    for stage, at in stages:
+        deal.stage = stage
+        deal.closed_at = at if pipeline.is_terminal(stage) else None
+        record_stage(session, deal, previous, at=at, reason="imported" if previous is None else None)
+        previous = stage
+    return DealOut.model_validate(deal)

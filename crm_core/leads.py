@@ -59,6 +59,16 @@ def capture_lead(
     found = given or territory_of(session, contact.phone, conversation)
     lead = conversation.lead or _returning_lead(session, contact) or Lead(stage=Stage.NEW)
     lead.contact = contact
+    apply_facts(lead, facts, language, source)
+    lead.territory = found.code if found else lead.territory
+    conversation.lead = lead
+    cause = f"territory {found.code} from {found.origin}" if found and found.origin else None
+    qualify(session, lead, verdict, now, cause=cause)
+    return lead_out(lead)
+
+
+def apply_facts(lead: Lead, facts: LeadFacts, language: str, source: str | None) -> None:
+    """Copy what the visitor told (or a file says) onto the lead; the contact's fields are dedup's."""
     lead.need = facts.need
     lead.budget_amount = facts.budget_amount
     lead.budget_currency = facts.budget_currency
@@ -71,11 +81,6 @@ def capture_lead(
     lead.bought_competitor = facts.bought_competitor
     lead.language = language
     lead.source = source or lead.source
-    lead.territory = found.code if found else lead.territory
-    conversation.lead = lead
-    cause = f"territory {found.code} from {found.origin}" if found and found.origin else None
-    qualify(session, lead, verdict, now, cause=cause)
-    return lead_out(lead)
 
 
 def correct_lead(

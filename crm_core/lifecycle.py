@@ -12,6 +12,8 @@ trace: stage moves in ``stage_changes``, owner changes in ``assignment_events``.
   Closing a lead stops its clock.
 - ``assign`` (routing's pick), ``assign_to`` (a person's pick), ``pick_up`` (from the queue), ``accept``,
   ``pass_lead``, ``move_on`` (an expired clock), ``escalate``, ``release``.
+- ``restore``: a new lead as another database recorded it (a CSV export being imported): its history as it
+  happened and its owner, without routing or notifications.
 
 ``_set_owner`` is the only code that writes who has a lead; ``_stop_clock`` the only one that stops its clock.
 """
@@ -417,12 +419,7 @@ def qualify(
     pipeline = current_pipeline()
     is_new = lead.id is None
     previous_class = None if is_new else lead.qualification
-    lead.score = verdict.score
-    lead.qualification = verdict.qualification
-    lead.temperature = verdict.temperature
-    lead.reasons = [reason.model_dump() for reason in verdict.reasons]
-    lead.policy_version = verdict.policy_version
-    lead.recheck_on = verdict.recheck_on
+    _record_verdict(lead, verdict)
     target = STAGE_OF_CLASS.get(verdict.qualification, Stage.NEW)
     why = f"qualified as {verdict.qualification.value}"
     if is_new:
@@ -448,3 +445,51 @@ def qualify(
         and not is_closed(lead, pipeline)
     ):
         assign(session, lead, now, cause=cause)
+
+
+def _record_verdict(lead: Lead, verdict: Verdict) -> None:
+    lead.score = verdict.score
+    lead.qualification = verdict.qualification
+    lead.temperature = verdict.temperature
+    lead.reasons = [reason.model_dump() for reason in verdict.reasons]
+    lead.policy_version = verdict.policy_version
+    lead.recheck_on = verdict.recheck_on
+
+
+# --- a lead brought back -----------------------------------------------------------------------------
+
+
+def restore(
+    session: Session,
+    lead: Lead,
+    verdict: Verdict,
+    stages: list[tuple[Stage, datetime]],
+    owner: Rep | None = None,
+    assigned_at: datetime | None = None,
+    accepted_at: datetime | None = None,
+) -> None:
+    """Bring back a new ``lead`` as another database recorded it (``csv_io``'s import of an export): the
+    verdict, the stage history as it happened (``stages``, oldest first) and the owner, without routing
+    and without telling anyone. An owner who had not accepted an open lead gets the clock back from
+    ``assigned_at``, as if it had been assigned there."""
+    if lead.id is not None:
+        raise InvalidTransition(f"Lead {lead.id} already exists: only a new lead is restored.")
+    if not stages:
+        raise InvalidInput("A restored lead needs at least one stage in its history.")
+    _record_verdict(lead, verdict)
+    previous: Stage | None = None
+    for stage, at in stages:
+        lead.stage = stage
+        if previous is None:
+            session.add(lead)
+            session.flush()
+        record_stage(session, lead, previous, at=at, reason="imported" if previous is None else None)
+        previous = stage
+    if owner is not None:
+        since = assigned_at or stages[-1][1]
+        _set_owner(lead, owner, since, clock=accepted_at is None and not is_closed(lead))
+        lead.accepted_at = accepted_at
+        routing.log_event(
+            session, lead, AssignmentAction.ASSIGNED, owner, f"to {owner.name}: imported", since
+        )
+    session.flush()

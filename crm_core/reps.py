@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crm_core import sla
 from crm_core.errors import InvalidInput, NotFound
 from crm_core.models import OPEN_STAGES, Lead, Quota, Rep
 from crm_core.money import ISO_4217
@@ -28,7 +29,10 @@ def add_rep(session: Session, new_rep: NewRep) -> RepOut:
     )
     session.add(rep)
     session.flush()
-    return RepOut.model_validate(rep)
+    picked_up = sla.pick_up_queue(session)  # a new rep may be the one the queue was waiting for
+    return RepOut.model_validate(rep).model_copy(
+        update={"open_leads": open_lead_counts(session).get(rep.id, 0), "picked_up": picked_up}
+    )
 
 
 def open_lead_counts(session: Session) -> dict[int, int]:
@@ -96,8 +100,10 @@ def update_rep(session: Session, rep_id: int, changes: RepUpdate) -> RepOut:
     elif changes.away_until is not None:
         rep.away_until = changes.away_until
     session.flush()
+    # back from away, active again, more room or hours: the queue need not wait for the notifier's next round
+    picked_up = sla.pick_up_queue(session)
     return RepOut.model_validate(rep).model_copy(
-        update={"open_leads": open_lead_counts(session).get(rep.id, 0)}
+        update={"open_leads": open_lead_counts(session).get(rep.id, 0), "picked_up": picked_up}
     )
 
 

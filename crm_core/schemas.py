@@ -152,6 +152,8 @@ class RepOut(BaseModel):
     away_until: datetime | None = None
     is_admin: bool = False
     open_leads: int = 0
+    # queued leads handed out because this rep was just added or changed (not serialised: a listing has none)
+    picked_up: list[int] = Field(default_factory=list, exclude=True)
 
 
 class ConversationRef(BaseModel):

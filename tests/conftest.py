@@ -45,19 +45,29 @@ def postgres_template() -> Iterator[str | None]:
     _admin_execute(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
 
 
-@pytest.fixture
-def db_url(tmp_path: Path, postgres_template: str | None) -> Iterator[str]:
-    if postgres_template is None:
-        url = f"sqlite:///{tmp_path / 'crm.db'}"
+def _fresh_database(path: Path, template: str | None) -> Iterator[str]:
+    if template is None:
+        url = f"sqlite:///{path}"
         upgrade_database(url)
         yield url
         return
     name = f"embudo_test_{uuid4().hex[:12]}"
-    _admin_execute(f"CREATE DATABASE {name} TEMPLATE {postgres_template}")
+    _admin_execute(f"CREATE DATABASE {name} TEMPLATE {template}")
     url = _database_url(name)
     yield url
     get_engine(url).dispose()
     _admin_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, postgres_template: str | None) -> Iterator[str]:
+    yield from _fresh_database(tmp_path / "crm.db", postgres_template)
+
+
+@pytest.fixture
+def other_db_url(tmp_path: Path, postgres_template: str | None) -> Iterator[str]:
+    """A second, empty database of the same kind (e.g. where an export is imported)."""
+    yield from _fresh_database(tmp_path / "other.db", postgres_template)
 
 
 @pytest.fixture

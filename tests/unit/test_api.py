@@ -123,7 +123,7 @@ def test_assign_gives_a_queued_lead_to_the_chosen_rep(client: TestClient, db_url
 
     with unit_of_work(db_url) as work:
         lead_id = make_lead(work, Stage.SQL).id  # queued: nobody was there
-        ana = add_rep(work, NewRep(name="Ana", languages=["en"])).id
+        ana = add_rep(work, NewRep(name="Ana", languages=["en"], capacity=0)).id  # no room: it stays queued
         won_id = make_lead(work, Stage.SQL).id
         move(work, work.get(Lead, won_id), "won")  # type: ignore[arg-type]
     url = f"/api/v1/leads/{lead_id}/assign"

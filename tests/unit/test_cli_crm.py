@@ -8,8 +8,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from crm_core.db import unit_of_work
-from crm_core.models import Contact, Lead, Stage
-from tests.unit.helpers import make_lead
+from crm_core.models import Contact, Lead, Rep, Stage
+from tests.unit.helpers import at, make_lead
 from tests.unit.test_cli import embudo
 
 CSV_OK = """name,email,phone,company,need,budget_amount,budget_currency,authority,timeline_days,consent,source
@@ -135,7 +135,11 @@ def test_a_csv_with_bad_rows_is_refused_whole_with_every_problem(db_url: str, tm
 def test_an_admin_assigns_a_queued_lead_from_the_command_line(db_url: str) -> None:
     with unit_of_work(db_url) as session:
         lead_id = make_lead(session, Stage.SQL).id  # nobody was there: it waits in the queue
-    assert embudo(db_url, "reps", "add", "--name", "Rosa", "--languages", "en").returncode == 0
+    # Rosa has no room for routed leads, so adding her leaves it waiting; an admin may still choose her
+    assert (
+        embudo(db_url, "reps", "add", "--name", "Rosa", "--languages", "en", "--capacity", "0").returncode
+        == 0
+    )
     assert f"{lead_id:>6}  en" in embudo(db_url, "leads", "queue").stdout
     nobody = embudo(db_url, "leads", "assign", str(lead_id), "--rep", "7")
     assert nobody.returncode == 1 and "No rep with id 7." in nobody.stderr
@@ -152,7 +156,58 @@ def test_an_admin_assigns_a_queued_lead_from_the_command_line(db_url: str) -> No
 def test_sla_enforce_also_picks_up_the_queue(db_url: str) -> None:
     with unit_of_work(db_url) as session:
         lead_id = make_lead(session, Stage.SQL).id
-    assert embudo(db_url, "reps", "add", "--name", "Rosa", "--languages", "en").returncode == 0
+        # a rep who was away until a moment ago: nothing changed them, time did; the periodic job notices
+        session.add(Rep(name="Rosa", languages=["en"], away_until=at(1, year=2020)))
     ran = embudo(db_url, "sla", "enforce")
     assert ran.returncode == 0, ran.stderr
     assert f"1 queued lead(s) assigned: {lead_id}" in ran.stdout
+
+
+def test_a_rep_back_from_away_takes_the_queue_at_once(db_url: str) -> None:
+    with unit_of_work(db_url) as session:
+        session.add(Rep(name="Rosa", languages=["en"], away_until=at(1, year=2100)))
+        session.flush()
+        lead_id = make_lead(session, Stage.SQL).id
+    assert f"{lead_id:>6}  en" in embudo(db_url, "leads", "queue").stdout
+    back = embudo(db_url, "reps", "update", "1", "--away-until", "back")
+    assert back.returncode == 0, back.stderr
+    assert f"from the queue: 1 lead(s) handed out ({lead_id})" in back.stdout
+    assert "the queue is empty" in embudo(db_url, "leads", "queue").stdout
+
+
+def test_leads_export_then_import_into_an_empty_database(
+    db_url: str, other_db_url: str, tmp_path: Path
+) -> None:
+    from tests.unit.test_csv_round_trip import REPS, _sales_team_history, _team, _without_ids
+
+    with unit_of_work(db_url) as session:
+        _sales_team_history(session)
+    path = tmp_path / "export.csv"
+    assert embudo(db_url, "leads", "export", str(path)).returncode == 0
+    with unit_of_work(other_db_url) as session:
+        _team(session, REPS[1:])  # Marta is missing: her leads cannot be matched
+    refused = embudo(other_db_url, "leads", "import", str(path))
+    assert refused.returncode == 1
+    assert "line 2: owner_email 'marta@sales.example' is no rep's e-mail: add the rep first" in refused.stderr
+    assert lead_count(other_db_url) == 0
+    assert (
+        embudo(
+            other_db_url,
+            "reps",
+            "add",
+            "--name",
+            "Marta",
+            "--languages",
+            "es,en",
+            "--email",
+            "marta@sales.example",
+        ).returncode
+        == 0
+    )
+    done = embudo(other_db_url, "leads", "import", str(path))
+    assert done.returncode == 0, done.stderr
+    assert "imported 6 rows: 6 new leads, 0 updated" in done.stdout
+    assert "0 new leads, 6 updated" in embudo(other_db_url, "leads", "import", str(path)).stdout
+    original = list(csv.DictReader(io.StringIO(embudo(db_url, "leads", "export").stdout)))
+    restored = list(csv.DictReader(io.StringIO(embudo(other_db_url, "leads", "export").stdout)))
+    assert _without_ids(restored) == _without_ids(original)

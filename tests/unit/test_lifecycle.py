@@ -239,6 +239,38 @@ def test_the_browser_locale_gives_a_territory_when_the_phone_does_not(session: S
     assert session.scalars(select(Lead.territory)).all() == ["MX"]
 
 
+def test_the_browser_time_zone_gives_a_territory_when_phone_and_locale_do_not(session: Session) -> None:
+    from crm_core.conversations import conversation_for
+    from crm_core.models import Message, MessageRole
+
+    conversation = conversation_for(session, CHAT.channel, CHAT.sender_id)
+    session.flush()
+    session.add(
+        Message(
+            conversation_id=conversation.id,
+            role=MessageRole.VISITOR,
+            text="hola",
+            extra={"metadata": {"locale": "es", "timezone": "Europe/Madrid"}},  # "es" alone: no region
+            sent_at=MONDAY_10_UTC,
+            rasa_event_id=1,
+        )
+    )
+    rep(session, "Mexico", territories=["MX"])
+    spain = rep(session, "Spain", territories=["ES"])
+    lead = capture(session, HOT)
+    assert (lead.territory, lead.assigned_rep_id) == ("ES", spain.id)
+    assert (
+        "territory ES from the visitor's time zone (Europe/Madrid)" in audit_log(session, lead.id)[0].reason
+    )
+
+
+def test_a_time_zone_that_names_no_country_gives_no_territory() -> None:
+    from crm_core.territories import from_timezone
+
+    assert (from_timezone("America/Mexico_City"), from_timezone("Asia/Tokyo")) == ("MX", "JP")
+    assert (from_timezone("UTC"), from_timezone("Mars/Olympus"), from_timezone(None)) == (None, None, None)
+
+
 MONDAY_20_UTC = at(5, hour=20)
 TUESDAY_0830_UTC = at(6, hour=8) + timedelta(minutes=30)
 
@@ -269,8 +301,8 @@ def test_the_queue_is_picked_up_oldest_first_as_capacity_frees(session: Session)
     ana = rep(session, "Ana", capacity=0)
     first = sql_from(session, "first", MONDAY_10_UTC)
     second = sql_from(session, "second", MONDAY_10_UTC + timedelta(minutes=1))
-    update_rep(session, ana.id, RepUpdate(capacity=1))
-    assert pick_up_queue(session, now=MONDAY_20_UTC) == [first.id]
+    assert update_rep(session, ana.id, RepUpdate(capacity=1)).picked_up == [first.id]  # room: at once
+    assert pick_up_queue(session, now=MONDAY_20_UTC) == []
     assert second.assigned_rep_id is None
     lifecycle.accept(session, first.id, ana.id, now=MONDAY_20_UTC)
     lifecycle.move(session, first, "won", at=MONDAY_20_UTC)  # closed: Ana has room again
@@ -289,8 +321,8 @@ def test_a_rep_back_from_away_or_newly_added_picks_up_the_queue(session: Session
     update_rep(session, ana.id, RepUpdate(capacity=2))
     third = sql_from(session, "third", at(7))
     assert third.assigned_rep_id is None
-    ben = rep(session, "Ben")
-    assert pick_up_queue(session, now=at(7)) == [third.id] and third.assigned_rep_id == ben.id
+    ben = rep(session, "Ben")  # added: takes the queue in the same change
+    assert third.assigned_rep_id == ben.id and pick_up_queue(session, now=at(7)) == []
 
 
 def test_an_escalation_that_found_no_admin_goes_to_the_first_admin_added(session: Session) -> None:
@@ -301,8 +333,7 @@ def test_an_escalation_that_found_no_admin_goes_to_the_first_admin_added(session
     enforce_sla(session, now=MONDAY_10_UTC + timedelta(minutes=40))  # Ben's too: escalated, no admin
     assert (lead.assigned_rep_id, lead.escalated_at is not None) == (None, True)
     assert pick_up_queue(session, now=MONDAY_20_UTC) == []  # Ana and Ben had it: only an admin may
-    boss = rep(session, "Boss", is_admin=True)
-    assert pick_up_queue(session, now=MONDAY_20_UTC) == [lead.id]
+    boss = rep(session, "Boss", is_admin=True)  # the escalation goes to them as they are added
     assert (lead.assigned_rep_id, lead.sla_due_at) == (boss.id, None)
     assert {ana.id, ben.id}.isdisjoint({lead.assigned_rep_id})
 

@@ -56,15 +56,15 @@ def test_every_decision_is_audited_with_its_reason(session: Session) -> None:
     rep(session, "Spanish only", languages=["es"])
     lead = sql_lead(session)
     assert assign(session, lead, now=MONDAY_10_UTC) is None
-    ana = rep(session, "Ana")
-    assign(session, lead, now=MONDAY_10_UTC)
+    ana = rep(session, "Ana")  # a rep added takes the queue there and then
     events = audit_log(session, lead.id)
     assert [(e.action, e.rep_id) for e in events] == [
         (AssignmentAction.QUEUED, None),
         (AssignmentAction.ASSIGNED, ana.id),
     ]
     assert events[0].reason == "no eligible rep (Spanish only: does not speak en)"
-    assert events[1].reason == "to Ana: 1 eligible; least loaded (0/20 open)"
+    assert events[1].reason.startswith("to Ana from the queue after ")
+    assert events[1].reason.endswith(": 1 eligible; least loaded (0/20 open)")
     assert unassigned_queue(session) == []
 
 
@@ -140,3 +140,22 @@ def test_escalation_without_an_admin_queues_and_flags(session: Session) -> None:
     pass_lead(session, lead.id, ben.id, now=MONDAY_10_UTC)
     assert lead.assigned_rep_id is None and lead.escalated_at == MONDAY_10_UTC
     assert audit_log(session, lead.id)[-1].reason == "not accepted after 2 passes; no active admin: queued"
+
+
+def test_a_rep_who_becomes_eligible_takes_the_queue_at_once(session: Session) -> None:
+    """Added, back from away, active again or given room: the queue is handed out in the same change, not
+    at the notifier's next round."""
+    waiting = [sql_lead(session) for _ in range(3)]
+    assert unassigned_queue(session) == waiting
+    full = rep(session, "Full", capacity=0)
+    assert unassigned_queue(session) == waiting  # added, but no room: still waiting
+    more_room = update_rep(session, full.id, RepUpdate(capacity=1))
+    assert more_room.picked_up == [waiting[0].id] and waiting[0].assigned_rep is full
+    assert "from the queue after" in audit_log(session, waiting[0].id)[-1].reason
+    away = Rep(name="Away", languages=["en"], capacity=1, away_until=at(1, year=2100))  # before these came
+    session.add(away)
+    session.flush()
+    assert unassigned_queue(session) == waiting[1:]
+    assert update_rep(session, away.id, RepUpdate(clear_away=True)).picked_up == [waiting[1].id]
+    newcomer = add_rep(session, NewRep(name="New", languages=["en"]))
+    assert newcomer.picked_up == [waiting[2].id] and unassigned_queue(session) == []
