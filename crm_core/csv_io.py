@@ -30,6 +30,7 @@ from crm_core.errors import InvalidInput
 from crm_core.leads import apply_facts, capture_lead
 from crm_core.lifecycle import restore
 from crm_core.models import Authority, Deal, Lead, Rep, Stage, StageChange
+from crm_core.pipeline import LOST_WITH_LEAD, current_pipeline
 from crm_core.policy import LeadFacts
 from crm_core.policy import qualify as verdict_on
 from crm_core.policy_store import active_policy
@@ -67,6 +68,7 @@ class ImportReport(BaseModel):
 class _DealRecord(BaseModel):
     deal: NewDeal
     stages: list[tuple[Stage, datetime]]
+    lost_reason: str | None = None
 
 
 class _Record(BaseModel):
@@ -139,7 +141,12 @@ def _deals(text: str) -> list[_DealRecord]:
         stages = _history(str(item.get("history") or ""), f"{field}.history")
         if not stages:
             raise InvalidInput(f"{field}.history is empty: a deal needs at least the stage it was opened in")
-        deals.append(_DealRecord(deal=deal, stages=stages))
+        lost_reason = item.get("lost_reason") or None  # older exports (and older deals) have none
+        if stages[-1][0] is not Stage.LOST:
+            lost_reason = None
+        elif lost_reason is not None and lost_reason != LOST_WITH_LEAD:
+            lost_reason = current_pipeline().lost_reason(str(lost_reason), field)
+        deals.append(_DealRecord(deal=deal, stages=stages, lost_reason=lost_reason))
     return deals
 
 
@@ -329,7 +336,7 @@ def _restore(session: Session, row: _Row, record: _Record) -> int:
     }
     for item in record.deals:
         if (item.deal.title, _utc(item.stages[0][1])) not in have:
-            restore_deal(session, lead.id, item.deal, item.stages)
+            restore_deal(session, lead.id, item.deal, item.stages, item.lost_reason)
     return lead.id
 
 
@@ -350,6 +357,7 @@ def _deal_cell(deals: list[Deal], history: dict[int, list[tuple[Stage, datetime]
                 if deal.expected_close_date
                 else None,
                 "history": _format_history(history.get(deal.id, [(deal.stage, deal.created_at)])),
+                "lost_reason": deal.lost_reason,
             }
             for deal in deals
         ],
@@ -402,7 +410,8 @@ def export_leads(session: Session, stream: IO[str], batch: int = 1000) -> int:
             (deal_history[deal_id] if deal_id else lead_history[lead_id]).append((stage, at))
         deals: dict[int, list[Deal]] = defaultdict(list)
         for deal in session.scalars(select(Deal).where(Deal.lead_id.in_(ids)).order_by(Deal.id)):
-            deals[deal.lead_id].append(deal)
+            if deal.lead_id is not None:  # always, given the filter; an erased lead's deals have none
+                deals[deal.lead_id].append(deal)
         writer.writerows(
             _export_row(lead, lead_history[lead.id], _deal_cell(deals[lead.id], deal_history))
             for lead in leads

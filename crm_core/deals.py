@@ -109,7 +109,11 @@ def delete_deal(session: Session, deal_id: int) -> DealOut:
 
 
 def restore_deal(
-    session: Session, lead_id: int, new_deal: NewDeal, stages: list[tuple[Stage, datetime]]
+    session: Session,
+    lead_id: int,
+    new_deal: NewDeal,
+    stages: list[tuple[Stage, datetime]],
+    lost_reason: str | None = None,
 ) -> DealOut:
     """Bring back a deal as another database recorded it (``csv_io``'s import): created at its first
     history row, then every move as it happened; closed at its last move to won or lost."""
@@ -134,4 +138,5 @@ def restore_deal(
         deal.closed_at = at if pipeline.is_terminal(stage) else None
         record_stage(session, deal, previous, at=at, reason="imported" if previous is None else None)
         previous = stage
+    deal.lost_reason = lost_reason if deal.stage is Stage.LOST else None
     return DealOut.model_validate(deal)

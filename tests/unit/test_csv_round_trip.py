@@ -66,7 +66,7 @@ def _sales_team_history(session: Session) -> None:
         session, won.id, NewDeal(title="Support", value=Decimal("2500.50"), currency="USD"), at=at(6)
     )
     move_deal(session, pilot.id, Stage.WON)
-    move_deal(session, extra.id, Stage.LOST)
+    move_deal(session, extra.id, Stage.LOST, lost_reason="competitor")
     lifecycle.move(session, won, Stage.WON, at=at(20))
 
     open_one = capture(_facts("Bo Lee", None, "+1 415 555 2671", budget_currency="USD"), 3, source="fair")
