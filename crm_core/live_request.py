@@ -23,6 +23,10 @@ from crm_core.models import Conversation, ConversationOwner, Lead, Owner, Rep
 from crm_core.schemas import WEEKDAYS
 
 LIVE_CAUSE = "the visitor asked to talk to a person and is waiting in the chat"
+FAILED_TURN_CAUSE = (
+    "the bot failed to answer (a server was down): the visitor was offered a person and is waiting"
+)
+FAILED_TURN_BY = "bot: a turn failed"
 
 
 @dataclass(frozen=True)
@@ -109,13 +113,34 @@ def who_can_join(session: Session, sender_id: str, language: str, now: datetime)
     return Availability(None, None, back_at if back_at is not None and back_at > now else None)
 
 
-def join_now(session: Session, lead_id: int, sender_id: str, now: datetime) -> Rep | None:
+def join_now(
+    session: Session,
+    lead_id: int,
+    sender_id: str,
+    now: datetime,
+    cause: str = LIVE_CAUSE,
+    by: str = "visitor",
+) -> Rep | None:
     """Ask the lead's person to join the chat: the lead is handed to them (routing's pick, or its owner told
     again) with their notifications, and the conversation waits for a person. Returns who, or None when
     nobody could be given it after all (then nothing waits)."""
-    rep = lifecycle.hand_to_a_person(session, lead_id, now, cause=LIVE_CAUSE)
+    rep = lifecycle.hand_to_a_person(session, lead_id, now, cause=cause)
     if rep is not None:
-        ownership.ask_for_person(session, sender_id, at=now)
+        ownership.ask_for_person(session, sender_id, at=now, by=by)
+    return rep
+
+
+def after_failed_turn(session: Session, sender_id: str, now: datetime) -> Rep | None:
+    """A turn failed (the action server or the CRM was down) and the visitor was offered a person: the
+    conversation waits for one. With a lead, its person is asked to join as for a visitor who asked (the
+    lead's owner, or routing's pick), notified at once; without one there is nobody to tell yet, and the
+    conversation waits in the console. Returns who was asked."""
+    lead = _lead_of(session, sender_id)
+    rep = None
+    if lead is not None:
+        rep = join_now(session, lead.id, sender_id, now, cause=FAILED_TURN_CAUSE, by=FAILED_TURN_BY)
+    if rep is None:
+        ownership.ask_for_person(session, sender_id, at=now, by=FAILED_TURN_BY)
     return rep
 
 

@@ -157,12 +157,14 @@ def change(
     return record
 
 
-def ask_for_person(session: Session, sender_id: str, at: datetime | None = None) -> Ownership:
-    """The visitor asked for a person: a conversation the bot owns now waits for one (a rep can take it over
-    live); one already waiting or with a rep stays as it is."""
+def ask_for_person(
+    session: Session, sender_id: str, at: datetime | None = None, by: str = "visitor"
+) -> Ownership:
+    """The visitor asked for a person (or, ``by`` the bot, was offered one): a conversation the bot owns now
+    waits for one (a rep can take it over live); one already waiting or with a rep stays as it is."""
     state = current(session, sender_id)
     if state.owner is Owner.BOT:
-        change(session, sender_id, Move.ASK_FOR_PERSON, by="visitor", at=at)
+        change(session, sender_id, Move.ASK_FOR_PERSON, by=by, at=at)
         return current(session, sender_id)
     return state
 

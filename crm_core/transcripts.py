@@ -19,7 +19,7 @@ from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, create_
 from sqlalchemy import Text as SqlText
 from sqlalchemy.orm import Session
 
-from crm_core import ownership
+from crm_core import live_request, ownership
 from crm_core.conversations import conversation_for
 from crm_core.errors import NotFound
 from crm_core.models import Conversation, IngestCursor, Message, MessageRole, Owner
@@ -138,16 +138,17 @@ def ingest(session: Session, events: Iterable[RasaEvent]) -> int:
             session.add(_message(conversation, event, kind))
             added += 1
             if kind == "bot" and (event.data.get("metadata") or {}).get("embudo") == FAILED_TURN:
-                _wait_for_a_person(session, event.sender_id)
+                _wait_for_a_person(session, event.sender_id, datetime.now(UTC))  # who is on shift now
     session.flush()
     return added
 
 
-def _wait_for_a_person(session: Session, sender_id: str) -> None:
-    """A failed turn offered the visitor a person: a conversation the bot owns now waits for one."""
+def _wait_for_a_person(session: Session, sender_id: str, at: datetime) -> None:
+    """A failed turn offered the visitor a person: a conversation the bot owns now waits for one, and the
+    lead's person, if there is a lead, is asked to join (``live_request.after_failed_turn``)."""
     session.flush()
     if ownership.current(session, sender_id).owner is Owner.BOT:
-        ownership.change(session, sender_id, ownership.Move.ASK_FOR_PERSON, by="bot: a turn failed")
+        live_request.after_failed_turn(session, sender_id, at)
 
 
 def _latest_conversation(session: Session, sender_id: str) -> Conversation | None:

@@ -7,8 +7,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from crm_core import ownership
-from crm_core.models import Owner, Rep
+from crm_core.leads import capture_lead
+from crm_core.models import Lead, Notification, Owner, Rep
 from crm_core.ownership import Move
+from crm_core.policy import LeadFacts
+from crm_core.schemas import ConversationRef
 from crm_core.transcripts import FAILED_TURN, sync_transcripts, transcript
 from rasa_channels.wording import FAILED_TURN as MARK_THE_CHANNELS_WRITE
 from tests.unit.test_transcripts import RasaEvents
@@ -66,3 +69,26 @@ def test_plain_bot_lines_change_no_owner(session: Session, tmp_path: Path) -> No
     events.publish("v-3", {"event": "bot", "text": "Hi!", "data": {}, "metadata": {"embudo": "other"}})
     sync_transcripts(session, events.url)
     assert ownership.current(session, "v-3").owner is Owner.BOT
+
+
+def test_a_failed_turn_on_a_conversation_with_a_lead_asks_its_person_to_join(
+    session: Session, tmp_path: Path
+) -> None:
+    events = RasaEvents(tmp_path / "tracker.db")
+    events.user("v-4", "a chat assistant for our two clinics", "inform", 0.9, channel="socketio")
+    sync_transcripts(session, events.url)
+    rep = Rep(name="Ana", languages=["en"])  # no working hours: always on shift
+    session.add(rep)
+    session.flush()
+    lead = capture_lead(
+        session, LeadFacts(need="a chat assistant"), ConversationRef(channel="socketio", sender_id="v-4")
+    )
+    events.publish("v-4", OFFER)
+    sync_transcripts(session, events.url)
+    state = ownership.current(session, "v-4")
+    assert state.owner is Owner.WAITING
+    assert [c.changed_by for c in ownership.history(session, "v-4")] == ["bot: a turn failed"]
+    found = session.get(Lead, lead.id)
+    assert found is not None and found.assigned_rep_id == rep.id
+    [notice] = session.query(Notification).filter_by(lead_id=lead.id).all()  # the inbox: no Telegram, e-mail
+    assert notice.rep_id == rep.id and "offered a person" in notice.reason
