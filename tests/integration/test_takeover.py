@@ -2,6 +2,7 @@
 Rasa server (paused and resumed with its own events), the action server, the web app and the transcript
 copier, with the visitor on the real widget in headless Chromium."""
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from websockets.sync.client import connect
 
 from tests.accessibility import serious_violations
 from tests.browser import headless_chromium
@@ -228,3 +230,87 @@ def test_a_rep_answers_from_the_console_live_view_while_the_visitor_writes_in_th
     say(visitor, "a chatbot for our clinic")
     expect(bot_lines.last).to_contain_text("budget in mind", timeout=20_000)
     expect(visitor.get_by_role("status")).to_have_text("The assistant is answering you again.")
+
+
+class StandardClient:
+    """A standard Rasa web-chat client's side of the socket.io protocol (Engine.IO 4 over a WebSocket), from
+    a customer's page of another origin: what rasa-webchat and similar clients send and receive."""
+
+    def __init__(self, rasa_url: str, session: str) -> None:
+        url = rasa_url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+        self.socket = connect(url, origin="https://shop.example", open_timeout=20)
+        self.session = session
+        assert str(self.socket.recv(timeout=20)).startswith("0")  # Engine.IO open
+        self.socket.send("40")
+        self.emit("session_request", {"session_id": session})
+        self.utterance(lambda frame: "session_confirm" in frame)
+
+    def emit(self, event: str, data: dict[str, Any]) -> None:
+        self.socket.send("42" + json.dumps([event, data]))
+
+    def say(self, text: str) -> None:
+        self.emit("user_uttered", {"message": text, "session_id": self.session})
+
+    def utterance(self, wanted: Callable[[str], bool] | None = None, timeout: float = 30) -> dict[str, Any]:
+        """The next ``bot_uttered`` message (or the next frame ``wanted`` accepts); pings are answered."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            frame = str(self.socket.recv(timeout=max(deadline - time.monotonic(), 0.1)))
+            if frame == "2":
+                self.socket.send("3")
+            elif wanted is not None and wanted(frame):
+                return {}
+            elif wanted is None and frame.startswith('42["bot_uttered"'):
+                message: dict[str, Any] = json.loads(frame[2:])[1]
+                return message
+        raise AssertionError("no message from the server in time")
+
+    def until(self, text: str) -> list[str]:
+        """The texts of the bot's messages up to and including the first that contains ``text``."""
+        said = [str(self.utterance().get("text"))]
+        while text not in said[-1]:
+            said.append(str(self.utterance().get("text")))
+        return said
+
+    def quiet_for(self, seconds: float) -> bool:
+        """Whether nothing but pings arrives for ``seconds``."""
+        try:
+            self.utterance(timeout=seconds)
+        except (AssertionError, TimeoutError):
+            return True
+        return False
+
+
+def test_a_standard_web_chat_client_on_another_site_talks_to_a_rep_and_back_to_the_bot(
+    stack: Stack, api: httpx.Client
+) -> None:
+    sender = "standard-client-visitor"
+    visitor = StandardClient(stack.rasa_url, sender)
+    visitor.say("hi there")
+    visitor.until("What are you looking for")
+    eventually(lambda: lines(api, sender), "the conversation reaching the CRM", stack)
+    kai = api.post("/reps", json={"name": "Kai Moreno", "languages": ["en"]}).json()["id"]
+    assert api.post(f"/conversations/{sender}/takeover", json={"rep_id": kai}).status_code == 200
+
+    visitor.say("is a real person reading this?")
+    assert visitor.quiet_for(3)  # the bot stays quiet while the rep owns the conversation
+    sent = api.post(f"/conversations/{sender}/messages", json={"rep_id": kai, "text": "Yes, Kai here."})
+    assert sent.status_code == 201, sent.text
+    assert visitor.utterance()["text"] == "Yes, Kai here."
+
+    assert api.post(f"/conversations/{sender}/handback", json={"rep_id": kai}).status_code == 200
+    resumed = visitor.until("What are you looking for")  # the bot picks up with the open question
+    assert "Thanks for talking with our team" in resumed[0]
+    visitor.say("a chat assistant for our bike shop")
+    visitor.until("budget")
+    visitor.socket.close()
+
+    transcript = eventually(
+        lambda: (found := lines(api, sender)) and "budget" in found[-1][2] and found,
+        "the whole conversation in the transcript",
+        stack,
+    )
+    asked = transcript.index(("visitor", None, "is a real person reading this?"))
+    assert transcript[asked + 1] == ("rep", kai, "Yes, Kai here.")
+    after = [author for author, _, _ in transcript[asked + 2 :]]
+    assert after[0] == "bot" and after[-2:] == ["visitor", "bot"] and "rep" not in after
