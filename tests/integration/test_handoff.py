@@ -72,6 +72,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "EMBUDO_SMTP_PORT": str(smtp.port),
             "EMBUDO_NOTIFY_BACKOFF_SECONDS": "0.5",
             "EMBUDO_RASA_API_URL": stack.rasa_url,
+            "EMBUDO_RASA_API_TOKEN": stack.rasa_token,
             "EMBUDO_EVENTS_URL": stack.events_url,
         }
         processes = [

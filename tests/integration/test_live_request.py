@@ -118,6 +118,7 @@ def test_nobody_takes_over_within_the_wait_so_the_bot_says_so_and_asks_how_to_ca
         "EMBUDO_DATABASE_URL": stack.crm_url,
         "EMBUDO_EVENTS_URL": stack.events_url,
         "EMBUDO_RASA_API_URL": stack.rasa_url,
+        "EMBUDO_RASA_API_TOKEN": stack.rasa_token,
         "EMBUDO_LIVE_WAIT_MINUTES": "0.05",  # 3 s
     }
     log = (stack.logs / "notifier.log").open("wb")

@@ -37,6 +37,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, Fak
             **os.environ,
             "EMBUDO_DATABASE_URL": stack.crm_url,
             "EMBUDO_RASA_API_URL": stack.rasa_url,
+            "EMBUDO_RASA_API_TOKEN": stack.rasa_token,
             "EMBUDO_TELEGRAM_TOKEN": "123456:TEST-TOKEN",
             "EMBUDO_TELEGRAM_API_BASE_URL": fake.base_url,
             "EMBUDO_TELEGRAM_RASA_URL": stack.rasa_url,
