@@ -83,6 +83,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy $(APP_CODE)
+	$(VENV)/bin/lint-imports
 
 unit: $(VENV)/.installed
 	$(VENV)/bin/pytest -q tests/unit
