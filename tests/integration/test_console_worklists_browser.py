@@ -208,6 +208,7 @@ def test_every_page_fits_a_390_px_phone_with_sign_out_on_screen(
                 "/console/admin/reps",
                 "/console/admin/policy",
                 "/console/admin/privacy",
+                "/console/kpis",
             ],
         ),
         (ROSA, ["/console/inbox", "/console/board", "/console/leads", f"/console/leads/{seeded.rosa_lead}"]),
