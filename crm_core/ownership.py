@@ -18,6 +18,7 @@ from crm_core.errors import InvalidInput, InvalidTransition, NotFound
 from crm_core.models import (
     Conversation,
     ConversationOwner,
+    Lead,
     Message,
     MessageRole,
     Owner,
@@ -208,6 +209,37 @@ def owned_by(session: Session, rep_id: int) -> list[str]:
             .order_by(ConversationOwner.since.desc())
         )
     )
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A conversation waiting for a person: since when, and its lead (and the lead's rep) if it has one."""
+
+    sender_id: str
+    since: datetime
+    lead_id: int | None
+    rep_id: int | None
+
+
+def waiting(session: Session, limit: int = 50) -> list[Waiting]:
+    """Conversations waiting for a person, the longest waiting first (the console lists them for whoever may
+    join: a failed turn before there was a lead has nobody notified)."""
+    rows = session.execute(
+        select(ConversationOwner.sender_id, ConversationOwner.since)
+        .where(ConversationOwner.owner == Owner.WAITING)
+        .order_by(ConversationOwner.since, ConversationOwner.sender_id)
+        .limit(limit)
+    ).all()
+    leads = {
+        sender: (lead_id, rep_id)
+        for sender, lead_id, rep_id in session.execute(
+            select(Conversation.sender_id, Lead.id, Lead.assigned_rep_id)
+            .join(Lead, Lead.id == Conversation.lead_id)
+            .where(Conversation.sender_id.in_([row.sender_id for row in rows]))
+            .order_by(Conversation.id)
+        )
+    }
+    return [Waiting(row.sender_id, row.since, *leads.get(row.sender_id, (None, None))) for row in rows]
 
 
 def conversation_of_lead(session: Session, lead_id: int) -> str:

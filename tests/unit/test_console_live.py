@@ -11,11 +11,12 @@ import httpx
 import pytest
 
 from crm_core import ownership
+from crm_core.conversations import conversation_for
 from crm_core.db import unit_of_work
 from crm_core.models import Owner
 from crm_core.ownership import Move
 from crm_core.transcripts import RasaEvent, ingest
-from tests.console import BEN, ROSA, Seeded, console_server, csrf_of, seed, signed_in
+from tests.console import ADMIN, BEN, ROSA, Seeded, console_server, csrf_of, seed, signed_in
 from tests.harness import free_port
 
 
@@ -132,3 +133,21 @@ def test_a_typing_notice_needs_the_owner_and_says_when_rasa_is_unreachable(
         ownership.change(session, seeded.rosa_sender, Move.TAKE_OVER, rep_id=seeded.rosa_rep_id, by="test")
     unreachable = rosa.post(f"{url}/typing", data={"csrf_token": token}, headers=json_please)
     assert unreachable.status_code == 409 and "Rasa is unreachable" in unreachable.json()["detail"]
+
+
+def test_visitors_waiting_for_a_person_are_listed_for_whoever_may_join(
+    web: str, seeded: Seeded, db_url: str
+) -> None:
+    """A failed turn before there was a lead notifies nobody: the inbox lists the conversation for admins;
+    a rep sees the waiting conversations of their own leads only."""
+    with unit_of_work(db_url) as session:
+        conversation_for(session, "socketio", "no-lead-yet")
+        session.flush()
+        ownership.ask_for_person(session, "no-lead-yet", by="bot: a turn failed")
+        ownership.ask_for_person(session, seeded.rosa_sender)
+    admin_inbox = signed_in(web, ADMIN).get("/console/inbox").text
+    assert 'Visitors waiting for a person <span class="count">2</span>' in admin_inbox
+    assert 'href="/console/live/no-lead-yet"' in admin_inbox and "no lead yet" in admin_inbox
+    rosa_inbox = signed_in(web, ROSA).get("/console/inbox").text
+    assert f'href="/console/live/{seeded.rosa_sender}"' in rosa_inbox and "no-lead-yet" not in rosa_inbox
+    assert "Visitors waiting for a person" not in signed_in(web, BEN).get("/console/inbox").text

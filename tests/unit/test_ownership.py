@@ -272,3 +272,25 @@ def test_asking_for_a_person_again_or_while_a_rep_answers_changes_nothing(
     assert ownership.ask_for_person(session, "visitor-1").owner is Owner.WAITING and changes(session) == 1
     ownership.change(session, "visitor-1", Move.TAKE_OVER, rep_id=ana, by="console: ana@example.com")
     assert ownership.ask_for_person(session, "visitor-1").owner is Owner.REP and changes(session) == 2
+
+
+def test_conversations_waiting_for_a_person_longest_first_with_their_lead(
+    session: Session, reps: tuple[int, int]
+) -> None:
+    from datetime import UTC, datetime
+
+    from crm_core.leads import capture_lead
+    from crm_core.policy import LeadFacts
+    from crm_core.schemas import ConversationRef
+
+    lead = capture_lead(
+        session, LeadFacts(need="a bot"), ConversationRef(channel="rest", sender_id="with-lead")
+    )
+    conversation_for(session, "rest", "visitor-2")
+    ownership.ask_for_person(session, "with-lead", at=datetime(2026, 12, 1, 10, 5, tzinfo=UTC))
+    ownership.ask_for_person(session, "visitor-1", at=datetime(2026, 12, 1, 10, 0, tzinfo=UTC))
+    ownership.change(session, "visitor-2", Move.TAKE_OVER, rep_id=reps[0], by="console")  # a rep has it
+    assert [(w.sender_id, w.lead_id) for w in ownership.waiting(session)] == [
+        ("visitor-1", None),
+        ("with-lead", lead.id),
+    ]

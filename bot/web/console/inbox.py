@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from bot.web.console.auth import AdminUser, RepOrAdmin
 from bot.web.console.numbers import format_amount, parse_amount, viewer_locale
 from bot.web.console.rendering import redirect, render
-from crm_core import activities, deals, lifecycle, notifications, pipeline, sla, users
+from crm_core import activities, deals, lifecycle, notifications, ownership, pipeline, sla, users
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidInput, InvalidTransition, NotFound, explain
 from crm_core.leads import LeadQuery, lead_out
@@ -110,6 +110,7 @@ def inbox(request: Request, user: RepOrAdmin) -> HTMLResponse:
         queue = [lead_out(lead) for lead in sla.unassigned_queue(session)[:50]] if user.is_admin else []
         latest = users.visible_leads(session, user, limit=50) if user.is_admin else []
         reps = _assignable_reps(session) if user.is_admin else []
+        people_waiting = [w for w in ownership.waiting(session) if users.may_see(user, w.rep_id)]
     waiting = [m for m in mine if m.stage in open_stages and clock[m.id].accepted_at is None]
     working = [m for m in mine if m.stage in open_stages and clock[m.id].accepted_at is not None]
     closed = [m for m in mine if m.stage not in open_stages][:20]
@@ -118,6 +119,7 @@ def inbox(request: Request, user: RepOrAdmin) -> HTMLResponse:
         "console/inbox.html",
         {
             "waiting": waiting,
+            "people_waiting": people_waiting,
             "working": working,
             "closed": closed,
             "due": {m.id: clock[m.id].sla_due_at for m in waiting},
