@@ -286,7 +286,7 @@ def test_a_standard_web_chat_client_on_another_site_talks_to_a_rep_and_back_to_t
 ) -> None:
     sender = "standard-client-visitor"
     visitor = StandardClient(stack.rasa_url, sender)
-    visitor.say("hi there")
+    visitor.say("hello there, good evening!")
     visitor.until("What are you looking for")
     eventually(lambda: lines(api, sender), "the conversation reaching the CRM", stack)
     kai = api.post("/reps", json={"name": "Kai Moreno", "languages": ["en"]}).json()["id"]
