@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from crm_core.config import get_settings
 from crm_core.db import get_engine, unit_of_work, upgrade_database
 
 POSTGRES_ADMIN_URL = os.environ.get("EMBUDO_TEST_POSTGRES_URL")
@@ -68,6 +69,17 @@ def db_url(tmp_path: Path, postgres_template: str | None) -> Iterator[str]:
 def other_db_url(tmp_path: Path, postgres_template: str | None) -> Iterator[str]:
     """A second, empty database of the same kind (e.g. where an export is imported)."""
     yield from _fresh_database(tmp_path / "other.db", postgres_template)
+
+
+@pytest.fixture
+def crm(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """``db_url`` as the database of code that reads its settings (the actions): set, and caches cleared."""
+    monkeypatch.setenv("EMBUDO_DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    yield db_url
+    get_settings.cache_clear()
+    get_engine.cache_clear()
 
 
 @pytest.fixture

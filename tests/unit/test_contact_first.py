@@ -3,7 +3,6 @@ a visitor who asks for a person or already bought elsewhere is asked only how to
 what will happen. Runs the real actions on the real domain."""
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,7 @@ from actions.capture_lead import facts_from_slots, next_steps
 from actions.contact import ActionAskContact
 from actions.qualification_form import ValidateQualificationForm
 from crm_core import ownership
-from crm_core.config import get_settings
-from crm_core.db import get_engine, unit_of_work
+from crm_core.db import unit_of_work
 from crm_core.leads import list_leads
 from crm_core.models import Owner, Qualification
 from crm_core.reps import add_rep
@@ -139,16 +137,6 @@ def test_after_an_early_hand_off_the_end_of_the_form_says_the_team_has_it_all() 
         next_steps(Qualification.SQL, True, "a@b.example", True, "Rosa", handed_off=True)
         == "utter_handoff_done"
     )
-
-
-@pytest.fixture
-def crm(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("EMBUDO_DATABASE_URL", db_url)
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-    yield db_url
-    get_settings.cache_clear()
-    get_engine.cache_clear()
 
 
 def test_a_visitor_who_asked_for_a_person_is_handed_over_as_soon_as_they_can_be_reached(crm: str) -> None:

@@ -3,7 +3,6 @@ team is back in their own time; nobody joined in time; the rep handed back. Real
 real SQLite CRM."""
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,8 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.contact import ActionAskContact
 from actions.person import ActionNobodyJoined, ActionResumeAfterPerson, when_back
 from crm_core import ownership
-from crm_core.config import get_settings
-from crm_core.db import get_engine, unit_of_work
+from crm_core.db import unit_of_work
 from crm_core.models import Notification, Owner
 from crm_core.reps import add_rep
 from crm_core.schemas import NewRep
@@ -61,16 +59,6 @@ def run(action: Any, visitor: Tracker) -> tuple[list[dict[str, Any]], list[dict[
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, visitor, DOMAIN))
     return events, dispatcher.messages
-
-
-@pytest.fixture
-def crm(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("EMBUDO_DATABASE_URL", db_url)
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-    yield db_url
-    get_settings.cache_clear()
-    get_engine.cache_clear()
 
 
 def test_a_rep_on_shift_is_asked_to_join_and_the_conversation_waits_for_them(crm: str) -> None:

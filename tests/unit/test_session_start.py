@@ -2,7 +2,6 @@
 (actions/session.py). Real action, real domain, a real CRM database."""
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,22 +10,11 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.session import ActionSessionStart
 from crm_core import ownership
-from crm_core.config import get_settings
 from crm_core.conversations import conversation_for
-from crm_core.db import get_engine, unit_of_work
+from crm_core.db import unit_of_work
 from crm_core.models import Rep
 from crm_core.ownership import Move
 from tests.unit.test_contact_first import DOMAIN
-
-
-@pytest.fixture
-def crm(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("EMBUDO_DATABASE_URL", db_url)
-    get_settings.cache_clear()
-    get_engine.cache_clear()
-    yield db_url
-    get_settings.cache_clear()
-    get_engine.cache_clear()
 
 
 def start_session(sender: str, **known: Any) -> list[dict[str, Any]]:
