@@ -103,12 +103,13 @@ def lead_source(events: list[dict[str, Any]], channel: str) -> str:
     return found[:200]
 
 
-def capture(session: Session, tracker: Tracker) -> LeadOut:
-    """Captures (or updates) the conversation's lead from its slots, in ``session``'s transaction."""
+def capture(session: Session, tracker: Tracker, slots: dict[str, Any] | None = None) -> LeadOut:
+    """Captures (or updates) the conversation's lead from its slots (or ``slots``, the slots as they are about
+    to be), in ``session``'s transaction."""
     channel = tracker.get_latest_input_channel() or "unknown"
     return capture_lead(
         session,
-        facts_from_slots(tracker.current_slot_values()),
+        facts_from_slots(tracker.current_slot_values() if slots is None else slots),
         ConversationRef(channel=channel, sender_id=tracker.sender_id),
         language=tracker.get_slot("language") or "en",
         source=lead_source(tracker.events, channel),

@@ -6,7 +6,8 @@ in their own time zone, and is asked how to be reached. Who can join and when th
 Two actions the bot runs on its own initiative, through Rasa's HTTP API (``bot/live_chat.py``):
 ``action_nobody_joined`` when nobody took the chat in time (asks for an e-mail or phone for a callback),
 ``action_resume_after_person`` when a rep handed the chat back (asks the first question still unanswered;
-what Rasa's slot mappings took from the visitor's messages to the rep is undone).
+what Rasa's slot mappings took from the visitor's messages to the rep is undone, and what those messages
+said unmistakably answers the questions still open: ``actions.told_the_rep``).
 Both end with ``action_listen``, as a turn of the bot does, so the visitor's next message is read as the
 answer to the question they were just asked.
 """
@@ -24,7 +25,8 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.capture_lead import capture, lead_slots
-from actions.dialogue import SKIPPED, current_language, slot_or_none, time_zone
+from actions.dialogue import SKIPPED, current_language, phone_regions_of, slot_or_none, time_zone
+from actions.told_the_rep import told_the_rep, visitor_lines_while_paused
 from crm_core.db import unit_of_work
 from crm_core.live_request import join_now, who_can_join
 from crm_core.models import utcnow
@@ -180,9 +182,20 @@ class ActionResumeAfterPerson(Action):  # type: ignore[misc]
 
         form_slots = list(domain.get("forms", {}).get(FORM, {}).get("required_slots", []))
         restored = undo_while_paused(tracker.events)
-        asked = next_question(tracker.current_slot_values() | restored, form_slots)
-        events: list[EventType] = [SlotSet(name, value) for name, value in restored.items()]
+        slots = tracker.current_slot_values() | restored
+        learned = told_the_rep(
+            visitor_lines_while_paused(tracker.events),
+            slots,
+            tz_name=time_zone(tracker),
+            language=current_language(tracker),
+            regions=phone_regions_of(tracker),
+        )
+        slots |= learned
+        asked = next_question(slots, form_slots)
+        events: list[EventType] = [SlotSet(name, value) for name, value in (restored | learned).items()]
         events.append(SlotSet("person_joining", False))
+        if learned and slots.get("lead_id") is not None:
+            events.extend(self._update_lead(tracker, slots))
         if asked is None:
             say_first(dispatcher, "utter_back_nothing_missing")
             if tracker.active_loop_name == FORM:
@@ -191,3 +204,14 @@ class ActionResumeAfterPerson(Action):  # type: ignore[misc]
         say_first(dispatcher, "utter_back_from_person")
         say_first(dispatcher, f"utter_ask_{asked}")
         return [*events, ActiveLoop(FORM), SlotSet(REQUESTED_SLOT, asked), ActionExecuted(LISTEN)]
+
+    @staticmethod
+    def _update_lead(tracker: Tracker, slots: dict[str, Any]) -> list[EventType]:
+        """The lead, with what the visitor told the rep: its class may change now, not at the form's end."""
+        try:
+            with unit_of_work() as session:
+                lead = capture(session, tracker, slots)
+        except SQLAlchemyError:  # the facts stay in the slots; the form's end saves them
+            log.exception("could not update the lead of conversation %s after a hand-back", tracker.sender_id)
+            return []
+        return lead_slots(lead)

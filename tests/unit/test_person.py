@@ -10,11 +10,13 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.capture_lead import save_lead
 from actions.contact import ActionAskContact
 from actions.person import ActionNobodyJoined, ActionResumeAfterPerson, when_back
+from actions.told_the_rep import told_the_rep
 from crm_core import ownership
 from crm_core.db import unit_of_work
-from crm_core.models import Notification, Owner
+from crm_core.models import Lead, Notification, Owner
 from crm_core.reps import add_rep
 from crm_core.schemas import NewRep
 from tests.unit.test_contact_first import DOMAIN
@@ -159,4 +161,63 @@ def test_what_the_visitor_wrote_to_the_rep_is_not_taken_as_an_answer_to_the_bots
     )
     result, said = run(ActionResumeAfterPerson(), visitor)
     assert {"event": "slot", "timestamp": None, "name": "person_name", "value": None} in result
-    assert [m["response"] for m in said] == ["utter_back_from_person", "utter_ask_budget"]
+    # what it said is the budget, and the rep has heard it: the bot goes on from the next open question
+    assert {"event": "slot", "timestamp": None, "name": "budget_amount", "value": "10000"} in result
+    assert [m["response"] for m in said] == ["utter_back_from_person", "utter_ask_authority"]
+
+
+def paused_tracker(sender: str, told: list[str], **known: Any) -> Tracker:
+    """A conversation the bot handed to a rep at the budget question, in which the visitor told the rep
+    ``told``, now handed back."""
+    slots = {name: None for name in DOMAIN["slots"]} | {"language": "en"} | known
+    events: list[dict[str, Any]] = [
+        {"event": "slot", "name": "requested_slot", "value": "budget"},
+        {"event": "pause"},
+        *({"event": "user", "text": text, "input_channel": "rest"} for text in told),
+        {"event": "resume"},
+    ]
+    return Tracker(sender, slots, {"text": told[-1]}, events, False, None, {}, "action_listen")
+
+
+def test_what_the_visitor_told_the_rep_is_not_asked_again_after_the_hand_back(crm: str) -> None:
+    told = [
+        "sure, you can write to me at nadia.okafor@quillmere.example",
+        "we could put roughly 9,000 euros into it",
+        "I'm the one who signs off on this",
+    ]
+    need = "a bot for our shop"
+    lead = save_lead(paused_tracker("live-8", ["…"], need=need), hand_over=False)  # saved at the hand-off
+    events, said = run(ActionResumeAfterPerson(), paused_tracker("live-8", told, need=need, lead_id=lead.id))
+    slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    assert slots["email"] == "nadia.okafor@quillmere.example"
+    assert (slots["budget_amount"], slots["budget_currency"]) == ("9000", "EUR")
+    assert slots["authority"] == "decision_maker"
+    # the first question nobody answered, neither to the bot nor to the rep
+    assert [m["response"] for m in said] == ["utter_back_from_person", "utter_ask_timeline"]
+    with unit_of_work(crm) as session:
+        [saved] = session.query(Lead).all()  # the lead learned it too, at once
+        assert saved.id == lead.id and saved.contact.email == "nadia.okafor@quillmere.example"
+        assert saved.authority.value == "decision_maker"
+
+
+def test_a_message_to_the_rep_never_replaces_an_answer_the_visitor_gave_the_bot() -> None:
+    told = ["our finance people said 30k at most", "ok"]
+    known = {"need": "a bot", "budget": "12k", "budget_amount": "12000", "lead_id": None}
+    events, said = run(ActionResumeAfterPerson(), paused_tracker("live-9", told, **known))
+    assert not [e for e in events if e["event"] == "slot" and e["name"].startswith("budget")]
+    assert [m["response"] for m in said] == ["utter_back_from_person", "utter_ask_authority"]
+
+
+@pytest.mark.parametrize(
+    ("told", "expected"),
+    [
+        (["mi número es +34 612 48 07 93"], {"phone": "+34612480793"}),
+        (["lo necesitamos antes de que acabe febrero"], {"timeline": "lo necesitamos antes de que acabe febrero"}),
+        (["yo no decido, lo aprueba la gerente"], {"authority": "influencer"}),
+        (["hola", "¿me oyes?"], {}),
+    ],
+)  # fmt: skip
+def test_spanish_lines_to_the_rep_are_read_as_answers(told: list[str], expected: dict[str, Any]) -> None:
+    found = told_the_rep(told, {}, tz_name="Europe/Madrid", language="es", regions=("ES",))
+    assert {name: found[name] for name in expected} == expected
+    assert set(found) - set(expected) <= {"timeline_days"}
