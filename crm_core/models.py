@@ -693,6 +693,17 @@ class LoginAttempt(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
+class Brake(Base):
+    """A streak of tries for one key (an account from one address, an address): see crm_core.login_brake."""
+
+    __tablename__ = "brakes"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    tries: Mapped[int]
+    window_ends_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    next_try_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class PolicyVersion(Base):
     """A qualification policy saved by an admin; the newest one classifies new leads.
 

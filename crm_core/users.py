@@ -1,10 +1,11 @@
 """Console users: logins for admins and reps, their sessions, the brake on failed logins, and who sees what.
 
 Passwords are hashed with argon2id (argon2-cffi). A session is a random token in the browser's cookie;
-only its SHA-256 is stored, with the session's CSRF token. Failed logins are recorded per account (the
-e-mail as typed, so unknown accounts count too) and per client address; past the limits, logins are
-refused before the password is even checked. A rep sees only the leads assigned to them: anything else
-is "not found", exactly as if it did not exist.
+only its SHA-256 is stored, with the session's CSRF token. A sign-in is counted against two brakes
+(crm_core.login_brake) before its password is checked: the account from this address (the e-mail as
+typed, so unknown accounts count too) and the address; past their free tries a braked sign-in is
+refused without any check, and an attacker's address never holds up the real user on theirs. A rep sees
+only the leads assigned to them: anything else is "not found", exactly as if it did not exist.
 """
 
 import hashlib
@@ -19,12 +20,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from crm_core import ownership
+from crm_core import login_brake, ownership
 from crm_core.errors import CrmError, InvalidInput, NotFound
 from crm_core.leads import LeadQuery, get_lead, list_leads
+from crm_core.login_brake import BrakeOn, BrakeRule
 from crm_core.models import (
     ConsoleSession,
     Lead,
@@ -74,11 +76,22 @@ class TooManyAttempts(CrmError):
 
 @dataclass(frozen=True)
 class LoginLimits:
-    """How many failed logins are tolerated within ``window``, per account and per client address."""
+    """The two brakes on sign-ins. One account from one address: ``failures_per_account`` free tries a
+    day (a success clears them). One address, every account: ``failures_per_address`` free tries per
+    ``window``. Past its free tries, each brake makes every next try wait, ``first_delay`` doubling up to
+    ``max_delay``. The real user on another address is never held up by either."""
 
     failures_per_account: int = 5
     failures_per_address: int = 30
     window: timedelta = timedelta(minutes=15)
+    first_delay: timedelta = timedelta(minutes=1)
+    max_delay: timedelta = timedelta(minutes=15)
+
+    def account_rule(self) -> BrakeRule:
+        return BrakeRule(self.failures_per_account, ATTEMPTS_KEPT, self.first_delay, self.max_delay)
+
+    def address_rule(self) -> BrakeRule:
+        return BrakeRule(self.failures_per_address, self.window, self.first_delay, self.max_delay)
 
 
 @dataclass(frozen=True)
@@ -196,32 +209,95 @@ def list_users(session: Session) -> list[UserOut]:
     return [user_out(user) for user in session.scalars(select(User).order_by(User.id))]
 
 
-def _retry_message(what: str, seconds: int) -> str:
+def _too_many(what: str, on: BrakeOn) -> TooManyAttempts:
+    seconds = on.retry_after_seconds
     minutes = max(1, math.ceil(seconds / 60))
-    return f"Too many failed sign-ins {what}. Try again in {minutes} minute{'s' if minutes > 1 else ''}."
+    plural = "s" if minutes > 1 else ""
+    message = f"Too many failed sign-ins {what}. Try again in {minutes} minute{plural}."
+    return TooManyAttempts(message, seconds)
 
 
-def _check_throttle(session: Session, key: str, address: str, now: datetime, limits: LoginLimits) -> None:
-    since = now - limits.window
-    last_success = session.scalar(
-        select(func.max(LoginAttempt.at)).where(
-            LoginAttempt.email == key, LoginAttempt.succeeded.is_(True), LoginAttempt.at > since
-        )
+@dataclass(frozen=True)
+class LoginTry:
+    """A sign-in counted against the brakes and not yet checked: what ``password_matches`` compares with."""
+
+    key: str  # the account as typed (normalised)
+    address: str
+    user_id: int | None
+    password_hash: str  # the account's, or a dummy one for an unknown account
+    limits: LoginLimits
+
+    @property
+    def account_brake(self) -> str:
+        return f"login:{self.key}|{self.address}"
+
+    @property
+    def address_brake(self) -> str:
+        return f"login-address:{self.address}"
+
+
+def begin_login(
+    session: Session, email: str, address: str, now: datetime | None = None, limits: LoginLimits | None = None
+) -> LoginTry:
+    """Count a sign-in against both brakes before any password is checked.
+
+    Raises TooManyAttempts (counting nothing) while the account is braked from this address, or the
+    address is braked for every account. Commit before checking the password, so simultaneous tries see
+    each other's counts.
+    """
+    now = now or utcnow()
+    limits = limits or LoginLimits()
+    key = login_key(email)[:320]
+    address = address[:64]
+    found = session.execute(select(User.id, User.password_hash).where(User.email == key)).one_or_none()
+    attempt = LoginTry(key, address, found[0] if found else None, found[1] if found else "", limits)
+    try:
+        login_brake.count_try(session, attempt.address_brake, limits.address_rule(), now)
+    except BrakeOn as on:
+        raise _too_many("from your address", on) from None
+    try:
+        login_brake.count_try(session, attempt.account_brake, limits.account_rule(), now)
+    except BrakeOn as on:
+        login_brake.refund_try(session, attempt.address_brake, limits.address_rule(), now)
+        raise _too_many("for this account from your address", on) from None
+    session.flush()
+    return attempt
+
+
+def password_matches(attempt: LoginTry, password: str) -> bool:
+    """The slow part (argon2id: 64 MiB and tens of milliseconds), with no database: run it where waiting
+    holds nobody else up. An over-long password is never a stored one; only its start is hashed."""
+    return _verify(attempt.password_hash or _dummy_hash(), password[:PASSWORD_MAX_LENGTH])
+
+
+def finish_login(
+    session: Session, attempt: LoginTry, password: str, matches: bool, now: datetime | None = None
+) -> UserOut | None:
+    """Record the checked try; on the right password, the active user (their streak from this address is
+    cleared and the try is taken back from the address's count), otherwise None."""
+    now = now or utcnow()
+    user = session.get(User, attempt.user_id) if attempt.user_id is not None else None
+    succeeded = (
+        user is not None
+        and user.active
+        and matches
+        and user.password_hash == attempt.password_hash  # not changed while it was being checked
+        and len(password) <= PASSWORD_MAX_LENGTH
     )
-    start = max(since, last_success) if last_success else since
-    checks = (
-        (LoginAttempt.email == key, start, limits.failures_per_account, "for this account"),
-        (LoginAttempt.ip == address, since, limits.failures_per_address, "from your address"),
-    )
-    for match, after, limit, what in checks:
-        count, oldest = session.execute(
-            select(func.count(), func.min(LoginAttempt.at)).where(
-                match, LoginAttempt.succeeded.is_(False), LoginAttempt.at > after
-            )
-        ).one()
-        if count >= limit and oldest is not None:
-            seconds = max(1, math.ceil((oldest + limits.window - now).total_seconds()))
-            raise TooManyAttempts(_retry_message(what, seconds), seconds)
+    session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - ATTEMPTS_KEPT))
+    login_brake.forget_expired(session, now)
+    session.add(LoginAttempt(email=attempt.key, ip=attempt.address, succeeded=succeeded, at=now))
+    if not succeeded or user is None:
+        session.flush()
+        return None
+    # the address's row first, as begin_login locks them (PostgreSQL: no deadlock between the two)
+    login_brake.refund_try(session, attempt.address_brake, attempt.limits.address_rule(), now)
+    login_brake.clear(session, attempt.account_brake)
+    user.last_login = now
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hash(password)
+    session.flush()
+    return user_out(user)
 
 
 def authenticate(
@@ -232,29 +308,13 @@ def authenticate(
     now: datetime | None = None,
     limits: LoginLimits | None = None,
 ) -> UserOut | None:
-    """The active user with this e-mail and password, or None; every attempt is recorded.
+    """The active user with this e-mail and password, or None; every checked try is recorded.
 
-    Raises TooManyAttempts (and records nothing) while the account or the address is over its limit.
+    All three steps in one session (for the CLI and tests); the web console runs them apart, so the
+    password check holds no transaction. Raises TooManyAttempts (and records nothing) while braked.
     """
-    now = now or utcnow()
-    limits = limits or LoginLimits()
-    key = login_key(email)[:320]
-    address = address[:64]
-    _check_throttle(session, key, address, now, limits)
-    user = session.scalar(select(User).where(User.email == key))
-    # An over-long password is never a stored one; only its start is hashed, so it costs no more.
-    matches = _verify(user.password_hash if user else _dummy_hash(), password[:PASSWORD_MAX_LENGTH])
-    succeeded = user is not None and user.active and matches and len(password) <= PASSWORD_MAX_LENGTH
-    session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - ATTEMPTS_KEPT))
-    session.add(LoginAttempt(email=key, ip=address, succeeded=succeeded, at=now))
-    if not succeeded or user is None:
-        session.flush()
-        return None
-    user.last_login = now
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hash(password)
-    session.flush()
-    return user_out(user)
+    attempt = begin_login(session, email, address, now, limits)
+    return finish_login(session, attempt, password, password_matches(attempt, password), now)
 
 
 def _token_hash(token: str) -> str:

@@ -103,7 +103,17 @@ def console_server(db_url: str, log: Path, **env: str) -> Iterator[str]:
     }
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [str(APP_PYTHON), "-m", "uvicorn", "bot.web.app:app", "--host", "127.0.0.1", "--port", str(port)],
+            [
+                str(APP_PYTHON),
+                "-m",
+                "uvicorn",
+                "bot.web.app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-proxy-headers",
+            ],
             cwd=ROOT,
             env=environment,
             stdout=output,

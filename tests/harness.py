@@ -147,7 +147,7 @@ def running_stack(
         ],
         "web": [
             str(APP_PYTHON), "-m", "uvicorn", "bot.web.app:app",
-            "--host", "127.0.0.1", "--port", str(web_port),
+            "--host", "127.0.0.1", "--port", str(web_port), "--no-proxy-headers",
         ],
     }  # fmt: skip
     if follow_transcripts:

@@ -1,14 +1,15 @@
 """The CRM REST API (``/api/v1``): the integration point for other systems, over crm_core's functions.
 
 Every request needs ``Authorization: Bearer <EMBUDO_API_TOKEN>``; without a configured token the API
-answers 503. crm_core's errors map to HTTP: NotFound → 404, InvalidTransition → 409, InvalidInput → 422,
-and Rasa refusing a takeover's events → 502 (nothing changed).
+answers 503. Missing or wrong tokens are braked per client address (a few, then 429 with Retry-After);
+the right token always passes. crm_core's errors map to HTTP: NotFound → 404, InvalidTransition → 409,
+InvalidInput → 422, and Rasa refusing a takeover's events → 502 (nothing changed).
 """
 
 import hmac
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
@@ -19,10 +20,11 @@ from sqlalchemy.orm import Session
 
 from bot import live_chat
 from bot.live_chat import RasaApi, RasaUnavailable
-from crm_core import activities, deals, kpis, lifecycle, ownership, pipeline, reps
+from crm_core import activities, deals, kpis, lifecycle, login_brake, ownership, pipeline, reps
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidTransition, NotFound
 from crm_core.leads import LeadQuery, LeadSort, get_lead, list_leads
+from crm_core.login_brake import BrakeOn, BrakeRule
 from crm_core.models import ActivityKind, MessageRole, Qualification, Stage, StageChange, Temperature
 from crm_core.models import Owner as ChatOwner
 from crm_core.schemas import (
@@ -38,6 +40,7 @@ from crm_core.schemas import (
 from crm_core.transcripts import transcript
 
 _bearer = HTTPBearer(auto_error=False)
+DEFAULT_TOKEN_MISSES = BrakeRule(free=5, window=timedelta(minutes=15))
 
 
 class Move(BaseModel):
@@ -137,12 +140,27 @@ def _start(day: date | None) -> datetime | None:
     return datetime.combine(day, time(), tzinfo=UTC) if day else None
 
 
-def create_router(token: str, rasa: RasaApi) -> APIRouter:
-    def authorised(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+def _refuse_token(address: str, misses: BrakeRule) -> HTTPException:
+    """A missing or wrong token: 401, counted against the address; 429 once the address is braked."""
+    try:
+        with unit_of_work() as session:
+            login_brake.count_try(session, f"api-token:{address[:64]}", misses)
+    except BrakeOn as on:
+        wait = on.retry_after_seconds
+        detail = f"Too many wrong bearer tokens from your address: try again in {wait} seconds."
+        return HTTPException(429, detail, headers={"Retry-After": str(wait)})
+    return HTTPException(401, "Missing or wrong bearer token.", headers={"WWW-Authenticate": "Bearer"})
+
+
+def create_router(token: str, rasa: RasaApi, token_misses: BrakeRule = DEFAULT_TOKEN_MISSES) -> APIRouter:
+    def authorised(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    ) -> None:
         if not token:
             raise HTTPException(503, "The CRM API is disabled: set EMBUDO_API_TOKEN.")
-        if credentials is None or not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
-            raise HTTPException(401, "Missing or wrong bearer token.", headers={"WWW-Authenticate": "Bearer"})
+        sent = credentials.credentials.encode() if credentials is not None else b""
+        if not hmac.compare_digest(sent, token.encode()):  # the right token is never braked
+            raise _refuse_token(request.client.host if request.client else "unknown", token_misses)
 
     router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorised)], tags=["crm"])
 
@@ -365,9 +383,11 @@ def create_router(token: str, rasa: RasaApi) -> APIRouter:
     return router
 
 
-def install(app: FastAPI, token: str, rasa: RasaApi | None = None) -> None:
+def install(
+    app: FastAPI, token: str, rasa: RasaApi | None = None, token_misses: BrakeRule = DEFAULT_TOKEN_MISSES
+) -> None:
     """Mount the API and turn crm_core's refusals into HTTP answers with their message."""
-    app.include_router(create_router(token, rasa or RasaApi.from_settings()))
+    app.include_router(create_router(token, rasa or RasaApi.from_settings(), token_misses))
 
     @app.exception_handler(CrmError)
     def crm_error(_request: Request, error: CrmError) -> JSONResponse:

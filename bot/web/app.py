@@ -1,18 +1,23 @@
 """FastAPI app on :8000: ``/healthz``, the CRM REST API (``/api/v1``), the console (``/console``), the chat
 widget and a demo page."""
 
+import ipaddress
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bot.web import api, console
 from crm_core.db import get_engine
+from crm_core.login_brake import BrakeRule
 
 HERE = Path(__file__).parent
 
@@ -22,12 +27,42 @@ class WebSettings(BaseSettings):
 
     rasa_public_url: str = "http://localhost:5005"
     api_token: str = ""  # bearer token of the CRM REST API; empty: the API answers 503
+    # wrong bearer tokens tolerated from one address per window before each next one waits (1 min doubling)
+    api_token_misses_per_address: int = Field(default=5, ge=1)
+    api_token_window_minutes: float = Field(default=15, gt=0)
+    # reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: addresses or networks,
+    # comma-separated (e.g. "127.0.0.1, 10.0.0.0/8"); empty: none, the peer's address is the client's
+    trusted_proxies: str = ""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for entry in _entries(value):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"EMBUDO_TRUSTED_PROXIES: '{entry}' is not an IP address or network (e.g. 10.0.0.0/8)"
+                ) from None
+        return value
+
+
+def _entries(value: str) -> list[str]:
+    return [entry for entry in value.replace(",", " ").split() if entry]
 
 
 def create_app(settings: WebSettings | None = None) -> FastAPI:
     settings = settings or WebSettings()
     app = FastAPI(title="Embudo", docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
-    api.install(app, settings.api_token)
+    # The client's address (the login and token brakes) and scheme (Secure cookies) come from the
+    # forwarded headers only when a configured proxy sent them; uvicorn's own handling is switched off
+    # (--no-proxy-headers) so this is the only place that decides.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=_entries(settings.trusted_proxies))
+    token_misses = BrakeRule(
+        free=settings.api_token_misses_per_address,
+        window=timedelta(minutes=settings.api_token_window_minutes),
+    )
+    api.install(app, settings.api_token, token_misses=token_misses)
     console.install(app)
     templates = Jinja2Templates(directory=HERE / "templates")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -1,5 +1,7 @@
 """Console users in crm_core: hashed passwords, the brake on failed logins, sessions, and who sees which lead."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -7,9 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm_core import users
+from crm_core.db import unit_of_work
 from crm_core.errors import InvalidInput, NotFound
 from crm_core.leads import LeadQuery, capture_lead
-from crm_core.models import ConsoleSession, LoginAttempt, User, UserRole, utcnow
+from crm_core.models import Brake, ConsoleSession, LoginAttempt, User, UserRole, utcnow
 from crm_core.reps import add_rep
 from crm_core.schemas import ConversationRef, NewRep
 from crm_core.transcripts import RasaEvent, ingest
@@ -87,41 +90,113 @@ def test_the_longest_password_works_and_one_character_more_does_not(session: Ses
     assert users.authenticate(session, "long@example.com", longest + "p", "10.0.0.1") is None
 
 
-def test_too_many_failures_lock_the_account_for_the_window_then_it_opens_again(session: Session) -> None:
+def brake_rows(session: Session) -> dict[str, int]:
+    return {key: tries for key, tries in session.execute(select(Brake.key, Brake.tries))}
+
+
+def test_an_account_braked_from_one_address_waits_longer_each_time_and_opens_from_another(
+    session: Session,
+) -> None:
     rep_login(session, "Rosa", "rosa@example.com")
     limits = LoginLimits(failures_per_account=3, failures_per_address=100, window=timedelta(minutes=15))
     start = utcnow()
-    for minute in range(3):
-        at = start + timedelta(minutes=minute)
-        assert users.authenticate(session, "rosa@example.com", "wrong!", "10.0.0.1", at, limits) is None
-    with pytest.raises(TooManyAttempts, match=r"for this account\. Try again in 13 minutes") as refused:
-        users.authenticate(
-            session, "rosa@example.com", PASSWORD, "10.0.0.9", start + timedelta(minutes=2), limits
-        )
-    assert refused.value.retry_after_seconds == 13 * 60
-    before = session.scalar(select(func.count()).select_from(LoginAttempt))
+    for _ in range(3):
+        assert users.authenticate(session, "rosa@example.com", "wrong!", "10.0.0.66", start, limits) is None
+    with pytest.raises(
+        TooManyAttempts, match=r"for this account from your address\. Try again in 1 minute\."
+    ) as on:
+        users.authenticate(session, "rosa@example.com", PASSWORD, "10.0.0.66", start, limits)
+    assert on.value.retry_after_seconds == 60
+    checked = session.scalar(select(func.count()).select_from(LoginAttempt))
+    counted = brake_rows(session)
     with pytest.raises(TooManyAttempts):
-        users.authenticate(
-            session, "rosa@example.com", PASSWORD, "10.0.0.9", start + timedelta(minutes=14), limits
-        )
-    assert session.scalar(select(func.count()).select_from(LoginAttempt)) == before  # refusals record nothing
-    # the first failure leaves the window: one more try is allowed, and the right password gets in
-    later = start + timedelta(minutes=15, seconds=1)
-    assert users.authenticate(session, "rosa@example.com", PASSWORD, "10.0.0.1", later, limits) is not None
+        users.authenticate(session, "rosa@example.com", PASSWORD, "10.0.0.66", start, limits)
+    assert (
+        session.scalar(select(func.count()).select_from(LoginAttempt)) == checked
+    )  # refusals record nothing
+    assert brake_rows(session) == counted  # nor count
+
+    # the real Rosa, on her own address, is not held up at all
+    assert users.authenticate(session, "rosa@example.com", PASSWORD, "10.0.0.1", start, limits) is not None
+
+    # from the guessing address, each try past the free ones doubles the wait: 1, 2, 4 minutes
+    at = start
+    for wait in (1, 2, 4):
+        at += timedelta(minutes=wait)
+        assert users.authenticate(session, "rosa@example.com", "wrong!", "10.0.0.66", at, limits) is None
+        with pytest.raises(TooManyAttempts) as on:
+            users.authenticate(session, "rosa@example.com", "wrong!", "10.0.0.66", at, limits)
+        assert on.value.retry_after_seconds == wait * 2 * 60
 
 
-def test_a_success_clears_the_accounts_failures_but_not_the_addresses(session: Session) -> None:
+def test_the_wait_stops_growing_at_its_cap_and_the_right_password_clears_the_streak(session: Session) -> None:
+    rep_login(session, "Rosa", "rosa@example.com")
+    limits = LoginLimits(
+        failures_per_account=2,
+        failures_per_address=100,
+        first_delay=timedelta(seconds=10),
+        max_delay=timedelta(seconds=50),
+    )
+    at = utcnow()
+    for _ in range(2):
+        assert users.authenticate(session, "rosa@example.com", "wrong!", "10.0.0.66", at, limits) is None
+    waits = []
+    for _ in range(6):
+        with pytest.raises(TooManyAttempts) as on:
+            users.authenticate(session, "rosa@example.com", "wrong!", "10.0.0.66", at, limits)
+        waits.append(on.value.retry_after_seconds)
+        at += timedelta(seconds=on.value.retry_after_seconds)
+        assert users.authenticate(session, "rosa@example.com", "wrong!", "10.0.0.66", at, limits) is None
+    assert waits == [10, 20, 40, 50, 50, 50]
+    with pytest.raises(TooManyAttempts):
+        users.authenticate(session, "rosa@example.com", PASSWORD, "10.0.0.66", at, limits)
+    at += timedelta(seconds=50)
+    assert users.authenticate(session, "rosa@example.com", PASSWORD, "10.0.0.66", at, limits) is not None
+    assert "login:rosa@example.com|10.0.0.66" not in brake_rows(session)
+    assert users.authenticate(session, "rosa@example.com", "wrong!", "10.0.0.66", at, limits) is None
+
+
+def test_an_address_is_braked_for_every_account_and_its_successes_are_not_counted(session: Session) -> None:
     rep_login(session, "Rosa", "rosa@example.com")
     limits = LoginLimits(failures_per_account=3, failures_per_address=4, window=timedelta(minutes=15))
     now = utcnow()
-    for _ in range(2):
-        users.authenticate(session, "rosa@example.com", "wrong!", "10.0.0.1", now, limits)
-    assert users.authenticate(session, "rosa@example.com", PASSWORD, "10.0.0.1", now, limits) is not None
-    for _ in range(2):
-        assert users.authenticate(session, "rosa@example.com", "wrong!", "10.0.0.1", now, limits) is None
-    with pytest.raises(TooManyAttempts, match="from your address"):
+    for email in ("a@example.com", "b@example.com"):
+        assert users.authenticate(session, email, "wrong!", "10.0.0.1", now, limits) is None
+    for _ in range(3):  # successes are taken back from the address's count
+        assert users.authenticate(session, "rosa@example.com", PASSWORD, "10.0.0.1", now, limits) is not None
+    for email in ("c@example.com", "d@example.com"):
+        assert users.authenticate(session, email, "wrong!", "10.0.0.1", now, limits) is None
+    with pytest.raises(TooManyAttempts, match="from your address") as on:
         users.authenticate(session, "rosa@example.com", PASSWORD, "10.0.0.1", now, limits)
+    assert on.value.retry_after_seconds == 60
     assert users.authenticate(session, "rosa@example.com", PASSWORD, "10.0.0.2", now, limits) is not None
+    # the window ends: the address starts afresh
+    later = now + timedelta(minutes=15)
+    assert users.authenticate(session, "rosa@example.com", PASSWORD, "10.0.0.1", later, limits) is not None
+
+
+def test_sixty_simultaneous_wrong_passwords_for_one_account_get_only_the_free_tries(db_url: str) -> None:
+    """Each try is counted by one atomic statement before its password is checked: of 60 tries started
+    together, exactly the 5 free ones go on to the check; the others are refused without one."""
+    with unit_of_work(db_url) as session:
+        rep_login(session, "Rosa", "rosa@example.com")
+    limits = LoginLimits(failures_per_account=5, failures_per_address=1000)
+    start = threading.Barrier(60)
+
+    def one_try(_: int) -> str:
+        start.wait()
+        try:
+            with unit_of_work(db_url) as session:
+                users.begin_login(session, "rosa@example.com", "10.0.0.66", limits=limits)
+        except TooManyAttempts:
+            return "refused"
+        return "to check"
+
+    with ThreadPoolExecutor(max_workers=60) as pool:
+        outcomes = list(pool.map(one_try, range(60)))
+    assert outcomes.count("to check") == 5 and outcomes.count("refused") == 55
+    with unit_of_work(db_url) as session:
+        assert brake_rows(session) == {"login-address:10.0.0.66": 5, "login:rosa@example.com|10.0.0.66": 5}
 
 
 def test_sessions_expire_end_on_logout_and_on_deactivation(session: Session) -> None:

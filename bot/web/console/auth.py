@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from bot.web.console.password_checks import QueueFull, password_checks
 from bot.web.console.rendering import redirect, render
 from bot.web.console.security import (
     LOGIN_CSRF_COOKIE,
@@ -33,6 +34,7 @@ from crm_core.models import UserRole
 from crm_core.users import LoginLimits, SignedIn, TooManyAttempts, UserOut
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SIGN_INS_BUSY = "Too many sign-ins are being checked right now. Please try again in a few seconds."
 CSRF_REFUSED = (
     "This form is out of date or did not come from this console (CSRF check failed): "
     "reload the page and try again. Nothing was changed."
@@ -108,7 +110,24 @@ def _limits() -> LoginLimits:
         failures_per_account=settings.login_failures_per_account,
         failures_per_address=settings.login_failures_per_address,
         window=timedelta(minutes=settings.login_window_minutes),
+        first_delay=timedelta(seconds=settings.login_delay_seconds),
+        max_delay=timedelta(minutes=max(settings.login_delay_max_minutes, settings.login_delay_seconds / 60)),
     )
+
+
+def _sign_in(email: str, password: str, address: str) -> str | None:
+    """On a password-check thread: count the try (committed, so simultaneous tries see it), check the
+    password outside any transaction, then record the outcome. A new session's token, or None."""
+    with unit_of_work() as session:
+        attempt = users.begin_login(session, email, address, limits=_limits())
+    matches = users.password_matches(attempt, password)
+    with unit_of_work() as session:
+        user = users.finish_login(session, attempt, password, matches)
+        if user is None:
+            return None
+        hours = console_settings().session_hours
+        token, _ = users.start_session(session, user.id, lifetime=timedelta(hours=hours))
+        return token
 
 
 router = APIRouter()
@@ -123,35 +142,32 @@ def login_form(request: Request, next: str | None = None) -> Response:
 
 
 @router.post("/login", response_class=HTMLResponse)
-def login(
+async def login(
     request: Request,
     email: Annotated[str, Form(max_length=320)] = "",
     password: Annotated[str, Form(max_length=4096)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/console",
 ) -> Response:
-    """Check the password (with the brake on repeated failures) and start a session."""
+    """Check the password (with the brakes on repeated failures) and start a session. The check waits on
+    the password-check threads, never on the server's own, so signed-in pages keep answering."""
     next_url = safe_next(next)
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not (csrf_token and hmac.compare_digest(csrf_token, cookie) and unsign("login", cookie)):
         return _login_page(request, next_url, 403, "The sign-in form had expired. Please try again.", email)
-    address = request.client.host if request.client else "unknown"
-    settings = console_settings()
+    address = request.client.host if request.client else "unknown"  # a trusted proxy's client: see app.py
     try:
-        with unit_of_work() as session:
-            user = users.authenticate(session, email, password, address, limits=_limits())
-            if user is not None:
-                token, _ = users.start_session(
-                    session, user.id, lifetime=timedelta(hours=settings.session_hours)
-                )
-    except TooManyAttempts as error:
-        page = _login_page(request, next_url, 429, str(error), email)
+        token = await password_checks().run(_sign_in, email, password, address)
+    except (TooManyAttempts, QueueFull) as error:
+        message = str(error) if isinstance(error, TooManyAttempts) else SIGN_INS_BUSY
+        page = _login_page(request, next_url, 429, message, email)
         page.headers["Retry-After"] = str(error.retry_after_seconds)
         return page
-    if user is None:
+    if token is None:
         return _login_page(request, next_url, 401, "Wrong e-mail or password.", email)
     response = RedirectResponse(next_url, status_code=303)
-    set_cookie(request, response, SESSION_COOKIE, token, max_age=int(settings.session_hours * 3600))
+    max_age = int(console_settings().session_hours * 3600)
+    set_cookie(request, response, SESSION_COOKIE, token, max_age=max_age)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
 

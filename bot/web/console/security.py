@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from fastapi import Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SESSION_COOKIE = "embudo_session"
@@ -33,9 +33,16 @@ class ConsoleSettings(BaseSettings):
     secret_key_file: Path = Path("var/secret_key")
     session_hours: float = 12
     cookie_secure: bool | None = None  # None: Secure when the request came over HTTPS
-    login_failures_per_account: int = 5
-    login_failures_per_address: int = 30
-    login_window_minutes: float = 15
+    # the login brakes (crm_core.users.LoginLimits): free tries of one account from one address (a day)
+    # and of one address (a window), then a wait from the first delay doubling up to the longest
+    login_failures_per_account: int = Field(default=5, ge=1)
+    login_failures_per_address: int = Field(default=30, ge=1)
+    login_window_minutes: float = Field(default=15, gt=0)
+    login_delay_seconds: float = Field(default=60, gt=0)
+    login_delay_max_minutes: float = Field(default=15, gt=0)
+    # password checks run on their own threads, a few at once with a short queue (password_checks.py)
+    login_check_threads: int = Field(default=2, ge=1, le=64)
+    login_check_queue: int = Field(default=32, ge=0, le=10_000)
 
 
 @lru_cache
