@@ -113,7 +113,8 @@ test: setup lint audit-if-reachable validate unit unit-postgres $(MODEL) rasa-te
 
 # pip-audit on .venv and .venv-rasa; the accepted advisories are in requirements/audit-accepted.txt (README:
 # Known advisories). It needs PyPI's vulnerability data: `make audit` fails when that cannot be reached,
-# `make test` prints "pip-audit NOT RUN ... NOTHING WAS AUDITED" and goes on.
+# `make test` prints "pip-audit NOT RUN ... NOTHING WAS AUDITED" and goes on (and prints, without failing,
+# advisories not accepted yet: `make audit` fails on them).
 audit: setup
 	$(VENV)/bin/python scripts/audit.py
 

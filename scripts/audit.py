@@ -4,7 +4,8 @@ requirements/audit-accepted.txt (each explained in the README) ignored.
 pip-audit asks PyPI's per-release JSON (https://pypi.org/pypi/<name>/<version>/json) for advisories. Where
 that cannot be reached, pip-audit itself would skip every package and still print "No known
 vulnerabilities found"; this script checks first and says plainly that nothing was audited: it fails
-(exit 2), or with --if-reachable (what `make test` uses) it warns and passes.
+(exit 2), or with --if-reachable (what `make test` uses) it warns and passes. Advisories not accepted fail
+`make audit`; `make test` prints them and goes on.
 """
 
 import json
@@ -74,7 +75,9 @@ def main() -> int:
     if problems:
         print(f"pip-audit: {len(problems)} problem(s). Upgrade, or explain the advisory in the README and")
         print(f"add it to {ACCEPTED.relative_to(ROOT)}.")
-        return 1
+        # `make test` reports them and goes on: an advisory published today must not fail everyone's
+        # suite before anyone could read it; `make audit` fails on it.
+        return 0 if tolerant else 1
     print(f"pip-audit: both environments clean apart from the {len(accepted_ids())} accepted advisories.")
     return 0
 
