@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, object_session
 
 from crm_core.config import get_settings
@@ -72,6 +72,7 @@ class LeadCard:
     subject: str
     text: str
     short_text: str  # the card without need and reasons, should a channel refuse ``text`` as too long
+    attempt: int = 0  # which claim of the row this is: only that claim may send it (``mark_sending``)
 
 
 def telegram_length(text: str) -> int:
@@ -113,7 +114,9 @@ def _card(notification: Notification) -> LeadCard:
     details = [f"Language: {lead.language} · Source: {lead.source or '-'}", f"Why: {reasons or '-'}"]
     text = fit_need(head, lead.need or "-", details + tail, f"{base}/console/leads/{lead.id}")
     short = "\n".join([*head, f"Need and reasons: {base}/console/leads/{lead.id}", *tail])
-    return LeadCard(notification.id, lead.id, rep.telegram_chat_id, rep.email, subject, text, short)
+    return LeadCard(
+        notification.id, lead.id, rep.telegram_chat_id, rep.email, subject, text, short, notification.attempts
+    )
 
 
 def _waits_for_a_person(notification: Notification, sender_id: str) -> bool:
@@ -166,9 +169,23 @@ def claim_due(
     return cards
 
 
-def mark_sending(session: Session, notification_id: int, now: datetime | None = None) -> None:
-    """Recorded (and committed) just before the send itself: from here on a crash means "maybe sent"."""
-    _row(session, notification_id).sending_at = now or utcnow()
+def mark_sending(session: Session, card: LeadCard, now: datetime | None = None) -> bool:
+    """Recorded (and committed) just before the send itself: from here on a crash means "maybe sent".
+    False when the card's claim is no longer the row's (its lease ran out and another notifier claimed
+    it again, or it was settled meanwhile): then this notifier must not send it."""
+    taken = session.execute(
+        update(Notification)
+        .where(
+            Notification.id == card.notification_id,
+            Notification.attempts == card.attempt,
+            Notification.sending_at.is_(None),
+            Notification.delivered_at.is_(None),
+            Notification.failed_at.is_(None),
+        )
+        .values(sending_at=now or utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+    return bool(getattr(taken, "rowcount", 0))
 
 
 def mark_sent(session: Session, notification_id: int, external_id: str | None = None) -> None:

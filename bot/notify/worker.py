@@ -60,7 +60,8 @@ class Notifier:
         """One card, at most once: "sending" is committed before the call (see crm_core.notifications)."""
         assert self.bot is not None and card.chat_id is not None
         with unit_of_work() as session:
-            mark_sending(session, card.notification_id)
+            if not mark_sending(session, card):
+                return
         text = card.text
         while True:
             try:
@@ -96,7 +97,8 @@ class Notifier:
                 self._failed(card, "e-mail is not configured (EMBUDO_SMTP_HOST)", permanent=True)
                 continue
             with unit_of_work() as session:
-                mark_sending(session, card.notification_id)
+                if not mark_sending(session, card):
+                    continue
             try:
                 self._send_email(card)
             except (OSError, smtplib.SMTPException) as error:

@@ -108,7 +108,7 @@ def test_a_card_still_sending_after_its_lease_is_never_sent_again(session: Sessi
     rep(session, "Ana", chat=501)
     assign(session, make_lead(session, Stage.SQL), at(5))
     [card] = claim_due(session, NotificationChannel.TELEGRAM, at(5))
-    mark_sending(session, card.notification_id, at(5))  # ... and the notifier died before recording
+    assert mark_sending(session, card, at(5))  # ... and the notifier died before recording
     assert claim_due(session, NotificationChannel.TELEGRAM, at(5) + timedelta(seconds=119)) == []
     assert claim_due(session, NotificationChannel.TELEGRAM, at(5) + timedelta(hours=1)) == []
     row = rows(session, NotificationChannel.TELEGRAM)[0]
@@ -122,6 +122,9 @@ def test_a_claimed_card_whose_sender_died_before_sending_is_retried(session: Ses
     [card] = claim_due(session, NotificationChannel.TELEGRAM, at(5))
     [again] = claim_due(session, NotificationChannel.TELEGRAM, at(5) + timedelta(seconds=121))
     assert again.notification_id == card.notification_id
+    assert not mark_sending(session, card), "the first claim ran out: only the new one may send"
+    assert mark_sending(session, again)
+    assert not mark_sending(session, again), "and only once"
 
 
 def test_a_card_with_a_long_need_fits_telegram_with_the_need_cut(session: Session) -> None:
