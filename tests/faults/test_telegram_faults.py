@@ -46,7 +46,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield stack
     print(
         "\n".join(
-            ["", "fault                          | msgs lost | msgs dup | cards lost | cards dup", *TABLE]
+            [
+                "",
+                "fault                          | msgs lost | msgs dup | cards lost | cards dup | checked",
+                *TABLE,
+            ]
         )
     )
 
@@ -135,27 +139,34 @@ def delivered(fake: FakeTelegram, chat: int) -> Counter[str]:
     return Counter(str(m.get("text", "")) for m in fake.sent(chat_id=chat))
 
 
-def visitor_counts(fake: FakeTelegram, stack: Stack, chats: list[int]) -> tuple[int, int]:
-    """(lost, duplicated): replies Rasa gave that never reached the chat, and those that reached it twice."""
-    lost = duplicated = 0
+Counts = tuple[int, int, int]  # lost, duplicated, how many there were to deliver
+
+
+def visitor_counts(fake: FakeTelegram, stack: Stack, chats: list[int]) -> Counts:
+    """Replies Rasa gave that never reached the chat, those that reached it twice, and all it gave."""
+    lost = duplicated = total = 0
     for chat in chats:
         expected, got = said_by_bot(stack, chat), delivered(fake, chat)
         lost += sum(max(n - got[text], 0) for text, n in expected.items())
         duplicated += sum(max(got[text] - n, 0) for text, n in expected.items())
-    return lost, duplicated
+        total += sum(expected.values())
+    return lost, duplicated, total
 
 
-def card_counts(fake: FakeTelegram, lead_ids: list[int]) -> tuple[int, int]:
+def card_counts(fake: FakeTelegram, lead_ids: list[int]) -> Counts:
     sent = [str(m.get("text", "")) for m in fake.sent(chat_id=REP_CHAT)]
     per_lead = [sum(1 for text in sent if f": #{lead_id}\n" in text) for lead_id in lead_ids]
-    return sum(1 for n in per_lead if n == 0), sum(n - 1 for n in per_lead if n > 1)
+    return sum(1 for n in per_lead if n == 0), sum(n - 1 for n in per_lead if n > 1), len(lead_ids)
 
 
-def report(fault: str, messages: tuple[int, int] = (0, 0), cards: tuple[int, int] = (0, 0)) -> None:
-    row = f"{fault:<30} | {messages[0]:>9} | {messages[1]:>8} | {cards[0]:>10} | {cards[1]:>9}"
+def report(fault: str, messages: Counts = (0, 0, 0), cards: Counts = (0, 0, 0)) -> None:
+    row = (
+        f"{fault:<30} | {messages[0]:>9} | {messages[1]:>8} | {cards[0]:>10} | {cards[1]:>9}"
+        f" | {messages[2]} replies, {cards[2]} cards"
+    )
     TABLE.append(row)
     print(row)
-    assert messages == (0, 0) and cards == (0, 0), row
+    assert messages[:2] == (0, 0) and cards[:2] == (0, 0), row
 
 
 def visitors_write(fake: FakeTelegram, first_id: int, count: int) -> dict[int, int]:
@@ -176,7 +187,7 @@ def answered(stack: Stack, chat: int, written: int) -> bool:
     return users >= written and events[-1].get("name") == "action_listen"
 
 
-def settle(fake: FakeTelegram, stack: Stack, chats: dict[int, int], timeout: float) -> tuple[int, int]:
+def settle(fake: FakeTelegram, stack: Stack, chats: dict[int, int], timeout: float) -> Counts:
     """Waits until Rasa answered every message and every reply reached its chat (or ``timeout``), then
     until the fake has no request open, and counts."""
     with contextlib.suppress(AssertionError):  # what did not arrive is counted below
@@ -216,7 +227,7 @@ def cards_settled(stack: Stack, lead_ids: list[int]) -> bool:
         return len(rows) == len(lead_ids) and all(r.delivered_at or r.failed_at for r in rows)
 
 
-def settle_cards(fake: FakeTelegram, stack: Stack, lead_ids: list[int], timeout: float) -> tuple[int, int]:
+def settle_cards(fake: FakeTelegram, stack: Stack, lead_ids: list[int], timeout: float) -> Counts:
     with contextlib.suppress(AssertionError):  # what did not arrive is counted below
         fake.wait_for(lambda: cards_settled(stack, lead_ids), timeout, "every card to be delivered")
     fake.wait_for(lambda: fake.open_requests == 0, 60, "the fake to have no open request")
