@@ -210,7 +210,7 @@ def test_an_edited_message_is_answered_and_never_taken_as_the_next_answer(
 ) -> None:
     user = telegram.user(70006, "Eli")
     chat = user["id"]
-    reply_to(telegram, chat, user, "hi", "What are you looking for")
+    reply_to(telegram, chat, user, "/start", "What are you looking for")
     need = telegram.user_says(user, "a chatbot for our online shop")
     telegram.wait_for(lambda: any("budget" in t for t in texts(telegram, chat)), 30, "the budget question")
     before = len(texts(telegram, chat))
@@ -237,7 +237,7 @@ def test_media_gets_a_polite_reply(telegram: FakeTelegram, kind: str) -> None:
 def test_a_photos_caption_is_read_as_the_answer(telegram: FakeTelegram, stack: Stack) -> None:
     user = telegram.user(70007, "Gus")
     chat = user["id"]
-    reply_to(telegram, chat, user, "hi", "What are you looking for")
+    reply_to(telegram, chat, user, "/start", "What are you looking for")
     telegram.user_sends(user, "photo", caption="a booking assistant for our hotel website")
     telegram.wait_for(lambda: any("budget" in t for t in texts(telegram, chat)), 30, "the next question")
     user_lines = [e["text"] for e in stack.tracker(f"telegram-{chat}")["events"] if e.get("event") == "user"]
