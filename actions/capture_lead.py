@@ -12,7 +12,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from actions.dialogue import slot_or_none
+from actions.dialogue import conversation_channel, slot_or_none
 from crm_core.db import unit_of_work
 from crm_core.leads import capture_lead
 from crm_core.lifecycle import hand_to_a_person
@@ -106,7 +106,7 @@ def lead_source(events: list[dict[str, Any]], channel: str) -> str:
 def capture(session: Session, tracker: Tracker, slots: dict[str, Any] | None = None) -> LeadOut:
     """Captures (or updates) the conversation's lead from its slots (or ``slots``, the slots as they are about
     to be), in ``session``'s transaction."""
-    channel = tracker.get_latest_input_channel() or "unknown"
+    channel = conversation_channel(tracker)
     return capture_lead(
         session,
         facts_from_slots(tracker.current_slot_values() if slots is None else slots),

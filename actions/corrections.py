@@ -15,7 +15,13 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.capture_lead import facts_from_slots, lead_source
-from actions.dialogue import current_language, phone_regions_of, response_text, time_zone
+from actions.dialogue import (
+    conversation_channel,
+    current_language,
+    phone_regions_of,
+    response_text,
+    time_zone,
+)
 from crm_core.db import unit_of_work
 from crm_core.leads import correct_lead
 from crm_core.models import Authority
@@ -121,7 +127,7 @@ class ActionUpdateLead(Action):  # type: ignore[misc]
             dispatcher.utter_message(response="utter_nothing_to_update")
             return []
         slots = {**tracker.current_slot_values(), **changes}
-        channel = tracker.get_latest_input_channel() or "unknown"
+        channel = conversation_channel(tracker)
         try:
             with unit_of_work() as session:
                 lead = correct_lead(

@@ -51,6 +51,13 @@ def likely_intents(tracker: Tracker, count: int = 2, at_least: float = 0.0) -> l
     return [str(entry["name"]) for entry in guesses if float(entry.get("confidence") or 0.0) >= at_least]
 
 
+def conversation_channel(tracker: Tracker) -> str:
+    """The channel a visitor writes from: the one our channel adapters name in the metadata (the Telegram
+    gateway reaches Rasa through its REST channel and says "telegram"), else Rasa's input channel."""
+    named = channel_metadata(tracker, "channel")
+    return str(named) if isinstance(named, str) else tracker.get_latest_input_channel() or "unknown"
+
+
 def channel_metadata(tracker: Tracker, key: str) -> Any:
     """The latest value a channel sent for ``key`` with a visitor message (the widget's "timezone" and
     "locale", Telegram's "language_code"), or None."""

@@ -25,11 +25,13 @@ class Settings(BaseSettings):
     default_language: str = "en"
     # Links in rep notifications point here.
     public_web_url: str = "http://localhost:8000"
-    # Rep notifications: attempts before giving up, first retry delay (doubling), and how long a claimed
-    # notification waits before another attempt if its sender died mid-send.
-    notify_max_attempts: int = 12
+    # Rep notifications are retried until delivered: first retry delay (doubling up to the cap), when the
+    # admins are alerted about one still waiting, and how long a claimed notification is its sender's
+    # (longer than a send can take: a row still sending after it is treated as maybe delivered).
     notify_backoff_seconds: float = 1.0
-    notify_lease_seconds: float = 30.0
+    notify_backoff_cap_seconds: float = 600.0
+    notify_alert_after_seconds: float = 300.0
+    notify_lease_seconds: float = 120.0
     # E-mail to reps (optional): no host, no e-mail.
     smtp_host: str | None = None
     smtp_port: int = 25

@@ -458,6 +458,10 @@ class Notification(OutboxRow, Base):
     reason: Mapped[str] = mapped_column(Text)
     external_id: Mapped[str | None] = mapped_column(String(100))  # e.g. the Telegram message id
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set just before the send is made, cleared when its outcome is recorded: still set after the lease
+    # means the sender stopped mid-send, and the row is never sent again (it may have arrived).
+    sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # an admin was told it is stuck
 
     rep: Mapped[Rep] = relationship()
     lead: Mapped[Lead] = relationship()

@@ -4,15 +4,19 @@
 notification exists exactly when the assignment was committed. A notifier process delivers the Telegram
 and e-mail rows later, retrying with exponential backoff; inbox rows are the rep's web inbox itself.
 
-Delivery is at least once: a crash between sending and recording it can repeat a message. What a rep can
-do with one is safe to repeat — Accept and Pass act only while the lead is still waiting for that rep —
-and a notification whose lead has moved on before delivery is cancelled rather than sent.
+Delivery is at most once, and never silently short of once. A failed attempt (the channel said no, or
+could not be reached) is retried with a capped backoff for as long as it takes; the admins are alerted
+(their inbox and the log) when a card has waited ``notify_alert_after_seconds``. The sender records
+``sending_at`` just before each send and clears it with the outcome, so a row found still "sending" after
+its lease belongs to a sender that stopped mid-send: it may have arrived, so it is not sent again — the
+admins are told instead. A notification whose lead has moved on before delivery is cancelled rather than sent.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, object_session
 
 from crm_core.config import get_settings
@@ -28,7 +32,9 @@ from crm_core.models import (
 )
 from crm_core.outbox import backoff
 
-MAX_BACKOFF = timedelta(minutes=10)
+log = logging.getLogger(__name__)
+ALERT = "ADMIN ALERT"  # the marker an operator's log alerting looks for
+TELEGRAM_LIMIT = 4096  # characters (UTF-16 code units) in one Telegram message
 
 
 def notify_owner(session: Session, lead: Lead, rep: Rep, reason: str, now: datetime | None = None) -> None:
@@ -65,6 +71,26 @@ class LeadCard:
     email: str | None
     subject: str
     text: str
+    short_text: str  # the card without need and reasons, should a channel refuse ``text`` as too long
+    attempt: int = 0  # which claim of the row this is: only that claim may send it (``mark_sending``)
+
+
+def telegram_length(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units: an emoji counts two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def fit_need(lines_before: list[str], need: str, lines_after: list[str], full_at: str) -> str:
+    """The card's text with the need cut (ending "…", the full text at ``full_at``) so that it fits."""
+    whole = "\n".join([*lines_before, f"Need: {need}", *lines_after])
+    if telegram_length(whole) <= TELEGRAM_LIMIT:
+        return whole
+    note = f"… (cut: the whole need is at {full_at})"
+    room = TELEGRAM_LIMIT - telegram_length("\n".join([*lines_before, f"Need: {note}", *lines_after]))
+    cut = need[: max(room, 0)]
+    while telegram_length(cut) > room:  # characters outside the BMP count two
+        cut = cut[:-1]
+    return "\n".join([*lines_before, f"Need: {cut.rstrip()}{note}", *lines_after])
 
 
 def _card(notification: Notification) -> LeadCard:
@@ -83,21 +109,14 @@ def _card(notification: Notification) -> LeadCard:
         live = [f"The visitor is waiting in the chat: join at {base}/console/live/{conversation.sender_id}"]
     grade = f"{lead.qualification.value.upper()} · {lead.temperature.value} · score {lead.score}/100"
     subject = f"Lead #{lead.id}: {who} — {grade}"
-    text = "\n".join(
-        [
-            f"New lead for you, {rep.name}: #{lead.id}",
-            f"{who}",
-            f"{reach}",
-            grade,
-            f"Need: {lead.need or '-'}",
-            f"Language: {lead.language} · Source: {lead.source or '-'}",
-            f"Why: {reasons or '-'}",
-            f"Transcript: {link}",
-            *live,
-            f"({notification.reason})",
-        ]
+    head = [f"New lead for you, {rep.name}: #{lead.id}", who[:500], reach[:500], grade]
+    tail = [f"Transcript: {link}", *live, f"({notification.reason[:500]})"]
+    details = [f"Language: {lead.language} · Source: {lead.source or '-'}", f"Why: {reasons or '-'}"]
+    text = fit_need(head, lead.need or "-", details + tail, f"{base}/console/leads/{lead.id}")
+    short = "\n".join([*head, f"Need and reasons: {base}/console/leads/{lead.id}", *tail])
+    return LeadCard(
+        notification.id, lead.id, rep.telegram_chat_id, rep.email, subject, text, short, notification.attempts
     )
-    return LeadCard(notification.id, lead.id, rep.telegram_chat_id, rep.email, subject, text)
 
 
 def _waits_for_a_person(notification: Notification, sender_id: str) -> bool:
@@ -109,25 +128,32 @@ def _waits_for_a_person(notification: Notification, sender_id: str) -> bool:
 def claim_due(
     session: Session, channel: NotificationChannel, now: datetime | None = None, limit: int = 50
 ) -> list[LeadCard]:
-    """Due notifications of ``channel``, claimed for one delivery attempt.
+    """Due notifications of ``channel``, claimed for one delivery attempt each.
 
-    A claimed row is not due again until its lease runs out, so a notifier that dies mid-send retries it
-    later rather than never. Notifications whose lead no longer waits for that rep are cancelled.
+    A claimed row is not due again until its lease runs out, so another notifier never takes it meanwhile
+    (on PostgreSQL the rows are also locked ``SKIP LOCKED`` while claimed); a claimed row whose sender
+    died before ``mark_sending`` is retried after the lease. A row still "sending" after the lease is
+    ``sent_unknown``. Notifications whose lead no longer waits for that rep are cancelled.
     """
     now = now or utcnow()
+    lease = timedelta(seconds=get_settings().notify_lease_seconds)
+    open_rows = select(Notification).where(
+        Notification.channel == channel,
+        Notification.delivered_at.is_(None),
+        Notification.failed_at.is_(None),
+    )
+    stuck = session.scalars(
+        open_rows.where(Notification.sending_at <= now - lease).with_for_update(skip_locked=True)
+    ).all()
+    for row in stuck:
+        sent_unknown(session, row, "the notifier stopped while sending it", now)
     rows = session.scalars(
-        select(Notification)
-        .where(
-            Notification.channel == channel,
-            Notification.delivered_at.is_(None),
-            Notification.failed_at.is_(None),
-            Notification.next_attempt_at <= now,
-        )
+        open_rows.where(Notification.sending_at.is_(None), Notification.next_attempt_at <= now)
         .order_by(Notification.next_attempt_at, Notification.id)
         .limit(limit)
+        .with_for_update(skip_locked=True)
     ).all()
     cards = []
-    lease = timedelta(seconds=get_settings().notify_lease_seconds)
     for row in rows:
         # Accepted since it was written: the rep knows. Written after (the visitor asked for a person on
         # a lead the rep already works): still news.
@@ -143,11 +169,29 @@ def claim_due(
     return cards
 
 
+def mark_sending(session: Session, card: LeadCard, now: datetime | None = None) -> bool:
+    """Recorded (and committed) just before the send itself: from here on a crash means "maybe sent".
+    False when the card's claim is no longer the row's (its lease ran out and another notifier claimed
+    it again, or it was settled meanwhile): then this notifier must not send it."""
+    taken = session.execute(
+        update(Notification)
+        .where(
+            Notification.id == card.notification_id,
+            Notification.attempts == card.attempt,
+            Notification.sending_at.is_(None),
+            Notification.delivered_at.is_(None),
+            Notification.failed_at.is_(None),
+        )
+        .values(sending_at=now or utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+    return bool(getattr(taken, "rowcount", 0))
+
+
 def mark_sent(session: Session, notification_id: int, external_id: str | None = None) -> None:
-    row = session.get(Notification, notification_id)
-    if row is None:
-        raise NotFound(f"No notification with id {notification_id}.")
+    row = _row(session, notification_id)
     row.delivered_at = utcnow()
+    row.sending_at = None
     row.external_id = external_id
     row.last_error = None
 
@@ -160,22 +204,67 @@ def mark_failed(
     retry_after: float | None = None,
     permanent: bool = False,
 ) -> None:
-    """Record a failed attempt: try again after ``retry_after`` (when the channel said so) or an
-    exponential backoff; give up after the configured number of attempts, or at once when ``permanent``."""
+    """Record a failed attempt that did not deliver: try again after ``retry_after`` (when the channel
+    said so) or a capped exponential backoff, for as long as it takes — the admins are alerted once it
+    has waited too long; ``permanent`` (the channel refuses it for good) fails it at once, with an alert."""
     now = now or utcnow()
-    row = session.get(Notification, notification_id)
-    if row is None:
-        raise NotFound(f"No notification with id {notification_id}.")
+    row = _row(session, notification_id)
     settings = get_settings()
+    row.sending_at = None
     row.last_error = error[:1000]
-    if permanent or row.attempts >= settings.notify_max_attempts:
+    if permanent:
         row.failed_at = now
+        alert_admins(session, row, f"not delivered: {error}", now)
         return
+    cap = timedelta(seconds=settings.notify_backoff_cap_seconds)
     row.next_attempt_at = now + (
         timedelta(seconds=retry_after)
         if retry_after is not None
-        else backoff(row.attempts, settings.notify_backoff_seconds, MAX_BACKOFF)
+        else backoff(row.attempts, settings.notify_backoff_seconds, cap)
     )
+    waited = (now - row.created_at).total_seconds()
+    if row.alerted_at is None and waited >= settings.notify_alert_after_seconds:
+        alert_admins(session, row, f"still not delivered after {waited:.0f} s ({error}); still trying", now)
+
+
+def sent_unknown(session: Session, row: Notification, why: str, now: datetime | None = None) -> None:
+    """The send was made but its outcome is unknown: it may have arrived, so it is never sent again (a
+    rep must not get a card twice); the admins are told, to check with the rep."""
+    now = now or utcnow()
+    row.failed_at = now
+    row.last_error = f"unknown whether delivered: {why}; not sent again"[:1000]
+    alert_admins(session, row, row.last_error, now)
+
+
+def mark_sent_unknown(session: Session, notification_id: int, why: str) -> None:
+    sent_unknown(session, _row(session, notification_id), why)
+
+
+def alert_admins(session: Session, row: Notification, problem: str, now: datetime) -> None:
+    """Tell every active admin (their console inbox) and the log about a notification in trouble."""
+    row.alerted_at = now
+    what = f"{row.channel.value} notification {row.id} (lead #{row.lead_id} for rep {row.rep_id})"
+    log.error("%s: %s %s", ALERT, what, problem)
+    for admin in session.scalars(select(Rep).where(Rep.is_admin.is_(True), Rep.active.is_(True))):
+        session.add(
+            Notification(
+                rep=admin,
+                lead_id=row.lead_id,
+                channel=NotificationChannel.INBOX,
+                reason=f"⚠ {what}: {problem}"[:1000],
+                created_at=now,
+                next_attempt_at=now,
+                delivered_at=now,
+                attempts=0,
+            )
+        )
+
+
+def _row(session: Session, notification_id: int) -> Notification:
+    row = session.get(Notification, notification_id)
+    if row is None:
+        raise NotFound(f"No notification with id {notification_id}.")
+    return row
 
 
 @dataclass(frozen=True)

@@ -15,17 +15,25 @@ from email.message import EmailMessage
 
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+from telegram.request import HTTPXRequest
 
 from bot import live_chat
 from bot.notify.lead_buttons import lead_buttons
-from bot.telegram.delivery import retry_after_seconds
+from bot.telegram.delivery import maybe_delivered, retry_after_seconds
 from bot.telegram.settings import TelegramSettings
 from crm_core import live_request
 from crm_core.config import Settings, get_settings
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError
 from crm_core.models import NotificationChannel, utcnow
-from crm_core.notifications import LeadCard, claim_due, mark_failed, mark_sent
+from crm_core.notifications import (
+    LeadCard,
+    claim_due,
+    mark_failed,
+    mark_sending,
+    mark_sent,
+    mark_sent_unknown,
+)
 from crm_core.privacy import purge_never_qualified
 from crm_core.sla import enforce_sla, pick_up_queue
 from crm_core.webhooks import deliver_due
@@ -49,21 +57,37 @@ class Notifier:
         return len(cards)
 
     async def _send_telegram(self, card: LeadCard) -> None:
+        """One card, at most once: "sending" is committed before the call (see crm_core.notifications)."""
         assert self.bot is not None and card.chat_id is not None
-        try:
-            message = await self.bot.send_message(
-                card.chat_id, card.text, reply_markup=lead_buttons(card.lead_id)
-            )
-        except RetryAfter as error:
-            self._failed(card, f"flood control: {error}", retry_after=retry_after_seconds(error))
-        except (Forbidden, BadRequest) as error:
-            self._failed(card, f"refused by Telegram: {error.message}", permanent=True)
-        except NetworkError as error:
-            self._failed(card, f"network: {error}")
-        else:
-            with unit_of_work() as session:
-                mark_sent(session, card.notification_id, str(message.message_id))
-            log.info("lead %s sent to Telegram chat %s", card.lead_id, card.chat_id)
+        with unit_of_work() as session:
+            if not mark_sending(session, card):
+                return
+        text = card.text
+        while True:
+            try:
+                message = await self.bot.send_message(
+                    card.chat_id, text, reply_markup=lead_buttons(card.lead_id)
+                )
+            except RetryAfter as error:
+                self._failed(card, f"flood control: {error}", retry_after=retry_after_seconds(error))
+            except BadRequest as error:
+                if "too long" in error.message.lower() and text != card.short_text:
+                    text = card.short_text  # refused before it was shown: the short card is the same card
+                    continue
+                self._failed(card, f"refused by Telegram: {error.message}", permanent=True)
+            except Forbidden as error:
+                self._failed(card, f"refused by Telegram: {error.message}", permanent=True)
+            except NetworkError as error:
+                if maybe_delivered(error):
+                    with unit_of_work() as session:
+                        mark_sent_unknown(session, card.notification_id, f"no answer from Telegram: {error}")
+                else:
+                    self._failed(card, f"network: {error}")
+            else:
+                with unit_of_work() as session:
+                    mark_sent(session, card.notification_id, str(message.message_id))
+                log.info("lead %s sent to Telegram chat %s", card.lead_id, card.chat_id)
+            return
 
     def deliver_email(self) -> int:
         with unit_of_work() as session:
@@ -72,6 +96,9 @@ class Notifier:
             if not self.settings.smtp_host:
                 self._failed(card, "e-mail is not configured (EMBUDO_SMTP_HOST)", permanent=True)
                 continue
+            with unit_of_work() as session:
+                if not mark_sending(session, card):
+                    continue
             try:
                 self._send_email(card)
             except (OSError, smtplib.SMTPException) as error:
@@ -176,6 +203,8 @@ async def main() -> None:
             telegram.token.get_secret_value(),
             base_url=telegram.api_base_url,
             base_file_url=telegram.api_base_url.replace("/bot", "/file/bot"),
+            # a slow answer is waited for: giving up early would make a second card likely
+            request=HTTPXRequest(read_timeout=telegram.read_timeout, write_timeout=telegram.read_timeout),
         )
     else:
         log.warning("EMBUDO_TELEGRAM_TOKEN is not set: Telegram notifications wait in the outbox")

@@ -43,7 +43,8 @@ from telegram.ext import (
 from bot import live_chat
 from bot.live_chat import LiveChatSettings, RasaApi
 from bot.notify import lead_buttons
-from bot.telegram.delivery import deliver
+from bot.telegram.delivery import BRIEFLY, ONCE, Retry, deliver
+from bot.telegram.ordering import PerChatUpdates
 from bot.telegram.rasa_client import RasaRelay, RasaUnavailable
 from bot.telegram.settings import TelegramSettings
 from bot.telegram.texts import LANGUAGES, text
@@ -81,6 +82,13 @@ class Gateway:
         self.rasa_api = rasa_api or RasaApi(settings.rasa_url, _rasa_api_token())
         self._long_payloads: OrderedDict[str, str] = OrderedDict()
         self._live_relay: asyncio.Task[None] | None = None
+        # What the visitor or a rep must get is tried until it is sent; extras (typing, button acks) briefly.
+        self.retry = Retry(
+            attempts=None,
+            first_backoff=settings.retry_first_seconds,
+            cap=settings.retry_cap_seconds,
+            alert_after=settings.alert_after_seconds,
+        )
 
     def build(self) -> Application:  # type: ignore[type-arg]
         if self.settings.token is None:
@@ -90,10 +98,15 @@ class Gateway:
             .token(self.settings.token.get_secret_value())
             .base_url(self.settings.api_base_url)
             .base_file_url(self.settings.api_base_url.replace("/bot", "/file/bot"))
+            .read_timeout(self.settings.read_timeout)
+            .write_timeout(self.settings.read_timeout)
+            .concurrent_updates(PerChatUpdates())
             .post_init(self._post_init)
             .post_shutdown(self._post_shutdown)
             .build()
         )
+        # An edit of an earlier message is never read as the next answer; it is answered first.
+        application.add_handler(MessageHandler(filters.UpdateType.EDITED, self.on_edited))
         application.add_handler(CommandHandler("start", self.on_start))
         application.add_handler(CommandHandler("help", self.on_help))
         application.add_handler(CommandHandler("language", self.on_language))
@@ -102,6 +115,7 @@ class Gateway:
         application.add_handler(CallbackQueryHandler(self.on_button))
         application.add_handler(MessageHandler(filters.CONTACT, self.on_contact))
         application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.on_text))
+        application.add_handler(MessageHandler(filters.UpdateType.MESSAGE & ~filters.COMMAND, self.on_media))
         application.add_error_handler(self.on_error)
         return application
 
@@ -112,7 +126,7 @@ class Gateway:
             BotCommand("language", "Switch language"),
             BotCommand("cancel", "Stop the current questions"),
         ]
-        await deliver(lambda: application.bot.set_my_commands(commands), "set commands", attempts=2)
+        await deliver(lambda: application.bot.set_my_commands(commands), "set commands", BRIEFLY)
         self._live_relay = asyncio.create_task(self.relay_live_lines(application))
 
     async def _post_shutdown(self, _application: Application) -> None:  # type: ignore[type-arg]
@@ -150,16 +164,40 @@ class Gateway:
         await self.relay_to_rasa(update, context, "/stop")
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message, chat = update.effective_message, update.effective_chat
-        if not (message and message.text and chat):
+        message = update.effective_message
+        if message and message.text:
+            await self.take_text(update, context, message.text)
+
+    async def take_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE, written: str) -> None:
+        """What someone wrote: a rep's to the visitor they answer, anyone else's to Rasa."""
+        chat = update.effective_chat
+        if chat is None:
             return
         rep_and_conversation = await asyncio.to_thread(answering, chat.id)
         if rep_and_conversation:  # a rep who took a conversation over writes to its visitor
-            outcome = await asyncio.to_thread(self.write_as_rep, *rep_and_conversation, message.text)
+            outcome = await asyncio.to_thread(self.write_as_rep, *rep_and_conversation, written)
             if outcome:
                 await self.say(context, chat.id, outcome)
             return
-        await self.relay_to_rasa(update, context, message.text)
+        await self.relay_to_rasa(update, context, written)
+
+    async def on_edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """An edited message: the dialogue has moved on, so the visitor is asked to write it anew."""
+        if update.effective_chat and update.effective_user:
+            await self.say(
+                context, update.effective_chat.id, text("edited", update.effective_user.language_code)
+            )
+
+    async def on_media(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A photo, sticker, voice note, location, document …: a caption is read as text, else a polite
+        word that only text is read."""
+        message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+        if not (message and chat and user):
+            return
+        if message.caption and message.caption.strip():
+            await self.take_text(update, context, message.caption)
+            return
+        await self.say(context, chat.id, text("media", user.language_code))
 
     async def on_handback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """``/handback``: the rep gives the conversation they answer back to the bot."""
@@ -186,9 +224,9 @@ class Gateway:
         if lead_action is not None and update.effective_chat is not None:
             await self.on_lead_button(update, *lead_action)
             return
-        await deliver(query.answer, "answer callback", attempts=2)
+        await deliver(query.answer, "answer callback", BRIEFLY)
         if query.message is not None:
-            await deliver(lambda: query.edit_message_reply_markup(None), "remove buttons", attempts=2)
+            await deliver(lambda: query.edit_message_reply_markup(None), "remove buttons", BRIEFLY)
         if query.data.startswith("lang:"):
             code = query.data.removeprefix("lang:")
             await self.relay_to_rasa(
@@ -203,16 +241,16 @@ class Gateway:
         assert query is not None and chat is not None
         if action == "takeover":
             outcome = await asyncio.to_thread(self.take_over_lead, chat.id, lead_id)
-            await deliver(lambda: query.answer(outcome[:200]), "answer take-over button", attempts=2)
+            await deliver(lambda: query.answer(outcome[:200]), "answer take-over button", BRIEFLY)
             await self.say_to(query.get_bot(), chat.id, outcome)
             return
         outcome = await asyncio.to_thread(act_on_lead, chat.id, action, lead_id)
-        await deliver(lambda: query.answer(outcome), "answer lead button", attempts=2)
+        await deliver(lambda: query.answer(outcome), "answer lead button", BRIEFLY)
         original = query.message.text if isinstance(query.message, Message) and query.message.text else ""
         await deliver(
             lambda: query.edit_message_text(f"{original}\n\n{outcome}".strip(), reply_markup=None),
             "record the rep's choice",
-            attempts=3,
+            self.retry,
         )
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -230,7 +268,7 @@ class Gateway:
         chat, user = update.effective_chat, update.effective_user
         if chat is None or user is None:
             return
-        await deliver(lambda: context.bot.send_chat_action(chat.id, ChatAction.TYPING), "typing", attempts=1)
+        await deliver(lambda: context.bot.send_chat_action(chat.id, ChatAction.TYPING), "typing", ONCE)
         try:
             replies = await self.relay.send(sender_id(chat.id), message, self.metadata(user, extra_metadata))
         except RasaUnavailable as error:
@@ -266,7 +304,9 @@ class Gateway:
         if message:
             await self.say(context, chat_id, str(message), markup)
         if reply.get("image"):
-            await deliver(lambda: context.bot.send_photo(chat_id, reply["image"]), f"photo to {chat_id}")
+            await deliver(
+                lambda: context.bot.send_photo(chat_id, reply["image"]), f"photo to {chat_id}", self.retry
+            )
 
     def _callback_data(self, payload: str) -> str:
         """Payloads over Telegram's 64-byte limit travel as a short key (the newest 1,000 are kept)."""
@@ -287,7 +327,7 @@ class Gateway:
         return await deliver(
             lambda: bot.send_message(chat_id, message, reply_markup=markup),
             f"message to chat {chat_id}",
-            attempts=self.settings.send_attempts,
+            self.retry,
         )
 
     # --- live takeover --------------------------------------------------------------------

@@ -18,5 +18,10 @@ class TelegramSettings(BaseSettings):
     webhook_port: int = 8443
     # Polling mode (development): seconds the Bot API may hold a getUpdates call open.
     poll_timeout: float = 10.0
-    # Attempts for one outgoing message before it is given up and logged.
-    send_attempts: int = 6
+    # A message the Bot API did not take is retried until it is: first backoff, doubling up to the cap,
+    # and an admin alert in the log once it has waited alert_after_seconds (bot/telegram/delivery.py).
+    retry_first_seconds: float = 0.5
+    retry_cap_seconds: float = 60.0
+    alert_after_seconds: float = 300.0
+    # How long to wait for the Bot API's answer: a slow answer is waited for, never a reason to send twice.
+    read_timeout: float = 30.0

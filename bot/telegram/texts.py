@@ -12,6 +12,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Sorry, I can't answer right now. Please try again in a minute.",
         "es": "Lo siento, ahora mismo no puedo responder. Inténtalo de nuevo en un minuto.",
     },
+    "edited": {
+        "en": "I saw you edited an earlier message, but I don't read edits: if something changed, please "
+        'send it again as a new message (for example "my budget is 30k").',
+        "es": "He visto que editaste un mensaje anterior, pero no leo las ediciones: si algo cambió, "
+        'envíalo de nuevo como un mensaje nuevo (por ejemplo "mi presupuesto es de 30k").',
+    },
+    "media": {
+        "en": "Thanks! I can only read text, though: could you write your answer as a message?",
+        "es": "¡Gracias! Solo puedo leer texto: ¿puedes escribir tu respuesta como un mensaje?",
+    },
 }
 LANGUAGES = {"en": "English", "es": "Español"}
 

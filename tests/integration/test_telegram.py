@@ -84,6 +84,7 @@ def test_a_telegram_visitor_is_qualified_and_recorded(telegram: FakeTelegram, st
     reply_to(telegram, chat, user, "Blue Harbor Ltd", "name")
     reply_to(telegram, chat, user, "Ines Moreau", "e-mail")
     consent = reply_to(telegram, chat, user, "ines@blueharbor.example", "May we contact you")
+    assert "by e-mail" not in consent["text"], "the question fits whatever contact was given"
 
     keyboard = consent["reply_markup"]["inline_keyboard"]
     assert [[button["text"] for button in row] for row in keyboard] == [["Yes, please"], ["No, thanks"]]
@@ -101,6 +102,7 @@ def test_a_telegram_visitor_is_qualified_and_recorded(telegram: FakeTelegram, st
         [lead] = [lead for lead in list_leads(session) if lead.conversation_id == f"telegram-{chat}"]
     assert lead.email == "ines@blueharbor.example"
     assert lead.source == "spring_campaign"
+    assert lead.channel == "telegram"
 
 
 def test_help_and_language_commands_answer_in_the_users_language(telegram: FakeTelegram) -> None:
@@ -201,3 +203,42 @@ def test_webhook_mode_accepts_only_updates_carrying_the_secret_token(stack: Stac
         gateway.terminate()
         gateway.wait(timeout=20)
         running.stop()
+
+
+def test_an_edited_message_is_answered_and_never_taken_as_the_next_answer(
+    telegram: FakeTelegram, stack: Stack
+) -> None:
+    user = telegram.user(70006, "Eli")
+    chat = user["id"]
+    reply_to(telegram, chat, user, "/start", "What are you looking for")
+    need = telegram.user_says(user, "a chatbot for our online shop")
+    telegram.wait_for(lambda: any("budget" in t for t in texts(telegram, chat)), 30, "the budget question")
+    before = len(texts(telegram, chat))
+    telegram.user_edits(user, need, "a chatbot for our online shop and our support desk")
+    telegram.wait_for(
+        lambda: any("edited" in t for t in texts(telegram, chat)[before:]), 30, "the edit's reply"
+    )
+    user_lines = [e["text"] for e in stack.tracker(f"telegram-{chat}")["events"] if e.get("event") == "user"]
+    assert "a chatbot for our online shop and our support desk" not in user_lines
+    reply_to(telegram, chat, user, "about 20k euros", "role")
+
+
+@pytest.mark.parametrize("kind", ["photo", "sticker", "voice", "location", "document"])
+def test_media_gets_a_polite_reply(telegram: FakeTelegram, kind: str) -> None:
+    user = telegram.user(
+        70100 + ["photo", "sticker", "voice", "location", "document"].index(kind), "Flo", "es"
+    )
+    telegram.user_sends(user, kind)
+    telegram.wait_for(
+        lambda: any("Solo puedo leer texto" in t for t in texts(telegram, user["id"])), 30, kind
+    )
+
+
+def test_a_photos_caption_is_read_as_the_answer(telegram: FakeTelegram, stack: Stack) -> None:
+    user = telegram.user(70007, "Gus")
+    chat = user["id"]
+    reply_to(telegram, chat, user, "/start", "What are you looking for")
+    telegram.user_sends(user, "photo", caption="a booking assistant for our hotel website")
+    telegram.wait_for(lambda: any("budget" in t for t in texts(telegram, chat)), 30, "the next question")
+    user_lines = [e["text"] for e in stack.tracker(f"telegram-{chat}")["events"] if e.get("event") == "user"]
+    assert "a booking assistant for our hotel website" in user_lines

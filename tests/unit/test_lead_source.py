@@ -1,6 +1,9 @@
 """Where a lead came from, read from the first message's channel metadata."""
 
+from rasa_sdk import Tracker
+
 from actions.capture_lead import lead_source
+from actions.dialogue import conversation_channel
 
 
 def user(metadata: dict[str, object]) -> dict[str, object]:
@@ -30,3 +33,14 @@ def test_the_channel_when_nothing_else_is_known() -> None:
     assert lead_source([user({"channel": "website", "referrer": None})], "socketio") == "website"
     assert lead_source([user({})], "rest") == "rest"
     assert lead_source([], "rest") == "rest"
+
+
+def tracker(events: list[dict[str, object]], input_channel: str) -> Tracker:
+    with_channel = [{**e, "input_channel": input_channel} if e.get("event") == "user" else e for e in events]
+    return Tracker("telegram-1", {}, {}, with_channel, False, None, {}, "action_listen")
+
+
+def test_the_conversation_channel_is_the_one_the_adapter_names_else_rasas() -> None:
+    assert conversation_channel(tracker([user({"channel": "telegram"})], "rest")) == "telegram"
+    assert conversation_channel(tracker([user({"locale": "es-ES"})], "socketio")) == "socketio"
+    assert conversation_channel(tracker([], "rest")) == "unknown"

@@ -1,5 +1,5 @@
-"""The rep-notification outbox: written with the hand-off, claimed once, retried with backoff, cancelled
-when the lead has moved on."""
+"""The rep-notification outbox: written with the hand-off, claimed once, retried with capped backoff until
+delivered, sent at most once across crashes, cut to Telegram's limit, cancelled when the lead has moved on."""
 
 from datetime import timedelta
 
@@ -8,7 +8,15 @@ from sqlalchemy.orm import Session
 
 from crm_core.lifecycle import accept, assign, hand_to_a_person, pass_lead
 from crm_core.models import Notification, NotificationChannel, Rep, Stage
-from crm_core.notifications import claim_due, inbox, mark_failed, mark_sent
+from crm_core.notifications import (
+    TELEGRAM_LIMIT,
+    claim_due,
+    inbox,
+    mark_failed,
+    mark_sending,
+    mark_sent,
+    telegram_length,
+)
 from crm_core.reps import add_rep
 from crm_core.schemas import NewRep
 from tests.unit.helpers import at, make_lead
@@ -62,7 +70,7 @@ def test_a_due_notification_is_claimed_once_until_its_lease_runs_out(session: Se
     assert card.chat_id == 501 and card.lead_id == lead.id
     assert f"#{lead.id}" in card.text and "Accept" not in card.text
     assert claim_due(session, NotificationChannel.TELEGRAM, at(5) + timedelta(seconds=5)) == []
-    [again] = claim_due(session, NotificationChannel.TELEGRAM, at(5) + timedelta(seconds=31))
+    [again] = claim_due(session, NotificationChannel.TELEGRAM, at(5) + timedelta(seconds=121))
     assert again.notification_id == card.notification_id
     mark_sent(session, card.notification_id, "777")
     assert claim_due(session, NotificationChannel.TELEGRAM, at(6)) == []
@@ -70,24 +78,65 @@ def test_a_due_notification_is_claimed_once_until_its_lease_runs_out(session: Se
     assert (row.attempts, row.external_id) == (2, "777")
 
 
-def test_failures_back_off_exponentially_honour_retry_after_and_give_up(session: Session) -> None:
+def test_failures_back_off_up_to_a_cap_honour_retry_after_and_never_give_up(session: Session) -> None:
+    boss = rep(session, "Boss", admin=True)
     rep(session, "Ana", chat=501)
     assign(session, make_lead(session, Stage.SQL), at(5))
     row = rows(session, NotificationChannel.TELEGRAM)[0]
     now = at(5)
     waits = []
-    for _ in range(3):
+    for _ in range(14):
         claim_due(session, NotificationChannel.TELEGRAM, now)
         mark_failed(session, row.id, "network", now)
         waits.append((row.next_attempt_at - now).total_seconds())
         now = row.next_attempt_at
-    assert waits == [1.0, 2.0, 4.0]
+    assert waits[:4] == [1.0, 2.0, 4.0, 8.0] and waits[-4:] == [600.0] * 4, "capped at 10 min"
+    assert row.failed_at is None, "an outage of any length is waited out"
+    alerts = [item.reason for item in inbox(session, boss.id)]
+    assert len(alerts) == 1 and "still not delivered" in alerts[0], "the admin is told once"
     claim_due(session, NotificationChannel.TELEGRAM, now)
     mark_failed(session, row.id, "429", now, retry_after=17)
     assert (row.next_attempt_at - now).total_seconds() == 17
     mark_failed(session, row.id, "blocked", now, permanent=True)
     assert row.failed_at == now and row.last_error == "blocked"
     assert claim_due(session, NotificationChannel.TELEGRAM, now + timedelta(days=1)) == []
+    assert "blocked" in inbox(session, boss.id)[0].reason, "a card refused for good is an admin alert"
+
+
+def test_a_card_still_sending_after_its_lease_is_never_sent_again(session: Session) -> None:
+    boss = rep(session, "Boss", admin=True)
+    rep(session, "Ana", chat=501)
+    assign(session, make_lead(session, Stage.SQL), at(5))
+    [card] = claim_due(session, NotificationChannel.TELEGRAM, at(5))
+    assert mark_sending(session, card, at(5))  # ... and the notifier died before recording
+    assert claim_due(session, NotificationChannel.TELEGRAM, at(5) + timedelta(seconds=119)) == []
+    assert claim_due(session, NotificationChannel.TELEGRAM, at(5) + timedelta(hours=1)) == []
+    row = rows(session, NotificationChannel.TELEGRAM)[0]
+    assert row.failed_at is not None and "unknown whether delivered" in (row.last_error or "")
+    assert "unknown whether delivered" in inbox(session, boss.id)[0].reason
+
+
+def test_a_claimed_card_whose_sender_died_before_sending_is_retried(session: Session) -> None:
+    rep(session, "Ana", chat=501)
+    assign(session, make_lead(session, Stage.SQL), at(5))
+    [card] = claim_due(session, NotificationChannel.TELEGRAM, at(5))
+    [again] = claim_due(session, NotificationChannel.TELEGRAM, at(5) + timedelta(seconds=121))
+    assert again.notification_id == card.notification_id
+    assert not mark_sending(session, card), "the first claim ran out: only the new one may send"
+    assert mark_sending(session, again)
+    assert not mark_sending(session, again), "and only once"
+
+
+def test_a_card_with_a_long_need_fits_telegram_with_the_need_cut(session: Session) -> None:
+    rep(session, "Ana", chat=501)
+    lead = make_lead(session, Stage.SQL)
+    lead.need = "🚀 we need a bot " * 400  # ~6,800 characters, emoji counting two
+    assign(session, lead, at(5))
+    [card] = claim_due(session, NotificationChannel.TELEGRAM, at(5))
+    assert telegram_length(card.text) <= TELEGRAM_LIMIT
+    assert f"/console/leads/{lead.id}" in card.text and "…" in card.text
+    assert "Transcript:" in card.text and "Why:" in card.text, "only the need is cut"
+    assert telegram_length(card.short_text) < 1000 and f"#{lead.id}" in card.short_text
 
 
 def test_a_notification_for_a_lead_that_moved_on_is_cancelled_not_sent(session: Session) -> None:
