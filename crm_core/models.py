@@ -19,7 +19,9 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    func,
     inspect,
+    literal_column,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -132,8 +134,24 @@ class Rep(Base):
     leads: Mapped[list["Lead"]] = relationship(back_populates="assigned_rep")
 
 
+def _trigram_index(name: str, column: str, lower: bool = True) -> Index:
+    """A pg_trgm GIN index on ``lower(column)`` (or the column) for ``LIKE '%text%'``: PostgreSQL only
+    (revision 0019); SQLite keeps the plain query."""
+    expression = func.lower(literal_column(column)) if lower else literal_column(column)
+    return Index(
+        name, expression.label(name), postgresql_using="gin", postgresql_ops={name: "gin_trgm_ops"}
+    ).ddl_if(dialect="postgresql")
+
+
 class Contact(Base):
     __tablename__ = "contacts"
+    # lead search reads these columns with LIKE '%text%' (leads._search): trigram indexes serve it
+    __table_args__ = (
+        _trigram_index("ix_contacts_name_trgm", "name"),
+        _trigram_index("ix_contacts_company_trgm", "company"),
+        _trigram_index("ix_contacts_email_trgm", "email"),
+        _trigram_index("ix_contacts_phone_trgm", "phone", lower=False),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200), index=True)  # lead lists sort by it
