@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actions.capture_lead import facts_from_slots, lead_source
 from actions.dialogue import current_language, phone_regions_of, response_text, time_zone
-from crm_core.db import unit_of_work
+from crm_core.db import BOT, unit_of_work
 from crm_core.leads import correct_lead
 from crm_core.models import Authority
 from crm_core.schemas import ConversationRef
@@ -123,7 +123,7 @@ class ActionUpdateLead(Action):  # type: ignore[misc]
         slots = {**tracker.current_slot_values(), **changes}
         channel = tracker.get_latest_input_channel() or "unknown"
         try:
-            with unit_of_work() as session:
+            with unit_of_work(author=BOT) as session:
                 lead = correct_lead(
                     session,
                     facts_from_slots(slots),

@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actions.capture_lead import capture, lead_slots
 from actions.dialogue import SKIPPED, current_language, slot_or_none, time_zone
-from crm_core.db import unit_of_work
+from crm_core.db import BOT, unit_of_work
 from crm_core.live_request import join_now, who_can_join
 from crm_core.models import utcnow
 
@@ -95,7 +95,7 @@ def offer_a_person(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[d
     now, language = utcnow(), current_language(tracker)
     lead, rep_name = None, None
     try:
-        with unit_of_work() as session:
+        with unit_of_work(author=BOT) as session:
             offer = who_can_join(session, tracker.sender_id, language, now)
             if offer.rep_id is not None:
                 lead = capture(session, tracker)

@@ -306,6 +306,7 @@ class StageChange(Base):
     to_stage: Mapped[Stage] = mapped_column(_enum(Stage))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     reason: Mapped[str | None] = mapped_column(Text)
+    made_by: Mapped[str | None] = mapped_column(String(200))  # who moved it (NULL: before revision 0020)
 
 
 class Activity(Base):
@@ -321,6 +322,8 @@ class Activity(Base):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)  # a rep's tasks, soonest first
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # a task (anything with a due time) done
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    made_by: Mapped[str | None] = mapped_column(String(200))  # who logged it (NULL: before revision 0020)
+    done_by: Mapped[str | None] = mapped_column(String(200))  # who marked the task done
 
 
 class Quota(Base):
@@ -357,6 +360,21 @@ class AssignmentEvent(Base):
     rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
     action: Mapped[AssignmentAction] = mapped_column(_enum(AssignmentAction))
     reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    made_by: Mapped[str | None] = mapped_column(String(200))  # who decided (NULL: before revision 0020)
+
+
+class DealEdit(Base):
+    """A change to a deal's title, value, currency or close date, or its deletion: what, by whom, when.
+    Kept after the deal is deleted (``deal_id`` has no foreign key for that reason)."""
+
+    __tablename__ = "deal_edits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    deal_id: Mapped[int]
+    change: Mapped[str] = mapped_column(Text)
+    made_by: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
