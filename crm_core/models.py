@@ -324,6 +324,7 @@ class Activity(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     made_by: Mapped[str | None] = mapped_column(String(200))  # who logged it (NULL: before revision 0020)
     done_by: Mapped[str | None] = mapped_column(String(200))  # who marked the task done
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # its reminder was written (once)
 
 
 class Quota(Base):
@@ -494,9 +495,12 @@ class Notification(OutboxRow, Base):
     reason: Mapped[str] = mapped_column(Text)
     external_id: Mapped[str | None] = mapped_column(String(100))  # e.g. the Telegram message id
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set: a reminder that this task is due (crm_core.task_reminders), not a lead handed to the rep.
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id"))
 
     rep: Mapped[Rep] = relationship()
     lead: Mapped[Lead] = relationship()
+    activity: Mapped["Activity | None"] = relationship()
 
 
 class WebhookDelivery(OutboxRow, Base):
