@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from actions.dialogue import conversation_channel, slot_or_none
-from crm_core.db import unit_of_work
+from crm_core.db import BOT, unit_of_work
 from crm_core.leads import capture_lead
 from crm_core.lifecycle import hand_to_a_person
 from crm_core.models import Authority, Qualification
@@ -119,7 +119,7 @@ def capture(session: Session, tracker: Tracker, slots: dict[str, Any] | None = N
 def save_lead(tracker: Tracker, hand_over: bool) -> LeadOut:
     """Captures (or updates) the conversation's lead from its slots; with ``hand_over``, hands it to a person
     in the same transaction: the lead, its assignment, the notifications. Raises SQLAlchemyError."""
-    with unit_of_work() as session:
+    with unit_of_work(author=BOT) as session:
         lead = capture(session, tracker)
         if hand_over:
             rep = hand_to_a_person(session, lead.id)

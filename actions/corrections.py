@@ -22,7 +22,7 @@ from actions.dialogue import (
     response_text,
     time_zone,
 )
-from crm_core.db import unit_of_work
+from crm_core.db import BOT, unit_of_work
 from crm_core.leads import correct_lead
 from crm_core.models import Authority
 from crm_core.schemas import ConversationRef
@@ -129,7 +129,7 @@ class ActionUpdateLead(Action):  # type: ignore[misc]
         slots = {**tracker.current_slot_values(), **changes}
         channel = conversation_channel(tracker)
         try:
-            with unit_of_work() as session:
+            with unit_of_work(author=BOT) as session:
                 lead = correct_lead(
                     session,
                     facts_from_slots(slots),

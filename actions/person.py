@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from actions.capture_lead import capture, lead_slots
 from actions.dialogue import SKIPPED, current_language, phone_regions_of, slot_or_none, time_zone
 from actions.told_the_rep import told_the_rep, visitor_lines_while_paused
-from crm_core.db import unit_of_work
+from crm_core.db import BOT, unit_of_work
 from crm_core.live_request import join_now, who_can_join
 from crm_core.models import utcnow
 
@@ -97,7 +97,7 @@ def offer_a_person(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[d
     now, language = utcnow(), current_language(tracker)
     lead, rep_name = None, None
     try:
-        with unit_of_work() as session:
+        with unit_of_work(author=BOT) as session:
             offer = who_can_join(session, tracker.sender_id, language, now)
             if offer.rep_id is not None:
                 lead = capture(session, tracker)
@@ -209,7 +209,7 @@ class ActionResumeAfterPerson(Action):  # type: ignore[misc]
     def _update_lead(tracker: Tracker, slots: dict[str, Any]) -> list[EventType]:
         """The lead, with what the visitor told the rep: its class may change now, not at the form's end."""
         try:
-            with unit_of_work() as session:
+            with unit_of_work(author=BOT) as session:
                 lead = capture(session, tracker, slots)
         except SQLAlchemyError:  # the facts stay in the slots; the form's end saves them
             log.exception("could not update the lead of conversation %s after a hand-back", tracker.sender_id)

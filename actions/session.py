@@ -15,7 +15,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from crm_core import ownership
-from crm_core.db import unit_of_work
+from crm_core.db import BOT, unit_of_work
 from crm_core.errors import NotFound
 from crm_core.models import Owner
 
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 def owned_by_a_rep(sender_id: str) -> bool:
     try:
-        with unit_of_work() as session:
+        with unit_of_work(author=BOT) as session:
             return ownership.current(session, sender_id).owner is Owner.REP
     except NotFound:
         return False  # a conversation the CRM has not seen yet belongs to the bot

@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import cli_admin, cli_crm, cli_kpis, cli_users
 from crm_core.config import get_settings
-from crm_core.db import unit_of_work, upgrade_database
+from crm_core.db import set_process_author, unit_of_work, upgrade_database
 from crm_core.errors import CrmError, explain
 from crm_core.leads import LeadQuery, get_lead, list_leads
 from crm_core.reps import add_rep, list_reps, parse_hours
@@ -233,4 +233,5 @@ cli_admin.register(app)
 
 
 def main() -> None:
+    set_process_author("CLI")  # what `embudo` changes is by the CLI in the history
     app()

@@ -137,11 +137,18 @@ def lead_history(lead_id: Annotated[int, typer.Argument()], output: Format = "te
                 "from": c.from_stage.value if c.from_stage else None,
                 "to": c.to_stage.value,
                 "reason": c.reason,
+                "by": c.made_by,
             }
             for c in changes
         ]
         audit: list[dict[str, Any]] = [
-            {"at": e.at.isoformat(), "action": e.action.value, "rep": e.rep_id, "reason": e.reason}
+            {
+                "at": e.at.isoformat(),
+                "action": e.action.value,
+                "rep": e.rep_id,
+                "reason": e.reason,
+                "by": e.made_by,
+            }
             for e in events
         ]
     if output == "json":
@@ -151,9 +158,10 @@ def lead_history(lead_id: Annotated[int, typer.Argument()], output: Format = "te
         what = f"deal {r['deal']}" if r["deal"] else "lead"
         typer.echo(
             f"{r['at'][:16]}  {what:<8} {r['from'] or '(new)':>12} → {r['to']:<12} {r['reason'] or ''}"
+            f"  · by {r['by'] or 'unknown'}"
         )
     for a in audit:
-        typer.echo(f"{a['at'][:16]}  routing  {a['action']:<10} {a['reason']}")
+        typer.echo(f"{a['at'][:16]}  routing  {a['action']:<10} {a['reason']}  · by {a['by'] or 'unknown'}")
 
 
 def lead_note(
@@ -176,7 +184,9 @@ def lead_activities(lead_id: Annotated[int, typer.Argument()], output: Format = 
         typer.echo(_dump(items))
         return
     for a in items:
-        typer.echo(f"{a.created_at:%Y-%m-%d %H:%M}  {a.kind.value:<8} {a.body}")
+        typer.echo(
+            f"{a.created_at:%Y-%m-%d %H:%M}  {a.kind.value:<8} {a.body}  · by {a.made_by or 'unknown'}"
+        )
 
 
 def lead_accept(

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm_core.db import author_of
 from crm_core.errors import InvalidInput, InvalidTransition, NotFound
 from crm_core.models import Activity, ActivityKind, Lead, Rep, utcnow
 from crm_core.pipeline import note_first_contact
@@ -44,7 +45,13 @@ def add_activity(
         raise InvalidInput("Times must carry a time zone (UTC).")
     done_at = at or utcnow()
     activity = Activity(
-        lead_id=lead_id, kind=kind, body=body.strip(), rep_id=rep_id, due_at=due_at, created_at=done_at
+        lead_id=lead_id,
+        kind=kind,
+        body=body.strip(),
+        rep_id=rep_id,
+        due_at=due_at,
+        created_at=done_at,
+        made_by=author_of(session),
     )
     if kind in CONTACT_KINDS:
         note_first_contact(lead, done_at)
@@ -78,6 +85,7 @@ def complete(session: Session, activity_id: int, now: datetime | None = None) ->
     if activity.done_at is not None:
         raise InvalidTransition(f"Task {activity_id} is already done.")
     activity.done_at = now or utcnow()
+    activity.done_by = author_of(session)
     session.flush()
     return ActivityOut.model_validate(activity)
 

@@ -41,10 +41,30 @@ def get_engine(url: str | None = None) -> Engine:
     return engine
 
 
+BOT = "the bot"  # the author of what a chat does (actions: capture, corrections, hand-off)
+SYSTEM = "system"  # the author of a change no person or channel made (the notifier's chores, migrations)
+_process_author = SYSTEM
+
+
+def set_process_author(author: str) -> None:
+    """Who this process's changes are by unless its unit of work names someone ("CLI", "the bot")."""
+    global _process_author
+    _process_author = author.strip() or SYSTEM
+
+
+def author_of(session: Session) -> str:
+    """Who the session's changes are by: history, activities and the routing log record it."""
+    author = session.info.get("author")
+    return author if isinstance(author, str) and author else _process_author
+
+
 @contextmanager
-def unit_of_work(url: str | None = None) -> Iterator[Session]:
-    """A session whose work is committed together, or rolled back together on any error."""
+def unit_of_work(url: str | None = None, author: str | None = None) -> Iterator[Session]:
+    """A session whose work is committed together, or rolled back together on any error. ``author``
+    (e.g. "rep Ana <ana@example.com>", "API") is who makes its changes (else the process's author)."""
     session = sessionmaker(get_engine(url), expire_on_commit=False)()
+    if author:
+        session.info["author"] = author
     try:
         yield session
         session.commit()

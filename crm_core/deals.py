@@ -10,8 +10,9 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from crm_core.db import author_of
 from crm_core.errors import InvalidInput, InvalidTransition, NotFound
-from crm_core.models import Deal, Lead, Stage, StageChange
+from crm_core.models import Deal, DealEdit, Lead, Stage, StageChange
 from crm_core.pipeline import PipelineConfig, current_pipeline, record_stage
 from crm_core.schemas import DealOut, DealUpdate, NewDeal
 
@@ -82,10 +83,18 @@ def _changeable(session: Session, deal_id: int, doing: str) -> Deal:
     return deal
 
 
+def _record_edit(session: Session, deal: Deal, change: str) -> None:
+    if deal.lead_id is not None:
+        edit = DealEdit(lead_id=deal.lead_id, deal_id=deal.id, change=change, made_by=author_of(session))
+        session.add(edit)
+
+
 def update_deal(session: Session, deal_id: int, changes: DealUpdate) -> DealOut:
-    """Change an open deal's title, value, currency or expected close date (only the fields given)."""
+    """Change an open deal's title, value, currency or expected close date (only the fields given); the
+    change is kept in ``deal_edits`` with who made it."""
     deal = _changeable(session, deal_id, "edit")
     given = changes.model_fields_set
+    before = DealOut.model_validate(deal)
     for name in ("title", "value", "currency"):
         if name in given:
             if getattr(changes, name) is None:
@@ -95,13 +104,23 @@ def update_deal(session: Session, deal_id: int, changes: DealUpdate) -> DealOut:
         deal.expected_close_date = changes.expected_close_date
     session.flush()
     session.refresh(deal)  # the value as stored (two decimals)
-    return DealOut.model_validate(deal)
+    after = DealOut.model_validate(deal)
+    changed = [
+        f"{name.replace('_', ' ')} {getattr(before, name) or '–'} → {getattr(after, name) or '–'}"
+        for name in ("title", "value", "currency", "expected_close_date")
+        if getattr(before, name) != getattr(after, name)
+    ]
+    if changed:
+        _record_edit(session, deal, f"deal #{deal.id} edited: " + "; ".join(changed))
+        session.flush()
+    return after
 
 
 def delete_deal(session: Session, deal_id: int) -> DealOut:
     """Delete an open deal (e.g. one opened by mistake) with its stage history; returns what it was."""
     deal = _changeable(session, deal_id, "delete")
     gone = DealOut.model_validate(deal)
+    _record_edit(session, deal, f"deal #{deal.id} '{deal.title}' ({deal.value} {deal.currency}) deleted")
     session.execute(delete(StageChange).where(StageChange.deal_id == deal.id))
     session.delete(deal)
     session.flush()

@@ -19,7 +19,9 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    func,
     inspect,
+    literal_column,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -132,8 +134,24 @@ class Rep(Base):
     leads: Mapped[list["Lead"]] = relationship(back_populates="assigned_rep")
 
 
+def _trigram_index(name: str, column: str, lower: bool = True) -> Index:
+    """A pg_trgm GIN index on ``lower(column)`` (or the column) for ``LIKE '%text%'``: PostgreSQL only
+    (revision 0021); SQLite keeps the plain query."""
+    expression = func.lower(literal_column(column)) if lower else literal_column(column)
+    return Index(
+        name, expression.label(name), postgresql_using="gin", postgresql_ops={name: "gin_trgm_ops"}
+    ).ddl_if(dialect="postgresql")
+
+
 class Contact(Base):
     __tablename__ = "contacts"
+    # lead search reads these columns with LIKE '%text%' (leads._search): trigram indexes serve it
+    __table_args__ = (
+        _trigram_index("ix_contacts_name_trgm", "name"),
+        _trigram_index("ix_contacts_company_trgm", "company"),
+        _trigram_index("ix_contacts_email_trgm", "email"),
+        _trigram_index("ix_contacts_phone_trgm", "phone", lower=False),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200), index=True)  # lead lists sort by it
@@ -288,6 +306,7 @@ class StageChange(Base):
     to_stage: Mapped[Stage] = mapped_column(_enum(Stage))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     reason: Mapped[str | None] = mapped_column(Text)
+    made_by: Mapped[str | None] = mapped_column(String(200))  # who moved it (NULL: before revision 0020)
 
 
 class Activity(Base):
@@ -303,6 +322,9 @@ class Activity(Base):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)  # a rep's tasks, soonest first
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # a task (anything with a due time) done
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    made_by: Mapped[str | None] = mapped_column(String(200))  # who logged it (NULL: before revision 0020)
+    done_by: Mapped[str | None] = mapped_column(String(200))  # who marked the task done
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # its reminder was written (once)
 
 
 class Quota(Base):
@@ -339,6 +361,21 @@ class AssignmentEvent(Base):
     rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
     action: Mapped[AssignmentAction] = mapped_column(_enum(AssignmentAction))
     reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    made_by: Mapped[str | None] = mapped_column(String(200))  # who decided (NULL: before revision 0020)
+
+
+class DealEdit(Base):
+    """A change to a deal's title, value, currency or close date, or its deletion: what, by whom, when.
+    Kept after the deal is deleted (``deal_id`` has no foreign key for that reason)."""
+
+    __tablename__ = "deal_edits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    deal_id: Mapped[int]
+    change: Mapped[str] = mapped_column(Text)
+    made_by: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -462,9 +499,12 @@ class Notification(OutboxRow, Base):
     # means the sender stopped mid-send, and the row is never sent again (it may have arrived).
     sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # an admin was told it is stuck
+    # Set: a reminder that this task is due (crm_core.task_reminders), not a lead handed to the rep.
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id"))
 
     rep: Mapped[Rep] = relationship()
     lead: Mapped[Lead] = relationship()
+    activity: Mapped["Activity | None"] = relationship()
 
 
 class WebhookDelivery(OutboxRow, Base):

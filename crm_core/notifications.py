@@ -73,6 +73,7 @@ class LeadCard:
     text: str
     short_text: str  # the card without need and reasons, should a channel refuse ``text`` as too long
     attempt: int = 0  # which claim of the row this is: only that claim may send it (``mark_sending``)
+    buttons: bool = True  # Accept / Pass: a hand-off has them, a task reminder not
 
 
 def telegram_length(text: str) -> int:
@@ -93,7 +94,26 @@ def fit_need(lines_before: list[str], need: str, lines_after: list[str], full_at
     return "\n".join([*lines_before, f"Need: {cut.rstrip()}{note}", *lines_after])
 
 
+def _reminder_card(notification: Notification) -> LeadCard:
+    rep, base = notification.rep, get_settings().public_web_url.rstrip("/")
+    text = f"{notification.reason}\nLead: {base}/console/leads/{notification.lead_id}"
+    subject = f"Task due on lead #{notification.lead_id}"
+    return LeadCard(
+        notification.id,
+        notification.lead_id,
+        rep.telegram_chat_id,
+        rep.email,
+        subject,
+        text,
+        text,  # short already: a reminder has no need to cut
+        notification.attempts,
+        buttons=False,
+    )
+
+
 def _card(notification: Notification) -> LeadCard:
+    if notification.activity_id is not None:
+        return _reminder_card(notification)
     lead, rep = notification.lead, notification.rep
     contact = lead.contact
     conversation = lead.conversations[0] if lead.conversations else None
@@ -158,9 +178,17 @@ def claim_due(
         # Accepted since it was written: the rep knows. Written after (the visitor asked for a person on
         # a lead the rep already works): still news.
         accepted = row.lead.accepted_at is not None and row.lead.accepted_at >= row.created_at
-        if row.lead.assigned_rep_id != row.rep_id or accepted:
+        if row.activity is not None:  # a task reminder: news until the task is done or the lead moves on
+            stale = row.activity.done_at is not None or row.lead.assigned_rep_id not in (None, row.rep_id)
+            why = "the task is done or the lead is someone else's"
+        else:
+            stale, why = (
+                row.lead.assigned_rep_id != row.rep_id or accepted,
+                "the lead no longer waits for this rep",
+            )
+        if stale:
             row.failed_at = now
-            row.last_error = "cancelled: the lead no longer waits for this rep"
+            row.last_error = f"cancelled: {why}"
             continue
         row.attempts += 1
         row.next_attempt_at = now + lease

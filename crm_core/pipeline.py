@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from crm_core.config import get_settings
+from crm_core.db import author_of
 from crm_core.errors import InvalidInput, InvalidTransition, NotFound
 from crm_core.models import Deal, Lead, Stage, StageChange, StageTimeTally, stage_bit, utcnow
 
@@ -177,6 +178,7 @@ def record_stage(
         to_stage=item.stage,
         changed_at=when,
         reason=reason,
+        made_by=author_of(session),
     )
     if isinstance(item, Deal):
         when = change.changed_at

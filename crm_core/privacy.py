@@ -29,6 +29,7 @@ from crm_core.models import (
     ContactMerge,
     Conversation,
     Deal,
+    DealEdit,
     Erasure,
     Lead,
     Message,
@@ -164,12 +165,13 @@ def erase_contact(
     counts["deals_anonymised"] = _deleted(
         session, update(Deal).where(Deal.id.in_(deal_ids)).values(lead_id=None, title=ERASED_TITLE)
     )
+    counts["deal_edits"] = _deleted(session, delete(DealEdit).where(DealEdit.lead_id.in_(lead_ids)))
+    counts["notifications"] = _deleted(  # before activities: a task's reminder names its task
+        session, delete(Notification).where(Notification.lead_id.in_(lead_ids))
+    )
     counts["activities"] = _deleted(session, delete(Activity).where(Activity.lead_id.in_(lead_ids)))
     counts["assignment_events"] = _deleted(
         session, delete(AssignmentEvent).where(AssignmentEvent.lead_id.in_(lead_ids))
-    )
-    counts["notifications"] = _deleted(
-        session, delete(Notification).where(Notification.lead_id.in_(lead_ids))
     )
     # through the ORM, not a bulk DELETE: the flush's listener takes them off reps' loads and the tallies
     erased_leads = list(session.scalars(select(Lead).where(Lead.id.in_(lead_ids))))

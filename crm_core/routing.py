@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm_core.db import author_of
 from crm_core.models import AssignmentAction, AssignmentEvent, Lead, Rep, utcnow
 from crm_core.schemas import WEEKDAYS
 
@@ -105,7 +106,12 @@ def log_event(
     session: Session, lead: Lead, action: AssignmentAction, rep: Rep | None, reason: str, now: datetime
 ) -> AssignmentEvent:
     event = AssignmentEvent(
-        lead_id=lead.id, rep_id=rep.id if rep else None, action=action, reason=reason, at=now
+        lead_id=lead.id,
+        rep_id=rep.id if rep else None,
+        action=action,
+        reason=reason,
+        at=now,
+        made_by=author_of(session),
     )
     session.add(event)
     return event

@@ -255,3 +255,5 @@ class ActivityOut(BaseModel):
     due_at: datetime | None
     done_at: datetime | None = None
     created_at: datetime
+    made_by: str | None = None  # who logged it; None before authors were recorded
+    done_by: str | None = None

@@ -65,6 +65,11 @@ class UserOut(BaseModel):
     def is_admin(self) -> bool:
         return self.role is UserRole.ADMIN
 
+    @property
+    def as_author(self) -> str:
+        """How the history names this user's changes: "rep ana@example.com", "admin eva@example.com"."""
+        return f"{self.role.value} {self.email}"
+
 
 class TooManyAttempts(CrmError):
     """Logins are refused for a while after too many failures; nothing was checked or recorded."""

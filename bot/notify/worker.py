@@ -19,6 +19,7 @@ from telegram.request import HTTPXRequest
 
 from bot import live_chat
 from bot.notify.lead_buttons import lead_buttons
+from bot.notify.reminders import REMIND_EVERY, send_task_reminders
 from bot.telegram.delivery import maybe_delivered, retry_after_seconds
 from bot.telegram.settings import TelegramSettings
 from crm_core import live_request
@@ -66,7 +67,7 @@ class Notifier:
         while True:
             try:
                 message = await self.bot.send_message(
-                    card.chat_id, text, reply_markup=lead_buttons(card.lead_id)
+                    card.chat_id, text, reply_markup=lead_buttons(card.lead_id) if card.buttons else None
                 )
             except RetryAfter as error:
                 self._failed(card, f"flood control: {error}", retry_after=retry_after_seconds(error))
@@ -179,6 +180,7 @@ class Notifier:
             (queue_every, self.pick_up_queue),
             (waits_every, self.end_overdue_waits),
             (purge_every, self.purge_old_conversations),
+            (REMIND_EVERY, send_task_reminders),
         ]
         last_run = [float("-inf")] * len(chores)
         while True:

@@ -444,6 +444,7 @@ def act_on_lead(chat_id: int, action: str, lead_id: int) -> str:
         rep = rep_for_telegram_chat(session, chat_id)
         if rep is None:
             return "This chat is not linked to an active rep: nothing changed."
+        session.info["author"] = f"rep {rep.name} (Telegram)"  # the history's author of what follows
         try:
             if action == "accept":
                 accept(session, lead_id, rep.id)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from bot import live_chat
 from bot.live_chat import RasaApi, RasaUnavailable
-from crm_core import activities, deals, kpis, lifecycle, login_brake, ownership, pipeline, reps
+from crm_core import activities, deals, kpis, lifecycle, login_brake, ownership, pipeline, reps, timeline
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidTransition, NotFound
 from crm_core.leads import LeadQuery, LeadSort, get_lead, list_leads
@@ -55,6 +55,8 @@ class MoveOut(BaseModel):
     from_stage: Stage | None
     to_stage: Stage
     changed_at: datetime
+    reason: str | None = None
+    made_by: str | None = None  # who moved it (None: recorded before authors were)
 
 
 class NewActivity(BaseModel):
@@ -118,7 +120,7 @@ def _ownership_out(state: ownership.Ownership) -> OwnershipOut:
 
 @contextmanager
 def _work() -> Iterator[Session]:
-    with unit_of_work() as session:
+    with unit_of_work(author="API") as session:
         yield session
 
 
@@ -133,7 +135,13 @@ def _status(error: CrmError) -> int:
 
 
 def _move_out(change: StageChange) -> MoveOut:
-    return MoveOut(from_stage=change.from_stage, to_stage=change.to_stage, changed_at=change.changed_at)
+    return MoveOut(
+        from_stage=change.from_stage,
+        to_stage=change.to_stage,
+        changed_at=change.changed_at,
+        reason=change.reason,
+        made_by=change.made_by,
+    )
 
 
 def _start(day: date | None) -> datetime | None:
@@ -212,18 +220,19 @@ def create_router(token: str, rasa: RasaApi, token_misses: BrakeRule = DEFAULT_T
                 reason=move.reason,
                 lost_reason=move.lost_reason,
             )
-            return MoveOut(
-                from_stage=change.from_stage, to_stage=change.to_stage, changed_at=change.changed_at
-            )
+            return _move_out(change)
 
     @router.get("/leads/{lead_id}/history")
     def lead_history(lead_id: int) -> list[MoveOut]:
         with _work() as session:
-            return [
-                MoveOut(from_stage=c.from_stage, to_stage=c.to_stage, changed_at=c.changed_at)
-                for c in pipeline.history(session, lead_id)
-                if c.deal_id is None
-            ]
+            return [_move_out(c) for c in pipeline.history(session, lead_id) if c.deal_id is None]
+
+    @router.get("/leads/{lead_id}/timeline")
+    def lead_timeline(lead_id: int) -> list[timeline.Entry]:
+        """Every change to the lead and its deals (stage moves, routing, activities, tasks done, deal
+        edits and deletions), oldest first, each with who made it and when."""
+        with _work() as session:
+            return timeline.lead_timeline(session, lead_id)
 
     @router.post("/leads/{lead_id}/activities", status_code=201)
     def add_activity(lead_id: int, new: NewActivity) -> ActivityOut:
@@ -308,9 +317,7 @@ def create_router(token: str, rasa: RasaApi, token_misses: BrakeRule = DEFAULT_T
                 reason=move.reason,
                 lost_reason=move.lost_reason,
             )
-            return MoveOut(
-                from_stage=change.from_stage, to_stage=change.to_stage, changed_at=change.changed_at
-            )
+            return _move_out(change)
 
     @router.get("/kpis")
     def dashboard(

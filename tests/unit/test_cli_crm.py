@@ -39,14 +39,17 @@ def test_pipeline_move_history_and_refusals(db_url: str) -> None:
     unknown = embudo(db_url, "leads", "move", str(lead_id), "closing")
     assert unknown.returncode == 1 and "Unknown stage 'closing'" in unknown.stderr
     history = json.loads(embudo(db_url, "leads", "history", str(lead_id), "--format", "json").stdout)
-    assert [(r["from"], r["to"], r["reason"]) for r in history["stages"]] == [
-        (None, "sql", None),
-        ("sql", "contacted", "called her"),
+    assert [(r["from"], r["to"], r["reason"], r["by"]) for r in history["stages"]] == [
+        (None, "sql", None, "system"),  # made by this test, outside any adapter
+        ("sql", "contacted", "called her", "CLI"),
     ]
+    as_text = embudo(db_url, "leads", "history", str(lead_id)).stdout
+    assert "sql → contacted    called her  · by CLI" in as_text
     board = json.loads(embudo(db_url, "pipeline", "--format", "json").stdout)
     assert {row["stage"]: row["leads"] for row in board}["contacted"] == 1
     note = embudo(db_url, "leads", "note", str(lead_id), "Wants a demo")
     assert note.returncode == 0 and "added note" in note.stdout
+    assert "Wants a demo  · by CLI" in embudo(db_url, "leads", "activities", str(lead_id)).stdout
 
 
 def test_deals_kpis_and_forecast(db_url: str) -> None:

@@ -246,6 +246,12 @@ def test_a_rep_works_a_lead_from_the_inbox(web: str, seeded: Seeded, db_url: str
     call = {"csrf_token": token, "kind": "call", "body": "Call Marta", "due": "2026-12-01T10:00"}
     assert rosa.post(lead + "/activities", data=call).status_code == 303
     assert "Call Marta" in rosa.get(lead).text and "due 2026-12-01 10:00 CET" in rosa.get(lead).text
+    page = rosa.get(lead).text  # who did each thing: the history, the activity and the lead's record
+    assert f'<strong>proposal</strong> <span class="meta">by rep {ROSA}</span>' in page
+    assert f"by rep {ROSA} · due 2026-12-01 10:00 CET" in page
+    record = page.split('id="record-title"')[1]
+    assert f'task: Call Marta <span class="meta">by rep {ROSA}</span>' in record
+    assert f'accepted: accepted by the rep <span class="meta">by rep {ROSA}</span>' in record
     with unit_of_work(db_url) as session:
         [due_at] = session.scalars(select(Activity.due_at)).all()
         assert due_at == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # typed in Rosa's zone (Europe/Madrid)

@@ -12,11 +12,12 @@ built by hand so that each expected list can be read off the table below.
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from crm_core import users
 from crm_core.board import board
-from crm_core.leads import LeadQuery, LeadSort, list_leads
+from crm_core.leads import LeadQuery, LeadSort, lead_page_ids, list_leads
 from crm_core.models import Contact, Lead, Qualification, Stage, Temperature
 from crm_core.reps import add_rep
 from crm_core.schemas import NewRep
@@ -161,3 +162,23 @@ def test_the_board_has_a_column_per_stage_with_the_querys_leads(
         c.stage.value: [lead.id for lead in c.leads] for c in board(session, LeadQuery(overdue=True), now=NOW)
     }
     assert overdue["sql"] == [5, 1] and overdue["proposal"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "index"),
+    [("fjord.example", "ix_contacts_email_trgm"), ("carla", "ix_contacts_name_trgm"),
+     ("600 111", "ix_contacts_phone_trgm")],
+)  # fmt: skip
+def test_on_postgresql_a_search_can_read_the_trigram_indexes(
+    session: Session, leads: dict[str, int], text: str, index: str
+) -> None:
+    """The search's expressions are the ones revision 0021 indexed (else every contact is read at scale)."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite keeps the plain query: no trigram index there")
+    # five rows: reading them all is cheapest, so take that away to see whether the indexes fit the query
+    session.execute(sql_text("SET LOCAL enable_seqscan = off"))
+    session.execute(sql_text("SET LOCAL enable_indexscan = off"))
+    page = lead_page_ids(LeadQuery(text=text), 50, 0, NOW).compile(session.get_bind())
+    plan = "\n".join(session.connection().exec_driver_sql("EXPLAIN " + str(page), page.params).scalars())
+    assert index in plan, plan
+    assert ids(session, LeadQuery(text=text)) != []

@@ -264,6 +264,31 @@ def test_the_browser_time_zone_gives_a_territory_when_phone_and_locale_do_not(se
     )
 
 
+def test_a_city_the_visitor_names_gives_a_territory_before_their_locale(session: Session) -> None:
+    from crm_core.conversations import conversation_for
+    from crm_core.models import Message, MessageRole
+
+    conversation = conversation_for(session, CHAT.channel, CHAT.sender_id)
+    session.flush()
+    said = [("hola, somos de Monterrey", "es-ES"), ("necesitamos un CRM", "es-ES")]  # locale says Spain
+    for n, (text, locale) in enumerate(said):
+        session.add(
+            Message(
+                conversation_id=conversation.id,
+                role=MessageRole.VISITOR,
+                text=text,
+                extra={"metadata": {"locale": locale}},
+                sent_at=MONDAY_10_UTC,
+                rasa_event_id=n + 1,
+            )
+        )
+    rep(session, "Spain", territories=["ES"])
+    mexico = rep(session, "Mexico", territories=["MX"])
+    lead = capture(session, HOT)
+    assert (lead.territory, lead.assigned_rep_id) == ("MX", mexico.id)
+    assert "territory MX from the city the visitor named (Monterrey)" in audit_log(session, lead.id)[0].reason
+
+
 def test_a_time_zone_that_names_no_country_gives_no_territory() -> None:
     from crm_core.territories import from_timezone
 

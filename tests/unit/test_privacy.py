@@ -18,16 +18,19 @@ from crm_core.models import (
     Contact,
     Conversation,
     Deal,
+    DealEdit,
     Erasure,
     Lead,
     Message,
     Notification,
     StageChange,
+    utcnow,
 )
 from crm_core.policy import LeadFacts
 from crm_core.privacy import erase_contact, erasures, purge_never_qualified
 from crm_core.reps import add_rep
-from crm_core.schemas import ConversationRef, NewDeal, NewRep
+from crm_core.schemas import ConversationRef, DealUpdate, NewDeal, NewRep
+from crm_core.task_reminders import remind_due_tasks
 from crm_core.transcripts import RASA_EVENTS, sync_transcripts
 from tests.unit.test_kept_counters import assert_kept_figures_equal_a_recount
 from tests.unit.test_transcript_search import SQL_FACTS
@@ -75,8 +78,12 @@ def test_erasing_a_contact_removes_every_trace_and_keeps_an_audit(
         LeadFacts(need="x", email="bob@example.com", consent=True),
         ConversationRef(channel="rest", sender_id="bob"),
     )
-    deals.open_deal(session, lead.id, NewDeal(title="CRM", value=Decimal(100), currency="EUR"))
+    deal = deals.open_deal(session, lead.id, NewDeal(title="CRM", value=Decimal(100), currency="EUR"))
+    deals.update_deal(session, deal.id, DealUpdate(title="CRM for Ana"))  # a deal edit names her
     activities.add_note(session, lead.id, "called Ana")
+    due = utcnow()
+    activities.add_activity(session, lead.id, "task", "call Ana back", due_at=due)
+    remind_due_tasks(session, due)  # a reminder names its task
     move_lead(session, lead.id, "contacted")
     contact_id = contact_of(session, lead.id)
     messages_before = rows(session, Message)
@@ -84,7 +91,7 @@ def test_erasing_a_contact_removes_every_trace_and_keeps_an_audit(
     audit = erase_contact(session, contact_id, erased_by="admin@example.com", events_url=rasa_events.url)
 
     assert session.get(Contact, contact_id) is None
-    for model in (Lead, Activity, StageChange, AssignmentEvent, Notification):
+    for model in (Lead, Activity, StageChange, AssignmentEvent, Notification, DealEdit):
         remaining = session.scalars(select(model)).all()
         assert all(getattr(row, "lead_id", bob.id) == bob.id for row in remaining), model
     [kept] = session.scalars(select(Deal)).all()  # the deal stays for the KPIs, anonymised

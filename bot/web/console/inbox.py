@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from bot.web.console.auth import AdminUser, RepOrAdmin
 from bot.web.console.numbers import format_amount, parse_amount, viewer_locale
 from bot.web.console.rendering import redirect, render
-from crm_core import activities, deals, lifecycle, notifications, ownership, pipeline, sla, users
+from crm_core import activities, deals, lifecycle, notifications, ownership, pipeline, sla, timeline, users
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidInput, InvalidTransition, NotFound, explain
 from crm_core.leads import LeadQuery, lead_out
@@ -171,6 +171,7 @@ def _lead_page(
             "activities": activities.list_activities(session, lead_id),
             "now": utcnow(),
             "history": [c for c in pipeline.history(session, lead_id) if c.deal_id is None],
+            "record": timeline.lead_timeline(session, lead_id),
             "transcript": conversation,
             "kinds": [kind.value for kind in ActivityKind],
             "currency": config.default_currency,
@@ -227,7 +228,7 @@ def _change(
     """Run one change on a lead the user may see, all or nothing; show crm_core's refusal on the page,
     in ``form`` beside the field at fault (``typed`` holds the form's fields as typed)."""
     try:
-        with unit_of_work() as session:
+        with unit_of_work(author=user.as_author) as session:
             try:
                 lead = users.visible_lead_row(session, user, lead_id)
             except NotFound as error:

@@ -198,7 +198,7 @@ def board_move(
     if not lead_id.isdigit():
         raise HTTPException(422, "Which lead? The form lost its lead id.")
     try:
-        with unit_of_work() as session:
+        with unit_of_work(author=user.as_author) as session:
             try:
                 lead = users.visible_lead_row(session, user, int(lead_id))
             except NotFound as error:
