@@ -29,7 +29,9 @@ from crm_core.dedup import normalize_email, normalize_phone, resolve_contact
 from crm_core.errors import InvalidInput
 from crm_core.leads import apply_facts, capture_lead
 from crm_core.lifecycle import restore
+from crm_core.limits import CODE_LENGTH, NAME_LENGTH, TEXT_LENGTH, text_problem
 from crm_core.models import Authority, Deal, Lead, Rep, Stage, StageChange
+from crm_core.money import ISO_4217
 from crm_core.pipeline import LOST_WITH_LEAD, current_pipeline
 from crm_core.policy import LeadFacts
 from crm_core.policy import qualify as verdict_on
@@ -40,6 +42,11 @@ IMPORT_COLUMNS = (
     "name", "email", "phone", "company", "need", "budget_amount", "budget_currency", "authority",
     "timeline_days", "company_size", "consent", "language", "source", "territory",
 )  # fmt: skip
+# The longest text each imported cell may hold (the columns' sizes; crm_core.limits)
+CELL_LENGTHS = {
+    "name": NAME_LENGTH, "email": 320, "phone": 40, "company": NAME_LENGTH, "need": TEXT_LENGTH,
+    "language": 8, "source": NAME_LENGTH, "territory": CODE_LENGTH,
+}  # fmt: skip
 # What an export adds: the lead's record. A row with ``created_at`` is restored as it was (see the module).
 RECORD_COLUMNS = (
     "stage",
@@ -218,6 +225,12 @@ def _parse_row(raw: dict[str, str | None], reps: _Reps) -> _Row:
     """One CSV row → lead facts (and its record, if exported), or InvalidInput listing every problem."""
     value = {key: (raw.get(key) or "").strip() for key in (*IMPORT_COLUMNS, *RECORD_COLUMNS, "assigned_rep")}
     problems: list[str] = []
+    for key, longest in CELL_LENGTHS.items():
+        problem = text_problem(value[key], longest, multiline=key == "need")
+        if problem:
+            problems.append(f"{key} {problem}")
+    if value["budget_currency"] and value["budget_currency"].upper() not in ISO_4217:
+        problems.append(f"budget_currency '{value['budget_currency'][:10]}' is not an ISO 4217 code")
     email = phone = None
     if value["email"]:
         try:
@@ -237,12 +250,17 @@ def _parse_row(raw: dict[str, str | None], reps: _Reps) -> _Row:
             amount = Decimal(value["budget_amount"].replace(",", ""))
         except InvalidOperation:
             problems.append(f"budget_amount '{value['budget_amount']}' is not a number")
+        if amount is not None and not (amount.is_finite() and 0 <= amount < 10**12):
+            problems.append(f"budget_amount '{value['budget_amount']}' is not an amount from 0 to 10^12")
+            amount = None
     numbers: dict[str, int | None] = {}
     for key in ("timeline_days", "company_size"):
         try:
             numbers[key] = int(value[key]) if value[key] else None
         except ValueError:
             problems.append(f"{key} '{value[key]}' is not a whole number")
+        if not 0 <= (numbers.get(key) or 0) <= 100_000_000:
+            problems.append(f"{key} '{value[key]}' is not a whole number from 0 to 100,000,000")
     try:
         authority = Authority(value["authority"].lower() or Authority.UNKNOWN)
     except ValueError:

@@ -7,6 +7,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from crm_core.limits import (
+    CODE_LENGTH,
+    LANGUAGES_LENGTH,
+    LIST_LENGTH,
+    ChatId,
+    Count,
+    Day,
+    Moment,
+    Name,
+)
 from crm_core.models import ActivityKind, Authority, Qualification, Stage, Temperature
 from crm_core.money import ISO_4217
 from crm_core.policy import Reason
@@ -15,6 +25,8 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _check_languages(value: list[str]) -> list[str]:
+    if len(value) > LANGUAGES_LENGTH:
+        raise ValueError(f"at most {LANGUAGES_LENGTH} languages")
     codes = [code.strip().lower() for code in value if code.strip()]
     for code in codes:
         if not (2 <= len(code) <= 8 and code.replace("-", "").isalpha()):
@@ -25,10 +37,14 @@ def _check_languages(value: list[str]) -> list[str]:
 
 
 def _check_territories(value: list[str]) -> list[str]:
+    if len(value) > LIST_LENGTH:
+        raise ValueError(f"at most {LIST_LENGTH} territories")
     codes = [code.strip().upper() for code in value if code.strip()]
     for code in codes:
-        if len(code) > 40:
-            raise ValueError(f"territory '{code}' is longer than 40 characters")
+        if len(code) > CODE_LENGTH:
+            raise ValueError(f"territory '{code[:CODE_LENGTH]}…' is longer than {CODE_LENGTH} characters")
+        if not code.isprintable():
+            raise ValueError("a territory contains a control character")
     return list(dict.fromkeys(codes))
 
 
@@ -42,6 +58,8 @@ def _check_timezone(value: str) -> str:
 
 def _check_hours(value: dict[str, list[str]]) -> dict[str, list[str]]:
     """Weekday → [start, end] as HH:MM, start before end; days not listed are days off."""
+    if len(value) > len(WEEKDAYS):
+        raise ValueError(f"at most {len(WEEKDAYS)} days of hours")
     checked: dict[str, list[str]] = {}
     for day, span in value.items():
         key = day.strip().lower()[:3]
@@ -60,13 +78,13 @@ def _check_hours(value: dict[str, list[str]]) -> dict[str, list[str]]:
 
 
 class NewRep(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1)
     languages: list[str] = Field(min_length=1)
-    telegram_chat_id: int | None = None
+    telegram_chat_id: ChatId | None = None
     email: str | None = Field(default=None, max_length=320)
-    capacity: int = Field(default=20, ge=0)
+    capacity: Count = 20
     territories: list[str] = Field(default_factory=list)
-    timezone: str = "UTC"
+    timezone: str = Field(default="UTC", max_length=64)
     working_hours: dict[str, list[str]] = Field(default_factory=dict)
     is_admin: bool = False
 
@@ -99,12 +117,12 @@ class RepUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     languages: list[str] | None = None
-    capacity: int | None = Field(default=None, ge=0)
+    capacity: Count | None = None
     active: bool | None = None
     territories: list[str] | None = None
-    timezone: str | None = None
+    timezone: str | None = Field(default=None, max_length=64)
     working_hours: dict[str, list[str]] | None = None
-    away_until: datetime | None = None
+    away_until: Moment | None = None
     clear_away: bool = False
     is_admin: bool | None = None
 
@@ -202,10 +220,10 @@ def currency_code(value: str) -> str:
 
 
 class NewDeal(BaseModel):
-    title: str = Field(min_length=1, max_length=200)
+    title: Name = Field(min_length=1)
     value: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
-    currency: str
-    expected_close_date: date | None = None
+    currency: str = Field(max_length=CODE_LENGTH)
+    expected_close_date: Day | None = None
     stage: Stage | None = None
 
     @field_validator("currency")
@@ -218,10 +236,10 @@ class DealUpdate(BaseModel):
     """What changes on a deal: only the fields given (``expected_close_date: null`` clears the date).
     Its stage moves through ``pipeline.move_deal``."""
 
-    title: str | None = Field(default=None, min_length=1, max_length=200)
+    title: Name | None = Field(default=None, min_length=1)
     value: Decimal | None = Field(default=None, gt=0, max_digits=14, decimal_places=2)
-    currency: str | None = None
-    expected_close_date: date | None = None
+    currency: str | None = Field(default=None, max_length=CODE_LENGTH)
+    expected_close_date: Day | None = None
 
     @field_validator("currency")
     @classmethod

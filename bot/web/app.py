@@ -12,7 +12,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.web import api, console
+from bot.web.body_limit import BodyLimit
 from crm_core.db import get_engine
+from crm_core.limits import BODY_BYTES
 
 HERE = Path(__file__).parent
 
@@ -29,6 +31,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     app = FastAPI(title="Embudo", docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
     api.install(app, settings.api_token)
     console.install(app)
+    app.add_middleware(BodyLimit, max_bytes=BODY_BYTES)
     templates = Jinja2Templates(directory=HERE / "templates")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

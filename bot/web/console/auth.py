@@ -133,7 +133,9 @@ def login(
     """Check the password (with the brake on repeated failures) and start a session."""
     next_url = safe_next(next)
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not (csrf_token and hmac.compare_digest(csrf_token, cookie) and unsign("login", cookie)):
+    if not (
+        csrf_token and hmac.compare_digest(csrf_token.encode(), cookie.encode()) and unsign("login", cookie)
+    ):
         return _login_page(request, next_url, 403, "The sign-in form had expired. Please try again.", email)
     address = request.client.host if request.client else "unknown"
     settings = console_settings()
