@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from crm_core import csv_cells
 from crm_core.deals import restore_deal
 from crm_core.dedup import normalize_email, normalize_phone, resolve_contact
 from crm_core.errors import InvalidInput
@@ -306,7 +307,10 @@ def import_leads(session: Session, stream: IO[str]) -> ImportReport:
     reps = _Reps(session)
     parsed: list[_Row] = []
     errors: list[str] = []
-    for line, raw in enumerate(reader, start=2):
+    for line, cells in enumerate(reader, start=2):
+        raw = {
+            name: csv_cells.restore(text) if isinstance(text, str) else text for name, text in cells.items()
+        }
         try:
             parsed.append(_parse_row(raw, reps))
         except InvalidInput as error:
@@ -404,7 +408,7 @@ def export_leads(session: Session, stream: IO[str], batch: int = 1000) -> int:
     """Write every lead as CSV (oldest first), readable again by ``import_leads``: its facts, then its
     record (owner by e-mail, dates, stage history, deals with theirs). Returns the count."""
     writer = csv.writer(stream)
-    writer.writerow(EXPORT_COLUMNS)
+    writer.writerow(EXPORT_COLUMNS)  # every row through defused: no cell runs as a formula
     count = 0
     last_id = 0
     while True:
@@ -431,7 +435,9 @@ def export_leads(session: Session, stream: IO[str], batch: int = 1000) -> int:
             if deal.lead_id is not None:  # always, given the filter; an erased lead's deals have none
                 deals[deal.lead_id].append(deal)
         writer.writerows(
-            _export_row(lead, lead_history[lead.id], _deal_cell(deals[lead.id], deal_history))
+            csv_cells.defused(
+                _export_row(lead, lead_history[lead.id], _deal_cell(deals[lead.id], deal_history))
+            )
             for lead in leads
         )
         count += len(leads)
