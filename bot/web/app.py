@@ -10,9 +10,11 @@ from fastapi.templating import Jinja2Templates
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from bot.web import api, console
 from bot.web.body_limit import BodyLimit
+from bot.web.headers import SecurityHeaders
 from crm_core.db import get_engine
 from crm_core.limits import BODY_BYTES
 
@@ -28,12 +30,21 @@ class WebSettings(BaseSettings):
 
 def create_app(settings: WebSettings | None = None) -> FastAPI:
     settings = settings or WebSettings()
-    app = FastAPI(title="Embudo", docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
+    app = FastAPI(title="Embudo", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     api.install(app, settings.api_token)
     console.install(app)
     app.add_middleware(BodyLimit, max_bytes=BODY_BYTES)
+    app.add_middleware(SecurityHeaders, rasa_url=settings.rasa_public_url)  # outermost: on every answer
     templates = Jinja2Templates(directory=HERE / "templates")
+    # Swagger UI from the swagger-ui-bundle package's files, never a CDN (mounted before /static, which
+    # would otherwise take its paths)
+    app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs(request: Request) -> HTMLResponse:
+        """The API's interactive documentation (Swagger UI), served from this origin only."""
+        return templates.TemplateResponse(request, "api_docs.html", {"openapi_url": app.openapi_url})
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:
