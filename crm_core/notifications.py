@@ -11,6 +11,7 @@ and a notification whose lead has moved on before delivery is cancelled rather t
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
@@ -77,10 +78,11 @@ def _card(notification: Notification) -> LeadCard:
         f"{r['component']} {r['points']:+d} {r['why']}" for r in lead.reasons if r.get("points")
     )
     base = get_settings().public_web_url.rstrip("/")
-    link = f"{base}/console/transcripts/{conversation.sender_id}" if conversation else "no transcript"
+    segment = quote(conversation.sender_id, safe="") if conversation else ""  # any sender id: one segment
+    link = f"{base}/console/transcripts/{segment}" if conversation else "no transcript"
     live = []
     if conversation is not None and _waits_for_a_person(notification, conversation.sender_id):
-        live = [f"The visitor is waiting in the chat: join at {base}/console/live/{conversation.sender_id}"]
+        live = [f"The visitor is waiting in the chat: join at {base}/console/live/{segment}"]
     grade = f"{lead.qualification.value.upper()} · {lead.temperature.value} · score {lead.score}/100"
     subject = f"Lead #{lead.id}: {who} — {grade}"
     text = "\n".join(
