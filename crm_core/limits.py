@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Annotated
 
 from annotated_types import Interval, MaxLen, MinLen
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, JsonValue, WithJsonSchema
 
 from crm_core.errors import InvalidInput
 
@@ -65,19 +65,40 @@ def _in_range(moment: datetime) -> datetime:
     return moment
 
 
-Name = Annotated[str, Field(max_length=NAME_LENGTH), _no_controls(False)]
-Line = Annotated[str, Field(max_length=LINE_LENGTH), _no_controls(False)]
-Code = Annotated[str, Field(max_length=CODE_LENGTH), _no_controls(False)]
-Text = Annotated[str, Field(max_length=TEXT_LENGTH), _no_controls(True)]
-Search = Annotated[str, Field(max_length=200), _no_controls(False)]
-SenderId = Annotated[str, MinLen(1), MaxLen(255), _no_controls(False)]  # Rasa's conversation id, any text
+# The same rule in the OpenAPI schema, for clients (and schemathesis); the validators above word the refusal.
+ONE_LINE: dict[str, JsonValue] = {"pattern": "^[^\u0000-\u001f\u007f-\u009f]*$"}
+LINES: dict[str, JsonValue] = {"pattern": "^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"}
+
+Name = Annotated[str, Field(max_length=NAME_LENGTH, json_schema_extra=ONE_LINE), _no_controls(False)]
+Line = Annotated[str, Field(max_length=LINE_LENGTH, json_schema_extra=ONE_LINE), _no_controls(False)]
+Code = Annotated[str, Field(max_length=CODE_LENGTH, json_schema_extra=ONE_LINE), _no_controls(False)]
+Text = Annotated[str, Field(max_length=TEXT_LENGTH, json_schema_extra=LINES), _no_controls(True)]
+Search = Annotated[str, Field(max_length=200, json_schema_extra=ONE_LINE), _no_controls(False)]
+# Rasa's conversation id: any text on one line
+SenderId = Annotated[
+    str,
+    MinLen(1),
+    MaxLen(255),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 255, **ONE_LINE}),
+    _no_controls(False),
+]
 
 Id = Annotated[int, Interval(ge=1, le=MAX_INT)]  # a row's id, in a path, a query or a body
 Count = Annotated[int, Interval(ge=0, le=MAX_INT)]  # an offset, a capacity
 Page = Annotated[int, Interval(ge=1, le=MAX_INT // 1_000)]  # a page number (times its size stays in range)
 ChatId = Annotated[int, Interval(ge=-MAX_INT, le=MAX_INT)]  # Telegram's chat ids may be negative
-Day = Annotated[date, Interval(ge=FIRST_DAY, le=LAST_DAY)]
-Moment = Annotated[datetime, AfterValidator(_in_range)]
+# years 1900-2999, as the schema says it (JSON Schema's date formats have no minimum or maximum)
+YEARS = "^(?:19|2[0-9])[0-9]{2}-"
+Day = Annotated[
+    date,
+    Interval(ge=FIRST_DAY, le=LAST_DAY),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": YEARS}),
+]
+Moment = Annotated[
+    datetime,
+    AfterValidator(_in_range),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": YEARS}),
+]
 
 
 def as_number(text: str, low: int = 0, high: int = MAX_INT) -> int | None:

@@ -1,11 +1,21 @@
 """Pydantic models at crm_core's boundary: what callers send in and get back."""
 
+import re
 from datetime import date, datetime, time
 from decimal import Decimal
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+)
 
 from crm_core.limits import (
     CODE_LENGTH,
@@ -211,7 +221,7 @@ class LeadOut(BaseModel):
 
 def currency_code(value: str) -> str:
     """An ISO 4217 code (any case); anything else (e.g. "EURO") is refused, never guessed at."""
-    code = value.strip().upper()
+    code = value.strip(" ").upper()
     if code not in ISO_4217:  # one list of codes, crm_core.money's
         raise ValueError(
             f"'{value}' is not a currency code: use a three-letter ISO code such as EUR, USD or MXN"
@@ -219,17 +229,49 @@ def currency_code(value: str) -> str:
     return code
 
 
+# The schema's word for the same rules (clients, schemathesis): any case, spaces around allowed.
+CURRENCY_PATTERN = (
+    "^ *(?:" + "|".join("".join(f"[{c}{c.lower()}]" for c in code) for code in sorted(ISO_4217)) + ") *$"
+)
+Currency = Annotated[
+    str, AfterValidator(currency_code), WithJsonSchema({"type": "string", "pattern": CURRENCY_PATTERN})
+]
+
+# A deal's amount: up to 12 digits and cents, above zero; a string ("12000.50") or a whole number, never a
+# float (which cannot hold every amount in cents exactly).
+AMOUNT_PATTERN = (
+    r"^0*(?:[1-9][0-9]{0,11}(?:\.[0-9]{0,2})?|\.(?:0[1-9]|[1-9][0-9]?)|0\.(?:0[1-9]|[1-9][0-9]?))$"
+)
+
+
+def _exact_amount(value: object) -> object:
+    inexact = isinstance(value, float) and not value.is_integer()
+    if inexact or (isinstance(value, str) and not re.fullmatch(AMOUNT_PATTERN, value)):
+        raise ValueError('give the amount as a number with at most 12 digits and 2 decimals, e.g. "12000.50"')
+    return value
+
+
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(_exact_amount),
+    Field(gt=0, max_digits=14, decimal_places=2),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": AMOUNT_PATTERN},
+                {"type": "integer", "minimum": 1, "maximum": 10**12 - 1},
+            ]
+        }
+    ),
+]
+
+
 class NewDeal(BaseModel):
     title: Name = Field(min_length=1)
-    value: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
-    currency: str = Field(max_length=CODE_LENGTH)
+    value: Amount
+    currency: Currency
     expected_close_date: Day | None = None
     stage: Stage | None = None
-
-    @field_validator("currency")
-    @classmethod
-    def _code(cls, value: str) -> str:
-        return currency_code(value)
 
 
 class DealUpdate(BaseModel):
@@ -237,14 +279,9 @@ class DealUpdate(BaseModel):
     Its stage moves through ``pipeline.move_deal``."""
 
     title: Name | None = Field(default=None, min_length=1)
-    value: Decimal | None = Field(default=None, gt=0, max_digits=14, decimal_places=2)
-    currency: str | None = Field(default=None, max_length=CODE_LENGTH)
+    value: Amount | None = None
+    currency: Currency | None = None
     expected_close_date: Day | None = None
-
-    @field_validator("currency")
-    @classmethod
-    def _code(cls, value: str | None) -> str | None:
-        return currency_code(value) if value is not None else None
 
 
 class DealOut(BaseModel):

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from bot import live_chat
@@ -28,6 +28,7 @@ from crm_core.models import ActivityKind, MessageRole, Qualification, Stage, Sta
 from crm_core.models import Owner as ChatOwner
 from crm_core.schemas import (
     ActivityOut,
+    Currency,
     DealOut,
     DealUpdate,
     LeadOut,
@@ -35,12 +36,10 @@ from crm_core.schemas import (
     NewRep,
     RepOut,
     RepUpdate,
-    currency_code,
 )
 from crm_core.transcripts import transcript
 
 _bearer = HTTPBearer(auto_error=False)
-Currency = Annotated[str, AfterValidator(currency_code)]
 
 
 class Move(BaseModel):
@@ -106,6 +105,21 @@ class ConversationMessage(BaseModel):
     sent_at: datetime
 
 
+class Refusal(BaseModel):
+    detail: str  # what was refused and why; nothing was changed
+
+
+# What any operation may answer besides its success (and FastAPI's 422), as the schema tells clients.
+REFUSALS: dict[int | str, dict[str, object]] = {
+    401: {"model": Refusal, "description": "Missing or wrong bearer token."},
+    404: {"model": Refusal, "description": "No such lead, deal, rep, activity or conversation."},
+    409: {"model": Refusal, "description": "Refused by the pipeline or the conversation's owner."},
+    413: {"model": Refusal, "description": "The request body is larger than 1 MB."},
+    502: {"model": Refusal, "description": "Rasa refused a takeover's events; nothing changed."},
+    503: {"model": Refusal, "description": "The API is disabled (no EMBUDO_API_TOKEN)."},
+}
+
+
 def _ownership_out(state: ownership.Ownership) -> OwnershipOut:
     return OwnershipOut(
         conversation_id=state.sender_id,
@@ -147,7 +161,7 @@ def create_router(token: str, rasa: RasaApi) -> APIRouter:
         if credentials is None or not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
             raise HTTPException(401, "Missing or wrong bearer token.", headers={"WWW-Authenticate": "Bearer"})
 
-    router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorised)], tags=["crm"])
+    router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorised)], tags=["crm"], responses=REFUSALS)
 
     @router.get("/leads")
     def leads(
