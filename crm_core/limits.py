@@ -2,8 +2,8 @@
 
 The API's and the console's models use the annotated types below (a refusal names the field); crm_core's
 functions that take text from several adapters check it with ``check_text`` (an ``InvalidInput`` naming
-the field). Ids, offsets and pages are 64-bit integers in both databases, so a larger one is refused
-before it reaches SQL; dates stay in years the date arithmetic of periods and clocks can hold.
+the field). Ids, offsets and pages are refused beyond PostgreSQL's INTEGER (2^31 - 1) before they reach
+SQL; dates stay in years the date arithmetic of periods and clocks can hold.
 """
 
 import re
@@ -15,7 +15,8 @@ from pydantic import AfterValidator, Field, JsonValue, WithJsonSchema
 
 from crm_core.errors import InvalidInput
 
-MAX_INT = 2**63 - 1  # SQLite INTEGER and PostgreSQL BIGINT
+MAX_INT = 2**31 - 1  # ids and counts are INTEGER columns: 32 bits in PostgreSQL (SQLite holds 64)
+MAX_BIG_INT = 2**63 - 1  # BIGINT columns (a rep's Telegram chat id)
 FIRST_DAY = date(1900, 1, 1)
 LAST_DAY = date(2999, 12, 31)
 
@@ -86,7 +87,7 @@ SenderId = Annotated[
 Id = Annotated[int, Interval(ge=1, le=MAX_INT)]  # a row's id, in a path, a query or a body
 Count = Annotated[int, Interval(ge=0, le=MAX_INT)]  # an offset, a capacity
 Page = Annotated[int, Interval(ge=1, le=MAX_INT // 1_000)]  # a page number (times its size stays in range)
-ChatId = Annotated[int, Interval(ge=-MAX_INT, le=MAX_INT)]  # Telegram's chat ids may be negative
+ChatId = Annotated[int, Interval(ge=-MAX_BIG_INT, le=MAX_BIG_INT)]  # Telegram's chat ids may be negative
 # years 1900-2999, as the schema says it (JSON Schema's date formats have no minimum or maximum)
 YEARS = "^(?:19|2[0-9])[0-9]{2}-"
 Day = Annotated[

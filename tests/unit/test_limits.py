@@ -14,7 +14,7 @@ from crm_core import activities
 from crm_core.config import get_settings
 from crm_core.db import get_engine, unit_of_work
 from crm_core.errors import InvalidInput
-from crm_core.limits import MAX_INT, as_number
+from crm_core.limits import MAX_BIG_INT, MAX_INT, as_number
 from crm_core.models import Activity, Deal, PolicyVersion, Rep, Stage
 from crm_core.policy_store import InvalidPolicy, default_policy_text, save_policy
 from tests.unit.helpers import make_lead
@@ -86,7 +86,7 @@ def test_a_rep_with_too_many_territories_or_languages_or_a_long_name_is_refused(
         client.post("/api/v1/reps", json={**rep, "name": "Ro\x00sa"}, headers=AUTH)
     )
     assert "telegram_chat_id" in refused_field(
-        client.post("/api/v1/reps", json={**rep, "telegram_chat_id": MAX_INT + 1}, headers=AUTH)
+        client.post("/api/v1/reps", json={**rep, "telegram_chat_id": MAX_BIG_INT + 1}, headers=AUTH)
     )
     assert count(db_url, Rep) == before
 
@@ -106,6 +106,7 @@ def test_currencies_must_be_iso_4217(client: TestClient, db_url: str, lead_id: i
     "path",
     [
         f"/api/v1/leads/{TOO_BIG}",
+        f"/api/v1/leads/{2**63}",
         f"/api/v1/leads/{TOO_BIG}/history",
         f"/api/v1/deals/{TOO_BIG}",
         "/api/v1/leads/-1",
@@ -116,7 +117,9 @@ def test_currencies_must_be_iso_4217(client: TestClient, db_url: str, lead_id: i
         f"/api/v1/reps/{TOO_BIG}/tasks",
     ],
 )
-def test_integers_out_of_64_bits_or_negative_are_a_422_not_a_500(client: TestClient, path: str) -> None:
+def test_integers_beyond_the_id_columns_or_negative_are_a_422_not_a_500(
+    client: TestClient, path: str
+) -> None:
     assert client.get(path, headers=AUTH).status_code == 422
 
 
