@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from crm_core.db import author_of
 from crm_core.errors import InvalidInput, InvalidTransition, NotFound
+from crm_core.limits import FIRST_DAY, LAST_DAY, TEXT_LENGTH, check_text
 from crm_core.models import Activity, ActivityKind, Lead, Rep, utcnow
 from crm_core.pipeline import note_first_contact
 from crm_core.schemas import ActivityOut
@@ -38,11 +39,14 @@ def add_activity(
         names = ", ".join(k.value for k in ActivityKind)
         raise InvalidInput(f"Unknown activity '{kind}': use one of {names}.") from None
     if not body.strip():
-        raise InvalidInput("An activity needs some text.")
+        raise InvalidInput("An activity needs some text.", "body")
+    check_text(body, "body", TEXT_LENGTH, multiline=True)
     if rep_id is not None and session.get(Rep, rep_id) is None:
         raise NotFound(f"No rep with id {rep_id}.")
     if (due_at is not None and due_at.tzinfo is None) or (at is not None and at.tzinfo is None):
-        raise InvalidInput("Times must carry a time zone (UTC).")
+        raise InvalidInput("Times must carry a time zone (UTC).", "due")
+    if due_at is not None and not FIRST_DAY <= due_at.date() <= LAST_DAY:
+        raise InvalidInput(f"A due time must be between {FIRST_DAY.year} and {LAST_DAY.year}.", "due")
     done_at = at or utcnow()
     activity = Activity(
         lead_id=lead_id,

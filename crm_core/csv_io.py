@@ -24,12 +24,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from crm_core import csv_cells
 from crm_core.deals import restore_deal
 from crm_core.dedup import normalize_email, normalize_phone, resolve_contact
 from crm_core.errors import InvalidInput
 from crm_core.leads import apply_facts, capture_lead
 from crm_core.lifecycle import restore
+from crm_core.limits import CODE_LENGTH, NAME_LENGTH, TEXT_LENGTH, text_problem
 from crm_core.models import Authority, Deal, Lead, Rep, Stage, StageChange
+from crm_core.money import ISO_4217
 from crm_core.pipeline import LOST_WITH_LEAD, current_pipeline
 from crm_core.policy import LeadFacts
 from crm_core.policy import qualify as verdict_on
@@ -40,6 +43,11 @@ IMPORT_COLUMNS = (
     "name", "email", "phone", "company", "need", "budget_amount", "budget_currency", "authority",
     "timeline_days", "company_size", "consent", "language", "source", "territory",
 )  # fmt: skip
+# The longest text each imported cell may hold (the columns' sizes; crm_core.limits)
+CELL_LENGTHS = {
+    "name": NAME_LENGTH, "email": 320, "phone": 40, "company": NAME_LENGTH, "need": TEXT_LENGTH,
+    "language": 8, "source": NAME_LENGTH, "territory": CODE_LENGTH,
+}  # fmt: skip
 # What an export adds: the lead's record. A row with ``created_at`` is restored as it was (see the module).
 RECORD_COLUMNS = (
     "stage",
@@ -218,6 +226,12 @@ def _parse_row(raw: dict[str, str | None], reps: _Reps) -> _Row:
     """One CSV row → lead facts (and its record, if exported), or InvalidInput listing every problem."""
     value = {key: (raw.get(key) or "").strip() for key in (*IMPORT_COLUMNS, *RECORD_COLUMNS, "assigned_rep")}
     problems: list[str] = []
+    for key, longest in CELL_LENGTHS.items():
+        problem = text_problem(value[key], longest, multiline=key == "need")
+        if problem:
+            problems.append(f"{key} {problem}")
+    if value["budget_currency"] and value["budget_currency"].upper() not in ISO_4217:
+        problems.append(f"budget_currency '{value['budget_currency'][:10]}' is not an ISO 4217 code")
     email = phone = None
     if value["email"]:
         try:
@@ -237,12 +251,17 @@ def _parse_row(raw: dict[str, str | None], reps: _Reps) -> _Row:
             amount = Decimal(value["budget_amount"].replace(",", ""))
         except InvalidOperation:
             problems.append(f"budget_amount '{value['budget_amount']}' is not a number")
+        if amount is not None and not (amount.is_finite() and 0 <= amount < 10**12):
+            problems.append(f"budget_amount '{value['budget_amount']}' is not an amount from 0 to 10^12")
+            amount = None
     numbers: dict[str, int | None] = {}
     for key in ("timeline_days", "company_size"):
         try:
             numbers[key] = int(value[key]) if value[key] else None
         except ValueError:
             problems.append(f"{key} '{value[key]}' is not a whole number")
+        if not 0 <= (numbers.get(key) or 0) <= 100_000_000:
+            problems.append(f"{key} '{value[key]}' is not a whole number from 0 to 100,000,000")
     try:
         authority = Authority(value["authority"].lower() or Authority.UNKNOWN)
     except ValueError:
@@ -288,7 +307,10 @@ def import_leads(session: Session, stream: IO[str]) -> ImportReport:
     reps = _Reps(session)
     parsed: list[_Row] = []
     errors: list[str] = []
-    for line, raw in enumerate(reader, start=2):
+    for line, cells in enumerate(reader, start=2):
+        raw = {
+            name: csv_cells.restore(text) if isinstance(text, str) else text for name, text in cells.items()
+        }
         try:
             parsed.append(_parse_row(raw, reps))
         except InvalidInput as error:
@@ -386,7 +408,7 @@ def export_leads(session: Session, stream: IO[str], batch: int = 1000) -> int:
     """Write every lead as CSV (oldest first), readable again by ``import_leads``: its facts, then its
     record (owner by e-mail, dates, stage history, deals with theirs). Returns the count."""
     writer = csv.writer(stream)
-    writer.writerow(EXPORT_COLUMNS)
+    writer.writerow(EXPORT_COLUMNS)  # every row through defused: no cell runs as a formula
     count = 0
     last_id = 0
     while True:
@@ -413,7 +435,9 @@ def export_leads(session: Session, stream: IO[str], batch: int = 1000) -> int:
             if deal.lead_id is not None:  # always, given the filter; an erased lead's deals have none
                 deals[deal.lead_id].append(deal)
         writer.writerows(
-            _export_row(lead, lead_history[lead.id], _deal_cell(deals[lead.id], deal_history))
+            csv_cells.defused(
+                _export_row(lead, lead_history[lead.id], _deal_cell(deals[lead.id], deal_history))
+            )
             for lead in leads
         )
         count += len(leads)

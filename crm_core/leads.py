@@ -3,6 +3,7 @@
 
 import enum
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, Select, func, or_, select
@@ -12,6 +13,7 @@ from crm_core.conversations import conversation_for
 from crm_core.dedup import _lenient, normalize_email, normalize_phone, resolve_contact
 from crm_core.errors import NotFound
 from crm_core.lifecycle import qualify
+from crm_core.limits import Id, Search, as_number
 from crm_core.models import Contact, Lead, Qualification, Stage, Temperature, utcnow
 from crm_core.pipeline import current_pipeline
 from crm_core.policy import LeadFacts, Policy
@@ -168,14 +170,14 @@ class LeadQuery(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    text: str | None = Field(default=None, max_length=200)
+    text: Search | None = None
     qualification: Qualification | None = None
     temperature: Temperature | None = None
     stage: Stage | None = None
-    rep_id: int | None = None
+    rep_id: Id | None = None
     unassigned: bool = False
-    source: str | None = Field(default=None, max_length=200)
-    language: str | None = Field(default=None, max_length=8)
+    source: Search | None = None
+    language: Annotated[Search, Field(max_length=8)] | None = None
     overdue: bool | None = None
     sort: LeadSort = LeadSort.NEWEST
 
@@ -190,8 +192,9 @@ def _search(text: str) -> ColumnElement[bool]:
     digits = "".join(c for c in text if c.isdigit())
     if len(digits) >= 3:  # phones are stored as +E.164: match the digits whatever the spacing typed
         matches.append(Contact.phone.like(f"%{digits}%"))
-    if text.strip().lstrip("#").isdigit():
-        matches.append(Lead.id == int(text.strip().lstrip("#")))
+    lead_id = as_number(text.strip().lstrip("#"), low=1)
+    if lead_id is not None:
+        matches.append(Lead.id == lead_id)
     return or_(*matches)
 
 

@@ -109,8 +109,14 @@ class Base(DeclarativeBase):
     pass
 
 
+# SQLite AUTOINCREMENT on the tables whose ids leave the database (links, buttons, webhooks, the API):
+# without it SQLite reuses the id of a deleted newest row (migration 0024). PostgreSQL never reuses one.
+NEVER_REUSED = {"sqlite_autoincrement": True}
+
+
 class Rep(Base):
     __tablename__ = "reps"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -151,6 +157,7 @@ class Contact(Base):
         _trigram_index("ix_contacts_company_trgm", "company"),
         _trigram_index("ix_contacts_email_trgm", "email"),
         _trigram_index("ix_contacts_phone_trgm", "phone", lower=False),
+        NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -181,6 +188,7 @@ class Lead(Base):
         # the board: a column is a stage, often narrowed to one temperature or class
         Index("ix_leads_stage_temperature_id", "stage", "temperature", "id"),
         Index("ix_leads_stage_qualification_id", "stage", "qualification", "id"),
+        NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -240,8 +248,7 @@ class Conversation(Base):
     """A dialogue on one channel; ``sender_id`` is Rasa's conversation (tracker) id."""
 
     __tablename__ = "conversations"
-    __table_args__ = (UniqueConstraint("channel", "sender_id"),)
-
+    __table_args__ = (UniqueConstraint("channel", "sender_id"), NEVER_REUSED)
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(40))
     sender_id: Mapped[str] = mapped_column(String(255))
@@ -266,8 +273,7 @@ class Deal(Base):
     """Money attached to a lead: what it is worth, in which currency, and when it should close."""
 
     __tablename__ = "deals"
-    __table_args__ = (Index("ix_deals_currency_stage_closed", "currency", "stage", "closed_at"),)
-
+    __table_args__ = (Index("ix_deals_currency_stage_closed", "currency", "stage", "closed_at"), NEVER_REUSED)
     id: Mapped[int] = mapped_column(primary_key=True)
     # NULL once the lead's contact was erased: the deal stays, anonymised, so revenue history holds.
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True, active_history=True)
@@ -313,6 +319,7 @@ class Activity(Base):
     """A note, call, e-mail, meeting or task on a lead."""
 
     __tablename__ = "activities"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
@@ -404,6 +411,7 @@ class Message(Base):
     """One line of a conversation's transcript, copied from Rasa's conversation events."""
 
     __tablename__ = "messages"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
@@ -487,6 +495,7 @@ class Notification(OutboxRow, Base):
     """
 
     __tablename__ = "notifications"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"), index=True)
@@ -511,6 +520,7 @@ class WebhookDelivery(OutboxRow, Base):
     """Outgoing webhooks: written in the transaction of the change, delivered (and retried) later."""
 
     __tablename__ = "webhook_outbox"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event: Mapped[str] = mapped_column(String(40))
@@ -694,6 +704,7 @@ class User(Base):
     """A login to the console. A rep's user is tied to their ``reps`` row and sees only that rep's leads."""
 
     __tablename__ = "users"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)  # normalised, lower-case
@@ -786,6 +797,7 @@ class Erasure(Base):
     """The audit record of an erasure or a retention purge: who erased what and when — never the data."""
 
     __tablename__ = "erasures"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))  # "contact" (on request) or "retention"

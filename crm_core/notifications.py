@@ -15,6 +15,7 @@ admins are told instead. A notification whose lead has moved on before delivery 
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import quote
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, object_session
@@ -123,10 +124,11 @@ def _card(notification: Notification) -> LeadCard:
         f"{r['component']} {r['points']:+d} {r['why']}" for r in lead.reasons if r.get("points")
     )
     base = get_settings().public_web_url.rstrip("/")
-    link = f"{base}/console/transcripts/{conversation.sender_id}" if conversation else "no transcript"
+    segment = quote(conversation.sender_id, safe="") if conversation else ""  # any sender id: one segment
+    link = f"{base}/console/transcripts/{segment}" if conversation else "no transcript"
     live = []
     if conversation is not None and _waits_for_a_person(notification, conversation.sender_id):
-        live = [f"The visitor is waiting in the chat: join at {base}/console/live/{conversation.sender_id}"]
+        live = [f"The visitor is waiting in the chat: join at {base}/console/live/{segment}"]
     grade = f"{lead.qualification.value.upper()} · {lead.temperature.value} · score {lead.score}/100"
     subject = f"Lead #{lead.id}: {who} — {grade}"
     head = [f"New lead for you, {rep.name}: #{lead.id}", who[:500], reach[:500], grade]

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm_core.errors import InvalidInput, InvalidTransition, NotFound
+from crm_core.limits import check_text
 from crm_core.models import (
     Conversation,
     ConversationOwner,
@@ -174,9 +175,10 @@ def writer(session: Session, sender_id: str, rep_id: int, text: str) -> tuple[Re
     """The rep and the cleaned text of a message ``rep_id`` may send now; refuses unless they own it."""
     cleaned = text.strip()
     if not cleaned:
-        raise InvalidInput("The message is empty.")
+        raise InvalidInput("The message is empty.", "text")
     if len(cleaned) > MAX_TEXT:
-        raise InvalidInput(f"The message has {len(cleaned)} characters; at most {MAX_TEXT} fit.")
+        raise InvalidInput(f"The message has {len(cleaned)} characters; at most {MAX_TEXT} fit.", "text")
+    check_text(cleaned, "text", MAX_TEXT, multiline=True)
     _conversation_exists(session, sender_id)
     state = _view(sender_id, _row(session, sender_id, lock=True))
     if state.owner is not Owner.REP:

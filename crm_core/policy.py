@@ -18,13 +18,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# Sane bounds: a policy outside them is refused when saved, rather than crashing the captures that use it
+# (``nurture_recheck_days: 999999999`` would put every re-check date past the year 9999).
+Days = Annotated[int, Field(ge=0, le=3650)]  # at most ten years
+Points = Annotated[int, Field(ge=-100, le=100)]
+Size = Annotated[int, Field(ge=0, le=10_000_000)]  # people in a company
+
+
 class TemperatureRules(_Strict):
-    hot_max_days: int = Field(ge=0)
-    warm_max_days: int = Field(ge=0)
+    hot_max_days: Days
+    warm_max_days: Days
 
 
 class BudgetRules(_Strict):
-    minimum_amount: Decimal = Field(ge=0)
+    minimum_amount: Decimal = Field(ge=0, le=10**12)
 
 
 class CurrencyRules(_Strict):
@@ -36,45 +43,45 @@ class CurrencyRules(_Strict):
     """
 
     code: str = Field(pattern=r"^[A-Z]{3}$")
-    rates_version: str | None = None  # the exchange rates version filled in
+    rates_version: str | None = Field(default=None, max_length=40)  # the exchange rates version filled in
     rates_taken_on: date | None = None
     rates: dict[str, Annotated[Decimal, Field(gt=0)]] = {}  # units of ``code`` per unit of each currency
 
 
 class TimelinePoints(_Strict):
-    hot: int
-    warm: int
-    cold_with_date: int
-    unknown: int
+    hot: Points
+    warm: Points
+    cold_with_date: Points
+    unknown: Points
 
 
 class FitPoints(_Strict):
-    company_known: int
-    company_size_in_range: int
+    company_known: Points
+    company_size_in_range: Points
 
 
 class CompanySizeRange(_Strict):
-    min: int
-    max: int
+    min: Size
+    max: Size
 
 
 class ScorePoints(_Strict):
-    need: int
-    budget_fits: int
-    budget_below_minimum: int
-    authority: dict[Authority, int]
+    need: Points
+    budget_fits: Points
+    budget_below_minimum: Points
+    authority: dict[Authority, Points]
     timeline: TimelinePoints
     fit: FitPoints
     fit_company_size: CompanySizeRange
 
 
 class Policy(_Strict):
-    version: str
+    version: str = Field(max_length=40)
     temperature: TemperatureRules
     budget: BudgetRules
     # None in versions saved before currencies were known: their budgets compare as bare numbers.
     currency: CurrencyRules | None = None
-    nurture_recheck_days: int = Field(ge=1)
+    nurture_recheck_days: Annotated[int, Field(ge=1, le=3650)]
     score: ScorePoints
     sql_authorities: frozenset[Authority]
 

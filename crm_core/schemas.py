@@ -1,12 +1,32 @@
 """Pydantic models at crm_core's boundary: what callers send in and get back."""
 
+import re
 from datetime import date, datetime, time
 from decimal import Decimal
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+)
 
+from crm_core.limits import (
+    CODE_LENGTH,
+    LANGUAGES_LENGTH,
+    LIST_LENGTH,
+    ChatId,
+    Count,
+    Day,
+    Moment,
+    Name,
+)
 from crm_core.models import ActivityKind, Authority, Qualification, Stage, Temperature
 from crm_core.money import ISO_4217
 from crm_core.policy import Reason
@@ -15,6 +35,8 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _check_languages(value: list[str]) -> list[str]:
+    if len(value) > LANGUAGES_LENGTH:
+        raise ValueError(f"at most {LANGUAGES_LENGTH} languages")
     codes = [code.strip().lower() for code in value if code.strip()]
     for code in codes:
         if not (2 <= len(code) <= 8 and code.replace("-", "").isalpha()):
@@ -25,10 +47,14 @@ def _check_languages(value: list[str]) -> list[str]:
 
 
 def _check_territories(value: list[str]) -> list[str]:
+    if len(value) > LIST_LENGTH:
+        raise ValueError(f"at most {LIST_LENGTH} territories")
     codes = [code.strip().upper() for code in value if code.strip()]
     for code in codes:
-        if len(code) > 40:
-            raise ValueError(f"territory '{code}' is longer than 40 characters")
+        if len(code) > CODE_LENGTH:
+            raise ValueError(f"territory '{code[:CODE_LENGTH]}…' is longer than {CODE_LENGTH} characters")
+        if not code.isprintable():
+            raise ValueError("a territory contains a control character")
     return list(dict.fromkeys(codes))
 
 
@@ -42,6 +68,8 @@ def _check_timezone(value: str) -> str:
 
 def _check_hours(value: dict[str, list[str]]) -> dict[str, list[str]]:
     """Weekday → [start, end] as HH:MM, start before end; days not listed are days off."""
+    if len(value) > len(WEEKDAYS):
+        raise ValueError(f"at most {len(WEEKDAYS)} days of hours")
     checked: dict[str, list[str]] = {}
     for day, span in value.items():
         key = day.strip().lower()[:3]
@@ -60,13 +88,13 @@ def _check_hours(value: dict[str, list[str]]) -> dict[str, list[str]]:
 
 
 class NewRep(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1)
     languages: list[str] = Field(min_length=1)
-    telegram_chat_id: int | None = None
+    telegram_chat_id: ChatId | None = None
     email: str | None = Field(default=None, max_length=320)
-    capacity: int = Field(default=20, ge=0)
+    capacity: Count = 20
     territories: list[str] = Field(default_factory=list)
-    timezone: str = "UTC"
+    timezone: str = Field(default="UTC", max_length=64)
     working_hours: dict[str, list[str]] = Field(default_factory=dict)
     is_admin: bool = False
 
@@ -99,12 +127,12 @@ class RepUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     languages: list[str] | None = None
-    capacity: int | None = Field(default=None, ge=0)
+    capacity: Count | None = None
     active: bool | None = None
     territories: list[str] | None = None
-    timezone: str | None = None
+    timezone: str | None = Field(default=None, max_length=64)
     working_hours: dict[str, list[str]] | None = None
-    away_until: datetime | None = None
+    away_until: Moment | None = None
     clear_away: bool = False
     is_admin: bool | None = None
 
@@ -193,7 +221,7 @@ class LeadOut(BaseModel):
 
 def currency_code(value: str) -> str:
     """An ISO 4217 code (any case); anything else (e.g. "EURO") is refused, never guessed at."""
-    code = value.strip().upper()
+    code = value.strip(" ").upper()
     if code not in ISO_4217:  # one list of codes, crm_core.money's
         raise ValueError(
             f"'{value}' is not a currency code: use a three-letter ISO code such as EUR, USD or MXN"
@@ -201,32 +229,59 @@ def currency_code(value: str) -> str:
     return code
 
 
-class NewDeal(BaseModel):
-    title: str = Field(min_length=1, max_length=200)
-    value: Decimal = Field(gt=0, max_digits=14, decimal_places=2)
-    currency: str
-    expected_close_date: date | None = None
-    stage: Stage | None = None
+# The schema's word for the same rules (clients, schemathesis): any case, spaces around allowed.
+CURRENCY_PATTERN = (
+    "^ *(?:" + "|".join("".join(f"[{c}{c.lower()}]" for c in code) for code in sorted(ISO_4217)) + ") *$"
+)
+Currency = Annotated[
+    str, AfterValidator(currency_code), WithJsonSchema({"type": "string", "pattern": CURRENCY_PATTERN})
+]
 
-    @field_validator("currency")
-    @classmethod
-    def _code(cls, value: str) -> str:
-        return currency_code(value)
+# A deal's amount: up to 12 digits and cents, above zero; a string ("12000.50") or a whole number, never a
+# float (which cannot hold every amount in cents exactly).
+AMOUNT_PATTERN = (
+    r"^0*(?:[1-9][0-9]{0,11}(?:\.[0-9]{0,2})?|\.(?:0[1-9]|[1-9][0-9]?)|0\.(?:0[1-9]|[1-9][0-9]?))$"
+)
+
+
+def _exact_amount(value: object) -> object:
+    inexact = isinstance(value, float) and not value.is_integer()
+    if inexact or (isinstance(value, str) and not re.fullmatch(AMOUNT_PATTERN, value)):
+        raise ValueError('give the amount as a number with at most 12 digits and 2 decimals, e.g. "12000.50"')
+    return value
+
+
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(_exact_amount),
+    Field(gt=0, max_digits=14, decimal_places=2),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": AMOUNT_PATTERN},
+                {"type": "integer", "minimum": 1, "maximum": 10**12 - 1},
+            ]
+        }
+    ),
+]
+
+
+class NewDeal(BaseModel):
+    title: Name = Field(min_length=1)
+    value: Amount
+    currency: Currency
+    expected_close_date: Day | None = None
+    stage: Stage | None = None
 
 
 class DealUpdate(BaseModel):
     """What changes on a deal: only the fields given (``expected_close_date: null`` clears the date).
     Its stage moves through ``pipeline.move_deal``."""
 
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    value: Decimal | None = Field(default=None, gt=0, max_digits=14, decimal_places=2)
-    currency: str | None = None
-    expected_close_date: date | None = None
-
-    @field_validator("currency")
-    @classmethod
-    def _code(cls, value: str | None) -> str | None:
-        return currency_code(value) if value is not None else None
+    title: Name | None = Field(default=None, min_length=1)
+    value: Amount | None = None
+    currency: Currency | None = None
+    expected_close_date: Day | None = None
 
 
 class DealOut(BaseModel):

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 
+from crm_core.csv_cells import defused
 from crm_core.errors import InvalidInput, NotFound
 from crm_core.models import (
     AssignmentEvent,
@@ -420,25 +421,22 @@ def export_csv(session: Session, conversation_ids: Sequence[int]) -> str:
             detail.lead.temperature.value if detail.lead else "",
         ]
         if not detail.messages:
-            writer.writerow([*head, "", "", "", "", "", ""])
+            writer.writerow(defused([*head, "", "", "", "", "", ""]))
         for message in detail.messages:
             writer.writerow(
-                [
-                    *head,
-                    message.id,
-                    message.sent_at.isoformat(),
-                    message.role.value,
-                    _defused(message.text),
-                    message.intent or "",
-                    "" if message.confidence is None else f"{message.confidence:.4f}",
-                ]
+                defused(
+                    [
+                        *head,
+                        message.id,
+                        message.sent_at.isoformat(),
+                        message.role.value,
+                        message.text,
+                        message.intent or "",
+                        "" if message.confidence is None else f"{message.confidence:.4f}",
+                    ]
+                )
             )
     return out.getvalue()
-
-
-def _defused(text: str) -> str:
-    """Visitor text that a spreadsheet would run as a formula gets a leading apostrophe."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 class DropOffRow(BaseModel):

@@ -24,11 +24,13 @@ from crm_core import activities, deals, kpis, lifecycle, login_brake, ownership,
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidTransition, NotFound
 from crm_core.leads import LeadQuery, LeadSort, get_lead, list_leads
+from crm_core.limits import Code, Count, Day, Id, Line, Moment, Name, SenderId, Text
 from crm_core.login_brake import BrakeOn, BrakeRule
 from crm_core.models import ActivityKind, MessageRole, Qualification, Stage, StageChange, Temperature
 from crm_core.models import Owner as ChatOwner
 from crm_core.schemas import (
     ActivityOut,
+    Currency,
     DealOut,
     DealUpdate,
     LeadOut,
@@ -46,9 +48,9 @@ DEFAULT_TOKEN_MISSES = BrakeRule(free=5, window=timedelta(minutes=15))
 class Move(BaseModel):
     stage: Stage
     reopen: bool = False
-    reason: str | None = Field(default=None, max_length=1000)
+    reason: Line | None = None
     # moving a deal to lost: why (one of the pipeline's lost_reasons); a lead: why, for its open deals
-    lost_reason: str | None = Field(default=None, max_length=40)
+    lost_reason: Code | None = None
 
 
 class MoveOut(BaseModel):
@@ -61,18 +63,18 @@ class MoveOut(BaseModel):
 
 class NewActivity(BaseModel):
     kind: ActivityKind = ActivityKind.NOTE
-    body: str = Field(min_length=1)
-    rep_id: int | None = None
-    due_at: datetime | None = None  # with a time zone; makes the activity a task
+    body: Text = Field(min_length=1)
+    rep_id: Id | None = None
+    due_at: Moment | None = None  # with a time zone; makes the activity a task
 
 
 class RepAction(BaseModel):
-    rep_id: int
+    rep_id: Id
 
 
 class Assignment(BaseModel):
-    rep_id: int
-    by: str = Field(default="the API", min_length=1, max_length=200, description="Who decided (audit log).")
+    rep_id: Id
+    by: Name = Field(default="the API", min_length=1, description="Who decided (audit log).")
 
 
 class Owner(BaseModel):
@@ -81,15 +83,15 @@ class Owner(BaseModel):
 
 
 class TakeOver(BaseModel):
-    rep_id: int
+    rep_id: Id
 
 
 class HandBack(BaseModel):
-    rep_id: int | None = None  # when given, must be the owner
+    rep_id: Id | None = None  # when given, must be the owner
 
 
 class RepMessage(BaseModel):
-    rep_id: int
+    rep_id: Id
     text: str  # checked by crm_core (empty, too long) so the message names the problem
 
 
@@ -106,6 +108,21 @@ class ConversationMessage(BaseModel):
     rep_id: int | None
     text: str
     sent_at: datetime
+
+
+class Refusal(BaseModel):
+    detail: str  # what was refused and why; nothing was changed
+
+
+# What any operation may answer besides its success (and FastAPI's 422), as the schema tells clients.
+REFUSALS: dict[int | str, dict[str, object]] = {
+    401: {"model": Refusal, "description": "Missing or wrong bearer token."},
+    404: {"model": Refusal, "description": "No such lead, deal, rep, activity or conversation."},
+    409: {"model": Refusal, "description": "Refused by the pipeline or the conversation's owner."},
+    413: {"model": Refusal, "description": "The request body is larger than 1 MB."},
+    502: {"model": Refusal, "description": "Rasa refused a takeover's events; nothing changed."},
+    503: {"model": Refusal, "description": "The API is disabled (no EMBUDO_API_TOKEN)."},
+}
 
 
 def _ownership_out(state: ownership.Ownership) -> OwnershipOut:
@@ -170,7 +187,7 @@ def create_router(token: str, rasa: RasaApi, token_misses: BrakeRule = DEFAULT_T
         if not hmac.compare_digest(sent, token.encode()):  # the right token is never braked
             raise _refuse_token(request.client.host if request.client else "unknown", token_misses)
 
-    router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorised)], tags=["crm"])
+    router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorised)], tags=["crm"], responses=REFUSALS)
 
     @router.get("/leads")
     def leads(
@@ -178,14 +195,14 @@ def create_router(token: str, rasa: RasaApi, token_misses: BrakeRule = DEFAULT_T
         stage: Stage | None = None,
         qualification: Qualification | None = None,
         temperature: Temperature | None = None,
-        rep_id: int | None = None,
+        rep_id: Id | None = None,
         unassigned: bool = False,
-        source: str | None = None,
-        language: str | None = None,
+        source: Code | None = None,
+        language: Annotated[Code | None, Query(max_length=8)] = None,
         overdue: bool | None = None,
         sort: LeadSort = LeadSort.NEWEST,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Count = 0,
     ) -> list[LeadOut]:
         """A page of leads: searched, filtered (every filter given must hold) and sorted (newest first)."""
         query = LeadQuery(
@@ -204,12 +221,12 @@ def create_router(token: str, rasa: RasaApi, token_misses: BrakeRule = DEFAULT_T
             return list_leads(session, limit, offset, query)
 
     @router.get("/leads/{lead_id}")
-    def lead(lead_id: int) -> LeadOut:
+    def lead(lead_id: Id) -> LeadOut:
         with _work() as session:
             return get_lead(session, lead_id)
 
     @router.post("/leads/{lead_id}/move")
-    def move_lead(lead_id: int, move: Move) -> MoveOut:
+    def move_lead(lead_id: Id, move: Move) -> MoveOut:
         """Move a lead between stages; refused moves answer 409 and change nothing."""
         with _work() as session:
             change = lifecycle.move_lead(
@@ -223,7 +240,7 @@ def create_router(token: str, rasa: RasaApi, token_misses: BrakeRule = DEFAULT_T
             return _move_out(change)
 
     @router.get("/leads/{lead_id}/history")
-    def lead_history(lead_id: int) -> list[MoveOut]:
+    def lead_history(lead_id: Id) -> list[MoveOut]:
         with _work() as session:
             return [_move_out(c) for c in pipeline.history(session, lead_id) if c.deal_id is None]
 
@@ -235,79 +252,79 @@ def create_router(token: str, rasa: RasaApi, token_misses: BrakeRule = DEFAULT_T
             return timeline.lead_timeline(session, lead_id)
 
     @router.post("/leads/{lead_id}/activities", status_code=201)
-    def add_activity(lead_id: int, new: NewActivity) -> ActivityOut:
+    def add_activity(lead_id: Id, new: NewActivity) -> ActivityOut:
         with _work() as session:
             return activities.add_activity(
                 session, lead_id, new.kind, new.body, rep_id=new.rep_id, due_at=new.due_at
             )
 
     @router.get("/leads/{lead_id}/activities")
-    def lead_activities(lead_id: int) -> list[ActivityOut]:
+    def lead_activities(lead_id: Id) -> list[ActivityOut]:
         with _work() as session:
             return activities.list_activities(session, lead_id)
 
     @router.post("/activities/{activity_id}/done")
-    def task_done(activity_id: int) -> ActivityOut:
+    def task_done(activity_id: Id) -> ActivityOut:
         """Mark a task (an activity with a due time) done; done twice answers 409."""
         with _work() as session:
             return activities.complete(session, activity_id)
 
     @router.get("/reps/{rep_id}/tasks")
-    def rep_tasks(rep_id: int) -> list[ActivityOut]:
+    def rep_tasks(rep_id: Id) -> list[ActivityOut]:
         """The open tasks on the rep's leads, soonest due first."""
         with _work() as session:
             return activities.due_tasks(session, rep_id)
 
     @router.post("/leads/{lead_id}/accept")
-    def accept(lead_id: int, action: RepAction) -> Owner:
+    def accept(lead_id: Id, action: RepAction) -> Owner:
         with _work() as session:
             lead = lifecycle.accept(session, lead_id, action.rep_id)
             return Owner(lead_id=lead.id, rep_id=lead.assigned_rep_id)
 
     @router.post("/leads/{lead_id}/pass")
-    def pass_lead(lead_id: int, action: RepAction) -> Owner:
+    def pass_lead(lead_id: Id, action: RepAction) -> Owner:
         with _work() as session:
             owner = lifecycle.pass_lead(session, lead_id, action.rep_id)
             return Owner(lead_id=lead_id, rep_id=owner.id if owner else None)
 
     @router.post("/leads/{lead_id}/assign")
-    def assign(lead_id: int, assignment: Assignment) -> Owner:
+    def assign(lead_id: Id, assignment: Assignment) -> Owner:
         """Give the lead to a chosen rep, whatever routing would pick; the rep accepts it within the SLA."""
         with _work() as session:
             lead = lifecycle.assign_to(session, lead_id, assignment.rep_id, by=assignment.by)
             return Owner(lead_id=lead.id, rep_id=lead.assigned_rep_id)
 
     @router.post("/leads/{lead_id}/deals", status_code=201)
-    def open_deal(lead_id: int, new: NewDeal) -> DealOut:
+    def open_deal(lead_id: Id, new: NewDeal) -> DealOut:
         with _work() as session:
             return deals.open_deal(session, lead_id, new)
 
     @router.get("/deals")
-    def list_deals(lead_id: int | None = None) -> list[DealOut]:
+    def list_deals(lead_id: Id | None = None) -> list[DealOut]:
         with _work() as session:
             return deals.list_deals(session, lead_id)
 
     @router.get("/deals/{deal_id}")
-    def deal(deal_id: int) -> DealOut:
+    def deal(deal_id: Id) -> DealOut:
         with _work() as session:
             return deals.get_deal(session, deal_id)
 
     @router.patch("/deals/{deal_id}")
-    def update_deal(deal_id: int, changes: DealUpdate) -> DealOut:
+    def update_deal(deal_id: Id, changes: DealUpdate) -> DealOut:
         """Change an open deal's title, value, currency or expected close date (only the fields sent);
         a closed deal, or one on a closed lead, answers 409 (reopen it first)."""
         with _work() as session:
             return deals.update_deal(session, deal_id, changes)
 
     @router.delete("/deals/{deal_id}")
-    def delete_deal(deal_id: int) -> DealOut:
+    def delete_deal(deal_id: Id) -> DealOut:
         """Delete an open deal with its stage history; answers what it was. Closed deals and the deals of
         a won or lost lead answer 409: they are the record the KPIs count."""
         with _work() as session:
             return deals.delete_deal(session, deal_id)
 
     @router.post("/deals/{deal_id}/move")
-    def move_deal(deal_id: int, move: Move) -> MoveOut:
+    def move_deal(deal_id: Id, move: Move) -> MoveOut:
         with _work() as session:
             change = pipeline.move_deal(
                 session,
@@ -321,7 +338,7 @@ def create_router(token: str, rasa: RasaApi, token_misses: BrakeRule = DEFAULT_T
 
     @router.get("/kpis")
     def dashboard(
-        since: date | None = None, until: date | None = None, currency: str | None = None
+        since: Day | None = None, until: Day | None = None, currency: Currency | None = None
     ) -> kpis.Dashboard:
         """Every KPI over one period [since, until); money in the reporting currency, or only ``currency``."""
         with _work() as session:
@@ -329,13 +346,13 @@ def create_router(token: str, rasa: RasaApi, token_misses: BrakeRule = DEFAULT_T
                 session,
                 since=_start(since),
                 until=_start(until),
-                currency=currency.upper() if currency else None,
+                currency=currency,
             )
 
     @router.get("/forecast")
-    def forecast(currency: str | None = None) -> list[kpis.ForecastMonth]:
+    def forecast(currency: Currency | None = None) -> list[kpis.ForecastMonth]:
         with _work() as session:
-            return kpis.forecast(session, currency.upper() if currency else None)
+            return kpis.forecast(session, currency)
 
     @router.get("/reps")
     def list_reps() -> list[RepOut]:
@@ -348,37 +365,36 @@ def create_router(token: str, rasa: RasaApi, token_misses: BrakeRule = DEFAULT_T
             return reps.add_rep(session, new)
 
     @router.patch("/reps/{rep_id}")
-    def update_rep(rep_id: int, changes: RepUpdate) -> RepOut:
+    def update_rep(rep_id: Id, changes: RepUpdate) -> RepOut:
         with _work() as session:
             return reps.update_rep(session, rep_id, changes)
 
-    @router.get("/conversations/{conversation_id}")
-    def conversation_owner(conversation_id: str) -> OwnershipOut:
+    def conversation_owner(conversation_id: SenderId) -> OwnershipOut:
         """Who answers the visitor now: the bot, nobody yet (waiting for a person) or a rep."""
         with _work() as session:
             return _ownership_out(ownership.current(session, conversation_id))
 
-    @router.post("/conversations/{conversation_id}/takeover")
-    def take_over(conversation_id: str, body: TakeOver) -> OwnershipOut:
+    @router.post("/conversations/{conversation_id:path}/takeover")
+    def take_over(conversation_id: SenderId, body: TakeOver) -> OwnershipOut:
         """A rep takes the live conversation: the bot stops answering until it is handed back."""
         return _ownership_out(live_chat.take_over(rasa, conversation_id, body.rep_id, by="api"))
 
-    @router.post("/conversations/{conversation_id}/handback")
-    def hand_back(conversation_id: str, body: HandBack | None = None) -> OwnershipOut:
+    @router.post("/conversations/{conversation_id:path}/handback")
+    def hand_back(conversation_id: SenderId, body: HandBack | None = None) -> OwnershipOut:
         """Give the conversation back to the bot, which answers the visitor's next message."""
         rep_id = body.rep_id if body else None
         return _ownership_out(live_chat.hand_back(rasa, conversation_id, by="api", rep_id=rep_id))
 
-    @router.post("/conversations/{conversation_id}/messages", status_code=201)
-    def send_message(conversation_id: str, body: RepMessage) -> ConversationMessage:
+    @router.post("/conversations/{conversation_id:path}/messages", status_code=201)
+    def send_message(conversation_id: SenderId, body: RepMessage) -> ConversationMessage:
         """The owning rep's message, delivered to the visitor on their channel."""
         sent = live_chat.send(rasa, conversation_id, body.rep_id, body.text)
         return ConversationMessage(
             author=MessageRole.REP, rep_id=sent.rep_id, text=sent.text, sent_at=sent.sent_at
         )
 
-    @router.get("/conversations/{conversation_id}/messages")
-    def messages(conversation_id: str) -> list[ConversationMessage]:
+    @router.get("/conversations/{conversation_id:path}/messages")
+    def messages(conversation_id: SenderId) -> list[ConversationMessage]:
         """Every message of the conversation in order: the visitor's, the bot's and the reps'."""
         with _work() as session:
             found = transcript(session, conversation_id)
@@ -387,6 +403,8 @@ def create_router(token: str, rasa: RasaApi, token_misses: BrakeRule = DEFAULT_T
             for m in found.messages
         ]
 
+    # last: the path converter (sender ids may hold "/") would also take the paths above
+    router.get("/conversations/{conversation_id:path}")(conversation_owner)
     return router
 
 

@@ -13,10 +13,14 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bot.web import api, console
+from bot.web.body_limit import BodyLimit
+from bot.web.headers import SecurityHeaders
 from crm_core.db import get_engine
+from crm_core.limits import BODY_BYTES
 from crm_core.login_brake import BrakeRule
 
 HERE = Path(__file__).parent
@@ -53,7 +57,7 @@ def _entries(value: str) -> list[str]:
 
 def create_app(settings: WebSettings | None = None) -> FastAPI:
     settings = settings or WebSettings()
-    app = FastAPI(title="Embudo", docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
+    app = FastAPI(title="Embudo", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     # The client's address (the login and token brakes) and scheme (Secure cookies) come from the
     # forwarded headers only when a configured proxy sent them; uvicorn's own handling is switched off
     # (--no-proxy-headers) so this is the only place that decides.
@@ -64,8 +68,18 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     )
     api.install(app, settings.api_token, token_misses=token_misses)
     console.install(app)
+    app.add_middleware(BodyLimit, max_bytes=BODY_BYTES)
+    app.add_middleware(SecurityHeaders, rasa_url=settings.rasa_public_url)  # outermost: on every answer
     templates = Jinja2Templates(directory=HERE / "templates")
+    # Swagger UI from the swagger-ui-bundle package's files, never a CDN (mounted before /static, which
+    # would otherwise take its paths)
+    app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs(request: Request) -> HTMLResponse:
+        """The API's interactive documentation (Swagger UI), served from this origin only."""
+        return templates.TemplateResponse(request, "api_docs.html", {"openapi_url": app.openapi_url})
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:

@@ -15,8 +15,6 @@ For new console pages (the admin half builds on this):
   /static files (no inline ``<script>``, ``<style>`` or ``style=""``), nothing from a CDN.
 """
 
-from collections.abc import Awaitable, Callable
-
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -44,6 +42,7 @@ from bot.web.console.auth import (
 )
 from bot.web.console.inbox import lead_for, transcript_for
 from bot.web.console.rendering import redirect, render, templates
+from bot.web.headers import CONSOLE_PATHS
 
 __all__ = [
     "AdminUser",
@@ -60,25 +59,13 @@ __all__ = [
     "transcript_for",
 ]
 
-CONSOLE_PATHS = ("/console", "/login", "/logout")
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-        "form-action 'self'; frame-ancestors 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
-
 
 def _is_console(request: Request) -> bool:
     return request.url.path.startswith(CONSOLE_PATHS)
 
 
 def install(app: FastAPI) -> None:
-    """Add the console's routes, its error pages and the security headers of its pages."""
+    """Add the console's routes and its error pages (its security headers: ``bot.web.headers``)."""
     app.include_router(auth.router, include_in_schema=False)
     app.include_router(inbox.router, include_in_schema=False)
     app.include_router(worklists.router, include_in_schema=False)
@@ -111,13 +98,3 @@ def install(app: FastAPI) -> None:
             f"{'.'.join(map(str, e['loc'][1:])) or 'request'}: {e['msg']}" for e in error.errors()
         )
         return render(request, "console/error.html", {"status": 422, "detail": problems}, 422)
-
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        if _is_console(request):
-            for name, value in SECURITY_HEADERS.items():
-                response.headers.setdefault(name, value)
-        return response

@@ -16,6 +16,7 @@ from bot.web.console.auth import RepOrAdmin
 from bot.web.console.rendering import render
 from crm_core import kpis
 from crm_core.db import unit_of_work
+from crm_core.limits import FIRST_DAY, LAST_DAY
 from crm_core.money import ISO_4217, current_rates
 from crm_core.pipeline import current_pipeline
 
@@ -26,10 +27,16 @@ def _day(text: str, label: str, problems: list[str]) -> datetime | None:
     if not text.strip():
         return None
     try:
-        return datetime.combine(date.fromisoformat(text.strip()), time(), tzinfo=UTC)
+        day = date.fromisoformat(text.strip())
     except ValueError:
         problems.append(f"'{text}' is not a date like 2026-01-31; showing no {label} limit.")
         return None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        problems.append(
+            f"'{text}' is not between {FIRST_DAY.year} and {LAST_DAY.year}; showing no {label} limit."
+        )
+        return None
+    return datetime.combine(day, time(), tzinfo=UTC)
 
 
 @router.get("/kpis", response_class=HTMLResponse)

@@ -12,6 +12,7 @@ from crm_core import privacy
 from crm_core.config import get_settings
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, NotFound
+from crm_core.limits import Id, as_number
 
 router = APIRouter(prefix="/console/admin/privacy")
 
@@ -53,7 +54,7 @@ def privacy_page(request: Request, user: AdminUser, q: str = "") -> HTMLResponse
 def erase(
     request: Request,
     user: AdminUser,
-    contact_id: int,
+    contact_id: Id,
     reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     """Erase a contact in one transaction; the audit names the admin who did it."""
@@ -70,12 +71,12 @@ def erase(
 @router.post("/purge")
 def purge(request: Request, user: AdminUser, days: Annotated[str, Form(max_length=10)] = "") -> Response:
     """Run the retention purge now (``embudo privacy purge`` does the same from cron)."""
+    period = as_number(days, high=36_500) if days.strip() else get_settings().retention_days
+    if period is None:
+        return _page(request, problem=f"'{days}' is not a number of days (0 to 36500).", status_code=422)
     try:
-        period = int(days) if days.strip() else get_settings().retention_days
         with unit_of_work() as session:
             audit = privacy.purge_never_qualified(session, period, get_settings().events_url)
-    except ValueError:
-        return _page(request, problem=f"'{days}' is not a number of days.", status_code=422)
     except CrmError as error:
         return _page(request, problem=str(error), status_code=422)
     message = f"Purged: {_counts(audit)}." if audit else "Nothing was old enough to purge."

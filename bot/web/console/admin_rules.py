@@ -13,6 +13,7 @@ from bot.web.console.rendering import redirect, render
 from crm_core import policy_store, reps
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidInput, NotFound, explain
+from crm_core.limits import Id
 from crm_core.pipeline import current_pipeline
 from crm_core.schemas import NewRep, RepOut, RepUpdate
 
@@ -121,7 +122,7 @@ def _rep_page(
 
 
 @router.get("/reps/{rep_id}", response_class=HTMLResponse)
-def rep_page(request: Request, user: AdminUser, rep_id: int) -> HTMLResponse:
+def rep_page(request: Request, user: AdminUser, rep_id: Id) -> HTMLResponse:
     return _rep_page(request, _rep(rep_id))
 
 
@@ -129,7 +130,7 @@ def rep_page(request: Request, user: AdminUser, rep_id: int) -> HTMLResponse:
 def update_rep(
     request: Request,
     user: AdminUser,
-    rep_id: int,
+    rep_id: Id,
     languages: Text = "",
     territories: Text = "",
     capacity: Text = "",

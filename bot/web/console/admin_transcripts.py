@@ -16,6 +16,7 @@ from bot.web.console.rendering import render
 from crm_core import transcript_search as search
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidInput, NotFound, explain
+from crm_core.limits import FIRST_DAY, LAST_DAY, Id, Page, as_number
 from crm_core.models import Conversation, Lead, Qualification, Rep, Temperature
 from crm_core.transcripts import MessageOut, TranscriptOut
 
@@ -46,17 +47,21 @@ def _day(text: str, label: str, problems: list[str]) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         problems.append(f"{label} must be a date like 2026-01-31, not '{text}'.")
         return None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        problems.append(f"{label} must be a date between {FIRST_DAY.year} and {LAST_DAY.year}.")
+        return None
+    return day
 
 
 def filter_of(typed: dict[str, str]) -> search.TranscriptFilter:
     """The filter the form describes; InvalidInput names every problem with it at once."""
     problems: list[str] = []
     since, until = _day(typed["since"], "From", problems), _day(typed["until"], "To", problems)
-    if typed["rep"] and not typed["rep"].isdigit():
+    if typed["rep"] and as_number(typed["rep"], low=1) is None:
         problems.append(f"Unknown rep '{typed['rep']}'.")
     conditions = []
     for line in filter(str.strip, typed["slots"].splitlines()):
@@ -73,7 +78,7 @@ def filter_of(typed: dict[str, str]) -> search.TranscriptFilter:
             channel=typed["channel"] or None,
             qualification=typed["qualification"] or None,
             temperature=typed["temperature"] or None,
-            rep_id=int(typed["rep"]) if typed["rep"] else None,
+            rep_id=as_number(typed["rep"], low=1) if typed["rep"] else None,
             source=typed["source"] or None,
             language=typed["language"] or None,
             text=typed["q"] or None,
@@ -109,7 +114,7 @@ def _query(typed: dict[str, str], **extra: str | int) -> str:
 
 
 @router.get("", response_class=HTMLResponse)
-def transcript_list(request: Request, user: AdminUser, page: int = 1) -> HTMLResponse:
+def transcript_list(request: Request, user: AdminUser, page: Page = 1) -> HTMLResponse:
     typed = _typed(request)
     problem, found = None, None
     try:
@@ -196,7 +201,7 @@ def export(
 
 
 @router.get("/{conversation_id}", response_class=HTMLResponse)
-def transcript_view(request: Request, user: AdminUser, conversation_id: int) -> HTMLResponse:
+def transcript_view(request: Request, user: AdminUser, conversation_id: Id) -> HTMLResponse:
     """One conversation: messages with intent and confidence, slots, class and reasons, routing history."""
     with unit_of_work() as session:
         try:

@@ -153,7 +153,9 @@ async def login(
     the password-check threads, never on the server's own, so signed-in pages keep answering."""
     next_url = safe_next(next)
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not (csrf_token and hmac.compare_digest(csrf_token, cookie) and unsign("login", cookie)):
+    if not (
+        csrf_token and hmac.compare_digest(csrf_token.encode(), cookie.encode()) and unsign("login", cookie)
+    ):
         return _login_page(request, next_url, 403, "The sign-in form had expired. Please try again.", email)
     address = request.client.host if request.client else "unknown"  # a trusted proxy's client: see app.py
     try:

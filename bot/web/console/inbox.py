@@ -28,6 +28,7 @@ from crm_core import activities, deals, lifecycle, notifications, ownership, pip
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidInput, InvalidTransition, NotFound, explain
 from crm_core.leads import LeadQuery, lead_out
+from crm_core.limits import TEXT_LENGTH, Id, SenderId, as_number
 from crm_core.models import ActivityKind, Lead, Rep, Stage, utcnow
 from crm_core.pipeline import current_pipeline
 from crm_core.schemas import DealUpdate, LeadOut, NewDeal
@@ -36,7 +37,7 @@ from crm_core.users import UserOut
 
 router = APIRouter(prefix="/console")
 
-FormText = Annotated[str, Form(max_length=10_000)]
+FormText = Annotated[str, Form(max_length=2 * TEXT_LENGTH)]  # crm_core checks the field; this is a guard
 
 
 def lead_for(session: Session, user: UserOut, lead_id: int) -> LeadOut:
@@ -137,7 +138,7 @@ def inbox(request: Request, user: RepOrAdmin) -> HTMLResponse:
 def _lead_page(
     request: Request,
     user: UserOut,
-    lead_id: int,
+    lead_id: Id,
     status_code: int = 200,
     problem: Problem | None = None,
     typed: dict[str, str] | None = None,
@@ -208,7 +209,7 @@ def allowed_moves(current: Stage, reopen: bool) -> list[str]:
 
 
 @router.get("/leads/{lead_id}", response_class=HTMLResponse)
-def lead_page(request: Request, user: RepOrAdmin, lead_id: int) -> HTMLResponse:
+def lead_page(request: Request, user: RepOrAdmin, lead_id: Id) -> HTMLResponse:
     page = _lead_page(request, user, lead_id)  # 404 for a lead this user may not see: nothing marked
     if user.rep_id is not None:
         with unit_of_work() as session:
@@ -219,7 +220,7 @@ def lead_page(request: Request, user: RepOrAdmin, lead_id: int) -> HTMLResponse:
 def _change(
     request: Request,
     user: UserOut,
-    lead_id: int,
+    lead_id: Id,
     change: Callable[[Session, Lead], str],
     typed: dict[str, str] | None = None,
     done_url: str | None = None,
@@ -247,7 +248,7 @@ def _own_rep(user: UserOut) -> int:
 
 
 @router.post("/leads/{lead_id}/accept")
-def accept(request: Request, user: RepOrAdmin, lead_id: int) -> Response:
+def accept(request: Request, user: RepOrAdmin, lead_id: Id) -> Response:
     def change(session: Session, lead: Lead) -> str:
         lifecycle.accept(session, lead.id, _own_rep(user))
         return f"Lead {lead.id} is yours: accepted."
@@ -256,7 +257,7 @@ def accept(request: Request, user: RepOrAdmin, lead_id: int) -> Response:
 
 
 @router.post("/leads/{lead_id}/pass")
-def pass_lead(request: Request, user: RepOrAdmin, lead_id: int) -> Response:
+def pass_lead(request: Request, user: RepOrAdmin, lead_id: Id) -> Response:
     def change(session: Session, lead: Lead) -> str:
         lifecycle.pass_lead(session, lead.id, _own_rep(user))
         return f"Lead {lead.id} was passed on."
@@ -267,14 +268,15 @@ def pass_lead(request: Request, user: RepOrAdmin, lead_id: int) -> Response:
 
 @router.post("/leads/{lead_id}/assign")
 def assign(
-    request: Request, user: AdminUser, lead_id: int, rep_id: FormText = "", back: FormText = ""
+    request: Request, user: AdminUser, lead_id: Id, rep_id: FormText = "", back: FormText = ""
 ) -> Response:
     """An admin gives the lead to a chosen rep (from the lead page or the inbox's queue)."""
 
     def change(session: Session, lead: Lead) -> str:
-        if not rep_id.strip().isdigit():
+        chosen = as_number(rep_id, low=1)
+        if chosen is None:
             raise InvalidInput("Choose the rep who gets the lead.", "rep_id")
-        assigned = lifecycle.assign_to(session, lead.id, int(rep_id), by=user.email)
+        assigned = lifecycle.assign_to(session, lead.id, chosen, by=user.email)
         return f"Lead {lead.id} assigned to {assigned.assigned_rep.name if assigned.assigned_rep else '?'}."
 
     done = "/console/inbox" if back == "inbox" else None  # only known pages: never an open redirect
@@ -283,7 +285,7 @@ def assign(
 
 @router.post("/leads/{lead_id}/move")
 def move(
-    request: Request, user: RepOrAdmin, lead_id: int, stage: FormText = "", reason: FormText = ""
+    request: Request, user: RepOrAdmin, lead_id: Id, stage: FormText = "", reason: FormText = ""
 ) -> Response:
     def change(session: Session, lead: Lead) -> str:
         moved = lifecycle.move(
@@ -318,7 +320,7 @@ def _due(text: str, session: Session, user: UserOut) -> datetime | None:
 def add_activity(
     request: Request,
     user: RepOrAdmin,
-    lead_id: int,
+    lead_id: Id,
     kind: FormText = "note",
     body: FormText = "",
     due: FormText = "",
@@ -334,7 +336,7 @@ def add_activity(
 
 @router.post("/leads/{lead_id}/activities/{activity_id}/done")
 def task_done(
-    request: Request, user: RepOrAdmin, lead_id: int, activity_id: int, back: FormText = ""
+    request: Request, user: RepOrAdmin, lead_id: Id, activity_id: Id, back: FormText = ""
 ) -> Response:
     """Mark a task on the lead done (from the lead page, or the inbox's task list with ``back=inbox``)."""
 
@@ -383,7 +385,7 @@ def _own_deal(session: Session, lead: Lead, deal_id: int) -> None:
 def open_deal(
     request: Request,
     user: RepOrAdmin,
-    lead_id: int,
+    lead_id: Id,
     title: FormText = "",
     value: FormText = "",
     currency: FormText = "",
@@ -408,8 +410,8 @@ def open_deal(
 def edit_deal(
     request: Request,
     user: RepOrAdmin,
-    lead_id: int,
-    deal_id: int,
+    lead_id: Id,
+    deal_id: Id,
     title: FormText = "",
     value: FormText = "",
     currency: FormText = "",
@@ -436,7 +438,7 @@ def edit_deal(
 
 
 @router.post("/leads/{lead_id}/deals/{deal_id}/delete")
-def delete_deal(request: Request, user: RepOrAdmin, lead_id: int, deal_id: int) -> Response:
+def delete_deal(request: Request, user: RepOrAdmin, lead_id: Id, deal_id: Id) -> Response:
     def change(session: Session, lead: Lead) -> str:
         _own_deal(session, lead, deal_id)
         gone = deals.delete_deal(session, deal_id)
@@ -449,8 +451,8 @@ def delete_deal(request: Request, user: RepOrAdmin, lead_id: int, deal_id: int) 
 def move_deal(
     request: Request,
     user: RepOrAdmin,
-    lead_id: int,
-    deal_id: int,
+    lead_id: Id,
+    deal_id: Id,
     stage: FormText = "",
     lost_reason: FormText = "",
 ) -> Response:
@@ -464,8 +466,7 @@ def move_deal(
     return _change(request, user, lead_id, change, form=f"deal-{deal_id}")
 
 
-@router.get("/transcripts/{sender_id}", response_class=HTMLResponse)
-def transcript_page(request: Request, user: RepOrAdmin, sender_id: str) -> HTMLResponse:
+def transcript_page(request: Request, user: RepOrAdmin, sender_id: SenderId) -> HTMLResponse:
     """One conversation (the link in rep notifications), with its lead."""
     with unit_of_work() as session:
         found = transcript_for(session, user, sender_id)
@@ -473,8 +474,8 @@ def transcript_page(request: Request, user: RepOrAdmin, sender_id: str) -> HTMLR
     return render(request, "console/transcript.html", {"transcript": found, "lead": lead})
 
 
-@router.get("/transcripts/{sender_id}/export")
-def transcript_export(user: RepOrAdmin, sender_id: str, format: str = "txt") -> Response:
+@router.get("/transcripts/{sender_id:path}/export")
+def transcript_export(user: RepOrAdmin, sender_id: SenderId, format: str = "txt") -> Response:
     """The conversation as a download: plain text for reading, JSON with intents and metadata."""
     if format not in ("txt", "json"):
         raise HTTPException(422, f"Unknown format '{format}': use txt or json.")
@@ -486,3 +487,7 @@ def transcript_export(user: RepOrAdmin, sender_id: str, format: str = "txt") -> 
         body = json.dumps(found.model_dump(mode="json"), indent=2, ensure_ascii=False)
         return Response(body, media_type="application/json", headers=headers)
     return PlainTextResponse("\n".join(as_text(found)) + "\n", headers=headers)
+
+
+# last: the path converter (sender ids may hold "/") would also take the export's path
+router.get("/transcripts/{sender_id:path}", response_class=HTMLResponse)(transcript_page)

@@ -12,6 +12,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from functools import lru_cache
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Header, Request
 from fastapi.concurrency import run_in_threadpool
@@ -25,6 +26,7 @@ from bot.web.console.rendering import redirect, render
 from crm_core import ownership
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidInput
+from crm_core.limits import Count, SenderId, as_number
 from crm_core.models import Owner
 from crm_core.transcripts import messages_after
 from crm_core.users import UserOut
@@ -41,7 +43,7 @@ def _rasa() -> RasaApi:
 
 
 def _page_url(sender_id: str) -> str:
-    return f"/console/live/{sender_id}"
+    return f"/console/live/{quote(sender_id, safe='')}"
 
 
 def _own_rep(user: UserOut) -> int:
@@ -54,8 +56,7 @@ def _by(user: UserOut) -> str:
     return f"console: {user.email}"
 
 
-@router.get("/{sender_id}", response_class=HTMLResponse)
-def live_page(request: Request, user: RepOrAdmin, sender_id: str) -> HTMLResponse:
+def live_page(request: Request, user: RepOrAdmin, sender_id: SenderId) -> HTMLResponse:
     with unit_of_work() as session:
         found = transcript_for(session, user, sender_id)
         lead = lead_for(session, user, found.lead_id) if found.lead_id else None
@@ -94,8 +95,8 @@ def _visible(user: UserOut, sender_id: str) -> None:
         transcript_for(session, user, sender_id)
 
 
-@router.post("/{sender_id}/takeover")
-def take_over(request: Request, user: RepOrAdmin, sender_id: str) -> Response:
+@router.post("/{sender_id:path}/takeover")
+def take_over(request: Request, user: RepOrAdmin, sender_id: SenderId) -> Response:
     _visible(user, sender_id)
 
     def act() -> str:
@@ -105,9 +106,12 @@ def take_over(request: Request, user: RepOrAdmin, sender_id: str) -> Response:
     return _act(request, sender_id, act)
 
 
-@router.post("/{sender_id}/messages")
+@router.post("/{sender_id:path}/messages")
 def send(
-    request: Request, user: RepOrAdmin, sender_id: str, text: Annotated[str, Form(max_length=10_000)] = ""
+    request: Request,
+    user: RepOrAdmin,
+    sender_id: SenderId,
+    text: Annotated[str, Form(max_length=10_000)] = "",
 ) -> Response:
     _visible(user, sender_id)
 
@@ -118,8 +122,8 @@ def send(
     return _act(request, sender_id, act)
 
 
-@router.post("/{sender_id}/typing")
-def typing(request: Request, user: RepOrAdmin, sender_id: str) -> Response:
+@router.post("/{sender_id:path}/typing")
+def typing(request: Request, user: RepOrAdmin, sender_id: SenderId) -> Response:
     """The rep is writing a message (console.js, while they type): the visitor's widget says so."""
     _visible(user, sender_id)
 
@@ -130,8 +134,8 @@ def typing(request: Request, user: RepOrAdmin, sender_id: str) -> Response:
     return _act(request, sender_id, act)
 
 
-@router.post("/{sender_id}/handback")
-def hand_back(request: Request, user: RepOrAdmin, sender_id: str) -> Response:
+@router.post("/{sender_id:path}/handback")
+def hand_back(request: Request, user: RepOrAdmin, sender_id: SenderId) -> Response:
     _visible(user, sender_id)
 
     def act() -> str:
@@ -162,17 +166,17 @@ def _news(sender_id: str, after_id: int) -> tuple[list[tuple[int, str]], str]:
     return frames, owner
 
 
-@router.get("/{sender_id}/events")
+@router.get("/{sender_id:path}/events")
 async def events(
     request: Request,
     user: RepOrAdmin,
-    sender_id: str,
-    after: int = 0,
+    sender_id: SenderId,
+    after: Count = 0,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """New lines of the conversation as server-sent events (``message``), and ``owner`` on each change."""
     await run_in_threadpool(_visible, user, sender_id)
-    cursor = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
+    cursor = as_number(last_event_id or "") or after
 
     async def stream() -> AsyncIterator[str]:
         nonlocal cursor
@@ -194,3 +198,7 @@ async def events(
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+# last: the path converter (sender ids may hold "/") would also take the paths above
+router.get("/{sender_id:path}", response_class=HTMLResponse)(live_page)

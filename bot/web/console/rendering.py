@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
@@ -50,6 +51,14 @@ def _amount(context: Context, value: Decimal) -> str:
     return format_amount(value, viewer_locale(request) if request is not None else DEFAULT_LOCALE)
 
 
+def _segment(value: str) -> str:
+    """A value as one URL path segment: every character that is not a letter, digit or ``-._~`` quoted,
+    ``/`` and ``%`` included, so a sender id like ``a/../b`` stays one segment (routes take it with
+    ``{sender_id:path}``, as Starlette decodes ``%2F`` before routing)."""
+    return quote(value, safe="")
+
+
+templates.env.filters["segment"] = _segment
 templates.env.filters["when"] = _when
 templates.env.filters["money"] = _money
 templates.env.filters["amount"] = _amount

@@ -80,9 +80,11 @@ def sign(purpose: str, value: str) -> str:
 
 
 def unsign(purpose: str, signed: str) -> str | None:
-    """The value of a signed string, or None when it was not signed by us for ``purpose``."""
+    """The value of a signed string, or None when it was not signed by us for ``purpose`` (a forged
+    cookie with any characters at all is just ignored)."""
     value, _, mac = signed.rpartition(".")
-    return value if value and hmac.compare_digest(mac, _mac(purpose, value)) else None
+    expected = _mac(purpose, value).encode()
+    return value if value and hmac.compare_digest(mac.encode("utf-8", "replace"), expected) else None
 
 
 def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int | None) -> None:

@@ -24,6 +24,7 @@ from crm_core.board import board
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidTransition, NotFound
 from crm_core.leads import LeadQuery, LeadSort
+from crm_core.limits import MAX_INT, as_number
 from crm_core.models import Qualification, Rep, Temperature
 from crm_core.pipeline import current_pipeline, parse_stage
 from crm_core.users import UserOut
@@ -83,8 +84,8 @@ class ListForm:
         rep = typed["rep"].lower()
         if rep == "none":
             wanted["unassigned"] = True
-        elif rep.isdigit():
-            wanted["rep_id"] = int(rep)
+        elif as_number(rep, low=1) is not None:
+            wanted["rep_id"] = as_number(rep, low=1)
         elif rep:
             form.errors["rep"] = f"Unknown rep '{typed['rep']}': choose one from the list."
         if typed["source"]:
@@ -98,8 +99,9 @@ class ListForm:
             form.errors["overdue"] = f"'{typed['overdue']}' is neither yes nor no."
         page = typed.get("page", "")
         if page:
-            if page.isdigit() and int(page) >= 1:
-                form.page = int(page)
+            number = as_number(page, low=1, high=MAX_INT // PAGE_SIZE)
+            if number is not None:
+                form.page = number
             else:
                 form.errors["page"] = f"'{page}' is not a page number (1, 2, …)."
         try:
@@ -108,7 +110,7 @@ class ListForm:
             for problem in error.errors():
                 key = str(problem["loc"][0]) if problem["loc"] else "q"
                 name = {"text": "q", "language": "lang"}.get(key, key)
-                form.errors[name] = f"Too long: {problem['msg'].lower()}."
+                form.errors[name] = f"{problem['msg'].removeprefix('Value error, ')}."
         return form
 
     def link(self, **changes: str | int) -> str:
@@ -195,12 +197,13 @@ def board_move(
     form = ListForm.read(
         dict(parse_qsl(back)), BOARD_PARAMETERS
     )  # rebuilt from parsed values: no open redirect
-    if not lead_id.isdigit():
+    lead_number = as_number(lead_id, low=1)
+    if lead_number is None:
         raise HTTPException(422, "Which lead? The form lost its lead id.")
     try:
         with unit_of_work(author=user.as_author) as session:
             try:
-                lead = users.visible_lead_row(session, user, int(lead_id))
+                lead = users.visible_lead_row(session, user, lead_number)
             except NotFound as error:
                 raise HTTPException(404, str(error)) from None
             moved = lifecycle.move(session, lead, stage, reopen=current_pipeline().is_terminal(lead.stage))
@@ -208,5 +211,5 @@ def board_move(
             message = f"Lead {lead.id} moved from {was} to {moved.to_stage.value}."
     except CrmError as error:
         status = 409 if isinstance(error, InvalidTransition) else 422
-        return _board_page(request, user, form, status, {int(lead_id): str(error)})
+        return _board_page(request, user, form, status, {lead_number: str(error)})
     return redirect(request, f"/console/board?{form.link()}#lead-{lead_id}", message)
