@@ -49,6 +49,7 @@ from rasa_channels.guard import (
     Guard,
     Limits,
     Refusal,
+    is_empty,
     language_of,
     metadata_of,
     owner_of,
@@ -148,7 +149,7 @@ def _failsafe(on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Callab
         try:
             await on_new_message(message)
         except Exception:
-            log.exception("the turn of %s failed", message.sender_id)
+            log.exception("the turn of %s failed on %r", message.sender_id, (message.text or "")[:100])
             turn.failed = True
         finally:
             _turn.reset(token)
@@ -225,6 +226,8 @@ class FailsafeRest(RestInput):
         refused = refused or self.sender_refusal(str(sender))
         if refused is None and await _channels.elsewhere(str(sender), self.name()):
             refused = OTHER_CHANNEL
+        if refused is None and is_empty(text):
+            return None, language  # nothing to pass on, nor to count
         if refused is None:
             refused = guard.rate_refusal(str(sender), self.address(request))
         return refused, language
@@ -241,7 +244,7 @@ class FailsafeRest(RestInput):
                 return response.json({"error": "unauthorised"}, status=401)
             refused, language = await self.refusal(request, guard)
             if refused is None:
-                return None
+                return response.json([]) if is_empty(request.json.get("message")) else None
             log.info("%s refused a message: %s", self.name(), refused.reason)
             return response.json(refused.body(language), status=refused.status)
 
@@ -310,6 +313,8 @@ class FailsafeSocketIO(SocketIOInput):
                 refused = OTHER_CHANNEL
             if refused is None and await _channels.elsewhere(sender, self.name()):
                 refused = OTHER_CHANNEL
+            if refused is None and is_empty(text):
+                return  # a client opening the chat: nothing to answer or keep
             if refused is None:
                 refused = guard.rate_refusal(sender, self._address(sio, sid))
             if refused is not None:

@@ -10,7 +10,7 @@ it; a refused message never reaches Rasa, so nothing of it is stored in the trac
   spaces or control characters: they end up in URLs and links).
 - **Messages** are text of at most ``EMBUDO_CHAT_MAX_CHARS`` characters (default 2,000) without control
   characters (tab, newline and carriage return are fine) or lone surrogates; metadata at most 8,000
-  characters of JSON.
+  characters of JSON. An empty message (or only spaces) is ignored: passed on to no one, stored nowhere.
 - **Rates.** At most ``EMBUDO_CHAT_SENDER_PER_MINUTE`` accepted messages per sender (default 30) and
   ``EMBUDO_CHAT_ADDRESS_PER_MINUTE`` per client address (default 120) in any 60 s; each Rasa process
   counts its own.
@@ -113,6 +113,12 @@ def message_refusal(text: object, metadata: object, limits: Limits) -> Refusal |
     if metadata and len(json.dumps(metadata, ensure_ascii=False, default=str)) > MAX_METADATA_CHARS:
         return TOO_LONG
     return None
+
+
+def is_empty(text: object) -> bool:
+    """Nothing to read (a client opening the chat sends that): the channels pass it on to no one. Rasa 3.6's
+    NLU fails on it (the response selector finds no features) and the turn would offer a person."""
+    return isinstance(text, str) and not text.strip()
 
 
 def language_of(metadata: object, accept_language: str | None = None) -> str:

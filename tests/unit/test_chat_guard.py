@@ -14,6 +14,7 @@ from rasa_channels.guard import (
     Guard,
     Limits,
     RateLimiter,
+    is_empty,
     language_of,
     message_refusal,
     metadata_of,
@@ -112,3 +113,8 @@ def test_socketio_metadata_may_come_as_json_text() -> None:
     assert metadata_of('{"locale": "es"}') == {"locale": "es"}
     assert metadata_of(None) == {}
     assert metadata_of("{broken") == "{broken"  # refused by message_refusal
+
+
+def test_nothing_to_read_is_empty() -> None:
+    assert is_empty("") and is_empty(" \n\t") and is_empty("\u3000")
+    assert not is_empty("?") and not is_empty(None) and not is_empty("0")
