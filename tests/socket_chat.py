@@ -26,7 +26,7 @@ class SocketChat:
         while (left := deadline - time.monotonic()) > 0:
             try:
                 frame = str(self.socket.recv(timeout=left))
-            except TimeoutError:
+            except (TimeoutError, ConnectionClosed):
                 return None
             if frame == "2":
                 self.socket.send("3")

@@ -130,7 +130,10 @@ def test_too_long_and_unreadable_messages_are_refused_in_the_visitors_language(s
     replies = asyncio.run(relay.send("telegram-90002", long_text, {"language_code": "es"}))
     assert replies == [{"text": REFUSALS["too_long"]["es"]}]
 
-    for sender in ("it-long", "it-long-widget", "telegram-90002"):
+    # nothing to read (clients send that when the chat opens): passed on to no one, no answer, no failed turn
+    assert rest(stack, {"sender": "it-empty", "message": " \n"}, "10.0.3.2").json() == []
+
+    for sender in ("it-long", "it-long-widget", "telegram-90002", "it-empty"):
         tracker = stack.tracker(sender)
         assert [e for e in tracker["events"] if e["event"] == "user"] == []
 
