@@ -19,12 +19,16 @@ export EMBUDO_ACTION_ENDPOINT ?= http://localhost:5055/webhook
 export EMBUDO_TRACKER_DIALECT ?= sqlite
 export EMBUDO_TRACKER_DB ?= var/rasa_tracker.db
 export EMBUDO_EVENTS_URL ?= sqlite:///$(EMBUDO_TRACKER_DB)
-# Pages allowed to open the chat (Rasa's --cors): any, or space-separated origins such as https://www.example.com
-export EMBUDO_ALLOWED_ORIGINS ?= *
+# Pages allowed to open the chat: EMBUDO_WIDGET_ORIGINS (the Procfile defaults it to any, `*`), or
+# space-separated origins such as https://www.example.com; EMBUDO_ALLOWED_ORIGINS is its older name.
 # Rasa's HTTP API (conversations, the model) always asks for a token: any web page may open the chat, so
 # none may call the API. Unless one is set (environment or .env), each `make run` makes its own.
 ifeq ($(EMBUDO_RASA_API_TOKEN)$(shell grep -s '^EMBUDO_RASA_API_TOKEN=.' .env),)
 export EMBUDO_RASA_API_TOKEN := $(shell od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+endif
+# The Telegram gateway's own Rasa channel (the only way into telegram-… conversations) asks for this one.
+ifeq ($(EMBUDO_GATEWAY_TOKEN)$(shell grep -s '^EMBUDO_GATEWAY_TOKEN=.' .env),)
+export EMBUDO_GATEWAY_TOKEN := $(shell od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 endif
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false

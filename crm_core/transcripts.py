@@ -20,7 +20,7 @@ from sqlalchemy import Text as SqlText
 from sqlalchemy.orm import Session
 
 from crm_core import live_request, ownership
-from crm_core.conversations import conversation_for
+from crm_core.conversations import conversation_for, first_conversation
 from crm_core.errors import NotFound
 from crm_core.models import Conversation, IngestCursor, Message, MessageRole, Owner
 from crm_core.pipeline import note_first_contact
@@ -123,12 +123,11 @@ def ingest(session: Session, events: Iterable[RasaEvent]) -> int:
     for event in events:
         kind = event.data.get("event")
         conversation = by_sender.get(event.sender_id)
-        if kind == "user":
+        if kind == "user" and conversation is None:
             channel = event.data.get("input_channel") or "unknown"
-            if conversation is None or conversation.channel != channel:
-                conversation = conversation_for(session, channel, event.sender_id)
+            conversation = conversation_for(session, channel, event.sender_id)
         elif conversation is None:
-            conversation = _latest_conversation(session, event.sender_id)
+            conversation = first_conversation(session, event.sender_id)
         if conversation is None:
             continue  # nothing the visitor said yet (e.g. the session-start events)
         by_sender[event.sender_id] = conversation
@@ -151,15 +150,6 @@ def _wait_for_a_person(session: Session, sender_id: str, at: datetime) -> None:
         live_request.after_failed_turn(session, sender_id, at)
 
 
-def _latest_conversation(session: Session, sender_id: str) -> Conversation | None:
-    return session.scalar(
-        select(Conversation)
-        .where(Conversation.sender_id == sender_id)
-        .order_by(Conversation.id.desc())
-        .limit(1)
-    )
-
-
 def _already_copied(session: Session, event_id: int) -> bool:
     return session.scalar(select(Message.id).where(Message.rasa_event_id == event_id)) is not None
 
@@ -175,13 +165,17 @@ def _message(conversation: Conversation, event: RasaEvent, kind: str) -> Message
     data = event.data
     if kind == "user":
         intent = (data.get("parse_data") or {}).get("intent") or {}
+        extra: dict[str, Any] = {"metadata": data.get("metadata") or {}}
+        channel = data.get("input_channel") or "unknown"
+        if channel != conversation.channel:  # written before the channels kept to their own conversations
+            extra["channel"] = channel
         return Message(
             conversation=conversation,
             role=MessageRole.VISITOR,
             text=data.get("text") or "",
             intent=intent.get("name"),
             confidence=intent.get("confidence"),
-            extra={"metadata": data.get("metadata") or {}},
+            extra=extra,
             sent_at=_timestamp(data),
             rasa_event_id=event.id,
         )
@@ -199,7 +193,7 @@ def _message(conversation: Conversation, event: RasaEvent, kind: str) -> Message
             rasa_event_id=event.id,
         )
     buttons = ((data.get("data") or {}).get("buttons")) or []
-    extra: dict[str, Any] = {"buttons": buttons} if buttons else {}
+    extra = {"buttons": buttons} if buttons else {}
     if metadata.get(SPOKEN_FIRST) is True:  # said on the bot's own initiative (ownership.lines_to_relay)
         extra[SPOKEN_FIRST] = True
     return Message(
@@ -225,7 +219,7 @@ def sync_transcripts(session: Session, events_url: str, batch: int = 500) -> int
 
 
 def transcript(session: Session, sender_id: str) -> TranscriptOut:
-    conversation = _latest_conversation(session, sender_id)
+    conversation = first_conversation(session, sender_id)
     if conversation is None:
         raise NotFound(f"No conversation with id {sender_id}.")
     return TranscriptOut(

@@ -1,6 +1,16 @@
-"""Rasa's REST and socket.io channels, with our additions: a turn that fails opens the conversation to people;
-the socket.io channel also refuses origins ``EMBUDO_ALLOWED_ORIGINS`` does not name, and tells the widget
-when a person is writing (``/webhooks/socketio/typing``).
+"""Rasa's REST and socket.io channels, with our additions: each message passes ``guard.py`` first (sender
+id, length, rate; refused with a 4xx on REST, a polite reply on socket.io, nothing stored), a conversation
+stays with the channel it started on, and a turn that fails opens the conversation to people; the
+socket.io channel also refuses origins ``EMBUDO_WIDGET_ORIGINS`` does not name, lets a socket write only
+into the session it was confirmed, and tells the widget when a person is writing
+(``/webhooks/socketio/typing``).
+
+**One channel per conversation.** Rasa keeps one tracker per sender id, whatever channel a message came
+through, so a REST client naming a widget's session id (or ``telegram-…``) would write into that visitor's
+conversation: greeted by their name, able to change their e-mail. Here a conversation belongs to the
+channel of its first message (the tracker says, remembered once known); the ``telegram-`` namespace
+belongs to the gateway's channel (``gateway.py``) from the start, and a client can no longer name the
+channel itself (Rasa's REST channel reads ``input_channel`` from the request body).
 
 Rasa 3.6 treats an action server that is unreachable or answers 500 as a lost action: the processor logs
 the exception and carries on, and the visitor usually gets nothing at all (``RemoteAction.run`` raises,
@@ -18,6 +28,8 @@ the two classes in place of ``rest`` and ``socketio``; they keep Rasa's names, U
 import contextvars
 import logging
 import os
+import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +42,18 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from rasa_channels.guard import (
+    BAD_REQUEST,
+    MAX_TRACKED_KEYS,
+    OTHER_CHANNEL,
+    Guard,
+    Limits,
+    Refusal,
+    is_empty,
+    language_of,
+    metadata_of,
+    owner_of,
+)
 from rasa_channels.wording import CRM_FAILURE_RESPONSES, FAILED_TURN, KEPT, OFFER, PERSON_TYPING_EVT
 
 log = logging.getLogger(__name__)
@@ -125,7 +149,7 @@ def _failsafe(on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Callab
         try:
             await on_new_message(message)
         except Exception:
-            log.exception("the turn of %s failed", message.sender_id)
+            log.exception("the turn of %s failed on %r", message.sender_id, (message.text or "")[:100])
             turn.failed = True
         finally:
             _turn.reset(token)
@@ -139,23 +163,105 @@ def _failsafe(on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Callab
     return handle
 
 
+class ConversationChannels:
+    """Which channel each conversation belongs to: the one its first message came through. Once known it
+    never changes, so it is remembered (the longest unused forgotten first); otherwise the tracker says."""
+
+    def __init__(self) -> None:
+        self._known: OrderedDict[str, str] = OrderedDict()
+
+    async def elsewhere(self, sender_id: str, channel: str) -> bool:
+        """Whether the conversation belongs to another channel; if it belongs to none yet, it is
+        ``channel``'s from now on."""
+        if owner_of(sender_id) is not None:
+            return owner_of(sender_id) != channel
+        known = self._known.get(sender_id)
+        if known is None:
+            tracker = await _agent().tracker_store.retrieve(sender_id)
+            first = next((e for e in tracker.events if e.type_name == "user"), None) if tracker else None
+            known = (first.input_channel if first is not None else None) or channel
+        self._known[sender_id] = known
+        self._known.move_to_end(sender_id)
+        while len(self._known) > MAX_TRACKED_KEYS:
+            self._known.popitem(last=False)
+        return known != channel
+
+
+_channels = ConversationChannels()  # one per Rasa process, shared by every channel in it
+
+
+def _client_address(request: Request) -> str:
+    """The client's address: the peer's, or what a trusted proxy said (Sanic's ``SANIC_PROXIES_COUNT`` /
+    ``SANIC_REAL_IP_HEADER``, read from the environment)."""
+    return str(request.remote_addr or request.ip)
+
+
 class FailsafeRest(RestInput):
-    """Rasa's REST channel (``/webhooks/rest/webhook``), used by the Telegram gateway and REST clients."""
+    """Rasa's REST channel (``/webhooks/rest/webhook``) for REST clients: a refused message gets a 4xx
+    whose body says why (``error``) and what to tell the visitor (``message``), and nothing is stored."""
+
+    def _extract_input_channel(self, request: Request) -> str:
+        return self.name()  # never the body's ``input_channel``: a client does not choose its channel
+
+    def authorised(self, request: Request) -> bool:
+        return True
+
+    def address(self, request: Request) -> str | None:
+        return _client_address(request)
+
+    def sender_refusal(self, sender_id: str) -> Refusal | None:
+        return None  # the gateway's channel narrows the sender ids it takes
+
+    async def refusal(self, request: Request, guard: Guard) -> tuple[Refusal | None, str]:
+        """Why this webhook call is refused (or None), and the language to say it in."""
+        try:
+            body = request.json
+        except Exception:  # Sanic raises its own InvalidUsage on a body that is not JSON
+            return BAD_REQUEST, language_of(None, request.headers.get("accept-language"))
+        body = body if isinstance(body, dict) else {}
+        metadata = body.get("metadata")
+        language = language_of(metadata, request.headers.get("accept-language"))
+        sender, text = body.get("sender"), body.get("message")
+        refused = guard.shape_refusal(sender, text, metadata) if body else BAD_REQUEST
+        refused = refused or self.sender_refusal(str(sender))
+        if refused is None and await _channels.elsewhere(str(sender), self.name()):
+            refused = OTHER_CHANNEL
+        if refused is None and is_empty(text):
+            return None, language  # nothing to pass on, nor to count
+        if refused is None:
+            refused = guard.rate_refusal(str(sender), self.address(request))
+        return refused, language
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        return super().blueprint(_failsafe(on_new_message))
+        blueprint = super().blueprint(_failsafe(on_new_message))
+        guard = Guard(self.name(), Limits.from_env())
+
+        @blueprint.middleware("request")
+        async def refuse(request: Request) -> HTTPResponse | None:
+            if request.method != "POST" or not request.path.endswith("/webhook"):
+                return None
+            if not self.authorised(request):
+                return response.json({"error": "unauthorised"}, status=401)
+            refused, language = await self.refusal(request, guard)
+            if refused is None:
+                return response.json([]) if is_empty(request.json.get("message")) else None
+            log.info("%s refused a message: %s", self.name(), refused.reason)
+            return response.json(refused.body(language), status=refused.status)
+
+        return blueprint
 
 
 class FailsafeSocketIO(SocketIOInput):
     """Rasa's socket.io channel (``/socket.io``), used by the widget and standard web-chat clients; it
-    also refuses pages of other origins when ``EMBUDO_ALLOWED_ORIGINS`` names some."""
+    also refuses pages of other origins when ``EMBUDO_WIDGET_ORIGINS`` names some."""
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         blueprint = super().blueprint(_failsafe(on_new_message))
-        origins = os.environ.get("EMBUDO_ALLOWED_ORIGINS", "*").split()
+        origins = widget_origins()
         if origins and "*" not in origins:
             _only_from(self.sio.eio, origins)
         sio = self.sio
+        self._guard_messages(sio, Guard(self.name(), Limits.from_env()))
 
         @blueprint.route("/typing", methods=["POST"])
         async def person_typing(request: Request) -> HTTPResponse:
@@ -171,6 +277,62 @@ class FailsafeSocketIO(SocketIOInput):
             return response.json({"ok": True})
 
         return blueprint
+
+    def _guard_messages(self, sio: Any, guard: Guard) -> None:
+        """Wraps Rasa's session_request and user message handlers: a session id another channel owns (or
+        that is no id at all) is replaced by a new one; a message is checked, then handed to Rasa's handler,
+        or answered with the refusal on this socket only."""
+        namespace = self.namespace
+        rasa = dict(sio.handlers[namespace or "/"])
+        confirmed: dict[str, str] = {}  # socket → the session it was confirmed, the only one it writes to
+
+        @sio.on("session_request", namespace=namespace)
+        async def session_request(sid: str, data: Any) -> None:
+            data = data if isinstance(data, dict) else {}
+            wanted = data.get("session_id")
+            if guard.shape_refusal(wanted, "", None) is not None:
+                wanted = uuid.uuid4().hex
+            confirmed[sid] = wanted  # before any await: the socket's first message may be handled meanwhile
+            if await _channels.elsewhere(wanted, self.name()):
+                wanted = confirmed[sid] = uuid.uuid4().hex
+            await rasa["session_request"](sid, {**data, "session_id": wanted})
+
+        @sio.on("disconnect", namespace=namespace)
+        async def disconnect(sid: str) -> None:
+            confirmed.pop(sid, None)
+            await rasa["disconnect"](sid)
+
+        @sio.on(self.user_message_evt, namespace=namespace)
+        async def handle_message(sid: str, data: Any) -> None:
+            data = data if isinstance(data, dict) else {}
+            metadata = metadata_of(data.get(self.metadata_key))
+            text = "" if data.get("message") is None else data["message"]
+            sender = data.get("session_id") if self.session_persistence else sid
+            refused = guard.shape_refusal(sender, text, metadata)
+            if refused is None and self.session_persistence and confirmed.get(sid) != sender:
+                refused = OTHER_CHANNEL
+            if refused is None and await _channels.elsewhere(sender, self.name()):
+                refused = OTHER_CHANNEL
+            if refused is None and is_empty(text):
+                return  # a client opening the chat: nothing to answer or keep
+            if refused is None:
+                refused = guard.rate_refusal(sender, self._address(sio, sid))
+            if refused is not None:
+                log.info("socketio refused a message: %s", refused.reason)
+                await sio.emit(self.bot_message_evt, {"text": refused.text(language_of(metadata))}, room=sid)
+                return
+            await rasa[self.user_message_evt](sid, {**data, "message": text, self.metadata_key: metadata})
+
+    def _address(self, sio: Any, sid: str) -> str | None:
+        request = (sio.get_environ(sid, self.namespace) or {}).get("sanic.request")
+        return _client_address(request) if request is not None else None
+
+
+def widget_origins() -> list[str]:
+    """The pages that may open the chat: ``EMBUDO_WIDGET_ORIGINS`` (``EMBUDO_ALLOWED_ORIGINS``, its older
+    name, still counts), space-separated; any (``*``) by default."""
+    setting = os.environ.get("EMBUDO_WIDGET_ORIGINS") or os.environ.get("EMBUDO_ALLOWED_ORIGINS") or "*"
+    return setting.split()
 
 
 def _from_embudo(request: Request) -> bool:

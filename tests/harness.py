@@ -23,6 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "embudo.tar.gz"
 RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
 APP_PYTHON = ROOT / ".venv" / "bin" / "python"
+# The Telegram gateway's channel token, as `make run` exports one to every process it starts: the Rasa
+# servers started here and any gateway a test starts with ``os.environ`` share it.
+GATEWAY_TOKEN = os.environ.setdefault("EMBUDO_GATEWAY_TOKEN", secrets.token_hex(16))
 
 
 def free_port() -> int:
@@ -134,10 +137,13 @@ def running_stack(
         "EMBUDO_RASA_API_URL": rasa_url,
         "EMBUDO_EVENTS_URL": f"sqlite:///{workdir / 'tracker.db'}",
         "EMBUDO_RASA_API_TOKEN": secrets.token_hex(16),  # as `make run`: Rasa's HTTP API is never open
+        # Every test client is 127.0.0.1: the per-address limit would count them all as one visitor
+        # (tests/integration/test_chat_limits.py sets its own limits).
+        "EMBUDO_CHAT_ADDRESS_PER_MINUTE": "100000",
         **(env or {}),
     }
-    # The same setting and default as the Makefile / Procfile: which pages may open the chat.
-    allowed_origins = (env.get("EMBUDO_ALLOWED_ORIGINS") or "*").split()
+    # The same setting and default as the Procfile: which pages may open the chat.
+    allowed_origins = (env.get("EMBUDO_WIDGET_ORIGINS") or env.get("EMBUDO_ALLOWED_ORIGINS") or "*").split()
     commands = {
         "actions": [str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
         "rasa": [

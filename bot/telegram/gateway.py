@@ -458,14 +458,17 @@ def act_on_lead(chat_id: int, action: str, lead_id: int) -> str:
 
 def run(settings: TelegramSettings | None = None) -> None:
     settings = settings or TelegramSettings()
-    application = Gateway(settings, RasaRelay(settings.rasa_url)).build()
-    if settings.webhook_url:
+    settings.check()  # a webhook without its secret, or no way into Rasa: refuse to start
+    assert settings.gateway_token is not None
+    relay = RasaRelay(settings.rasa_url, settings.gateway_token.get_secret_value())
+    application = Gateway(settings, relay).build()
+    if settings.webhook_url and settings.webhook_secret:
         application.run_webhook(
             listen=settings.webhook_listen,
             port=settings.webhook_port,
             url_path="telegram",
             webhook_url=settings.webhook_url,
-            secret_token=settings.webhook_secret.get_secret_value() if settings.webhook_secret else None,
+            secret_token=settings.webhook_secret.get_secret_value(),
             allowed_updates=Update.ALL_TYPES,
         )
     else:

@@ -1,6 +1,6 @@
 """A page of another origin (a customer's site) opens the chat: our widget, and a standard socket.io
 client's exchange, in headless Chromium, which enforces CORS; the widget passes axe-core (WCAG 2.1 AA).
-With ``EMBUDO_ALLOWED_ORIGINS`` naming origins, every other origin is refused, WebSocket included."""
+With ``EMBUDO_WIDGET_ORIGINS`` naming origins, every other origin is refused, WebSocket included."""
 
 import json
 import threading
@@ -168,7 +168,7 @@ def test_rasas_http_api_asks_for_its_token_though_any_page_may_open_the_chat(sta
 
 def test_allowed_origins_restrict_who_may_open_the_chat(tmp_path_factory: pytest.TempPathFactory) -> None:
     allowed = "https://www.lakeshore.example"
-    env = {"EMBUDO_ALLOWED_ORIGINS": f"{allowed} https://shop.lakeshore.example"}
+    env = {"EMBUDO_WIDGET_ORIGINS": f"{allowed} https://shop.lakeshore.example"}
     with running_stack(tmp_path_factory.mktemp("allowed-origins-stack"), env=env) as stack:
         event, _ = socketio_exchange(stack.rasa_url, allowed, "origin-allowed")
         assert event == "bot_uttered"

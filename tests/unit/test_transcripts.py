@@ -115,3 +115,41 @@ def test_lead_capture_and_transcripts_share_one_conversation(
 def test_unknown_conversation_is_a_clear_error(session: Session) -> None:
     with pytest.raises(NotFound, match="No conversation with id nope"):
         transcript(session, "nope")
+
+
+def test_a_second_channel_on_the_same_sender_id_never_replaces_the_transcript(
+    session: Session, rasa_events: RasaEvents
+) -> None:
+    """Rasa keeps one tracker per sender id: a message that reached it through another channel (before the
+    channels refused that) joins the conversation, marked, and the lead keeps its transcript."""
+    rasa_events.user("telegram-7", "we need a bot", "inform", 0.8, channel="telegram")
+    sync_transcripts(session, rasa_events.url)
+    lead = capture_lead(
+        session, LeadFacts(need="a bot"), ConversationRef(channel="telegram", sender_id="telegram-7")
+    )
+    rasa_events.user("telegram-7", "hi, it's me again", "greet", 0.9, channel="rest")
+    rasa_events.bot("telegram-7", "Welcome back!")
+    sync_transcripts(session, rasa_events.url)
+    again = capture_lead(
+        session, LeadFacts(need="a bot"), ConversationRef(channel="rest", sender_id="telegram-7")
+    )
+
+    assert again.id == lead.id
+    assert session.scalar(select(func.count()).select_from(Conversation)) == 1
+    found = transcript(session, "telegram-7")
+    assert (found.channel, found.lead_id) == ("telegram", lead.id)
+    assert [m.text for m in found.messages] == ["we need a bot", "hi, it's me again", "Welcome back!"]
+    assert "channel" not in found.messages[0].extra
+    assert found.messages[1].extra["channel"] == "rest"
+
+
+def test_an_older_second_conversation_row_does_not_take_the_first_ones_place(
+    session: Session, rasa_events: RasaEvents
+) -> None:
+    first = Conversation(channel="rest", sender_id="telegram-8", slots={})
+    session.add_all([first, Conversation(channel="socketio", sender_id="telegram-8", slots={})])
+    session.flush()
+    rasa_events.user("telegram-8", "hello", "greet", 0.9, channel="socketio")
+    sync_transcripts(session, rasa_events.url)
+    found = transcript(session, "telegram-8")
+    assert found.channel == "rest" and [m.text for m in found.messages] == ["hello"]

@@ -208,7 +208,17 @@
       if (packet[0] === "session_confirm") {
         ready = true;
         typing.textContent = "";
-        outbox.splice(0).forEach(function (frame) { socket.send(frame); });
+        if (typeof packet[1] === "string" && packet[1] && packet[1] !== state.sessionId) {
+          // the server started a new conversation (the old id belonged to another channel): write into that one
+          state.sessionId = packet[1];
+          if (window.EmbudoWidget) window.EmbudoWidget.sessionId = packet[1];
+          save();
+        }
+        outbox.splice(0).forEach(function (frame) {
+          var queued = JSON.parse(frame.slice(2));
+          if (queued[1] && queued[1].session_id) queued[1].session_id = state.sessionId;
+          socket.send("42" + JSON.stringify(queued));
+        });
       } else if (packet[0] === "bot_uttered") {
         botSays(packet[1] || {});
       } else if (packet[0] === "embudo_person_typing") {  // rasa_channels/failsafe.py: a person is writing
