@@ -124,11 +124,15 @@ class SocketVisitor:
     async def open(cls, ws_url: str, session_id: str) -> "SocketVisitor":
         socket = await connect(ws_url, open_timeout=TURN_TIMEOUT, max_size=None)
         visitor = cls(socket, session_id)
-        await socket.recv()  # engine.io open
-        await socket.send("40")
-        await visitor.next_event("", TURN_TIMEOUT)
-        await visitor.emit("session_request", {"session_id": session_id})
-        await visitor.next_event("session_confirm", TURN_TIMEOUT)
+        try:
+            await socket.recv()  # engine.io open
+            await socket.send("40")
+            await visitor.next_event("", TURN_TIMEOUT)
+            await visitor.emit("session_request", {"session_id": session_id})
+            await visitor.next_event("session_confirm", TURN_TIMEOUT)
+        except BaseException:
+            await socket.close()
+            raise
         return visitor
 
     async def emit(self, event: str, data: dict[str, Any]) -> None:
@@ -204,6 +208,8 @@ async def visitor_slot(
             done = await socket_conversation(ws_url, sender, turns, rng, deadline, out)
         if done:
             out.finished.append(sender)
+        elif time.monotonic() < deadline:
+            await think(rng)  # after an error, as a visitor would, rather than hammering the server
         n += 1
 
 
@@ -219,7 +225,9 @@ async def drive(rasa_url: str, conversations: int, seconds: float) -> tuple[Resu
 
 def leads_per_conversation(crm_url: str) -> Counter[str]:
     with unit_of_work(crm_url) as session:
-        return Counter(lead.conversation_id for lead in list_leads(session, limit=1_000_000))
+        return Counter(
+            lead.conversation_id for lead in list_leads(session, limit=1_000_000) if lead.conversation_id
+        )
 
 
 def load_average() -> str:

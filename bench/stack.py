@@ -90,7 +90,8 @@ def one_conversation(
 def measure_turns(say: Say, prefix: str = "", *, reply_expected: bool = True) -> tuple[Measured, Measured]:
     """The two measurements every stack gets: one sender (at least 200 turns), then 30 conversations 10 at
     a time. ``reply_expected``: a turn without a reply is an error (a bare bot may well stay silent)."""
-    sequential, errors, n = [], 0, 0
+    sequential: list[float] = []
+    errors = n = 0
     started = time.perf_counter()
     while len(sequential) < 200:
         latencies, failed = one_conversation(say, f"bench-seq-{n}", n, reply_expected=reply_expected)
@@ -103,19 +104,25 @@ def measure_turns(say: Say, prefix: str = "", *, reply_expected: bool = True) ->
         for index, turn in enumerate(CONVERSATION):
             summary(f"  turn {index}: {turn[:28]}", sequential[index :: len(CONVERSATION)])
 
+    ten = ten_concurrent(say, reply_expected=reply_expected)
+    summary(f"{prefix}10 concurrent conversations, per turn", ten.latencies, ten.errors, ten.wall)
+    return one, ten
+
+
+def ten_concurrent(say: Say, *, reply_expected: bool = True) -> Measured:
+    """30 conversations, 10 at a time."""
+
     def conversation(i: int) -> tuple[list[float], int]:
         return one_conversation(say, f"bench-par-{i}", 1000 + i, reply_expected=reply_expected)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=10) as pool:
         results = list(pool.map(conversation, range(30)))
-    ten = Measured(
+    return Measured(
         [latency for latencies, _ in results for latency in latencies],
         sum(e for _, e in results),
         time.perf_counter() - started,
     )
-    summary(f"{prefix}10 concurrent conversations, per turn", ten.latencies, ten.errors, ten.wall)
-    return one, ten
 
 
 def peak_rss_mb(pid: int) -> float:
