@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.stack import summary, ten_concurrent
+from bench.stack import one_conversation, summary, ten_concurrent
 from crm_core.db import unit_of_work
 from crm_core.reps import add_rep
 from crm_core.schemas import NewRep
@@ -24,6 +24,7 @@ from tests.harness import ROOT, running_stack
 OUT = ROOT / "var" / "profile"
 PY_SPY = Path(sys.executable).parent / "py-spy"
 TOP = 12
+CONVERSATIONS = 20  # 10 at a time, 180 turns
 
 
 def top_frames(collapsed: Path) -> tuple[int, Counter[str], Counter[str]]:
@@ -54,9 +55,12 @@ def show(name: str, collapsed: Path) -> None:
             print(f"    {100 * count / samples:5.1f} %  {frame[:150]}")
 
 
-def spy(pid: int, output: Path) -> "subprocess.Popen[bytes]":
-    """py-spy recording process ``pid`` (busy samples only, 50 a second) until it gets SIGINT."""
-    command = [str(PY_SPY), "record", "--pid", str(pid), "--format", "raw", "--rate", "50", "--nonblocking"]
+def start_py_spy(pid: int, output: Path) -> "subprocess.Popen[bytes]":
+    """py-spy recording process ``pid`` and its children (the action server's Sanic worker is one), busy samples
+    only, 50 a second, until it gets SIGINT."""
+    command = [
+        str(PY_SPY), "record", "--pid", str(pid), "--subprocesses", "--format", "raw", "--rate", "50", "--nonblocking",
+    ]  # fmt: skip
     return subprocess.Popen(
         [*command, "--output", str(output)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -71,15 +75,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as workdir, running_stack(Path(workdir)) as stack:
         with unit_of_work(stack.crm_url) as session:
             add_rep(session, NewRep(name="Bench Rep", languages=["en"], capacity=100_000))
-        ten_concurrent(stack.say)  # warm-up: first turns load lazily what later turns reuse
-        spies = {name: spy(stack.processes[name].pid, OUT / f"{name}.txt") for name in ("rasa", "actions")}
+        one_conversation(stack.say, "bench-warm-up", 0)  # first turns load lazily what later turns reuse
+        spies = {
+            name: start_py_spy(stack.processes[name].pid, OUT / f"{name}.txt") for name in ("rasa", "actions")
+        }
         try:
-            ten = ten_concurrent(stack.say)
+            ten = ten_concurrent(stack.say, conversations=CONVERSATIONS)
         finally:
-            for spy in spies.values():
-                spy.send_signal(2)  # py-spy writes its output on Ctrl-C
-            for spy in spies.values():
-                spy.wait(timeout=60)
+            for recorder in spies.values():
+                recorder.send_signal(2)  # py-spy writes its output on Ctrl-C
+            for recorder in spies.values():
+                recorder.wait(timeout=60)
         summary("10 concurrent conversations (profiled)", ten.latencies, ten.errors, ten.wall)
     for name, label in (("rasa", "Rasa server"), ("actions", "action server")):
         show(label, OUT / f"{name}.txt")

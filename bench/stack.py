@@ -48,7 +48,7 @@ def summary(label: str, seconds: list[float], errors: int = 0, wall: float | Non
     ms = [s * 1000 for s in seconds]
     rate = f"  {len(ms) / wall:5.1f} msg/s" if wall else ""
     print(
-        f"{label:<38} n={len(ms):>4}  p50={statistics.median(ms):7.1f} ms  "
+        f"{label:<46} n={len(ms):>4}  p50={statistics.median(ms):7.1f} ms  "
         f"p95={percentile(ms, 0.95):7.1f} ms  max={max(ms):7.1f} ms  errors={errors}{rate}"
     )
 
@@ -109,15 +109,15 @@ def measure_turns(say: Say, prefix: str = "", *, reply_expected: bool = True) ->
     return one, ten
 
 
-def ten_concurrent(say: Say, *, reply_expected: bool = True) -> Measured:
-    """30 conversations, 10 at a time."""
+def ten_concurrent(say: Say, *, reply_expected: bool = True, conversations: int = 30) -> Measured:
+    """``conversations`` conversations, 10 at a time."""
 
     def conversation(i: int) -> tuple[list[float], int]:
         return one_conversation(say, f"bench-par-{i}", 1000 + i, reply_expected=reply_expected)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=10) as pool:
-        results = list(pool.map(conversation, range(30)))
+        results = list(pool.map(conversation, range(conversations)))
     return Measured(
         [latency for latencies, _ in results for latency in latencies],
         sum(e for _, e in results),
@@ -145,7 +145,7 @@ def bench_training() -> None:
         )
         wall = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"{'training (rasa train --force)':<38} wall={wall:6.1f} s   peak RSS={peak:7.0f} MB")
+    print(f"{'training (rasa train --force)':<46} wall={wall:6.1f} s   peak RSS={peak:7.0f} MB")
 
 
 def main() -> None:
@@ -153,7 +153,7 @@ def main() -> None:
     if "--skip-training" not in sys.argv:
         bench_training()
     with tempfile.TemporaryDirectory() as workdir, running_stack(Path(workdir)) as stack:
-        print(f"{'model load (start → /status ready)':<38} {stack.model_load_seconds:6.1f} s")
+        print(f"{'model load (start → /status ready)':<46} {stack.model_load_seconds:6.1f} s")
         with unit_of_work(stack.crm_url) as session:
             add_rep(session, NewRep(name="Bench Rep", languages=["en"], capacity=100_000))
 
@@ -161,7 +161,7 @@ def main() -> None:
 
         labels = {"rasa": "Rasa server", "actions": "action server + CRM", "web": "web app"}
         for name, process in stack.processes.items():
-            print(f"{'peak RSS ' + labels[name]:<38} {peak_rss_mb(process.pid):7.0f} MB")
+            print(f"{'peak RSS ' + labels[name]:<46} {peak_rss_mb(process.pid):7.0f} MB")
 
 
 if __name__ == "__main__":
