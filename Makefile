@@ -34,12 +34,13 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup run test audit audit-if-reachable lint unit unit-postgres validate rasa-test integration browser bench bench-crm eval eval-dialogue model migrate lock clean
+.PHONY: help setup run test audit audit-if-reachable lint unit unit-postgres validate rasa-test integration browser bench bench-crm bench-baseline bench-profile load eval eval-dialogue model migrate lock clean
 
 help:
 	@echo "make run    set up what is missing, then start Rasa (:5005), actions (:5055) and the web app (:8000)"
 	@echo "make test   set up what is missing, then run every check (lint, unit, Rasa, integration)"
-	@echo "make bench  measure the full stack, and the CRM at 1,000,000 leads on SQLite and PostgreSQL"
+	@echo "make bench  measure the full stack, side by side with a bare rasa init bot, and the CRM at 1,000,000 leads"
+	@echo "make load   100 visitors at a human pace for 2 minutes, over REST and socket.io (LOAD_ARGS=\"--seconds 30\")"
 
 $(VENV)/.installed: requirements/app.lock pyproject.toml
 	@test -n "$(PY311)" || { echo "Python 3.11 not found: install it (e.g. 'pyenv install 3.11') or set PY311=/path/to/python3.11"; exit 1; }
@@ -127,6 +128,7 @@ audit-if-reachable: setup
 
 bench: setup $(MODEL) browser bench-crm
 	$(VENV)/bin/python bench/stack.py
+	$(MAKE) -s bench-baseline
 	$(VENV)/bin/python bench/channels.py
 	$(VENV)/bin/python bench/takeover.py
 
@@ -139,6 +141,15 @@ eval: setup
 DEVSET := ../shared/conversation-devset/personas.json
 eval-dialogue: setup $(MODEL)
 	$(VENV)/bin/python bench/dialogue_eval.py --personas bench/personas $(if $(wildcard $(DEVSET)),--personas $(DEVSET))
+
+# The full stack and a bare `rasa init` bot (trained once into var/bare-rasa/) under the same turns, and the ratios.
+bench-baseline: setup $(MODEL)
+	$(VENV)/bin/python bench/bare_rasa.py
+
+# 100 conversations at once, one message every 2-5 s each, for 2 minutes: throughput, p50/p95/p99, errors, leads.
+# Shorter: make load LOAD_ARGS="--seconds 30 --conversations 20"
+load: setup $(MODEL)
+	$(VENV)/bin/python bench/load.py $(LOAD_ARGS)
 
 # 1,000,000 leads and 100,000 deals on SQLite and on a throw-away PostgreSQL: KPI, list page, routing.
 bench-crm: $(VENV)/.installed

@@ -10,8 +10,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -20,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from crm_core.db import unit_of_work
 from crm_core.reps import add_rep
 from crm_core.schemas import NewRep
-from tests.harness import RASA, ROOT, Stack, running_stack
+from tests.harness import RASA, ROOT, running_stack
 
 CONVERSATION = [
     "hi",
@@ -40,26 +43,86 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def summary(label: str, seconds: list[float], errors: int = 0) -> None:
+def summary(label: str, seconds: list[float], errors: int = 0, wall: float | None = None) -> None:
+    """One line of figures; with ``wall`` (the seconds the turns took in all) also the throughput."""
     ms = [s * 1000 for s in seconds]
+    rate = f"  {len(ms) / wall:5.1f} msg/s" if wall else ""
     print(
-        f"{label:<38} n={len(ms):>4}  p50={statistics.median(ms):7.1f} ms  "
-        f"p95={percentile(ms, 0.95):7.1f} ms  max={max(ms):7.1f} ms  errors={errors}"
+        f"{label:<46} n={len(ms):>4}  p50={statistics.median(ms):7.1f} ms  "
+        f"p95={percentile(ms, 0.95):7.1f} ms  max={max(ms):7.1f} ms  errors={errors}{rate}"
     )
 
 
-def one_conversation(stack: Stack, sender: str, n: int) -> tuple[list[float], int]:
+# One visitor turn: (sender, text) → the bot's replies.
+Say = Callable[[str, str], list[dict[str, Any]]]
+
+
+@dataclass
+class Measured:
+    latencies: list[float]  # seconds per turn
+    errors: int
+    wall: float  # seconds from the first turn sent to the last reply
+
+    @property
+    def p95_ms(self) -> float:
+        return percentile(self.latencies, 0.95) * 1000
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies) / self.wall
+
+
+def one_conversation(
+    say: Say, sender: str, n: int, *, reply_expected: bool = True
+) -> tuple[list[float], int]:
     latencies, errors = [], 0
     for turn in CONVERSATION:
         started = time.perf_counter()
         try:
-            replies = stack.say(sender, turn.format(n=n))
-            if not replies:
+            if not say(sender, turn.format(n=n)) and reply_expected:
                 errors += 1
         except httpx.HTTPError:
             errors += 1
         latencies.append(time.perf_counter() - started)
     return latencies, errors
+
+
+def measure_turns(say: Say, prefix: str = "", *, reply_expected: bool = True) -> tuple[Measured, Measured]:
+    """The two measurements every stack gets: one sender (at least 200 turns), then 30 conversations 10 at
+    a time. ``reply_expected``: a turn without a reply is an error (a bare bot may well stay silent)."""
+    sequential: list[float] = []
+    errors = n = 0
+    started = time.perf_counter()
+    while len(sequential) < 200:
+        latencies, failed = one_conversation(say, f"bench-seq-{n}", n, reply_expected=reply_expected)
+        sequential += latencies
+        errors += failed
+        n += 1
+    one = Measured(sequential, errors, time.perf_counter() - started)
+    summary(f"{prefix}one sender, per turn", one.latencies, one.errors, one.wall)
+    if "--per-turn" in sys.argv:
+        for index, turn in enumerate(CONVERSATION):
+            summary(f"  turn {index}: {turn[:28]}", sequential[index :: len(CONVERSATION)])
+
+    ten = ten_concurrent(say, reply_expected=reply_expected)
+    summary(f"{prefix}10 concurrent conversations, per turn", ten.latencies, ten.errors, ten.wall)
+    return one, ten
+
+
+def ten_concurrent(say: Say, *, reply_expected: bool = True, conversations: int = 30) -> Measured:
+    """``conversations`` conversations, 10 at a time."""
+
+    def conversation(i: int) -> tuple[list[float], int]:
+        return one_conversation(say, f"bench-par-{i}", 1000 + i, reply_expected=reply_expected)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(conversation, range(conversations)))
+    return Measured(
+        [latency for latencies, _ in results for latency in latencies],
+        sum(e for _, e in results),
+        time.perf_counter() - started,
+    )
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -82,7 +145,7 @@ def bench_training() -> None:
         )
         wall = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"{'training (rasa train --force)':<38} wall={wall:6.1f} s   peak RSS={peak:7.0f} MB")
+    print(f"{'training (rasa train --force)':<46} wall={wall:6.1f} s   peak RSS={peak:7.0f} MB")
 
 
 def main() -> None:
@@ -90,30 +153,15 @@ def main() -> None:
     if "--skip-training" not in sys.argv:
         bench_training()
     with tempfile.TemporaryDirectory() as workdir, running_stack(Path(workdir)) as stack:
-        print(f"{'model load (start → /status ready)':<38} {stack.model_load_seconds:6.1f} s")
+        print(f"{'model load (start → /status ready)':<46} {stack.model_load_seconds:6.1f} s")
         with unit_of_work(stack.crm_url) as session:
             add_rep(session, NewRep(name="Bench Rep", languages=["en"], capacity=100_000))
 
-        sequential, errors = [], 0
-        n = 0
-        while len(sequential) < 200:
-            latencies, failed = one_conversation(stack, f"bench-seq-{n}", n)
-            sequential += latencies
-            errors += failed
-            n += 1
-        summary("one sender, per turn", sequential, errors)
-        if "--per-turn" in sys.argv:
-            for index, turn in enumerate(CONVERSATION):
-                summary(f"  turn {index}: {turn[:28]}", sequential[index :: len(CONVERSATION)])
-
-        with ThreadPoolExecutor(max_workers=10) as pool:
-            results = list(pool.map(lambda i: one_conversation(stack, f"bench-par-{i}", 1000 + i), range(30)))
-        concurrent = [latency for latencies, _ in results for latency in latencies]
-        summary("10 concurrent conversations, per turn", concurrent, sum(e for _, e in results))
+        measure_turns(stack.say)
 
         labels = {"rasa": "Rasa server", "actions": "action server + CRM", "web": "web app"}
         for name, process in stack.processes.items():
-            print(f"{'peak RSS ' + labels[name]:<38} {peak_rss_mb(process.pid):7.0f} MB")
+            print(f"{'peak RSS ' + labels[name]:<46} {peak_rss_mb(process.pid):7.0f} MB")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,294 @@
+"""`make load`: many visitors at a human pace against the full stack on this machine.
+
+100 conversations at once (``--conversations``) for 2 minutes (``--seconds``), half over Rasa's REST channel
+and half over its socket.io channel (the widget's protocol: session_request / session_confirm, user_uttered /
+bot_uttered, spoken over a plain WebSocket as bench/takeover.py does). Each visitor walks through the
+qualification form in wording of its own (kept out of the training data), reads each reply and takes 2–5 s
+(random) before the next message; when a conversation ends, the same visitor slot starts a new one, so the
+number of open conversations stays the same until the time is up.
+
+A turn's time is from sending the message to its last reply: the REST answer, or on socket.io the last
+bot_uttered before the visitor typed again (the replies of one turn come as separate events). Afterwards the
+CRM database is read: every conversation that finished the form should have exactly one lead.
+
+Prints figures only; asserts nothing (issue 17's targets: 0 errors, p95 ≤ 500 ms, every lead written once).
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import WebSocketException
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.stack import percentile
+from crm_core.db import unit_of_work
+from crm_core.leads import list_leads
+from crm_core.reps import add_rep
+from crm_core.schemas import NewRep
+from tests.harness import running_stack
+
+# The form in the order the bot asks it, with a few ways of saying each answer (none of them is in
+# data/nlu_*.yml). The last answer presses the consent button, as the widget does.
+FORM: list[list[str]] = [
+    ["hello, good morning to you", "good afternoon, hello", "hey there, hello"],
+    [
+        "we'd like a chat assistant that works out which website visitors deserve a call",
+        "our sales people want a bot that screens the enquiries from our contact page",
+        "looking for a chatbot to sort inbound prospects before sales picks them up",
+    ],
+    ["roughly 25k dollars a year", "we put aside around 40,000 USD", "somewhere near 18k dollars"],
+    [
+        "I lead the sales team and I sign off on it",
+        "I'm the COO and the final call is mine",
+        "I founded the company, so I'm the one deciding",
+    ],
+    ["in the next three weeks", "we want it running within 30 days", "ideally in two weeks"],
+    ["Brightwater Tiles", "Harbor and Finch", "Quillfeather Labs"],
+    ["Dana Whitcombe", "Marco Ruelas", "Priya Castellane"],
+    ["dana.w{n}@brightwater.example", "m.ruelas{n}@harborfinch.example", "priya{n}@quillfeather.example"],
+    ["/affirm"],
+]
+TURN_TIMEOUT = 60.0  # a reply later than this is an error
+
+
+@dataclass
+class Results:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {"REST": [], "socket.io": []})
+    errors: Counter[str] = field(default_factory=Counter)
+    finished: list[str] = field(default_factory=list)  # conversations that got through the whole form
+    started: list[str] = field(default_factory=list)
+
+
+def script(rng: random.Random, n: int) -> list[str]:
+    """One visitor's messages: one wording per step, chosen at random."""
+    return [rng.choice(variants).format(n=n) for variants in FORM]
+
+
+async def think(rng: random.Random) -> None:
+    await asyncio.sleep(rng.uniform(2.0, 5.0))
+
+
+async def rest_conversation(
+    http: httpx.AsyncClient,
+    url: str,
+    sender: str,
+    turns: list[str],
+    rng: random.Random,
+    deadline: float,
+    out: Results,
+) -> bool:
+    for text in turns:
+        if time.monotonic() > deadline:
+            return False
+        started = time.perf_counter()
+        try:
+            response = await http.post(url, json={"sender": sender, "message": text}, timeout=TURN_TIMEOUT)
+            response.raise_for_status()
+            replies = response.json()
+        except httpx.TimeoutException:
+            out.errors["REST: no answer in time"] += 1
+            return False
+        except httpx.HTTPError as error:
+            out.errors[f"REST: {type(error).__name__}"] += 1
+            return False
+        out.latencies["REST"].append(time.perf_counter() - started)
+        if not replies:
+            out.errors["REST: turn without a reply"] += 1
+            return False
+        await think(rng)
+    return True
+
+
+class SocketVisitor:
+    """One widget session: Engine.IO v4 / Socket.IO v5 text frames over a WebSocket."""
+
+    def __init__(self, socket: ClientConnection, session_id: str) -> None:
+        self.socket = socket
+        self.session_id = session_id
+
+    @classmethod
+    async def open(cls, ws_url: str, session_id: str) -> "SocketVisitor":
+        socket = await connect(ws_url, open_timeout=TURN_TIMEOUT, max_size=None)
+        visitor = cls(socket, session_id)
+        try:
+            await socket.recv()  # engine.io open
+            await socket.send("40")
+            await visitor.next_event("", TURN_TIMEOUT)
+            await visitor.emit("session_request", {"session_id": session_id})
+            await visitor.next_event("session_confirm", TURN_TIMEOUT)
+        except BaseException:
+            await socket.close()
+            raise
+        return visitor
+
+    async def emit(self, event: str, data: dict[str, Any]) -> None:
+        await self.socket.send("42" + json.dumps([event, data]))
+
+    async def next_event(self, name: str, timeout: float) -> Any:
+        """The data of the next event called ``name`` ("" for the namespace's connect); TimeoutError after
+        ``timeout`` seconds. Answers Engine.IO's pings meanwhile."""
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = str(await self.socket.recv())
+                if frame == "2":
+                    await self.socket.send("3")
+                elif name == "" and frame.startswith("40"):
+                    return None
+                elif frame.startswith("42"):
+                    event, *data = json.loads(frame[2:])
+                    if event == name:
+                        return data[0] if data else None
+
+
+async def socket_conversation(
+    ws_url: str, sender: str, turns: list[str], rng: random.Random, deadline: float, out: Results
+) -> bool:
+    try:
+        visitor = await SocketVisitor.open(ws_url, sender)
+    except (OSError, TimeoutError, WebSocketException) as error:
+        out.errors[f"socket.io: could not open the session ({type(error).__name__})"] += 1
+        return False
+    try:
+        for text in turns:
+            if time.monotonic() > deadline:
+                return False
+            started = time.perf_counter()
+            await visitor.emit("user_uttered", {"message": text, "session_id": sender})
+            try:
+                await visitor.next_event("bot_uttered", TURN_TIMEOUT)
+            except TimeoutError:
+                out.errors["socket.io: no reply in time"] += 1
+                return False
+            last = time.perf_counter()
+            while True:  # more replies of this turn, until the visitor has read and typed the next message
+                try:
+                    await visitor.next_event("bot_uttered", rng.uniform(2.0, 5.0))
+                    last = time.perf_counter()
+                except TimeoutError:
+                    break
+            out.latencies["socket.io"].append(last - started)
+        return True
+    except WebSocketException as error:
+        out.errors[f"socket.io: {type(error).__name__}"] += 1
+        return False
+    finally:
+        await visitor.socket.close()
+
+
+async def visitor_slot(
+    slot: int, rasa_url: str, http: httpx.AsyncClient, deadline: float, out: Results
+) -> None:
+    """One open conversation after another, until the time is up; even slots over REST, odd over socket.io."""
+    rng = random.Random(slot)
+    await asyncio.sleep(rng.uniform(0, 5))  # visitors arrive over the first seconds, not all at once
+    rest_url = f"{rasa_url}/webhooks/rest/webhook"
+    ws_url = rasa_url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+    n = 0
+    while time.monotonic() < deadline:
+        sender = f"load-{slot}-{n}"
+        turns = script(rng, slot * 1000 + n)
+        out.started.append(sender)
+        if slot % 2 == 0:
+            done = await rest_conversation(http, rest_url, sender, turns, rng, deadline, out)
+        else:
+            done = await socket_conversation(ws_url, sender, turns, rng, deadline, out)
+        if done:
+            out.finished.append(sender)
+        elif time.monotonic() < deadline:
+            await think(rng)  # after an error, as a visitor would, rather than hammering the server
+        n += 1
+
+
+async def drive(rasa_url: str, conversations: int, seconds: float) -> tuple[Results, float]:
+    out = Results()
+    limits = httpx.Limits(max_connections=conversations, max_keepalive_connections=conversations)
+    async with httpx.AsyncClient(limits=limits) as http:
+        started = time.monotonic()
+        deadline = started + seconds
+        await asyncio.gather(*(visitor_slot(i, rasa_url, http, deadline, out) for i in range(conversations)))
+        return out, time.monotonic() - started
+
+
+def leads_per_conversation(crm_url: str) -> Counter[str]:
+    with unit_of_work(crm_url) as session:
+        return Counter(
+            lead.conversation_id for lead in list_leads(session, limit=1_000_000) if lead.conversation_id
+        )
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.1f} / {five:.1f} / {fifteen:.1f} (1 / 5 / 15 min)"
+
+
+def turn_figures(seconds: list[float]) -> str:
+    ms = [s * 1000 for s in seconds]
+    if not ms:
+        return "no turn answered"
+    return (
+        f"p50 {statistics.median(ms):.0f} ms, p95 {percentile(ms, 0.95):.0f} ms, "
+        f"p99 {percentile(ms, 0.99):.0f} ms, max {max(ms):.0f} ms"
+    )
+
+
+def report(out: Results, wall: float, leads: Counter[str]) -> None:
+    every = [s for seconds in out.latencies.values() for s in seconds]
+    print(f"turns answered {len(every)} in {wall:.0f} s: {len(every) / wall:.1f} msg/s")
+    print(f"per turn: {turn_figures(every)}")
+    for channel, seconds in out.latencies.items():
+        print(f"  {channel:<9} {len(seconds):>5} turns: {turn_figures(seconds)}")
+    print(
+        f"errors {sum(out.errors.values())}" + "".join(f"\n  {n} × {what}" for what, n in out.errors.items())
+    )
+    finished = set(out.finished)
+    once = sum(1 for c in finished if leads[c] == 1)
+    missing = sorted(c for c in finished if leads[c] == 0)
+    twice = sorted(c for c in finished if leads[c] > 1)
+    print(
+        f"conversations started {len(out.started)}, finished the form {len(finished)}; "
+        f"leads written {sum(leads.values())}: exactly one for {once} of the finished, "
+        f"none for {len(missing)}, more than one for {len(twice)}"
+    )
+    for what, senders in (("no lead", missing), ("more than one lead", twice)):
+        if senders:
+            print(f"  {what}: {', '.join(senders[:10])}{' …' if len(senders) > 10 else ''}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--conversations", type=int, default=100, help="open at once (default 100)")
+    parser.add_argument(
+        "--seconds", type=float, default=120, help="how long visitors keep coming (default 120)"
+    )
+    args = parser.parse_args()
+    print(
+        f"Load: {args.conversations} conversations at once for {args.seconds:.0f} s, half REST, half socket.io; "
+        f"{os.cpu_count()} cores, load average {load_average()}"
+    )
+    with (
+        tempfile.TemporaryDirectory() as workdir,
+        running_stack(Path(workdir), follow_transcripts=True) as stack,
+    ):
+        with unit_of_work(stack.crm_url) as session:
+            add_rep(session, NewRep(name="Load Rep", languages=["en"], capacity=1_000_000))
+        out, wall = asyncio.run(drive(stack.rasa_url, args.conversations, args.seconds))
+        report(out, wall, leads_per_conversation(stack.crm_url))
+    print(f"load average at the end {load_average()}")
+
+
+if __name__ == "__main__":
+    main()
