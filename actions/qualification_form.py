@@ -77,6 +77,19 @@ MAX_ATTEMPTS = 3
 # What a skipped slot is set to (the form needs a value to move on).
 SKIP_VALUES: Slots = {"consent": False}
 _FIRST_PERSON = ("i", "i'm", "im", "i am", "my", "we", "soy", "yo", "mi", "somos")
+AUTHORITY_VALUES = frozenset(authority.value for authority in Authority)
+
+
+def _stored(slot: str, value: Any) -> bool:
+    """Whether ``value`` is already what this slot's validation stores, not a visitor's words: a skipped
+    answer, a role read before, a consent given. When the form starts again (a returning visitor's "hi", a
+    retried turn) Rasa validates every stored slot once more, and each must stay as it was: re-reading
+    "decision_maker" as words gave `unknown`, and an SQL lead became an MQL that lost its rep."""
+    if value == SKIPPED or (slot in SKIP_VALUES and value == SKIP_VALUES[slot]):
+        return True
+    if slot == "consent":
+        return isinstance(value, bool)
+    return slot == "authority" and value in AUTHORITY_VALUES
 
 
 def _text(value: Any) -> str:
@@ -382,6 +395,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     def validate_need(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
+        if _stored("need", value):
+            return {"need": value}
         if self._skipped(tracker, "need"):
             return self._skip("need", dispatcher)
         need = _text(value)
@@ -392,6 +407,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     def validate_budget(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
+        if _stored("budget", value):
+            return {"budget": value}
         if self._skipped(tracker, "budget"):
             return {
                 **self._skip("budget", dispatcher),
@@ -413,6 +430,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     def validate_authority(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
+        if _stored("authority", value):
+            return {"authority": value}
         if self._skipped(tracker, "authority"):
             return self._skip("authority", dispatcher)
         if not _text(value):
@@ -422,6 +441,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     def validate_timeline(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
+        if _stored("timeline", value):
+            return {"timeline": value}
         if self._skipped(tracker, "timeline"):
             return {**self._skip("timeline", dispatcher), "timeline_days": None}
         text = _text(value)
@@ -436,6 +457,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     def validate_company(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
+        if _stored("company", value):
+            return {"company": value}
         if self._skipped(tracker, "company"):
             return self._skip("company", dispatcher)
         text = _text(value)
@@ -457,6 +480,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     def validate_person_name(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
+        if _stored("person_name", value):
+            return {"person_name": value}
         if self._skipped(tracker, "person_name"):
             return self._skip("person_name", dispatcher)
         text = _text(value)
@@ -474,6 +499,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     def validate_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
+        if _stored("email", value):
+            return {"email": value}
         if self._skipped(tracker, "email"):
             return self._skip("email", dispatcher)
         email = parse_email(_text(value))
@@ -487,6 +514,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     def validate_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
+        if _stored("phone", value):
+            return {"phone": value}
         if self._skipped(tracker, "phone"):
             return self._skip("phone", dispatcher)
         phone = parse_phone(_text(value), self._region(tracker), possible=self._asked(tracker, "phone"))
@@ -497,6 +526,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     def validate_consent(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
+        if _stored("consent", value):
+            return {"consent": value}
         if self._skipped(tracker, "consent"):
             return self._skip("consent", dispatcher)
         answer = {"affirm": True, "deny": False}.get(latest_intent(tracker) or "")
