@@ -14,10 +14,10 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
-from sqlalchemy.exc import SQLAlchemyError
 
 from actions.capture_lead import facts_from_slots, lead_slots, next_steps, save_lead, say_next_steps
 from actions.contact import next_question
+from actions.crm_writes import keep_writing
 from actions.dialogue import (
     SKIPPED,
     current_language,
@@ -176,8 +176,9 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
             events.append(SlotSet("company_size", size))  # "(we're about 40 people)" in any answer
         tracker.add_slots(events)
         events += await super().run(dispatcher, tracker, domain)
-        handed_over = self._hand_over_once_reachable(dispatcher, tracker, events)
-        return events + (handed_over or self._keep_the_rep_informed(tracker, events))
+        keep_writing()  # captures the CRM could not take before (e.g. before a restart) are written now
+        handed_over = await self._hand_over_once_reachable(dispatcher, tracker, events)
+        return events + (handed_over or await self._keep_the_rep_informed(tracker, events))
 
     def _not_an_answer(
         self, asked: str, reply: str, dispatcher: CollectingDispatcher, tracker: Tracker
@@ -194,7 +195,7 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         return [SlotSet(asked, None), SlotSet("retries", retries)]
 
     @staticmethod
-    def _hand_over_once_reachable(
+    async def _hand_over_once_reachable(
         dispatcher: CollectingDispatcher, tracker: Tracker, events: list[EventType]
     ) -> list[EventType]:
         """A visitor who asked for a person is handed over as soon as they can be reached, not after the
@@ -205,17 +206,20 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         if not (wants_person and (facts.email or facts.phone) and asks_next):
             return []  # not yet reachable, or nothing left to ask: the lead is captured as the form ends
         try:
-            lead = save_lead(tracker, hand_over=True)
-        except SQLAlchemyError:
+            lead = await save_lead(tracker, hand_over=True)
+        except OSError:
             log.exception("could not hand over the lead of conversation %s", tracker.sender_id)
             return []  # the hand-off is tried again when the form ends
+        if lead is None:  # kept with its hand-over, written once the CRM can take it
+            dispatcher.utter_message(response="utter_lead_saving")
+            return [SlotSet("handed_off", True)]
         response = next_steps(lead.qualification, True, facts.email or facts.phone, True, lead.assigned_rep)
         say_next_steps(dispatcher, response, facts, lead)
         dispatcher.utter_message(response="utter_while_you_wait")
         return [SlotSet("handed_off", True), *lead_slots(lead)]
 
     @staticmethod
-    def _keep_the_rep_informed(tracker: Tracker, events: list[EventType]) -> list[EventType]:
+    async def _keep_the_rep_informed(tracker: Tracker, events: list[EventType]) -> list[EventType]:
         """A lead already with a person gets a new e-mail or phone at once, not when the form ends: the
         visitor nobody could join in time leaves it for a callback and may close the chat right after."""
         given = [
@@ -224,11 +228,11 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         if not (given and tracker.get_slot("handed_off") is True):
             return []
         try:
-            lead = save_lead(tracker, hand_over=False)  # validated values are already in
-        except SQLAlchemyError:
+            lead = await save_lead(tracker, hand_over=False)  # validated values are already in
+        except OSError:
             log.exception("could not store the new contact of conversation %s", tracker.sender_id)
             return []  # the lead is updated again when the form ends
-        return lead_slots(lead)
+        return lead_slots(lead) if lead is not None else []  # None: kept, written once the CRM can
 
     def _reply_to_non_answer(self, tracker: Tracker, asked: str) -> str | None:
         """The reply to a message that does not answer the question for ``asked``, or None when it does
