@@ -27,6 +27,7 @@ from actions.dialogue import (
     time_zone,
 )
 from crm_core.models import Authority
+from crm_core.transcripts import FAILED_TURN
 from crm_core.understanding import (
     find_company,
     find_person_name,
@@ -123,6 +124,25 @@ def _said_again(tracker: Tracker) -> bool:
     return len(said) == 2 and said[0] == said[1] and bool(said[0]) and not question_changed
 
 
+def _said_while_failing(tracker: Tracker) -> list[str]:
+    """What the visitor wrote, newest first, in the turns just before this one that failed (the action
+    server was down: the failsafe channel answered, marked ``failed_turn``, and nothing was validated)."""
+    said: list[str] = []
+    failed, current = False, True
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user" and current:
+            current = False
+        elif kind == "bot":
+            if (event.get("metadata") or {}).get("embudo") != FAILED_TURN:
+                break
+            failed = True
+        elif kind == "user" and failed:
+            said.append(_text(event.get("text")))
+            failed = False
+    return [text for text in said if text]
+
+
 def _first_person(text: str) -> bool:
     words = text.lower().replace(",", " ").split()
     return any(word in _FIRST_PERSON for word in words)
@@ -148,10 +168,13 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
             tracker.add_slots([SlotSet(asked, text)])  # "para ayer", "no email, call me": an answer
         if asked and asked not in tracker.slots_to_validate() and repeated:
             tracker.add_slots([SlotSet(asked, text)])
+        recovered = self._answer_given_while_failing(asked, text, tracker)
+        if recovered:  # the visitor's answer from when the action server was down, used now it is back
+            tracker.add_slots([SlotSet(asked, recovered)])
         filled = tracker.slots_to_validate()
         others = [slot for slot in filled if slot not in (asked, REQUESTED_SLOT)]
         events: list[EventType] = []
-        if asked in filled and not others and not repeated:  # other facts: validated
+        if asked in filled and not others and not repeated and not recovered:  # other facts: validated
             reply = self._reply_to_non_answer(tracker, asked)
             if reply == "just_asking":  # "I'm only looking": nothing more to ask, a disqualified lead
                 return [SlotSet(asked, None), SlotSet(REQUESTED_SLOT, None)]
@@ -179,6 +202,13 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         keep_writing()  # captures the CRM could not take before (e.g. before a restart) are written now
         handed_over = await self._hand_over_once_reachable(dispatcher, tracker, events)
         return events + (handed_over or await self._keep_the_rep_informed(tracker, events))
+
+    def _answer_given_while_failing(self, asked: str | None, text: str, tracker: Tracker) -> str | None:
+        """The newest message written during failed turns that answers ``asked``, when this one does not."""
+        if not asked or self._answers(asked, text, tracker):
+            return None
+        answers = (said for said in _said_while_failing(tracker) if self._answers(asked, said, tracker))
+        return next(answers, None)
 
     def _not_an_answer(
         self, asked: str, reply: str, dispatcher: CollectingDispatcher, tracker: Tracker
@@ -440,7 +470,11 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
             return self._skip("authority", dispatcher)
         if not _text(value):
             return self._reject("authority", dispatcher, tracker, "utter_invalid_answer")
-        return {"authority": parse_authority(_text(value)).value}
+        authority = parse_authority(_text(value))
+        others = [name for name in tracker.slots_to_validate() if name not in ("authority", REQUESTED_SLOT)]
+        if authority is Authority.UNKNOWN and others:
+            return {"authority": None}  # the message was about something else (an e-mail): ask again
+        return {"authority": authority.value}
 
     def validate_timeline(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
