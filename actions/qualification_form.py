@@ -205,10 +205,10 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
 
     def _answer_given_while_failing(self, asked: str | None, text: str, tracker: Tracker) -> str | None:
         """The newest message written during failed turns that answers ``asked``, when this one does not."""
-        if not asked or self._answers(asked, text, tracker):
+        said = _said_while_failing(tracker) if asked else []
+        if not asked or not said or self._answers(asked, text, tracker):
             return None
-        answers = (said for said in _said_while_failing(tracker) if self._answers(asked, said, tracker))
-        return next(answers, None)
+        return next((earlier for earlier in said if self._answers(asked, earlier, tracker)), None)
 
     def _not_an_answer(
         self, asked: str, reply: str, dispatcher: CollectingDispatcher, tracker: Tracker
