@@ -30,12 +30,13 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup run test lint unit unit-postgres validate rasa-test integration browser bench bench-crm eval eval-dialogue model migrate lock clean
+.PHONY: help setup run test lint unit unit-postgres validate rasa-test integration test-faults browser bench bench-crm eval eval-dialogue model migrate lock clean
 
 help:
 	@echo "make run    set up what is missing, then start Rasa (:5005), actions (:5055) and the web app (:8000)"
 	@echo "make test   set up what is missing, then run every check (lint, unit, Rasa, integration)"
 	@echo "make bench  measure the full stack, and the CRM at 1,000,000 leads on SQLite and PostgreSQL"
+	@echo "make test-faults  kill and lock the real processes; prints what was lost (all 0)"
 
 $(VENV)/.installed: requirements/app.lock pyproject.toml
 	@test -n "$(PY311)" || { echo "Python 3.11 not found: install it (e.g. 'pyenv install 3.11') or set PY311=/path/to/python3.11"; exit 1; }
@@ -108,6 +109,10 @@ browser:
 
 integration: setup $(MODEL) browser
 	$(VENV)/bin/pytest -q tests/integration
+
+# Faults injected into the real processes (tests/faults/): each prints what it lost (all 0) and the replies.
+test-faults: setup $(MODEL)
+	$(VENV)/bin/pytest -q tests/faults
 
 test: setup lint validate unit unit-postgres $(MODEL) rasa-test integration
 
