@@ -34,13 +34,14 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup run test audit audit-if-reachable lint unit unit-postgres validate rasa-test integration browser bench bench-crm bench-baseline bench-profile load eval eval-dialogue model migrate lock clean
+.PHONY: help setup run test audit audit-if-reachable lint unit unit-postgres validate rasa-test integration test-faults browser bench bench-crm bench-baseline bench-profile load eval eval-dialogue model migrate lock clean
 
 help:
 	@echo "make run    set up what is missing, then start Rasa (:5005), actions (:5055) and the web app (:8000)"
 	@echo "make test   set up what is missing, then run every check (lint, unit, Rasa, integration)"
 	@echo "make bench  measure the full stack, side by side with a bare rasa init bot, and the CRM at 1,000,000 leads"
 	@echo "make load   100 visitors at a human pace for 2 minutes, over REST and socket.io (LOAD_ARGS=\"--seconds 30\")"
+	@echo "make test-faults  kill and lock the real processes; prints what was lost (all 0)"
 
 $(VENV)/.installed: requirements/app.lock pyproject.toml
 	@test -n "$(PY311)" || { echo "Python 3.11 not found: install it (e.g. 'pyenv install 3.11') or set PY311=/path/to/python3.11"; exit 1; }
@@ -114,6 +115,10 @@ browser:
 integration: setup $(MODEL) browser
 	$(VENV)/bin/pytest -q tests/integration
 
+# Faults injected into the real processes (tests/faults/): each prints what it lost (all 0) and the replies.
+test-faults: setup $(MODEL)
+	$(VENV)/bin/pytest -q tests/faults
+
 test: setup lint audit-if-reachable validate unit unit-postgres $(MODEL) rasa-test integration
 
 # pip-audit on .venv and .venv-rasa; the accepted advisories are in requirements/audit-accepted.txt (README:
@@ -131,6 +136,7 @@ bench: setup $(MODEL) browser bench-crm
 	$(MAKE) -s bench-baseline
 	$(VENV)/bin/python bench/channels.py
 	$(VENV)/bin/python bench/takeover.py
+	$(MAKE) -s test-faults
 
 # NLU evaluation on a held-out 20% split of each language (intent macro-F1, entity F1).
 eval: setup

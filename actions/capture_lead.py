@@ -9,14 +9,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from actions.crm_writes import save_capture
 from actions.dialogue import conversation_channel, slot_or_none
-from crm_core.db import BOT, unit_of_work
 from crm_core.leads import capture_lead
-from crm_core.lifecycle import hand_to_a_person
 from crm_core.models import Authority, Qualification
+from crm_core.pending_captures import PendingCapture
 from crm_core.policy import LeadFacts
 from crm_core.schemas import ConversationRef, LeadOut
 
@@ -116,15 +115,27 @@ def capture(session: Session, tracker: Tracker, slots: dict[str, Any] | None = N
     )
 
 
-def save_lead(tracker: Tracker, hand_over: bool) -> LeadOut:
+def pending_capture(
+    tracker: Tracker, hand_over: bool, slots: dict[str, Any] | None = None, correction: bool = False
+) -> PendingCapture:
+    """What the conversation's lead should become, from its slots (or ``slots``)."""
+    channel = conversation_channel(tracker)
+    return PendingCapture(
+        conversation=ConversationRef(channel=channel, sender_id=tracker.sender_id),
+        facts=facts_from_slots(slots if slots is not None else tracker.current_slot_values()),
+        language=tracker.get_slot("language") or "en",
+        source=lead_source(tracker.events, channel),
+        hand_over=hand_over,
+        correction=correction,
+    )
+
+
+async def save_lead(tracker: Tracker, hand_over: bool) -> LeadOut | None:
     """Captures (or updates) the conversation's lead from its slots; with ``hand_over``, hands it to a person
-    in the same transaction: the lead, its assignment, the notifications. Raises SQLAlchemyError."""
-    with unit_of_work(author=BOT) as session:
-        lead = capture(session, tracker)
-        if hand_over:
-            rep = hand_to_a_person(session, lead.id)
-            lead = lead.model_copy(update={"assigned_rep": rep.name if rep else None})
-    return lead
+    in the same transaction: the lead, its assignment, the notifications. None when the CRM cannot take it
+    now: it is kept and written as soon as it can (``actions.crm_writes``). Raises OSError when it cannot
+    even be kept."""
+    return await save_capture(pending_capture(tracker, hand_over))
 
 
 def lead_slots(lead: LeadOut) -> list[dict[str, Any]]:
@@ -158,11 +169,14 @@ class ActionCaptureLead(Action):  # type: ignore[misc]
         handed_off = tracker.get_slot("handed_off") is True
         contact = facts.email or facts.phone
         try:
-            lead = save_lead(tracker, hand_over=wants_a_person and bool(contact) and not handed_off)
-        except SQLAlchemyError:
-            log.exception("could not store the lead of conversation %s", tracker.sender_id)
+            lead = await save_lead(tracker, hand_over=wants_a_person and bool(contact) and not handed_off)
+        except OSError:
+            log.exception("could not even keep the lead of conversation %s", tracker.sender_id)
             dispatcher.utter_message(response="utter_lead_not_saved")
             return []
+        if lead is None:  # kept, and written once the CRM can take it: nothing to repeat
+            dispatcher.utter_message(response="utter_lead_saving")
+            return [SlotSet("lead_saved", True)]
         joining = tracker.get_slot("person_joining") is True
         response = next_steps(
             lead.qualification, wants_a_person, contact, facts.consent, lead.assigned_rep, handed_off, joining

@@ -16,6 +16,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.crm_writes import in_thread
 from actions.dialogue import SKIPPED, latest_intent
 from actions.person import offer_a_person
 
@@ -85,7 +86,7 @@ class ActionAskContact(Action):  # type: ignore[misc]
         reopened = [SlotSet(slot, None) for slot in ("email", "phone") if slot in missing and slots.get(slot)]
         offered: list[dict[str, Any]] = []
         if intent == "request_human":
-            offered = offer_a_person(dispatcher, tracker)  # events only when a rep is joining
+            offered = await in_thread(offer_a_person, dispatcher, tracker)  # events only when a rep joins
             if offered and missing:  # meanwhile, how to reach the visitor and what helps the rep prepare
                 dispatcher.utter_message(response="utter_while_you_wait")
         else:

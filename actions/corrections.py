@@ -12,20 +12,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-from sqlalchemy.exc import SQLAlchemyError
 
-from actions.capture_lead import facts_from_slots, lead_source
-from actions.dialogue import (
-    conversation_channel,
-    current_language,
-    phone_regions_of,
-    response_text,
-    time_zone,
-)
-from crm_core.db import BOT, unit_of_work
-from crm_core.leads import correct_lead
+from actions.capture_lead import pending_capture
+from actions.crm_writes import save_capture
+from actions.dialogue import current_language, phone_regions_of, response_text, time_zone
 from crm_core.models import Authority
-from crm_core.schemas import ConversationRef
 from crm_core.understanding import (
     find_company,
     find_person_name,
@@ -127,20 +118,15 @@ class ActionUpdateLead(Action):  # type: ignore[misc]
             dispatcher.utter_message(response="utter_nothing_to_update")
             return []
         slots = {**tracker.current_slot_values(), **changes}
-        channel = conversation_channel(tracker)
         try:
-            with unit_of_work(author=BOT) as session:
-                lead = correct_lead(
-                    session,
-                    facts_from_slots(slots),
-                    ConversationRef(channel=channel, sender_id=tracker.sender_id),
-                    language=language,
-                    source=lead_source(tracker.events, channel),
-                )
-        except SQLAlchemyError:
+            lead = await save_capture(pending_capture(tracker, False, slots=slots, correction=True))
+        except OSError:
             log.exception("could not update the lead of conversation %s", tracker.sender_id)
             dispatcher.utter_message(response="utter_lead_not_saved")
             return []
-        dispatcher.utter_message(response="utter_lead_updated", changes=describe(changes, domain, language))
         events = [SlotSet(slot, value) for slot, value in changes.items()]
+        if lead is None:  # kept, and written once the CRM can take it
+            dispatcher.utter_message(response="utter_lead_saving")
+            return events
+        dispatcher.utter_message(response="utter_lead_updated", changes=describe(changes, domain, language))
         return [*events, SlotSet("qualification", lead.qualification.value), SlotSet("lead_id", lead.id)]

@@ -25,6 +25,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.capture_lead import capture, lead_slots
+from actions.crm_writes import in_thread
 from actions.dialogue import SKIPPED, current_language, phone_regions_of, slot_or_none, time_zone
 from actions.told_the_rep import told_the_rep, visitor_lines_while_paused
 from crm_core.db import BOT, unit_of_work
@@ -195,7 +196,7 @@ class ActionResumeAfterPerson(Action):  # type: ignore[misc]
         events: list[EventType] = [SlotSet(name, value) for name, value in (restored | learned).items()]
         events.append(SlotSet("person_joining", False))
         if learned and slots.get("lead_id") is not None:
-            events.extend(self._update_lead(tracker, slots))
+            events.extend(await in_thread(self._update_lead, tracker, slots))
         if asked is None:
             say_first(dispatcher, "utter_back_nothing_missing")
             if tracker.active_loop_name == FORM:

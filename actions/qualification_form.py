@@ -14,10 +14,10 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
-from sqlalchemy.exc import SQLAlchemyError
 
 from actions.capture_lead import facts_from_slots, lead_slots, next_steps, save_lead, say_next_steps
 from actions.contact import next_question
+from actions.crm_writes import keep_writing
 from actions.dialogue import (
     SKIPPED,
     current_language,
@@ -27,6 +27,7 @@ from actions.dialogue import (
     time_zone,
 )
 from crm_core.models import Authority
+from crm_core.transcripts import FAILED_TURN
 from crm_core.understanding import (
     find_company,
     find_person_name,
@@ -77,6 +78,19 @@ MAX_ATTEMPTS = 3
 # What a skipped slot is set to (the form needs a value to move on).
 SKIP_VALUES: Slots = {"consent": False}
 _FIRST_PERSON = ("i", "i'm", "im", "i am", "my", "we", "soy", "yo", "mi", "somos")
+AUTHORITY_VALUES = frozenset(authority.value for authority in Authority)
+
+
+def _stored(slot: str, value: Any) -> bool:
+    """Whether ``value`` is already what this slot's validation stores, not a visitor's words: a skipped
+    answer, a role read before, a consent given. When the form starts again (a returning visitor's "hi", a
+    retried turn) Rasa validates every stored slot once more, and each must stay as it was: re-reading
+    "decision_maker" as words gave `unknown`, and an SQL lead became an MQL that lost its rep."""
+    if value == SKIPPED or (slot in SKIP_VALUES and value == SKIP_VALUES[slot]):
+        return True
+    if slot == "consent":
+        return isinstance(value, bool)
+    return slot == "authority" and value in AUTHORITY_VALUES
 
 
 def _text(value: Any) -> str:
@@ -110,6 +124,25 @@ def _said_again(tracker: Tracker) -> bool:
     return len(said) == 2 and said[0] == said[1] and bool(said[0]) and not question_changed
 
 
+def _said_while_failing(tracker: Tracker) -> list[str]:
+    """What the visitor wrote, newest first, in the turns just before this one that failed (the action
+    server was down: the failsafe channel answered, marked ``failed_turn``, and nothing was validated)."""
+    said: list[str] = []
+    failed, current = False, True
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user" and current:
+            current = False
+        elif kind == "bot":
+            if (event.get("metadata") or {}).get("embudo") != FAILED_TURN:
+                break
+            failed = True
+        elif kind == "user" and failed:
+            said.append(_text(event.get("text")))
+            failed = False
+    return [text for text in said if text]
+
+
 def _first_person(text: str) -> bool:
     words = text.lower().replace(",", " ").split()
     return any(word in _FIRST_PERSON for word in words)
@@ -135,10 +168,13 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
             tracker.add_slots([SlotSet(asked, text)])  # "para ayer", "no email, call me": an answer
         if asked and asked not in tracker.slots_to_validate() and repeated:
             tracker.add_slots([SlotSet(asked, text)])
+        recovered = self._answer_given_while_failing(asked, text, tracker)
+        if recovered:  # the visitor's answer from when the action server was down, used now it is back
+            tracker.add_slots([SlotSet(asked, recovered)])
         filled = tracker.slots_to_validate()
         others = [slot for slot in filled if slot not in (asked, REQUESTED_SLOT)]
         events: list[EventType] = []
-        if asked in filled and not others and not repeated:  # other facts: validated
+        if asked in filled and not others and not repeated and not recovered:  # other facts: validated
             reply = self._reply_to_non_answer(tracker, asked)
             if reply == "just_asking":  # "I'm only looking": nothing more to ask, a disqualified lead
                 return [SlotSet(asked, None), SlotSet(REQUESTED_SLOT, None)]
@@ -163,8 +199,16 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
             events.append(SlotSet("company_size", size))  # "(we're about 40 people)" in any answer
         tracker.add_slots(events)
         events += await super().run(dispatcher, tracker, domain)
-        handed_over = self._hand_over_once_reachable(dispatcher, tracker, events)
-        return events + (handed_over or self._keep_the_rep_informed(tracker, events))
+        keep_writing()  # captures the CRM could not take before (e.g. before a restart) are written now
+        handed_over = await self._hand_over_once_reachable(dispatcher, tracker, events)
+        return events + (handed_over or await self._keep_the_rep_informed(tracker, events))
+
+    def _answer_given_while_failing(self, asked: str | None, text: str, tracker: Tracker) -> str | None:
+        """The newest message written during failed turns that answers ``asked``, when this one does not."""
+        said = _said_while_failing(tracker) if asked else []
+        if not asked or not said or self._answers(asked, text, tracker):
+            return None
+        return next((earlier for earlier in said if self._answers(asked, earlier, tracker)), None)
 
     def _not_an_answer(
         self, asked: str, reply: str, dispatcher: CollectingDispatcher, tracker: Tracker
@@ -181,7 +225,7 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         return [SlotSet(asked, None), SlotSet("retries", retries)]
 
     @staticmethod
-    def _hand_over_once_reachable(
+    async def _hand_over_once_reachable(
         dispatcher: CollectingDispatcher, tracker: Tracker, events: list[EventType]
     ) -> list[EventType]:
         """A visitor who asked for a person is handed over as soon as they can be reached, not after the
@@ -192,17 +236,20 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         if not (wants_person and (facts.email or facts.phone) and asks_next):
             return []  # not yet reachable, or nothing left to ask: the lead is captured as the form ends
         try:
-            lead = save_lead(tracker, hand_over=True)
-        except SQLAlchemyError:
+            lead = await save_lead(tracker, hand_over=True)
+        except OSError:
             log.exception("could not hand over the lead of conversation %s", tracker.sender_id)
             return []  # the hand-off is tried again when the form ends
+        if lead is None:  # kept with its hand-over, written once the CRM can take it
+            dispatcher.utter_message(response="utter_lead_saving")
+            return [SlotSet("handed_off", True)]
         response = next_steps(lead.qualification, True, facts.email or facts.phone, True, lead.assigned_rep)
         say_next_steps(dispatcher, response, facts, lead)
         dispatcher.utter_message(response="utter_while_you_wait")
         return [SlotSet("handed_off", True), *lead_slots(lead)]
 
     @staticmethod
-    def _keep_the_rep_informed(tracker: Tracker, events: list[EventType]) -> list[EventType]:
+    async def _keep_the_rep_informed(tracker: Tracker, events: list[EventType]) -> list[EventType]:
         """A lead already with a person gets a new e-mail or phone at once, not when the form ends: the
         visitor nobody could join in time leaves it for a callback and may close the chat right after."""
         given = [
@@ -211,11 +258,11 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         if not (given and tracker.get_slot("handed_off") is True):
             return []
         try:
-            lead = save_lead(tracker, hand_over=False)  # validated values are already in
-        except SQLAlchemyError:
+            lead = await save_lead(tracker, hand_over=False)  # validated values are already in
+        except OSError:
             log.exception("could not store the new contact of conversation %s", tracker.sender_id)
             return []  # the lead is updated again when the form ends
-        return lead_slots(lead)
+        return lead_slots(lead) if lead is not None else []  # None: kept, written once the CRM can
 
     def _reply_to_non_answer(self, tracker: Tracker, asked: str) -> str | None:
         """The reply to a message that does not answer the question for ``asked``, or None when it does
@@ -382,6 +429,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     def validate_need(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
+        if _stored("need", value):
+            return {"need": value}
         if self._skipped(tracker, "need"):
             return self._skip("need", dispatcher)
         need = _text(value)
@@ -392,6 +441,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     def validate_budget(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
+        if _stored("budget", value):
+            return {"budget": value}
         if self._skipped(tracker, "budget"):
             return {
                 **self._skip("budget", dispatcher),
@@ -413,15 +464,23 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     def validate_authority(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
+        if _stored("authority", value):
+            return {"authority": value}
         if self._skipped(tracker, "authority"):
             return self._skip("authority", dispatcher)
         if not _text(value):
             return self._reject("authority", dispatcher, tracker, "utter_invalid_answer")
-        return {"authority": parse_authority(_text(value)).value}
+        authority = parse_authority(_text(value))
+        others = [name for name in tracker.slots_to_validate() if name not in ("authority", REQUESTED_SLOT)]
+        if authority is Authority.UNKNOWN and others:
+            return {"authority": None}  # the message was about something else (an e-mail): ask again
+        return {"authority": authority.value}
 
     def validate_timeline(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
+        if _stored("timeline", value):
+            return {"timeline": value}
         if self._skipped(tracker, "timeline"):
             return {**self._skip("timeline", dispatcher), "timeline_days": None}
         text = _text(value)
@@ -436,6 +495,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     def validate_company(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
+        if _stored("company", value):
+            return {"company": value}
         if self._skipped(tracker, "company"):
             return self._skip("company", dispatcher)
         text = _text(value)
@@ -457,6 +518,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     def validate_person_name(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
+        if _stored("person_name", value):
+            return {"person_name": value}
         if self._skipped(tracker, "person_name"):
             return self._skip("person_name", dispatcher)
         text = _text(value)
@@ -474,6 +537,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     def validate_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
+        if _stored("email", value):
+            return {"email": value}
         if self._skipped(tracker, "email"):
             return self._skip("email", dispatcher)
         email = parse_email(_text(value))
@@ -487,6 +552,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     def validate_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
+        if _stored("phone", value):
+            return {"phone": value}
         if self._skipped(tracker, "phone"):
             return self._skip("phone", dispatcher)
         phone = parse_phone(_text(value), self._region(tracker), possible=self._asked(tracker, "phone"))
@@ -497,6 +564,8 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     def validate_consent(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
+        if _stored("consent", value):
+            return {"consent": value}
         if self._skipped(tracker, "consent"):
             return self._skip("consent", dispatcher)
         answer = {"affirm": True, "deny": False}.get(latest_intent(tracker) or "")

@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
+from actions.crm_writes import in_thread
 from crm_core import ownership
 from crm_core.db import BOT, unit_of_work
 from crm_core.errors import NotFound
@@ -45,6 +46,6 @@ class ActionSessionStart(Action):  # type: ignore[misc]
             slots = tracker.current_slot_values().items()
             events += [SlotSet(name, value) for name, value in slots if value is not None]
         events.append(ActionExecuted("action_listen"))
-        if owned_by_a_rep(tracker.sender_id):
+        if await in_thread(owned_by_a_rep, tracker.sender_id):
             events.append(ConversationPaused())  # the rep still answers: the bot stays quiet
         return events

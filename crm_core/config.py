@@ -15,6 +15,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EMBUDO_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///var/embudo.db"
+    # How long a SQLite write waits for another writer's lock before it fails ("database is locked").
+    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+    # Lead captures the CRM database could not take yet (crm_core.pending_captures); unset: a
+    # `pending-captures` folder beside a SQLite database, else var/pending-captures.
+    pending_captures_dir: Path | None = None
     # Where Rasa's conversation events are read from for transcripts: the SQL tracker store's database
     # (an SQL event broker's database has the same `events` table and works too).
     events_url: str = "sqlite:///var/rasa_tracker.db"

@@ -28,6 +28,7 @@ def get_engine(url: str | None = None) -> Engine:
     url = url or get_settings().database_url
     _ensure_sqlite_folder(url)
     engine = create_engine(url)
+    busy_timeout = get_settings().sqlite_busy_timeout_ms
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
@@ -35,7 +36,7 @@ def get_engine(url: str | None = None) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout)}")
             cursor.close()
 
     return engine

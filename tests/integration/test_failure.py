@@ -1,11 +1,11 @@
-"""Failure opens to people: the CRM or the action server fails mid-conversation, against the real stack.
+"""Failure opens to people: the action server stops mid-conversation, against the real stack.
 
 The visitor gets a clear message offering a person (rasa_channels/failsafe.py) instead of silence, and the
 transcript copier leaves the conversation waiting for a person in the CRM, where a rep can take it over.
-The tests run in order: the last one stops the action server for good.
+The test stops the action server for good. A locked CRM database no longer fails a turn (the capture is
+kept and written later): that, and the action server and Rasa killed and restarted, are tests/faults/.
 """
 
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -49,37 +49,6 @@ def owner(stack: Stack, sender: str) -> Owner | None:
             return ownership.current(session, sender).owner
     except Exception:  # not copied yet (NotFound), or the database is still locked
         return None
-
-
-def test_the_crm_failing_while_the_lead_is_saved_offers_a_person(stack: Stack) -> None:
-    sender = "crm-down"
-    for text in [
-        "hello!",
-        "a helpdesk bot for our online store",
-        "we could spend 12 thousand euros",
-        "I own the business",
-        "in about a month",
-        "Lakeshore Cycles",
-        "Marta Nowak",
-        "marta@lakeshore.example",
-    ]:
-        assert stack.say(sender, text), f"no reply to {text!r}"
-    eventually(lambda: owner(stack, sender) is Owner.BOT, "the conversation reaching the CRM", stack)
-
-    # Another writer holds the CRM database: every write fails (SQLite's "database is locked").
-    crm = sqlite3.connect(stack.crm_url.removeprefix("sqlite:///"), isolation_level=None)
-    crm.execute("BEGIN EXCLUSIVE")
-    try:
-        replies = texts(stack.say(sender, "/affirm"))
-    finally:
-        crm.execute("ROLLBACK")
-        crm.close()
-    assert "something went wrong on our side while saving your details" in replies[0]
-    assert replies[-1] == OFFER["en"]
-    assert eventually(lambda: owner(stack, sender) is Owner.WAITING, "waiting for a person", stack)
-
-    again = texts(stack.say(sender, "my phone is +34 600 111 222"))
-    assert OFFER["en"] not in again  # not asked twice in a row
 
 
 def test_the_action_server_stopping_mid_conversation_offers_a_person_on_the_widget_and_over_rest(
