@@ -226,7 +226,7 @@ def telegram_updates(fake: FakeTelegram) -> st.SearchStrategy[dict[str, Any]]:
         st.sampled_from([81001, 81002, -1001234]),
         st.one_of(st.none(), st.sampled_from(["en", "es", "pt-BR"]), st.text(max_size=5)),
     )
-    texts = st.one_of(MESSAGES, st.builds(lambda c, a: f"/{c} {a}", st.sampled_from(["start", "help", "language", "cancel", "handback", "nope"]), MESSAGES))  # fmt: skip
+    texts = st.one_of(MESSAGES, st.builds(lambda c, a: f"/{c} {a}", st.sampled_from(["start", "help", "language", "handback", "settings", "nope"]), MESSAGES))  # fmt: skip
 
     def message(user: dict[str, Any], body: str) -> dict[str, Any]:
         content: dict[str, Any] = {"text": body}

@@ -85,7 +85,7 @@ def test_a_conversation_stays_with_the_channel_it_started_on(stack: Stack) -> No
 
     session = widget.session("it-widget-first")
     assert session == "it-widget-first"
-    assert not widget.say(session, "hello there")["text"].startswith("Sorry")
+    assert not widget.say(session, "hey, good evening")["text"].startswith("Sorry")
     widget.drain()
     refused = rest(stack, {"sender": session, "message": "hi"}, "10.0.2.1")
     assert refused.status_code == 403
@@ -95,7 +95,7 @@ def test_a_conversation_stays_with_the_channel_it_started_on(stack: Stack) -> No
     assert event["input_channel"] == "rest"
     widget.close()
     assert user_texts(stack, "it-rest-first") == ["hello"]
-    assert user_texts(stack, session) == ["hello there"]
+    assert user_texts(stack, session) == ["hey, good evening"]
 
 
 def test_a_socket_writes_only_into_the_session_it_was_confirmed(stack: Stack) -> None:
