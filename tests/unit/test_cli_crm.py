@@ -111,7 +111,7 @@ def test_csv_import_and_export_round_trip(db_url: str, tmp_path: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(exported.stdout)))
     assert [(r["email"], r["phone"], r["qualification"], r["source"]) for r in rows] == [
         ("ana@acme.example", "'+34600123456", "sql", "fair-2026"),  # a leading + would run as a formula
-        ("", "+14155552671", "suspect", "fair-2026"),
+        ("", "'+14155552671", "suspect", "fair-2026"),
     ]
     # the export is importable again and changes nothing
     path = tmp_path / "export.csv"
