@@ -31,6 +31,9 @@ from crm_core.schemas import NewRep
 from tests.fake_telegram import FakeTelegram
 from tests.scale.topology import Topology, running_topology
 
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("EMBUDO_TEST_POSTGRES_URL"), reason="needs PostgreSQL: make test-scale"
+)
 CONVERSATIONS = int(os.environ.get("EMBUDO_SCALE_CONVERSATIONS", "50"))
 REPS = 5
 FIRST_CHAT = 910_000
