@@ -34,7 +34,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup run test audit audit-if-reachable lint unit unit-postgres validate rasa-test integration test-faults browser bench bench-crm bench-baseline bench-profile load eval eval-dialogue model migrate lock clean
+.PHONY: help setup run test audit audit-if-reachable lint unit unit-postgres validate rasa-test integration test-faults browser bench bench-crm bench-baseline bench-profile load eval eval-dialogue model migrate lock clean test-scale scale-engines
 
 help:
 	@echo "make run    set up what is missing, then start Rasa (:5005), actions (:5055) and the web app (:8000)"
@@ -42,6 +42,7 @@ help:
 	@echo "make bench  measure the full stack, side by side with a bare rasa init bot, and the CRM at 1,000,000 leads"
 	@echo "make load   100 visitors at a human pace for 2 minutes, over REST and socket.io (LOAD_ARGS=\"--seconds 30\")"
 	@echo "make test-faults  kill and lock the real processes; prints what was lost (all 0)"
+	@echo "make test-scale   two Rasa / action / web / notifier processes on PostgreSQL, Redis and nginx, 50 conversations"
 
 $(VENV)/.installed: requirements/app.lock pyproject.toml
 	@test -n "$(PY311)" || { echo "Python 3.11 not found: install it (e.g. 'pyenv install 3.11') or set PY311=/path/to/python3.11"; exit 1; }
@@ -119,6 +120,18 @@ integration: setup $(MODEL) browser
 test-faults: setup $(MODEL)
 	$(VENV)/bin/pytest -q tests/faults
 
+# The scale-out topology (tests/scale/): PostgreSQL (scripts/with-postgres), Redis and nginx from Debian's
+# packages, two of each of our processes; 50 conversations alternating between the Rasa replicas. Part of
+# `make bench` (it takes over 5 minutes on 2 cores). Smaller: make test-scale EMBUDO_SCALE_CONVERSATIONS=6
+scale-engines:
+	@command -v redis-server >/dev/null && { command -v nginx >/dev/null || test -x /usr/sbin/nginx; } || { \
+		echo "Installing Debian's redis-server and nginx for the scale test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server nginx >/dev/null; } || { \
+		echo "Could not install redis-server and nginx: run 'sudo apt-get install redis-server nginx'"; exit 1; }
+
+test-scale: setup $(MODEL) scale-engines
+	scripts/with-postgres $(VENV)/bin/pytest -q -s tests/scale
+
 test: setup lint audit-if-reachable validate unit unit-postgres $(MODEL) rasa-test integration
 
 # pip-audit on .venv and .venv-rasa; the accepted advisories are in requirements/audit-accepted.txt (README:
@@ -137,6 +150,7 @@ bench: setup $(MODEL) browser bench-crm
 	$(VENV)/bin/python bench/channels.py
 	$(VENV)/bin/python bench/takeover.py
 	$(MAKE) -s test-faults
+	$(MAKE) -s test-scale
 
 # NLU evaluation on a held-out 20% split of each language (intent macro-F1, entity F1).
 eval: setup

@@ -17,7 +17,9 @@ from crm_core.routing import anyone_free, least_loaded_admin
 
 
 def enforce_sla(session: Session, now: datetime | None = None) -> list[int]:
-    """Move on every lead whose acceptance deadline has passed; returns their ids."""
+    """Move on every lead whose acceptance deadline has passed; returns their ids. Safe to run in several
+    notifiers at once: on PostgreSQL a lead being moved on is locked and skipped by the others; once moved,
+    its new deadline is in the future."""
     now = now or utcnow()
     overdue = list(
         session.scalars(
@@ -30,6 +32,7 @@ def enforce_sla(session: Session, now: datetime | None = None) -> list[int]:
                 Lead.stage.in_(current_pipeline().open_stages),
             )
             .order_by(Lead.sla_due_at, Lead.id)
+            .with_for_update(skip_locked=True)
         )
     )
     minutes = current_pipeline().sla.accept_minutes
@@ -38,20 +41,20 @@ def enforce_sla(session: Session, now: datetime | None = None) -> list[int]:
     return [lead.id for lead in overdue]
 
 
-def unassigned_queue(session: Session, limit: int | None = None) -> list[Lead]:
-    """SQL leads waiting for a rep (nobody was eligible, or an escalation found no admin), oldest first."""
-    return list(
-        session.scalars(
-            select(Lead)
-            .where(
-                Lead.assigned_rep_id.is_(None),
-                Lead.qualification == Qualification.SQL,
-                Lead.stage.in_(current_pipeline().open_stages),
-            )
-            .order_by(Lead.created_at, Lead.id)
-            .limit(limit)
+def unassigned_queue(session: Session, limit: int | None = None, claim: bool = False) -> list[Lead]:
+    """SQL leads waiting for a rep (nobody was eligible, or an escalation found no admin), oldest first;
+    ``claim`` locks them on PostgreSQL (``SKIP LOCKED``: another notifier picking up skips them)."""
+    query = (
+        select(Lead)
+        .where(
+            Lead.assigned_rep_id.is_(None),
+            Lead.qualification == Qualification.SQL,
+            Lead.stage.in_(current_pipeline().open_stages),
         )
+        .order_by(Lead.created_at, Lead.id)
+        .limit(limit)
     )
+    return list(session.scalars(query.with_for_update(skip_locked=True) if claim else query))
 
 
 def pick_up_queue(session: Session, now: datetime | None = None, limit: int | None = None) -> list[int]:
@@ -64,7 +67,7 @@ def pick_up_queue(session: Session, now: datetime | None = None, limit: int | No
         return []
     waiting = [
         lead
-        for lead in unassigned_queue(session, limit)
+        for lead in unassigned_queue(session, limit, claim=True)
         if (admin_there if lead.escalated_at is not None else reps_free)
     ]
     return [lead.id for lead in waiting if pick_up(session, lead, now) is not None]

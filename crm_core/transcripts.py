@@ -207,8 +207,12 @@ def _message(conversation: Conversation, event: RasaEvent, kind: str) -> Message
 
 
 def sync_transcripts(session: Session, events_url: str, batch: int = 500) -> int:
-    """Copy every message Rasa recorded since the last sync; returns how many were added."""
-    cursor = session.get(IngestCursor, events_url) or IngestCursor(source=events_url, last_event_id=0)
+    """Copy every message Rasa recorded since the last sync; returns how many were added. Several copiers
+    may run: the cursor row is locked until the caller commits, so the next one continues after it (and
+    ``rasa_event_id`` is unique, so a line is never copied twice)."""
+    cursor = session.get(IngestCursor, events_url, with_for_update=True) or IngestCursor(
+        source=events_url, last_event_id=0
+    )
     session.add(cursor)
     added = 0
     while events := read_rasa_events(events_url, cursor.last_event_id, batch):

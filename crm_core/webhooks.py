@@ -2,7 +2,10 @@
 
 ``emit`` writes an outbox row per receiver inside the caller's transaction, so a webhook exists exactly
 when the change it describes was committed. ``deliver_due`` posts due rows; a failure is retried with
-exponential backoff (30 s, 60 s, 120 s, … capped at an hour) until ``webhook_max_attempts``.
+exponential backoff (30 s, 60 s, 120 s, … capped at an hour) until ``webhook_max_attempts``. On PostgreSQL
+the rows being posted stay locked (``FOR UPDATE SKIP LOCKED``) until the caller commits their outcome, so
+several notifiers never post the same row; SQLite runs one notifier. A receiver that sees a delivery id
+again (the notifier stopped between the post and the commit) should ignore it: ``X-Embudo-Delivery``.
 
 Each request carries ``X-Embudo-Signature: sha256=<hex>``, the HMAC-SHA256 with the shared secret of
 ``<X-Embudo-Timestamp>.<body>``; receivers recompute it and reject old timestamps to stop replays.
@@ -68,6 +71,7 @@ def deliver_due(
         )
         .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
         .limit(limit)
+        .with_for_update(skip_locked=True)
     ).all()
     delivered = 0
     for row in due:

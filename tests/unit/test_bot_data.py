@@ -112,7 +112,10 @@ def test_test_wording_is_never_in_the_training_data() -> None:
     assert len(stories) >= 40
     leaked = [text for text in said if text in training]
     assert not leaked, leaked
-    for path in (ROOT / "tests" / "integration").glob("test_*.py"):
+    for path in [
+        *(ROOT / "tests" / "integration").glob("test_*.py"),
+        *(ROOT / "tests" / "scale").glob("*.py"),
+    ]:
         quoted = re.findall(r'"([^"\n]{6,})"', path.read_text(encoding="utf-8"))
         leaked = [text for text in quoted if _plain(text) in training]
         assert not leaked, (path.name, leaked)
