@@ -209,7 +209,7 @@ def test_webhook_mode_accepts_only_updates_carrying_the_secret_token(stack: Stac
 def test_an_edit_of_the_latest_answer_corrects_it_and_an_older_edit_is_not_read(
     telegram: FakeTelegram, stack: Stack
 ) -> None:
-    user = telegram.user(70006, "Eli")
+    user = telegram.user(70016, "Eli")
     chat = user["id"]
     reply_to(telegram, chat, user, "/start", "What are you looking for")
     need = telegram.user_says(user, "a chatbot for our online shop")
