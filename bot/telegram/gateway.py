@@ -60,7 +60,7 @@ from crm_core.notifications import rep_for_telegram_chat
 log = logging.getLogger(__name__)
 
 CALLBACK_DATA_LIMIT = 64  # bytes, set by the Bot API
-SENDER_PREFIX = "telegram-"
+SENDER_PREFIX = live_chat.TELEGRAM_PREFIX
 RELAY_CURSOR = "telegram-live-relay"  # ingest_cursors row: the last message id relayed
 RELAY_SECONDS = 0.5
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
@@ -73,8 +73,7 @@ def sender_id(chat_id: int) -> str:
 
 def chat_of(sender: str) -> int | None:
     """The Telegram chat of a conversation id, or None for other channels."""
-    rest = sender.removeprefix(SENDER_PREFIX)
-    return int(rest) if sender.startswith(SENDER_PREFIX) and rest.lstrip("-").isdigit() else None
+    return live_chat.telegram_chat(sender)
 
 
 class Gateway:
