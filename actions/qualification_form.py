@@ -26,6 +26,7 @@ from actions.dialogue import (
     phone_regions_of,
     time_zone,
 )
+from actions.edits import edit_of, question_edited
 from crm_core.models import Authority
 from crm_core.transcripts import FAILED_TURN
 from crm_core.understanding import (
@@ -160,6 +161,10 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         a message is the visitor's answer, whatever it looked like; a third non-answer skips the question."""
         asked = tracker.get_slot(REQUESTED_SLOT)
         text, intent, repeated = _message(tracker), latest_intent(tracker), _said_again(tracker)
+        if edit_of(tracker) is not None and (edited := question_edited(tracker)) != asked:
+            corrected = self._apply_edit(edited, asked, text, dispatcher, tracker, domain)
+            tracker.add_slots(corrected)
+            return [*corrected, await self.next_requested_slot(dispatcher, tracker, domain)]
         if intent == "stop":
             if not self._stop_answers(asked, text, tracker):
                 dispatcher.utter_message(response="utter_form_stopped")  # nothing more is asked or stored
@@ -202,6 +207,29 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
         keep_writing()  # captures the CRM could not take before (e.g. before a restart) are written now
         handed_over = await self._hand_over_once_reachable(dispatcher, tracker, events)
         return events + (handed_over or await self._keep_the_rep_informed(tracker, events))
+
+    def _apply_edit(
+        self,
+        edited: str | None,
+        asked: str | None,
+        text: str,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[EventType]:
+        """An edit of the visitor's previous answer replaces that answer (validated as it was), never the
+        answer to the question asked now; an edit we cannot place is said so and changes nothing."""
+        # Rasa read the new text as the answer to the question asked now: it is not.
+        events: list[EventType] = [SlotSet(asked, None)] if asked in tracker.slots_to_validate() else []
+        validate = getattr(self, f"validate_{edited}", None) if edited else None
+        if validate is None or tracker.get_slot(str(edited)) in (None, SKIPPED):
+            dispatcher.utter_message(response="utter_edit_not_applied")
+            return events
+        validated = validate(text, dispatcher, tracker, domain)
+        if validated.get(edited) is None:  # the validator said why; the earlier answer stands
+            return events
+        dispatcher.utter_message(response="utter_edit_applied")
+        return events + [SlotSet(slot, value) for slot, value in validated.items()]
 
     def _answer_given_while_failing(self, asked: str | None, text: str, tracker: Tracker) -> str | None:
         """The newest message written during failed turns that answers ``asked``, when this one does not."""

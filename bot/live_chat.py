@@ -24,6 +24,7 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.telegram.typing_notice import TypingNotSent, show_typing
 from crm_core import ownership
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidTransition
@@ -32,6 +33,7 @@ from crm_core.ownership import Move, Ownership
 from crm_core.transcripts import REP_AUTHOR
 
 log = logging.getLogger(__name__)
+TELEGRAM_PREFIX = "telegram-"  # the gateway's conversation ids (bot/telegram/gateway.py: sender_id)
 
 
 class LiveChatSettings(BaseSettings):
@@ -174,6 +176,23 @@ def give_up_waiting(rasa: RasaApi, sender_id: str, minutes: float) -> Ownership:
         return ownership.current(session, sender_id)
 
 
+def owner_gone(rasa: RasaApi, sender_id: str, minutes: float) -> Ownership:
+    """The rep who owns the conversation went off shift or away and the visitor has waited ``minutes``: the
+    bot answers again (Rasa resumed) and says at once that nobody can join just now, asking how to call the
+    visitor back (the lead keeps its rep). All or nothing: if Rasa refuses, the rep still owns it."""
+    with unit_of_work() as session:
+        state = ownership.current(session, sender_id)
+        by = f"{state.rep_name or 'the rep'} went off shift; the visitor waited {minutes:g} min"
+        ownership.change(session, sender_id, Move.OWNER_GONE, by=by)
+        rasa.append(sender_id, [{"event": "resume"}])
+        try:
+            rasa.execute(sender_id, NOBODY_JOINED_ACTION)
+        except RasaUnavailable:
+            rasa.append(sender_id, [{"event": "pause"}])  # the rep keeps it; tried again next round
+            raise
+        return ownership.current(session, sender_id)
+
+
 def send(rasa: RasaApi, sender_id: str, rep_id: int, text: str) -> SentMessage:
     """Deliver a rep's message to the visitor (the widget at once; Telegram through the gateway).
 
@@ -192,4 +211,17 @@ def typing(rasa: RasaApi, sender_id: str, rep_id: int) -> None:
         state = ownership.current(session, sender_id)
     if state.owner is not Owner.REP or state.rep_id != rep_id or not state.rep_name:
         raise InvalidTransition(f"Rep {rep_id} does not answer conversation {sender_id}: take it over first.")
-    rasa.person_typing(sender_id, state.rep_name)
+    chat = telegram_chat(sender_id)
+    if chat is None:
+        rasa.person_typing(sender_id, state.rep_name)
+        return
+    try:  # a Telegram visitor sees the bot's "typing…": the gateway's chat is the bot's
+        show_typing(chat)
+    except TypingNotSent as error:
+        raise RasaUnavailable(f"The visitor's Telegram chat was not told: {error}.") from None
+
+
+def telegram_chat(sender_id: str) -> int | None:
+    """The Telegram chat of a conversation the gateway relays (``telegram-<chat id>``), else None."""
+    rest = sender_id.removeprefix(TELEGRAM_PREFIX)
+    return int(rest) if sender_id.startswith(TELEGRAM_PREFIX) and rest.lstrip("-").isdigit() else None

@@ -7,6 +7,10 @@ hours); a lead nobody has yet (or no lead yet) goes to routing's pick in the vis
 is back at the earliest shift start of the reps who could take it. The visitor waits at most
 ``live_wait_minutes`` (``EMBUDO_LIVE_WAIT_MINUTES``) from the moment the conversation began waiting.
 
+A rep who owns a live conversation and goes off shift or away does not keep the visitor waiting for ever:
+once the visitor's latest message has had no rep line after it for ``live_wait_minutes`` while that rep is
+off shift, the conversation is ``stranded`` and the bot takes it back (``ownership`` move ``owner_gone``).
+
 Changing the owner is ``crm_core.ownership``'s; telling Rasa and the visitor is the adapters'.
 """
 
@@ -19,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from crm_core import lifecycle, ownership, routing
 from crm_core.config import get_settings
-from crm_core.models import Conversation, ConversationOwner, Lead, Owner, Rep
+from crm_core.models import Conversation, ConversationOwner, Lead, Message, MessageRole, Owner, Rep
 from crm_core.schemas import WEEKDAYS
 
 LIVE_CAUSE = "the visitor asked to talk to a person and is waiting in the chat"
@@ -163,3 +167,29 @@ def overdue(session: Session, now: datetime, minutes: float | None = None) -> li
             .order_by(ConversationOwner.since, ConversationOwner.sender_id)
         )
     )
+
+
+def stranded(session: Session, now: datetime, minutes: float | None = None) -> list[str]:
+    """Conversations a rep owns while off shift or away (``on_shift`` false) whose visitor wrote last and
+    has waited at least ``minutes`` (``live_wait_minutes``) since, counted from the take-over at the
+    earliest: the owner is not coming, so the bot takes the conversation back. Longest waiting first."""
+    cutoff = now - timedelta(minutes=wait_minutes() if minutes is None else minutes)
+    found: list[tuple[datetime, str]] = []
+    owned = session.scalars(select(ConversationOwner).where(ConversationOwner.owner == Owner.REP)).all()
+    for row in owned:
+        if row.rep is not None and on_shift(row.rep, now):
+            continue
+        last = session.execute(
+            select(Message.role, Message.sent_at)
+            .join(Conversation, Message.conversation_id == Conversation.id)
+            .where(Conversation.sender_id == row.sender_id, Message.sent_at >= row.since)
+            .order_by(Message.sent_at.desc(), Message.id.desc())
+            .limit(1)
+        ).first()
+        if last is not None and last.role is MessageRole.VISITOR and _utc(last.sent_at) <= cutoff:
+            found.append((_utc(last.sent_at), row.sender_id))
+    return [sender for _, sender in sorted(found)]
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -39,6 +39,7 @@ class Move(enum.StrEnum):
     TAKE_OVER = "take_over"  # a rep starts answering
     HAND_BACK = "hand_back"  # the owning rep gives the conversation back to the bot
     GIVE_UP_WAITING = "give_up_waiting"  # nobody took it: the bot answers again
+    OWNER_GONE = "owner_gone"  # the owning rep went off shift or away with the visitor waiting: the bot again
 
 
 # (owner now, move) → owner after. Anything else is refused.
@@ -48,6 +49,7 @@ MOVES: dict[tuple[Owner, Move], Owner] = {
     (Owner.WAITING, Move.TAKE_OVER): Owner.REP,
     (Owner.WAITING, Move.GIVE_UP_WAITING): Owner.BOT,
     (Owner.REP, Move.HAND_BACK): Owner.BOT,
+    (Owner.REP, Move.OWNER_GONE): Owner.BOT,
 }
 
 

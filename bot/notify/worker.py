@@ -149,7 +149,8 @@ class Notifier:
             log.info("queued leads %s assigned", assigned)
 
     def end_overdue_waits(self) -> None:
-        """Conversations nobody took within the wait go back to the bot, which tells the visitor."""
+        """Conversations nobody took within the wait go back to the bot, which tells the visitor; so do those
+        whose rep went off shift while the visitor waited as long."""
         minutes = self.settings.live_wait_minutes
         with unit_of_work() as session:
             overdue = live_request.overdue(session, utcnow(), minutes)
@@ -160,6 +161,17 @@ class Notifier:
                 log.warning("conversation %s still waiting for a person: %s", sender_id, error)
             else:
                 log.info("nobody took conversation %s within %g min: back to the bot", sender_id, minutes)
+        with unit_of_work() as session:
+            stranded = live_request.stranded(session, utcnow(), minutes)
+        for sender_id in stranded:
+            try:
+                live_chat.owner_gone(self.rasa, sender_id, minutes)
+            except CrmError as error:  # handed back meanwhile, or Rasa away: looked at again next round
+                log.warning("conversation %s: its rep is off shift, still theirs: %s", sender_id, error)
+            else:
+                log.info(
+                    "conversation %s: its rep went off shift, the visitor waited: back to the bot", sender_id
+                )
 
     def purge_old_conversations(self) -> None:
         with unit_of_work() as session:

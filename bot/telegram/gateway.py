@@ -30,6 +30,7 @@ from telegram import (
     User,
 )
 from telegram.constants import ChatAction
+from telegram.error import NetworkError, RetryAfter
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -43,8 +44,9 @@ from telegram.ext import (
 from bot import live_chat
 from bot.live_chat import LiveChatSettings, RasaApi
 from bot.notify import lead_buttons
-from bot.telegram.delivery import BRIEFLY, ONCE, Retry, deliver
+from bot.telegram.delivery import BRIEFLY, ONCE, Retry, deliver, maybe_delivered
 from bot.telegram.ordering import PerChatUpdates
+from bot.telegram.pending_replies import PendingReplies, PendingReply
 from bot.telegram.rasa_client import RasaRelay, RasaUnavailable
 from bot.telegram.settings import TelegramSettings
 from bot.telegram.texts import LANGUAGES, text
@@ -58,7 +60,7 @@ from crm_core.notifications import rep_for_telegram_chat
 log = logging.getLogger(__name__)
 
 CALLBACK_DATA_LIMIT = 64  # bytes, set by the Bot API
-SENDER_PREFIX = "telegram-"
+SENDER_PREFIX = live_chat.TELEGRAM_PREFIX
 RELAY_CURSOR = "telegram-live-relay"  # ingest_cursors row: the last message id relayed
 RELAY_SECONDS = 0.5
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
@@ -71,8 +73,7 @@ def sender_id(chat_id: int) -> str:
 
 def chat_of(sender: str) -> int | None:
     """The Telegram chat of a conversation id, or None for other channels."""
-    rest = sender.removeprefix(SENDER_PREFIX)
-    return int(rest) if sender.startswith(SENDER_PREFIX) and rest.lstrip("-").isdigit() else None
+    return live_chat.telegram_chat(sender)
 
 
 class Gateway:
@@ -81,7 +82,12 @@ class Gateway:
         self.relay = relay
         self.rasa_api = rasa_api or RasaApi(settings.rasa_url, _rasa_api_token())
         self._long_payloads: OrderedDict[str, str] = OrderedDict()
+        # Per chat, the id of the visitor's latest message relayed to Rasa (None after a button or a command):
+        # only an edit of that message can still be applied as a correction.
+        self._latest_message: OrderedDict[int, int | None] = OrderedDict()
         self._live_relay: asyncio.Task[None] | None = None
+        self._resend: asyncio.Task[None] | None = None
+        self.pending = PendingReplies(settings.pending_dir)
         # What the visitor or a rep must get is tried until it is sent; extras (typing, button acks) briefly.
         self.retry = Retry(
             attempts=None,
@@ -128,10 +134,12 @@ class Gateway:
         ]
         await deliver(lambda: application.bot.set_my_commands(commands), "set commands", BRIEFLY)
         self._live_relay = asyncio.create_task(self.relay_live_lines(application))
+        self._resend = asyncio.create_task(self.resend_left_over(application.bot))
 
     async def _post_shutdown(self, _application: Application) -> None:  # type: ignore[type-arg]
-        if self._live_relay is not None:
-            self._live_relay.cancel()
+        for task in (self._live_relay, self._resend):
+            if task is not None:
+                task.cancel()
         await self.relay.close()
 
     # --- handlers -------------------------------------------------------------------------
@@ -182,11 +190,17 @@ class Gateway:
         await self.relay_to_rasa(update, context, written)
 
     async def on_edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """An edited message: the dialogue has moved on, so the visitor is asked to write it anew."""
-        if update.effective_chat and update.effective_user:
-            await self.say(
-                context, update.effective_chat.id, text("edited", update.effective_user.language_code)
-            )
+        """An edit of the visitor's latest message goes to Rasa as a correction of the answer it was
+        (``edit_of``: actions/edits.py); an edit of anything older is not read, and the visitor is asked
+        to write it anew: the dialogue has moved on since."""
+        message, chat, user = update.effective_message, update.effective_chat, update.effective_user
+        if not (message and chat and user):
+            return
+        written = message.text or message.caption
+        if written and written.strip() and self._latest_message.get(chat.id) == message.message_id:
+            await self.relay_to_rasa(update, context, written, {"edit_of": message.message_id})
+            return
+        await self.say(context, chat.id, text("edited", user.language_code))
 
     async def on_media(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A photo, sticker, voice note, location, document …: a caption is read as text, else a polite
@@ -268,6 +282,12 @@ class Gateway:
         chat, user = update.effective_chat, update.effective_user
         if chat is None or user is None:
             return
+        self._remember_latest(chat.id, update)
+        if update.effective_message is not None and update.callback_query is None:
+            extra_metadata = {
+                "telegram_message_id": update.effective_message.message_id,
+                **(extra_metadata or {}),
+            }
         await deliver(lambda: context.bot.send_chat_action(chat.id, ChatAction.TYPING), "typing", ONCE)
         try:
             replies = await self.relay.send(sender_id(chat.id), message, self.metadata(user, extra_metadata))
@@ -275,8 +295,27 @@ class Gateway:
             log.error("Rasa unavailable for chat %s: %s", chat.id, error)
             await self.say(context, chat.id, text("unavailable", user.language_code))
             return
-        for reply in replies:
-            await self.render(context, chat.id, reply)
+        # The whole turn is kept on disk before its first message goes out: a restart sends what is left.
+        turn = [
+            (self.keep(chat.id, line, markup), markup, image)
+            for line, markup, image in map(self.render, replies)
+        ]
+        for kept, markup, image in turn:
+            if kept is not None:
+                await self.send_kept(context.bot, kept, markup)
+            if image:
+                await self.send_photo(context.bot, chat.id, image)
+
+    def _remember_latest(self, chat_id: int, update: Update) -> None:
+        """A text (or caption) the visitor wrote is their latest message; a button press or a command is not
+        one an edit could correct."""
+        message = update.effective_message
+        written = message.text or message.caption if message and update.callback_query is None else None
+        is_text = bool(written) and not str(written).startswith("/")
+        self._latest_message[chat_id] = message.message_id if message and is_text else None
+        self._latest_message.move_to_end(chat_id)
+        while len(self._latest_message) > 10_000:
+            self._latest_message.popitem(last=False)
 
     @staticmethod
     def metadata(user: User, extra: dict[str, Any] | None) -> dict[str, Any]:
@@ -287,8 +326,8 @@ class Gateway:
             **(extra or {}),
         }
 
-    async def render(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: dict[str, Any]) -> None:
-        """One Rasa reply as one Telegram message: buttons become an inline keyboard, a
+    def render(self, reply: dict[str, Any]) -> tuple[str | None, Markup | None, str | None]:
+        """One Rasa reply as one Telegram message (text, markup, image): buttons become an inline keyboard, a
         ``{"custom": {"request_contact": LABEL}}`` reply asks for the visitor's phone number."""
         custom = reply.get("custom") or {}
         markup: Markup | None = None
@@ -301,12 +340,8 @@ class Gateway:
             button = KeyboardButton(str(custom["request_contact"]), request_contact=True)
             markup = ReplyKeyboardMarkup([[button]], one_time_keyboard=True, resize_keyboard=True)
         message = reply.get("text") or (custom.get("text") if isinstance(custom, dict) else None)
-        if message:
-            await self.say(context, chat_id, str(message), markup)
-        if reply.get("image"):
-            await deliver(
-                lambda: context.bot.send_photo(chat_id, reply["image"]), f"photo to {chat_id}", self.retry
-            )
+        image = reply.get("image")
+        return (str(message) if message else None), markup, (str(image) if image else None)
 
     def _callback_data(self, payload: str) -> str:
         """Payloads over Telegram's 64-byte limit travel as a short key (the newest 1,000 are kept)."""
@@ -324,11 +359,39 @@ class Gateway:
         await self.say_to(context.bot, chat_id, message, markup)
 
     async def say_to(self, bot: Bot, chat_id: int, message: str, markup: Markup | None = None) -> Any:
-        return await deliver(
-            lambda: bot.send_message(chat_id, message, reply_markup=markup),
-            f"message to chat {chat_id}",
-            self.retry,
-        )
+        """Sends a message until the Bot API takes it, kept on disk meanwhile (a restart sends it)."""
+        kept = self.keep(chat_id, message, markup)
+        assert kept is not None
+        return await self.send_kept(bot, kept, markup)
+
+    async def send_photo(self, bot: Bot, chat_id: int, image: str) -> None:
+        await deliver(lambda: bot.send_photo(chat_id, image), f"photo to {chat_id}", self.retry)
+
+    def keep(self, chat_id: int, message: str | None, markup: Markup | None) -> PendingReply | None:
+        if not message:
+            return None
+        kind = type(markup).__name__ if markup else None
+        return self.pending.add(chat_id, message, markup.to_dict() if markup else None, kind)
+
+    async def send_kept(self, bot: Bot, kept: PendingReply, markup: Markup | None) -> Any:
+        async def attempt() -> Message:
+            self.pending.sending(kept)
+            try:
+                return await bot.send_message(kept.chat_id, kept.text, reply_markup=markup)
+            except (RetryAfter, NetworkError) as error:
+                if not (isinstance(error, NetworkError) and maybe_delivered(error)):
+                    self.pending.not_taken(kept)  # Telegram answered: it did not take it
+                raise
+
+        sent = await deliver(attempt, f"message to chat {kept.chat_id}", self.retry)
+        self.pending.done(kept)  # not when cancelled (the gateway stopping): then the next start sends it
+        return sent
+
+    async def resend_left_over(self, bot: Bot) -> None:
+        """At start: what a stopped gateway had not sent yet, oldest first (see pending_replies)."""
+        for kept in await asyncio.to_thread(self.pending.left_over):
+            log.info("sending a message to chat %s kept from before the restart", kept.chat_id)
+            await self.send_kept(bot, kept, _markup_of(kept))
 
     # --- live takeover --------------------------------------------------------------------
 
@@ -403,6 +466,16 @@ class Gateway:
             )
 
 
+MARKUPS: dict[str, type[Markup]] = {
+    cls.__name__: cls for cls in (InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove)
+}
+
+
+def _markup_of(kept: PendingReply) -> Markup | None:
+    kind = MARKUPS.get(kept.markup_kind or "")
+    return kind.de_json(kept.markup, None) if kind and kept.markup else None
+
+
 def _rasa_api_token() -> str | None:
     token = LiveChatSettings().rasa_api_token
     return token.get_secret_value() if token else None
@@ -470,9 +543,13 @@ def run(settings: TelegramSettings | None = None) -> None:
             webhook_url=settings.webhook_url,
             secret_token=settings.webhook_secret.get_secret_value(),
             allowed_updates=Update.ALL_TYPES,
+            bootstrap_retries=-1,
         )
     else:
-        application.run_polling(allowed_updates=Update.ALL_TYPES, timeout=int(settings.poll_timeout))
+        # bootstrap_retries=-1: started during a Bot API outage, the gateway waits for it instead of exiting
+        application.run_polling(
+            allowed_updates=Update.ALL_TYPES, timeout=int(settings.poll_timeout), bootstrap_retries=-1
+        )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 refuses to start with settings that would run unsafely."""
 
 import re
+from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,8 @@ class TelegramSettings(BaseSettings):
     alert_after_seconds: float = 300.0
     # How long to wait for the Bot API's answer: a slow answer is waited for, never a reason to send twice.
     read_timeout: float = 30.0
+    # Messages to chats not sent yet, kept on disk: a restart sends them (bot/telegram/pending_replies.py).
+    pending_dir: Path = Path("var/telegram-replies")
 
     def problems(self) -> list[str]:
         """What keeps the gateway from starting: each a sentence saying what to set."""

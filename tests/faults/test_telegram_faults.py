@@ -103,6 +103,7 @@ def telegram(
         "EMBUDO_TELEGRAM_API_BASE_URL": fake.base_url,
         "EMBUDO_TELEGRAM_RASA_URL": stack.rasa_url,
         "EMBUDO_TELEGRAM_POLL_TIMEOUT": "1",
+        "EMBUDO_TELEGRAM_PENDING_DIR": str(logs / "pending-replies"),
         # The production settings, time-scaled (a cap of 60 s, an alert after 5 min).
         "EMBUDO_TELEGRAM_RETRY_CAP_SECONDS": str(60 * SCALE),
         "EMBUDO_TELEGRAM_ALERT_AFTER_SECONDS": str(300 * SCALE),
@@ -330,3 +331,23 @@ def test_the_notifier_killed_between_send_and_record_sends_no_second_card(
     counts = settle_cards(fake, stack, leads, 120)
     assert any("unknown whether delivered" in alert for alert in admin_alerts(stack)), "the admins are told"
     report("notifier SIGKILLed mid-send", cards=counts)
+
+
+def test_the_gateway_killed_during_an_outage_sends_the_kept_reply_once_after_restart(
+    telegram: tuple[FakeTelegram, Process, Process], stack: Stack
+) -> None:
+    fake, gateway, _ = telegram
+    kept = Path(gateway.env["EMBUDO_TELEGRAM_PENDING_DIR"])
+    fake.go_down(30, at_next="sendMessage")  # starts as the first reply goes out
+    # One message: an update fetched but not yet handled when the gateway is killed is not kept (see README).
+    fake.user_says(fake.user(81600, "Kai"), "hello")
+    chats = {81600: 1}
+    fake.wait_for(
+        lambda: any('"waiting"' in path.read_text() for path in kept.glob("*.json")),
+        60,
+        "a reply waiting out the outage, kept on disk",
+    )
+    gateway.kill()  # SIGKILL: nothing in memory survives
+    gateway.start()  # still during the outage: the restarted gateway waits it out too
+    report("gateway SIGKILLed in an outage", settle(fake, stack, chats, 30 + 60 * SCALE * 2 + 60))
+    assert list(kept.glob("*.json")) == []  # nothing left to send

@@ -264,6 +264,7 @@ def test_the_telegram_gateway_under_fuzz(stack: Stack, ledger: Ledger, tmp_path:
         "EMBUDO_TELEGRAM_API_BASE_URL": fake.base_url,
         "EMBUDO_TELEGRAM_RASA_URL": stack.rasa_url,
         "EMBUDO_TELEGRAM_POLL_TIMEOUT": "1",
+        "EMBUDO_TELEGRAM_PENDING_DIR": str(tmp_path / "pending-replies"),
     }
     log_path = tmp_path / "gateway.log"
     gateway = subprocess.Popen(

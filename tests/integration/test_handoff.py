@@ -68,6 +68,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "EMBUDO_TELEGRAM_API_BASE_URL": fake.base_url,
             "EMBUDO_TELEGRAM_RASA_URL": stack.rasa_url,
             "EMBUDO_TELEGRAM_POLL_TIMEOUT": "1",
+            "EMBUDO_TELEGRAM_PENDING_DIR": str(workdir / "pending-replies"),
             "EMBUDO_SMTP_HOST": "127.0.0.1",
             "EMBUDO_SMTP_PORT": str(smtp.port),
             "EMBUDO_NOTIFY_BACKOFF_SECONDS": "0.5",

@@ -161,3 +161,54 @@ def test_out_of_hours_the_visitor_hears_when_the_team_is_back_and_is_asked_for_c
     assert "cómo te llamas" in reply, reply  # contact details first
     assert eventually(lambda: lines(api, sender), "the conversation reaching the CRM", stack)
     assert owner(api, sender) == "bot"  # nobody is waiting live
+
+
+def test_a_visitor_left_waiting_by_a_rep_gone_away_gets_the_bot_back(stack: Stack, api: httpx.Client) -> None:
+    sender = "live-owner-gone"
+    with unit_of_work(stack.crm_url) as session:
+        gus = Rep(name="Gus Grey", languages=["en"])
+        session.add(gus)
+        session.flush()
+        gus_id = gus.id
+    stack.say(sender, "hello")
+    stack.say(sender, "my e-mail is kim@owner-gone.example")
+    taken = api.post(f"/conversations/{sender}/takeover", json={"rep_id": gus_id})
+    assert taken.status_code == 200, taken.text
+    with unit_of_work(stack.crm_url) as session:  # Gus steps away for the afternoon
+        rep = session.get(Rep, gus_id)
+        assert rep is not None
+        rep.away_until = datetime.now(UTC) + timedelta(hours=4)
+    assert stack.say(sender, "hello? is anyone there?") == []  # paused: for Gus, who is away
+    eventually(
+        lambda: any(text == "hello? is anyone there?" for _, _, text in lines(api, sender)),
+        "the visitor's line in the transcript",
+        stack,
+    )
+    env = {
+        **os.environ,
+        "EMBUDO_DATABASE_URL": stack.crm_url,
+        "EMBUDO_EVENTS_URL": stack.events_url,
+        "EMBUDO_RASA_API_URL": stack.rasa_url,
+        "EMBUDO_RASA_API_TOKEN": stack.rasa_token,
+        "EMBUDO_LIVE_WAIT_MINUTES": "0.05",  # 3 s
+    }
+    log = (stack.logs / "notifier-owner-gone.log").open("wb")
+    notifier = subprocess.Popen(
+        [str(APP_PYTHON), "-m", "bot.notify.worker"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        told = eventually(
+            lambda: [t for t in bot_texts(stack, sender) if "nobody from our team could" in t.lower()
+                     or "get back to you at" in t],
+            "the visitor being told nobody can join",
+            stack,
+            timeout=60,
+        )  # fmt: skip
+    finally:
+        notifier.terminate()
+        notifier.wait(timeout=20)
+    assert "kim@owner-gone.example" in told[0]  # the contact is known: no need to ask for it
+    history = api.get(f"/conversations/{sender}").json()
+    assert history["owner"] == "bot", history
+    reply = said(stack.say(sender, "ok thanks"))
+    assert reply, "the bot answers again"

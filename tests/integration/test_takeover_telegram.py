@@ -42,6 +42,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, Fak
             "EMBUDO_TELEGRAM_API_BASE_URL": fake.base_url,
             "EMBUDO_TELEGRAM_RASA_URL": stack.rasa_url,
             "EMBUDO_TELEGRAM_POLL_TIMEOUT": "1",
+            "EMBUDO_TELEGRAM_PENDING_DIR": str(workdir / "pending-replies"),
         }
         processes = [
             subprocess.Popen(

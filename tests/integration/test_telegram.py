@@ -32,6 +32,7 @@ def telegram(stack: Stack, tmp_path: Any) -> Iterator[FakeTelegram]:
         "EMBUDO_TELEGRAM_API_BASE_URL": fake.base_url,
         "EMBUDO_TELEGRAM_RASA_URL": stack.rasa_url,
         "EMBUDO_TELEGRAM_POLL_TIMEOUT": "1",
+        "EMBUDO_TELEGRAM_PENDING_DIR": str(tmp_path / "pending-replies"),
     }
     log = (tmp_path / "gateway.log").open("wb")
     gateway = subprocess.Popen(
@@ -205,10 +206,10 @@ def test_webhook_mode_accepts_only_updates_carrying_the_secret_token(stack: Stac
         running.stop()
 
 
-def test_an_edited_message_is_answered_and_never_taken_as_the_next_answer(
+def test_an_edit_of_the_latest_answer_corrects_it_and_an_older_edit_is_not_read(
     telegram: FakeTelegram, stack: Stack
 ) -> None:
-    user = telegram.user(70006, "Eli")
+    user = telegram.user(70016, "Eli")
     chat = user["id"]
     reply_to(telegram, chat, user, "/start", "What are you looking for")
     need = telegram.user_says(user, "a chatbot for our online shop")
@@ -216,11 +217,24 @@ def test_an_edited_message_is_answered_and_never_taken_as_the_next_answer(
     before = len(texts(telegram, chat))
     telegram.user_edits(user, need, "a chatbot for our online shop and our support desk")
     telegram.wait_for(
+        lambda: any("changed that answer" in t for t in texts(telegram, chat)[before:]), 30, "the correction"
+    )
+    slots = stack.tracker(f"telegram-{chat}")["slots"]
+    assert slots["need"] == "a chatbot for our online shop and our support desk"
+    assert slots["budget"] is None  # the edit was not taken for the budget
+    telegram.wait_for(
+        lambda: any("budget" in t for t in texts(telegram, chat)[before:]), 30, "the budget question again"
+    )
+    reply_to(telegram, chat, user, "about 20k euros", "role")
+    before = len(texts(telegram, chat))
+    telegram.user_edits(user, need, "a chatbot for a bakery")  # no longer the latest message
+    telegram.wait_for(
         lambda: any("edited" in t for t in texts(telegram, chat)[before:]), 30, "the edit's reply"
     )
+    slots = stack.tracker(f"telegram-{chat}")["slots"]
+    assert slots["need"] == "a chatbot for our online shop and our support desk"
     user_lines = [e["text"] for e in stack.tracker(f"telegram-{chat}")["events"] if e.get("event") == "user"]
-    assert "a chatbot for our online shop and our support desk" not in user_lines
-    reply_to(telegram, chat, user, "about 20k euros", "role")
+    assert "a chatbot for a bakery" not in user_lines
 
 
 @pytest.mark.parametrize("kind", ["photo", "sticker", "voice", "location", "document"])

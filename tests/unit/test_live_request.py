@@ -11,7 +11,7 @@ from crm_core import live_request, ownership
 from crm_core.conversations import conversation_for
 from crm_core.leads import capture_lead
 from crm_core.lifecycle import accept
-from crm_core.models import Lead, NotificationChannel, Owner, Rep
+from crm_core.models import Lead, Message, MessageRole, NotificationChannel, Owner, Rep
 from crm_core.notifications import claim_due, inbox
 from crm_core.ownership import Move
 from crm_core.policy import LeadFacts
@@ -192,3 +192,61 @@ def test_a_conversation_taken_over_in_time_is_never_overdue(session: Session) ->
 
 def test_the_wait_is_a_setting_of_a_few_minutes_by_default() -> None:
     assert live_request.wait_minutes() == 3.0
+
+
+# --- an owner who goes off shift ---------------------------------------------------------------------------
+
+TUESDAY_1550_UTC = datetime(2026, 12, 1, 15, 50, tzinfo=UTC)  # 16:50 in Madrid: Ana's last shift hour
+_event_ids = iter(range(10_000, 20_000))
+
+
+def taken_over_by(session: Session, rep: Rep, sender: str, at: datetime) -> str:
+    session.add(rep)
+    conversation(session, sender)
+    ownership.change(session, sender, Move.TAKE_OVER, rep_id=rep.id, by="console", at=at)
+    return sender
+
+
+def line(session: Session, sender: str, role: MessageRole, at: datetime) -> None:
+    talk = conversation_for(session, "socketio", sender)
+    session.add(
+        Message(conversation_id=talk.id, role=role, text="…", sent_at=at, rasa_event_id=next(_event_ids))
+    )
+    session.flush()
+
+
+def test_a_visitor_left_waiting_by_an_owner_gone_off_shift_goes_back_to_the_bot(session: Session) -> None:
+    sender = taken_over_by(session, madrid_rep(), "visitor-20", TUESDAY_1550_UTC)
+    line(session, sender, MessageRole.REP, TUESDAY_1550_UTC + timedelta(minutes=1))
+    line(session, sender, MessageRole.VISITOR, TUESDAY_1550_UTC + timedelta(minutes=8))  # 16:58 Madrid
+    off_shift = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)  # 17:00 in Madrid
+    assert live_request.stranded(session, off_shift, 3) == []  # waited 2 minutes so far
+    assert live_request.stranded(session, off_shift + timedelta(minutes=1), 3) == [sender]
+    ownership.change(session, sender, Move.OWNER_GONE, by="Ana went off shift", at=off_shift)
+    assert ownership.current(session, sender).owner is Owner.BOT
+    assert live_request.stranded(session, off_shift + timedelta(hours=1), 3) == []
+    assert [c.changed_by for c in ownership.history(session, sender)][-1] == "Ana went off shift"
+
+
+def test_an_owner_on_shift_or_who_answered_last_keeps_the_conversation(session: Session) -> None:
+    on_shift = taken_over_by(session, madrid_rep(), "visitor-21", TUESDAY_10_UTC)
+    line(session, on_shift, MessageRole.VISITOR, TUESDAY_10_UTC + timedelta(minutes=1))
+    assert live_request.stranded(session, TUESDAY_10_UTC + timedelta(hours=1), 3) == []  # 12:00 Madrid
+    answered = taken_over_by(session, new_york_rep(), "visitor-22", TUESDAY_10_UTC)  # 05:00 New York
+    line(session, answered, MessageRole.VISITOR, TUESDAY_10_UTC + timedelta(minutes=1))
+    line(session, answered, MessageRole.REP, TUESDAY_10_UTC + timedelta(minutes=2))
+    assert live_request.stranded(session, TUESDAY_10_UTC + timedelta(hours=1), 3) == []
+
+
+def test_an_owner_who_went_away_within_working_hours_leaves_the_visitor_to_the_bot(session: Session) -> None:
+    sender = taken_over_by(session, madrid_rep(), "visitor-23", TUESDAY_10_UTC)
+    line(session, sender, MessageRole.VISITOR, TUESDAY_10_UTC + timedelta(minutes=1))
+    rep = session.query(Rep).filter(Rep.name == "Ana").one()
+    rep.away_until = TUESDAY_10_UTC + timedelta(hours=2)
+    assert live_request.stranded(session, TUESDAY_10_UTC + timedelta(minutes=5), 3) == [sender]
+
+
+def test_a_visitor_who_has_not_written_since_the_take_over_is_not_waiting(session: Session) -> None:
+    sender = taken_over_by(session, madrid_rep(), "visitor-24", TUESDAY_1550_UTC)
+    line(session, sender, MessageRole.VISITOR, TUESDAY_1550_UTC - timedelta(minutes=5))  # before it
+    assert live_request.stranded(session, TUESDAY_1550_UTC + timedelta(hours=1), 3) == []
