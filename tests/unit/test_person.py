@@ -186,7 +186,9 @@ def test_what_the_visitor_told_the_rep_is_not_asked_again_after_the_hand_back(cr
         "I'm the one who signs off on this",
     ]
     need = "a bot for our shop"
-    lead = asyncio.run(save_lead(paused_tracker("live-8", ["…"], need=need), hand_over=False))  # at the hand-off
+    saved_at_hand_off = save_lead(paused_tracker("live-8", ["…"], need=need), hand_over=False)
+    lead = asyncio.run(saved_at_hand_off)
+    assert lead is not None
     events, said = run(ActionResumeAfterPerson(), paused_tracker("live-8", told, need=need, lead_id=lead.id))
     slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
     assert slots["email"] == "nadia.okafor@quillmere.example"
