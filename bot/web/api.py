@@ -191,7 +191,7 @@ def create_router(token: str, rasa: RasaApi, token_misses: BrakeRule = DEFAULT_T
 
     @router.get("/leads")
     def leads(
-        q: Annotated[str | None, Query(max_length=200, description="Name, company, e-mail or phone.")] = None,
+        q: Annotated[Line | None, Query(max_length=200, description="Name, company, e-mail, phone.")] = None,
         stage: Stage | None = None,
         qualification: Qualification | None = None,
         temperature: Temperature | None = None,

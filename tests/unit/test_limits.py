@@ -64,6 +64,8 @@ def test_over_long_text_and_control_characters_are_refused_naming_the_field(
         client.post(f"/api/v1/leads/{lead_id}/move", json={"stage": "lost", "reason": "a\x1bb"}, headers=AUTH)
     )
     assert count(db_url, Activity) == 0
+    # a search is checked where it is read, not only deep in crm_core (that was a 500)
+    assert "q" in refused_field(client.get("/api/v1/leads", params={"q": "ana\x1f"}, headers=AUTH))
     fine = client.post(notes, json={"body": "line one\nline two\tindented"}, headers=AUTH)
     assert fine.status_code == 201  # line breaks and tabs are text, in a note
 
