@@ -334,6 +334,49 @@ class Activity(Base):
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # its reminder was written (once)
 
 
+class MeetingStatus(enum.StrEnum):
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+
+
+class Meeting(Base):
+    """A meeting of a lead with a rep, booked in the chat, the API or the console (``crm_core.meetings``).
+
+    ``sequence`` counts the changes sent out as invitations (iCalendar SEQUENCE); ``uid`` stays.
+    """
+
+    __tablename__ = "meetings"
+    __table_args__ = (
+        # two visitors can never hold one slot of one rep (the booking also locks the rep's row)
+        Index(
+            "uq_meetings_rep_booked_start",
+            "rep_id",
+            "starts_at",
+            unique=True,
+            sqlite_where=literal_column("status = 'booked'"),
+            postgresql_where=literal_column("status = 'booked'"),
+        ),
+        Index("ix_meetings_lead_id", "lead_id", "id"),
+        NEVER_REUSED,
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[MeetingStatus] = mapped_column(_enum(MeetingStatus), default=MeetingStatus.BOOKED)
+    visitor_timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    uid: Mapped[str] = mapped_column(String(100), unique=True)
+    sequence: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    made_by: Mapped[str | None] = mapped_column(String(200))
+
+    lead: Mapped[Lead] = relationship()
+    rep: Mapped[Rep] = relationship()
+
+
 class Quota(Base):
     """A rep's goal: won deal value in ``currency`` closed in [period_start, period_end)."""
 
@@ -510,10 +553,13 @@ class Notification(OutboxRow, Base):
     alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # an admin was told it is stuck
     # Set: a reminder that this task is due (crm_core.task_reminders), not a lead handed to the rep.
     activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id"))
+    # Set: news about this meeting (booked, moved, cancelled), not a lead handed to the rep.
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"))
 
     rep: Mapped[Rep] = relationship()
     lead: Mapped[Lead] = relationship()
     activity: Mapped["Activity | None"] = relationship()
+    meeting: Mapped["Meeting | None"] = relationship()
 
 
 class WebhookDelivery(OutboxRow, Base):

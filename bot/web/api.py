@@ -20,7 +20,18 @@ from sqlalchemy.orm import Session
 
 from bot import live_chat
 from bot.live_chat import RasaApi, RasaUnavailable
-from crm_core import activities, deals, kpis, lifecycle, login_brake, ownership, pipeline, reps, timeline
+from crm_core import (
+    activities,
+    deals,
+    kpis,
+    lifecycle,
+    login_brake,
+    meetings,
+    ownership,
+    pipeline,
+    reps,
+    timeline,
+)
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidTransition, NotFound
 from crm_core.leads import LeadQuery, LeadSort, get_lead, list_leads
@@ -66,6 +77,26 @@ class NewActivity(BaseModel):
     body: Text = Field(min_length=1)
     rep_id: Id | None = None
     due_at: Moment | None = None  # with a time zone; makes the activity a task
+
+
+class NewMeeting(BaseModel):
+    starts_at: Moment  # one of the rep's free slots (GET …/meetings/slots), with a time zone
+    visitor_timezone: Code = "UTC"  # the visitor's (IANA name): the invitation shows their time
+
+
+class MeetingOut(BaseModel):
+    id: int
+    lead_id: int
+    rep_id: int
+    starts_at: datetime  # UTC, ISO 8601
+    ends_at: datetime
+    status: str  # booked | cancelled
+    visitor_timezone: str
+    sequence: int  # the invitation's SEQUENCE: one more with each change
+
+
+def _meeting_out(meeting: meetings.MeetingOut) -> MeetingOut:
+    return MeetingOut.model_validate(meeting, from_attributes=True)
 
 
 class RepAction(BaseModel):
@@ -146,7 +177,7 @@ def _status(error: CrmError) -> int:
         return 502
     if isinstance(error, NotFound):
         return 404
-    if isinstance(error, InvalidTransition):
+    if isinstance(error, InvalidTransition | meetings.SlotTaken):
         return 409
     return 422
 
@@ -274,6 +305,29 @@ def create_router(token: str, rasa: RasaApi, token_misses: BrakeRule = DEFAULT_T
         """The open tasks on the rep's leads, soonest due first."""
         with _work() as session:
             return activities.due_tasks(session, rep_id)
+
+    @router.get("/leads/{lead_id}/meetings")
+    def lead_meetings(lead_id: Id) -> list[MeetingOut]:
+        """The lead's meetings (cancelled ones too), soonest first."""
+        with _work() as session:
+            return [_meeting_out(m) for m in meetings.of_lead(session, lead_id)]
+
+    @router.get("/leads/{lead_id}/meetings/slots")
+    def meeting_slots(lead_id: Id, after: Moment | None = None) -> list[datetime]:
+        """Free slots (UTC) of the lead's rep to offer; ``after`` the last one seen: the next ones."""
+        with _work() as session:
+            return meetings.offer_slots(session, lead_id, after=after)
+
+    @router.post("/leads/{lead_id}/meetings", status_code=201)
+    def book_meeting(lead_id: Id, new: NewMeeting) -> MeetingOut:
+        """Book the lead's rep at a free slot; a slot no longer free answers 409."""
+        with _work() as session:
+            return _meeting_out(meetings.book(session, lead_id, new.starts_at, new.visitor_timezone))
+
+    @router.post("/leads/{lead_id}/meetings/{meeting_id}/cancel")
+    def cancel_meeting(lead_id: Id, meeting_id: Id) -> MeetingOut:
+        with _work() as session:
+            return _meeting_out(meetings.cancel(session, meeting_id, lead_id))
 
     @router.post("/leads/{lead_id}/accept")
     def accept(lead_id: Id, action: RepAction) -> Owner:
