@@ -7,15 +7,18 @@ the second sees the first; a partial unique index (one booked meeting per rep an
 Slot rules live in ``crm_core.slots``; this module reads the rep's calendar and writes the rows.
 """
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from uuid import uuid4
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, available_timezones
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from crm_core import invitations
 from crm_core.config import get_settings
 from crm_core.db import author_of
 from crm_core.errors import CrmError, InvalidInput, NotFound
@@ -117,11 +120,15 @@ def slot_near(
     return nearest(calendar_of(session, rep, now), now, rules(), wanted_from, wanted_to)
 
 
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
 def check_timezone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"Unknown time zone '{name}': use one like Europe/Madrid.", "timezone") from None
+    """``name`` if it is an IANA time zone (a lookup, never a path: "Europe" is a folder of zones)."""
+    if name not in _zones():
+        raise InvalidInput(f"Unknown time zone '{name[:64]}': use one like Europe/Madrid.", "timezone")
     return name
 
 
@@ -206,10 +213,12 @@ def book(
         sequence=0,
         created_at=now,
         made_by=author_of(session),
+        link_token=secrets.token_urlsafe(32),
     )
     session.add(meeting)
     _flush_or_taken(session)
     _tell_rep(session, meeting, "booked", now)
+    invitations.queue(session, meeting, now)
     session.flush()
     return _out(meeting)
 
@@ -234,6 +243,7 @@ def cancel(
     meeting.sequence += 1
     session.flush()
     _tell_rep(session, meeting, "cancelled", now)
+    invitations.queue(session, meeting, now)
     session.flush()
     return _out(meeting)
 
@@ -258,7 +268,16 @@ def reschedule(
     meeting.sequence += 1
     _flush_or_taken(session)
     _tell_rep(session, meeting, "moved", now)
+    invitations.queue(session, meeting, now)
     session.flush()
+    return _out(meeting)
+
+
+def by_link(session: Session, token: str) -> MeetingOut:
+    """The meeting a visitor's link names (the token is the only key the visitor holds)."""
+    meeting = session.scalar(select(Meeting).where(Meeting.link_token == token)) if token else None
+    if meeting is None:
+        raise NotFound("This link does not name a meeting: it may be mistyped.")
     return _out(meeting)
 
 

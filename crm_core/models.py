@@ -372,6 +372,8 @@ class Meeting(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     made_by: Mapped[str | None] = mapped_column(String(200))
+    # The secret in the visitor's reschedule / cancel link (random, unguessable; shown only to the visitor)
+    link_token: Mapped[str] = mapped_column(String(64), unique=True)
 
     lead: Mapped[Lead] = relationship()
     rep: Mapped[Rep] = relationship()
@@ -572,6 +574,24 @@ class WebhookDelivery(OutboxRow, Base):
     event: Mapped[str] = mapped_column(String(40))
     url: Mapped[str] = mapped_column(String(500))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Invitation(OutboxRow, Base):
+    """The outbox of the visitor's calendar invitations (e-mail with an .ics), written in the transaction
+    that books, moves or cancels the meeting; the notifier sends them (``crm_core.invitations``)."""
+
+    __tablename__ = "invitations"
+    __table_args__ = NEVER_REUSED
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    method: Mapped[str] = mapped_column(String(10))  # iCalendar METHOD: REQUEST (new or moved) | CANCEL
+    sequence: Mapped[int]  # the meeting's SEQUENCE when this was written
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the time this invitation announces
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    meeting: Mapped[Meeting] = relationship()
 
 
 class LeadTally(Base):

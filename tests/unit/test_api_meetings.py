@@ -54,7 +54,7 @@ def test_bad_meeting_requests_get_clear_answers(client: TestClient, db_url: str)
     naive = client.post(url, json={"starts_at": "2030-01-07T10:00:00"}, headers=AUTH)
     assert naive.status_code == 422 and "time zone" in naive.json()["detail"]
     zone = client.post(
-        url, json={"starts_at": "2030-01-07T10:00:00Z", "visitor_timezone": "Nowhere/X"}, headers=AUTH
+        url, json={"starts_at": "2030-01-07T10:00:00Z", "visitor_timezone": "Europe"}, headers=AUTH
     )
     assert zone.status_code == 422 and "Unknown time zone" in zone.json()["detail"]
     assert client.get("/api/v1/leads/999999/meetings", headers=AUTH).status_code == 404

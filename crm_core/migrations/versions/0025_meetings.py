@@ -1,5 +1,5 @@
-"""meetings: a lead's meetings with its rep (one booked meeting per rep and start), and notifications
-that tell a rep about one (notifications.meeting_id)
+"""meetings: a lead's meetings with its rep (one booked meeting per rep and start), the visitor's
+invitations (an outbox), and notifications that tell a rep about one (notifications.meeting_id)
 
 Revision ID: 0025_meetings
 Revises: 0024_ids_never_reused
@@ -36,10 +36,12 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("made_by", sa.String(length=200), nullable=True),
+        sa.Column("link_token", sa.String(length=64), nullable=False),
         sa.ForeignKeyConstraint(["lead_id"], ["leads.id"]),
         sa.ForeignKeyConstraint(["rep_id"], ["reps.id"]),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("uid"),
+        sa.UniqueConstraint("link_token"),
         sqlite_autoincrement=True,
     )
     booked = sa.text("status = 'booked'")
@@ -52,6 +54,27 @@ def upgrade() -> None:
         postgresql_where=booked,
     )
     op.create_index("ix_meetings_lead_id", "meetings", ["lead_id", "id"])
+    op.create_table(
+        "invitations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("meeting_id", sa.Integer(), nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("method", sa.String(length=10), nullable=False),
+        sa.Column("sequence", sa.Integer(), nullable=False),
+        sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("failed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(["meeting_id"], ["meetings.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sqlite_autoincrement=True,
+    )
+    op.create_index("ix_invitations_meeting_id", "invitations", ["meeting_id"])
+    op.create_index("ix_invitations_next_attempt_at", "invitations", ["next_attempt_at"])
     with op.batch_alter_table("notifications") as batch:
         batch.add_column(sa.Column("meeting_id", sa.Integer(), nullable=True))
         batch.create_foreign_key("fk_notifications_meeting_id", "meetings", ["meeting_id"], ["id"])
@@ -61,4 +84,5 @@ def downgrade() -> None:
     with op.batch_alter_table("notifications") as batch:
         batch.drop_constraint("fk_notifications_meeting_id", type_="foreignkey")
         batch.drop_column("meeting_id")
+    op.drop_table("invitations")
     op.drop_table("meetings")
