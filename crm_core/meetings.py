@@ -111,6 +111,13 @@ def offer_slots(
     return offer(calendar_of(session, rep, now), now, rules(), after)
 
 
+def move_options(session: Session, meeting_id: int, now: datetime | None = None) -> list[datetime]:
+    """Free slots of the meeting's rep it could move to (its own time counts as free)."""
+    now = now or utcnow()
+    meeting = _booked(session, meeting_id)
+    return offer(calendar_of(session, meeting.rep, now, meeting.id), now, rules())
+
+
 def slot_near(
     session: Session, lead_id: int, wanted_from: datetime, wanted_to: datetime, now: datetime | None = None
 ) -> Pick:
