@@ -16,6 +16,9 @@ down_revision: str | None = "0024_ids_never_reused"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# notifications keeps AUTOINCREMENT when SQLite recreates it for the new column (revision 0024)
+NEVER_REUSED = {"sqlite_autoincrement": True}
+
 
 def upgrade() -> None:
     op.create_table(
@@ -75,13 +78,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_invitations_meeting_id", "invitations", ["meeting_id"])
     op.create_index("ix_invitations_next_attempt_at", "invitations", ["next_attempt_at"])
-    with op.batch_alter_table("notifications") as batch:
+    with op.batch_alter_table("notifications", table_kwargs=NEVER_REUSED) as batch:
         batch.add_column(sa.Column("meeting_id", sa.Integer(), nullable=True))
         batch.create_foreign_key("fk_notifications_meeting_id", "meetings", ["meeting_id"], ["id"])
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("notifications") as batch:
+    with op.batch_alter_table("notifications", table_kwargs=NEVER_REUSED) as batch:
         batch.drop_constraint("fk_notifications_meeting_id", type_="foreignkey")
         batch.drop_column("meeting_id")
     op.drop_table("invitations")
