@@ -37,6 +37,8 @@ from crm_core.errors import CrmError, InvalidTransition, NotFound
 from crm_core.leads import LeadQuery, LeadSort, get_lead, list_leads
 from crm_core.limits import Code, Count, Day, Id, Line, Moment, Name, SenderId, Text
 from crm_core.login_brake import BrakeOn, BrakeRule
+from crm_core.meeting_kpis import MeetingKpis
+from crm_core.meeting_kpis import meeting_kpis as meeting_figures
 from crm_core.models import ActivityKind, MessageRole, Qualification, Stage, StageChange, Temperature
 from crm_core.models import Owner as ChatOwner
 from crm_core.schemas import (
@@ -389,6 +391,12 @@ def create_router(token: str, rasa: RasaApi, token_misses: BrakeRule = DEFAULT_T
                 lost_reason=move.lost_reason,
             )
             return _move_out(change)
+
+    @router.get("/kpis/meetings")
+    def meeting_kpis(since: Day | None = None, until: Day | None = None) -> MeetingKpis:
+        """Qualified leads that booked a meeting in the chat, and how long after their first message."""
+        with _work() as session:
+            return meeting_figures(session, since=_start(since), until=_start(until))
 
     @router.get("/kpis")
     def dashboard(

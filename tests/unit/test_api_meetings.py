@@ -59,3 +59,14 @@ def test_bad_meeting_requests_get_clear_answers(client: TestClient, db_url: str)
     assert zone.status_code == 422 and "Unknown time zone" in zone.json()["detail"]
     assert client.get("/api/v1/leads/999999/meetings", headers=AUTH).status_code == 404
     assert client.get(url).status_code == 401
+
+
+def test_the_meeting_kpis_over_the_api(client: TestClient, db_url: str) -> None:  # noqa: F811
+    figures = client.get("/api/v1/kpis/meetings", params={"since": "2026-01-01"}, headers=AUTH)
+    assert figures.status_code == 200
+    assert figures.json() == {
+        "qualified": 0,
+        "booked": 0,
+        "qualified_to_booked": None,
+        "median_minutes_first_message_to_booking": None,
+    }

@@ -13,8 +13,18 @@ from crm_core import meetings
 from crm_core.db import unit_of_work
 from crm_core.errors import InvalidInput, NotFound
 from crm_core.lifecycle import accept
+from crm_core.meeting_kpis import meeting_kpis
 from crm_core.meetings import SlotTaken
-from crm_core.models import Activity, ActivityKind, Meeting, Notification, NotificationChannel, Rep, Stage
+from crm_core.models import (
+    Activity,
+    ActivityKind,
+    Conversation,
+    Meeting,
+    Notification,
+    NotificationChannel,
+    Rep,
+    Stage,
+)
 from crm_core.notifications import claim_due
 from crm_core.reps import add_rep
 from crm_core.schemas import NewRep
@@ -141,3 +151,23 @@ def test_the_reps_telegram_card_for_a_meeting_has_the_lead_link_and_no_accept_bu
     assert card.text.startswith("Meeting booked with lead") and card.text.endswith(
         f"/console/leads/{lead.id}"
     )
+
+
+def test_meeting_kpis_count_qualified_leads_that_booked_and_the_time_from_their_first_message(
+    session: Session,
+) -> None:
+    ana = rep(session)
+    booked, not_booked = (make_lead(session, Stage.SQL, rep_id=ana.id) for _ in range(2))
+    for lead in (booked, not_booked):
+        lead.qualified_at = NOW - timedelta(hours=1)
+        lead.created_at = NOW - timedelta(minutes=90)
+    session.add(
+        Conversation(channel="rest", sender_id="v-1", lead_id=booked.id, started_at=NOW - timedelta(hours=2))
+    )
+    session.flush()
+    meeting = meetings.book(session, booked.id, TEN, now=NOW)
+    meetings.cancel(session, meeting.id, now=NOW)  # booked once: it counts
+    figures = meeting_kpis(session, since=NOW - timedelta(days=1), until=NOW + timedelta(days=1))
+    assert (figures.qualified, figures.booked, figures.qualified_to_booked) == (2, 1, 0.5)
+    assert figures.median_minutes_first_message_to_booking == 120.0
+    assert meeting_kpis(session, since=NOW + timedelta(days=1)).qualified == 0
