@@ -9,10 +9,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from actions.crm_writes import save_capture
-from actions.dialogue import conversation_channel, slot_or_none
+from actions import booking
+from actions.crm_writes import in_thread, save_capture
+from actions.dialogue import conversation_channel, current_language, slot_or_none, time_zone
+from crm_core.errors import CrmError
 from crm_core.leads import capture_lead
 from crm_core.models import Authority, Qualification
 from crm_core.pending_captures import PendingCapture
@@ -182,4 +185,14 @@ class ActionCaptureLead(Action):  # type: ignore[misc]
             lead.qualification, wants_a_person, contact, facts.consent, lead.assigned_rep, handed_off, joining
         )
         say_next_steps(dispatcher, response, facts, lead)
+        if not wants_a_person:  # a qualified lead with a rep: book the first call now (actions/booking.py)
+            try:
+                offer = await in_thread(
+                    booking.offer_after_capture, lead, time_zone(tracker), current_language(tracker)
+                )
+            except (CrmError, SQLAlchemyError):  # the lead is saved; the rep will call instead
+                log.exception("could not offer meeting times to lead %s", lead.id)
+                offer = None
+            if offer is not None:
+                booking.say(dispatcher, offer)
         return lead_slots(lead)

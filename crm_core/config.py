@@ -54,6 +54,14 @@ class Settings(BaseSettings):
     # A visitor who asked for a person waits this long for a rep to take the chat over; then the bot
     # says nobody could join and asks how to call them back (crm_core.live_request).
     live_wait_minutes: float = Field(default=3.0, gt=0)
+    # Meetings booked in the chat (crm_core.meetings, crm_core.slots): length, grid, how far ahead at
+    # least and at most, how many slots an offer shows (at most per_day of them on one day).
+    meeting_minutes: int = Field(default=30, ge=5, le=480)
+    meeting_step_minutes: int = Field(default=30, ge=5, le=480)
+    meeting_lead_minutes: int = Field(default=120, ge=0)
+    meeting_horizon_days: int = Field(default=14, ge=1, le=90)
+    meeting_slots_offered: int = Field(default=4, ge=3, le=5)
+    meeting_slots_per_day: int = Field(default=2, ge=1)
     # Conversations of never-qualified visitors are purged after this many idle days (`embudo privacy purge`).
     retention_days: int = 180
 

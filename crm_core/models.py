@@ -334,6 +334,51 @@ class Activity(Base):
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # its reminder was written (once)
 
 
+class MeetingStatus(enum.StrEnum):
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+
+
+class Meeting(Base):
+    """A meeting of a lead with a rep, booked in the chat, the API or the console (``crm_core.meetings``).
+
+    ``sequence`` counts the changes sent out as invitations (iCalendar SEQUENCE); ``uid`` stays.
+    """
+
+    __tablename__ = "meetings"
+    __table_args__ = (
+        # two visitors can never hold one slot of one rep (the booking also locks the rep's row)
+        Index(
+            "uq_meetings_rep_booked_start",
+            "rep_id",
+            "starts_at",
+            unique=True,
+            sqlite_where=literal_column("status = 'booked'"),
+            postgresql_where=literal_column("status = 'booked'"),
+        ),
+        Index("ix_meetings_lead_id", "lead_id", "id"),
+        NEVER_REUSED,
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[MeetingStatus] = mapped_column(_enum(MeetingStatus), default=MeetingStatus.BOOKED)
+    visitor_timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    uid: Mapped[str] = mapped_column(String(100), unique=True)
+    sequence: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    made_by: Mapped[str | None] = mapped_column(String(200))
+    # The secret in the visitor's reschedule / cancel link (random, unguessable; shown only to the visitor)
+    link_token: Mapped[str] = mapped_column(String(64), unique=True)
+
+    lead: Mapped[Lead] = relationship()
+    rep: Mapped[Rep] = relationship()
+
+
 class Quota(Base):
     """A rep's goal: won deal value in ``currency`` closed in [period_start, period_end)."""
 
@@ -510,10 +555,13 @@ class Notification(OutboxRow, Base):
     alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # an admin was told it is stuck
     # Set: a reminder that this task is due (crm_core.task_reminders), not a lead handed to the rep.
     activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id"))
+    # Set: news about this meeting (booked, moved, cancelled), not a lead handed to the rep.
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"))
 
     rep: Mapped[Rep] = relationship()
     lead: Mapped[Lead] = relationship()
     activity: Mapped["Activity | None"] = relationship()
+    meeting: Mapped["Meeting | None"] = relationship()
 
 
 class WebhookDelivery(OutboxRow, Base):
@@ -526,6 +574,24 @@ class WebhookDelivery(OutboxRow, Base):
     event: Mapped[str] = mapped_column(String(40))
     url: Mapped[str] = mapped_column(String(500))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Invitation(OutboxRow, Base):
+    """The outbox of the visitor's calendar invitations (e-mail with an .ics), written in the transaction
+    that books, moves or cancels the meeting; the notifier sends them (``crm_core.invitations``)."""
+
+    __tablename__ = "invitations"
+    __table_args__ = NEVER_REUSED
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    method: Mapped[str] = mapped_column(String(10))  # iCalendar METHOD: REQUEST (new or moved) | CANCEL
+    sequence: Mapped[int]  # the meeting's SEQUENCE when this was written
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the time this invitation announces
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    meeting: Mapped[Meeting] = relationship()
 
 
 class LeadTally(Base):

@@ -98,7 +98,8 @@ def fit_need(lines_before: list[str], need: str, lines_after: list[str], full_at
 def _reminder_card(notification: Notification) -> LeadCard:
     rep, base = notification.rep, get_settings().public_web_url.rstrip("/")
     text = f"{notification.reason}\nLead: {base}/console/leads/{notification.lead_id}"
-    subject = f"Task due on lead #{notification.lead_id}"
+    what = "Meeting" if notification.meeting_id is not None else "Task due"
+    subject = f"{what} on lead #{notification.lead_id}"
     return LeadCard(
         notification.id,
         notification.lead_id,
@@ -113,8 +114,8 @@ def _reminder_card(notification: Notification) -> LeadCard:
 
 
 def _card(notification: Notification) -> LeadCard:
-    if notification.activity_id is not None:
-        return _reminder_card(notification)
+    if notification.activity_id is not None or notification.meeting_id is not None:
+        return _reminder_card(notification)  # a short note with the lead's link, no Accept / Pass
     lead, rep = notification.lead, notification.rep
     contact = lead.contact
     conversation = lead.conversations[0] if lead.conversations else None
@@ -180,7 +181,9 @@ def claim_due(
         # Accepted since it was written: the rep knows. Written after (the visitor asked for a person on
         # a lead the rep already works): still news.
         accepted = row.lead.accepted_at is not None and row.lead.accepted_at >= row.created_at
-        if row.activity is not None:  # a task reminder: news until the task is done or the lead moves on
+        if row.meeting_id is not None:  # news about a meeting: news while the lead is the rep's
+            stale, why = row.lead.assigned_rep_id != row.rep_id, "the lead is someone else's"
+        elif row.activity is not None:  # a task reminder: news until the task is done or the lead moves on
             stale = row.activity.done_at is not None or row.lead.assigned_rep_id not in (None, row.rep_id)
             why = "the task is done or the lead is someone else's"
         else:

@@ -31,7 +31,9 @@ from crm_core.models import (
     Deal,
     DealEdit,
     Erasure,
+    Invitation,
     Lead,
+    Meeting,
     Message,
     Notification,
     Qualification,
@@ -170,6 +172,11 @@ def erase_contact(
         session, delete(Notification).where(Notification.lead_id.in_(lead_ids))
     )
     counts["activities"] = _deleted(session, delete(Activity).where(Activity.lead_id.in_(lead_ids)))
+    meeting_ids = select(Meeting.id).where(Meeting.lead_id.in_(lead_ids)).scalar_subquery()
+    counts["invitations"] = _deleted(
+        session, delete(Invitation).where(Invitation.meeting_id.in_(meeting_ids))
+    )
+    counts["meetings"] = _deleted(session, delete(Meeting).where(Meeting.lead_id.in_(lead_ids)))
     counts["assignment_events"] = _deleted(
         session, delete(AssignmentEvent).where(AssignmentEvent.lead_id.in_(lead_ids))
     )

@@ -18,6 +18,8 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.request import HTTPXRequest
 
 from bot import live_chat
+from bot.notify import mail
+from bot.notify.invitations import deliver_invitations
 from bot.notify.lead_buttons import lead_buttons
 from bot.notify.reminders import REMIND_EVERY, send_task_reminders
 from bot.telegram.delivery import maybe_delivered, retry_after_seconds
@@ -112,16 +114,10 @@ class Notifier:
     def _send_email(self, card: LeadCard) -> None:
         assert self.settings.smtp_host and card.email
         message = EmailMessage()
-        message["From"] = self.settings.smtp_from
         message["To"] = card.email
         message["Subject"] = card.subject
         message.set_content(card.text)
-        with smtplib.SMTP(self.settings.smtp_host, self.settings.smtp_port, timeout=10) as smtp:
-            if self.settings.smtp_starttls:
-                smtp.starttls()
-            if self.settings.smtp_username and self.settings.smtp_password:
-                smtp.login(self.settings.smtp_username, self.settings.smtp_password)
-            smtp.send_message(message)
+        mail.send(self.settings, message)
 
     def _failed(
         self, card: LeadCard, error: str, retry_after: float | None = None, permanent: bool = False
@@ -199,6 +195,7 @@ class Notifier:
             try:
                 await self.deliver_telegram()
                 await asyncio.to_thread(self.deliver_email)
+                await asyncio.to_thread(deliver_invitations, self.settings)
                 await asyncio.to_thread(self.deliver_webhooks)
                 for index, (every, chore) in enumerate(chores):
                     if time.monotonic() - last_run[index] >= every:

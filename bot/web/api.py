@@ -20,12 +20,25 @@ from sqlalchemy.orm import Session
 
 from bot import live_chat
 from bot.live_chat import RasaApi, RasaUnavailable
-from crm_core import activities, deals, kpis, lifecycle, login_brake, ownership, pipeline, reps, timeline
+from crm_core import (
+    activities,
+    deals,
+    kpis,
+    lifecycle,
+    login_brake,
+    meetings,
+    ownership,
+    pipeline,
+    reps,
+    timeline,
+)
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidTransition, NotFound
 from crm_core.leads import LeadQuery, LeadSort, get_lead, list_leads
 from crm_core.limits import Code, Count, Day, Id, Line, Moment, Name, SenderId, Text
 from crm_core.login_brake import BrakeOn, BrakeRule
+from crm_core.meeting_kpis import MeetingKpis
+from crm_core.meeting_kpis import meeting_kpis as meeting_figures
 from crm_core.models import ActivityKind, MessageRole, Qualification, Stage, StageChange, Temperature
 from crm_core.models import Owner as ChatOwner
 from crm_core.schemas import (
@@ -66,6 +79,26 @@ class NewActivity(BaseModel):
     body: Text = Field(min_length=1)
     rep_id: Id | None = None
     due_at: Moment | None = None  # with a time zone; makes the activity a task
+
+
+class NewMeeting(BaseModel):
+    starts_at: Moment  # one of the rep's free slots (GET …/meetings/slots), with a time zone
+    visitor_timezone: Code = "UTC"  # the visitor's (IANA name): the invitation shows their time
+
+
+class MeetingOut(BaseModel):
+    id: int
+    lead_id: int
+    rep_id: int
+    starts_at: datetime  # UTC, ISO 8601
+    ends_at: datetime
+    status: str  # booked | cancelled
+    visitor_timezone: str
+    sequence: int  # the invitation's SEQUENCE: one more with each change
+
+
+def _meeting_out(meeting: meetings.MeetingOut) -> MeetingOut:
+    return MeetingOut.model_validate(meeting, from_attributes=True)
 
 
 class RepAction(BaseModel):
@@ -146,7 +179,7 @@ def _status(error: CrmError) -> int:
         return 502
     if isinstance(error, NotFound):
         return 404
-    if isinstance(error, InvalidTransition):
+    if isinstance(error, InvalidTransition | meetings.SlotTaken):
         return 409
     return 422
 
@@ -275,6 +308,29 @@ def create_router(token: str, rasa: RasaApi, token_misses: BrakeRule = DEFAULT_T
         with _work() as session:
             return activities.due_tasks(session, rep_id)
 
+    @router.get("/leads/{lead_id}/meetings")
+    def lead_meetings(lead_id: Id) -> list[MeetingOut]:
+        """The lead's meetings (cancelled ones too), soonest first."""
+        with _work() as session:
+            return [_meeting_out(m) for m in meetings.of_lead(session, lead_id)]
+
+    @router.get("/leads/{lead_id}/meetings/slots")
+    def meeting_slots(lead_id: Id, after: Moment | None = None) -> list[datetime]:
+        """Free slots (UTC) of the lead's rep to offer; ``after`` the last one seen: the next ones."""
+        with _work() as session:
+            return meetings.offer_slots(session, lead_id, after=after)
+
+    @router.post("/leads/{lead_id}/meetings", status_code=201)
+    def book_meeting(lead_id: Id, new: NewMeeting) -> MeetingOut:
+        """Book the lead's rep at a free slot; a slot no longer free answers 409."""
+        with _work() as session:
+            return _meeting_out(meetings.book(session, lead_id, new.starts_at, new.visitor_timezone))
+
+    @router.post("/leads/{lead_id}/meetings/{meeting_id}/cancel")
+    def cancel_meeting(lead_id: Id, meeting_id: Id) -> MeetingOut:
+        with _work() as session:
+            return _meeting_out(meetings.cancel(session, meeting_id, lead_id))
+
     @router.post("/leads/{lead_id}/accept")
     def accept(lead_id: Id, action: RepAction) -> Owner:
         with _work() as session:
@@ -335,6 +391,12 @@ def create_router(token: str, rasa: RasaApi, token_misses: BrakeRule = DEFAULT_T
                 lost_reason=move.lost_reason,
             )
             return _move_out(change)
+
+    @router.get("/kpis/meetings")
+    def meeting_kpis(since: Day | None = None, until: Day | None = None) -> MeetingKpis:
+        """Qualified leads that booked a meeting in the chat, and how long after their first message."""
+        with _work() as session:
+            return meeting_figures(session, since=_start(since), until=_start(until))
 
     @router.get("/kpis")
     def dashboard(

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from bot.web import api, console
+from bot.web import api, console, meeting_links
 from bot.web.body_limit import BodyLimit
 from bot.web.headers import SecurityHeaders
 from crm_core.db import get_engine
@@ -75,6 +75,8 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     # would otherwise take its paths)
     app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    meeting_links.install(app, templates)  # the visitor's link to move or cancel a meeting
 
     @app.get("/api/docs", include_in_schema=False)
     def api_docs(request: Request) -> HTMLResponse:

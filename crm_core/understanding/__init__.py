@@ -19,6 +19,7 @@ from crm_core.understanding.contact import (
     says_has_none,
 )
 from crm_core.understanding.language import detect_language, language_from_locale
+from crm_core.understanding.meeting_time import wished_time
 from crm_core.understanding.messages import (
     is_correction,
     is_question,
@@ -64,4 +65,5 @@ __all__ = [
     "says_has_none",
     "says_not_buying",
     "today_in",
+    "wished_time",
 ]

@@ -118,7 +118,7 @@ def test_a_capture_the_locked_database_cannot_take_is_kept_and_written_once_when
 
     # The visitor's turn retried (Rasa again, the form restarted): the same lead, the same class, no new card.
     slots, said = asyncio.run(capture("visitor-1"))
-    assert said == ["utter_next_steps_sql"] and slots["qualification"] == "sql"
+    assert said == ["utter_next_steps_sql", "utter_meeting_offer"] and slots["qualification"] == "sql"
     again, cards_again = leads_and_cards(locked_crm)
     assert [(lead.id, lead.qualification, lead.assigned_rep) for lead in again] == [
         (leads[0].id, Qualification.SQL, "Rosa Diaz")
@@ -160,7 +160,7 @@ def test_another_conversation_gets_its_answer_while_a_capture_waits_for_the_data
             await other_conversation()
             crm.execute("ROLLBACK")  # the other writer is done
             _, said = await waiting
-            assert said == ["utter_next_steps_sql"]
+            assert said == ["utter_next_steps_sql", "utter_meeting_offer"]  # the rep's free times
 
     asyncio.run(scenario())
     # The other visitor was answered while the capture's first attempt was still waiting for the lock.

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from crm_core import activities, deals, dedup
+from crm_core import activities, deals, dedup, meetings
 from crm_core.errors import InvalidInput, NotFound
 from crm_core.leads import capture_lead
 from crm_core.lifecycle import move_lead
@@ -20,7 +20,9 @@ from crm_core.models import (
     Deal,
     DealEdit,
     Erasure,
+    Invitation,
     Lead,
+    Meeting,
     Message,
     Notification,
     StageChange,
@@ -84,6 +86,7 @@ def test_erasing_a_contact_removes_every_trace_and_keeps_an_audit(
     due = utcnow()
     activities.add_activity(session, lead.id, "task", "call Ana back", due_at=due)
     remind_due_tasks(session, due)  # a reminder names its task
+    meetings.book(session, lead.id, meetings.offer_slots(session, lead.id)[0])  # its invitation names her
     move_lead(session, lead.id, "contacted")
     contact_id = contact_of(session, lead.id)
     messages_before = rows(session, Message)
@@ -91,6 +94,7 @@ def test_erasing_a_contact_removes_every_trace_and_keeps_an_audit(
     audit = erase_contact(session, contact_id, erased_by="admin@example.com", events_url=rasa_events.url)
 
     assert session.get(Contact, contact_id) is None
+    assert session.scalars(select(Meeting)).all() == [] and session.scalars(select(Invitation)).all() == []
     for model in (Lead, Activity, StageChange, AssignmentEvent, Notification, DealEdit):
         remaining = session.scalars(select(model)).all()
         assert all(getattr(row, "lead_id", bob.id) == bob.id for row in remaining), model

@@ -162,3 +162,22 @@ def test_from_now_counts_from_today_it_is_not_now(text: str, days: int) -> None:
 )
 def test_the_diminutives_of_speech_are_periods_too(text: str, days: int) -> None:
     assert parse_timeline_days(text, today=date(2026, 12, 1)) == days
+
+
+def test_a_wished_meeting_time_is_a_span_in_the_visitors_zone_never_in_the_past() -> None:
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from crm_core.understanding import wished_time
+
+    madrid = ZoneInfo("Europe/Madrid")
+    now = datetime(2026, 12, 1, 11, 0, tzinfo=UTC)  # Tuesday 12:00 in Madrid
+    afternoon = wished_time("thursday afternoon", now, "en", "Europe/Madrid")
+    assert afternoon is not None and afternoon[0] == datetime(2026, 12, 3, 12, tzinfo=madrid)
+    assert afternoon[1] > afternoon[0] + timedelta(hours=4)
+    # said on a Tuesday after 10: next Tuesday at 10, neither today's past 10:00 nor tonight's 22:00
+    assert wished_time("el martes a las 10", now, "es", "Europe/Madrid") == (
+        datetime(2026, 12, 8, 10, tzinfo=madrid),
+        datetime(2026, 12, 8, 11, tzinfo=madrid),
+    )
+    assert wished_time("no idea, sorry", now, "en", "Europe/Madrid") is None

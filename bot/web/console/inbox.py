@@ -24,7 +24,18 @@ from sqlalchemy.orm import Session
 from bot.web.console.auth import AdminUser, RepOrAdmin
 from bot.web.console.numbers import format_amount, parse_amount, viewer_locale
 from bot.web.console.rendering import redirect, render
-from crm_core import activities, deals, lifecycle, notifications, ownership, pipeline, sla, timeline, users
+from crm_core import (
+    activities,
+    deals,
+    lifecycle,
+    meetings,
+    notifications,
+    ownership,
+    pipeline,
+    sla,
+    timeline,
+    users,
+)
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidInput, InvalidTransition, NotFound, explain
 from crm_core.leads import LeadQuery, lead_out
@@ -108,6 +119,7 @@ def inbox(request: Request, user: RepOrAdmin) -> HTMLResponse:
         }
         told = notifications.inbox(session, user.rep_id)[:20] if user.rep_id else []
         tasks = activities.due_tasks(session, user.rep_id) if user.rep_id else []
+        upcoming = meetings.upcoming(session, user.rep_id) if user.rep_id else []
         queue = [lead_out(lead) for lead in sla.unassigned_queue(session)[:50]] if user.is_admin else []
         latest = users.visible_leads(session, user, limit=50) if user.is_admin else []
         reps = _assignable_reps(session) if user.is_admin else []
@@ -126,6 +138,7 @@ def inbox(request: Request, user: RepOrAdmin) -> HTMLResponse:
             "due": {m.id: clock[m.id].sla_due_at for m in waiting},
             "told": told,
             "tasks": tasks,
+            "meetings": upcoming,
             "now": utcnow(),
             "still_mine": set(clock),
             "queue": queue,
@@ -170,6 +183,7 @@ def _lead_page(
             "deal_moves": {deal.id: allowed_moves(deal.stage, reopen=False) for deal in lead_deals},
             "lost_reasons": config.lost_reasons,
             "activities": activities.list_activities(session, lead_id),
+            "meetings": meetings.of_lead(session, lead_id),
             "now": utcnow(),
             "history": [c for c in pipeline.history(session, lead_id) if c.deal_id is None],
             "record": timeline.lead_timeline(session, lead_id),
@@ -181,6 +195,7 @@ def _lead_page(
         }
     forms = {"deal", "activity"} | {f"deal-{deal.id}" for deal in lead_deals}
     forms |= {f"activity-{activity.id}" for activity in page["activities"]}
+    forms |= {f"meeting-{meeting.id}" for meeting in page["meetings"]}
     forms |= {
         name
         for name, shown in (
@@ -348,6 +363,17 @@ def task_done(
 
     done_url = "/console/inbox" if back == "inbox" else None  # only known pages: never an open redirect
     return _change(request, user, lead_id, change, done_url=done_url, form=f"activity-{activity_id}")
+
+
+@router.post("/leads/{lead_id}/meetings/{meeting_id}/cancel")
+def cancel_meeting(request: Request, user: RepOrAdmin, lead_id: Id, meeting_id: Id) -> Response:
+    """Cancel the lead's meeting (the visitor gets a cancellation for their calendar)."""
+
+    def change(session: Session, lead: Lead) -> str:
+        gone = meetings.cancel(session, meeting_id, lead.id)
+        return f"Meeting of {gone.starts_at:%Y-%m-%d %H:%M} UTC cancelled"
+
+    return _change(request, user, lead_id, change, form=f"meeting-{meeting_id}")
 
 
 DEAL_FIELDS = {
