@@ -11,11 +11,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
+from zoneinfo import available_timezones
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
 from sqlalchemy.orm import Session
 
 from bot import live_chat
@@ -81,9 +82,21 @@ class NewActivity(BaseModel):
     due_at: Moment | None = None  # with a time zone; makes the activity a task
 
 
+def _time_zone(name: str) -> str:
+    if name not in available_timezones():  # a lookup, never a path: "Europe" is a folder of zones
+        raise ValueError(f"unknown time zone {name[:64]!r}: use one like Europe/Madrid")
+    return name
+
+
+# An IANA time zone name; the schema lists them, so a client knows what is accepted before it asks.
+TimeZoneName = Annotated[
+    str, AfterValidator(_time_zone), WithJsonSchema({"type": "string", "enum": sorted(available_timezones())})
+]
+
+
 class NewMeeting(BaseModel):
     starts_at: Moment  # one of the rep's free slots (GET …/meetings/slots), with a time zone
-    visitor_timezone: Code = "UTC"  # the visitor's (IANA name): the invitation shows their time
+    visitor_timezone: TimeZoneName = "UTC"  # the visitor's: the invitation shows their time
 
 
 class MeetingOut(BaseModel):

@@ -56,7 +56,9 @@ def test_bad_meeting_requests_get_clear_answers(client: TestClient, db_url: str)
     zone = client.post(
         url, json={"starts_at": "2030-01-07T10:00:00Z", "visitor_timezone": "Europe"}, headers=AUTH
     )
-    assert zone.status_code == 422 and "Unknown time zone" in zone.json()["detail"]
+    [refused] = zone.json()["detail"]
+    assert zone.status_code == 422 and refused["loc"][-1] == "visitor_timezone"
+    assert "unknown time zone 'Europe'" in refused["msg"]
     assert client.get("/api/v1/leads/999999/meetings", headers=AUTH).status_code == 404
     assert client.get(url).status_code == 401
 
