@@ -291,7 +291,7 @@ def create_router(token: str, rasa: RasaApi, token_misses: BrakeRule = DEFAULT_T
             return [_move_out(c) for c in pipeline.history(session, lead_id) if c.deal_id is None]
 
     @router.get("/leads/{lead_id}/timeline")
-    def lead_timeline(lead_id: int) -> list[timeline.Entry]:
+    def lead_timeline(lead_id: Id) -> list[timeline.Entry]:
         """Every change to the lead and its deals (stage moves, routing, activities, tasks done, deal
         edits and deletions), oldest first, each with who made it and when."""
         with _work() as session:
