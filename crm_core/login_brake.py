@@ -10,7 +10,7 @@ caller decides the key has proved itself (the right password).
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, delete, literal, select, update
@@ -56,10 +56,19 @@ def _at(moment: datetime) -> ColumnElement[datetime]:
     return literal(moment, UTCDateTime())
 
 
+# "The next try need not wait": a moment before any try's clock. Not the try's own `now`: a concurrent try
+# whose clock was read a moment earlier would see that later `now` as a wait and be refused.
+NO_WAIT = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _may_start(now: datetime, wait: timedelta) -> datetime:
+    return now + wait if wait else NO_WAIT
+
+
 def _next_try(rule: BrakeRule, tries: ColumnElement[int], now: datetime) -> ColumnElement[datetime]:
     """The moment the next try may start once ``tries`` are counted: one CASE over the delay ladder."""
     steps = rule.delay_steps()
-    ladder = [(tries < rule.free, _at(now))]
+    ladder = [(tries < rule.free, _at(NO_WAIT))]
     for step in range(steps):
         ladder.append((tries == rule.free + step, _at(now + rule.wait_after(rule.free + step))))
     return case(*ladder, else_=_at(now + rule.wait_after(rule.free + steps)))
@@ -85,7 +94,12 @@ def count_try(session: Session, key: str, rule: BrakeRule, now: datetime | None 
     tries = case((expired, 1), else_=row.tries + 1)
     statement = (
         _insert(session)
-        .values(key=key, tries=1, window_ends_at=now + rule.window, next_try_at=now + rule.wait_after(1))
+        .values(
+            key=key,
+            tries=1,
+            window_ends_at=now + rule.window,
+            next_try_at=_may_start(now, rule.wait_after(1)),
+        )
         .on_conflict_do_update(
             index_elements=[row.key],
             set_={
@@ -113,7 +127,9 @@ def refund_try(session: Session, key: str, rule: BrakeRule, now: datetime | None
     session.execute(
         update(Brake)
         .where(Brake.key == key, Brake.tries > 0)
-        .values(tries=remaining, next_try_at=case((remaining < rule.free, _at(now)), else_=Brake.next_try_at))
+        .values(
+            tries=remaining, next_try_at=case((remaining < rule.free, _at(NO_WAIT)), else_=Brake.next_try_at)
+        )
     )
 
 

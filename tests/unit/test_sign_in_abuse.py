@@ -7,6 +7,7 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -17,8 +18,9 @@ from sqlalchemy import func, select
 from bot.web.app import WebSettings, create_app
 from bot.web.console.password_checks import password_checks
 from bot.web.console.security import console_settings
-from crm_core import users
+from crm_core import login_brake, users
 from crm_core.db import unit_of_work
+from crm_core.login_brake import BrakeRule
 from crm_core.models import LoginAttempt
 from tests.console import ADMIN, PASSWORD, ROSA, Seeded, console_server, csrf_of, login, seed
 
@@ -192,3 +194,15 @@ def test_wrong_bearer_tokens_are_braked_per_address_and_the_right_one_never(crm:
         get("192.0.2.7", {"Authorization": "Bearer typo"}).status_code == 401
     )  # another address: its own count
     assert all(get("192.0.2.7", right).status_code == 200 for _ in range(10))
+
+
+def test_a_try_whose_clock_was_read_a_moment_earlier_is_counted_not_braked(crm: str) -> None:
+    """Two sign-ins at once: the one that reached the database second may have read the clock first. Free
+    tries must not make it wait for the other's later `now` (it was refused with a 429 under load)."""
+    rule = BrakeRule(free=5, window=timedelta(minutes=15))
+    later = datetime(2026, 12, 1, 15, 0, 1, tzinfo=UTC)
+    with unit_of_work(crm) as session:
+        assert login_brake.count_try(session, "login-address:192.0.2.9", rule, later) == 1
+    with unit_of_work(crm) as session:
+        earlier = later - timedelta(milliseconds=300)
+        assert login_brake.count_try(session, "login-address:192.0.2.9", rule, earlier) == 2
