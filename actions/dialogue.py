@@ -52,10 +52,14 @@ def likely_intents(tracker: Tracker, count: int = 2, at_least: float = 0.0) -> l
 
 
 def conversation_channel(tracker: Tracker) -> str:
-    """The channel a visitor writes from: the one our channel adapters name in the metadata (the Telegram
-    gateway reaches Rasa through its REST channel and says "telegram"), else Rasa's input channel."""
+    """The channel a visitor writes from: Rasa's input channel ("socketio" for the widget, "telegram" for the
+    gateway's own channel), or, for an adapter that relays through the REST channel, the one it names in the
+    metadata. (The widget's metadata says "website" too, but that is where the lead came from: its source.)"""
+    rasa = tracker.get_latest_input_channel()
     named = channel_metadata(tracker, "channel")
-    return str(named) if isinstance(named, str) else tracker.get_latest_input_channel() or "unknown"
+    if rasa in (None, "rest") and isinstance(named, str):
+        return named
+    return rasa or "unknown"
 
 
 def channel_metadata(tracker: Tracker, key: str) -> Any:
