@@ -90,7 +90,8 @@ class Stack:
         return "\n".join(parts)
 
 
-def _wait_until(ready: Any, what: str, timeout: float, processes: dict[str, subprocess.Popen[bytes]]) -> None:
+def wait_until(ready: Any, what: str, timeout: float, processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    """Waits for ``ready()``; fails at once when one of ``processes`` exits meanwhile."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for name, process in processes.items():
@@ -169,9 +170,9 @@ def running_stack(
             )
         started = time.monotonic()
         try:
-            _wait_until(lambda: httpx.get(f"{action_url}/health").is_success, "action server", 60, processes)
-            _wait_until(lambda: httpx.get(f"{web_url}/healthz").is_success, "web app", 60, processes)
-            _wait_until(
+            wait_until(lambda: httpx.get(f"{action_url}/health").is_success, "action server", 60, processes)
+            wait_until(lambda: httpx.get(f"{web_url}/healthz").is_success, "web app", 60, processes)
+            wait_until(
                 lambda: (
                     httpx.get(f"{rasa_url}/status", params={"token": env["EMBUDO_RASA_API_TOKEN"]})
                     .json()

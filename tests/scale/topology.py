@@ -11,8 +11,7 @@ import os
 import secrets
 import shutil
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.harness import APP_PYTHON, RASA, ROOT, ensure_model, free_port
+from tests.harness import APP_PYTHON, RASA, ROOT, ensure_model, free_port, wait_until
 
 REPLICAS = 2
 
@@ -88,23 +87,6 @@ def _nginx_conf(
     }.items():
         conf = conf.replace(key, value)
     return conf
-
-
-def _wait(
-    ready: Callable[[], bool], what: str, processes: dict[str, subprocess.Popen[bytes]], timeout: float
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for name, process in processes.items():
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} exited with {process.returncode} while waiting for {what}")
-        try:
-            if ready():
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{what} not ready after {timeout:.0f} s")
 
 
 @contextmanager
@@ -202,18 +184,18 @@ def running_topology(workdir: Path, telegram_base_url: str) -> Iterator[Topology
             )
         try:
             for port in action_ports:
-                _wait(
+                wait_until(
                     lambda p=port: httpx.get(f"http://127.0.0.1:{p}/health").is_success,
                     "actions",
-                    processes,
                     90,
+                    processes,
                 )
             for port in web_ports:
-                _wait(
-                    lambda p=port: httpx.get(f"http://127.0.0.1:{p}/healthz").is_success, "web", processes, 90
+                wait_until(
+                    lambda p=port: httpx.get(f"http://127.0.0.1:{p}/healthz").is_success, "web", 90, processes
                 )
             for port in rasa_ports:
-                _wait(
+                wait_until(
                     lambda p=port: (
                         httpx.get(f"http://127.0.0.1:{p}/status", params={"token": token})
                         .json()
@@ -221,8 +203,8 @@ def running_topology(workdir: Path, telegram_base_url: str) -> Iterator[Topology
                         is not None
                     ),
                     f"Rasa on {port}",
-                    processes,
                     300,
+                    processes,
                 )
         except (RuntimeError, TimeoutError) as error:
             partial = Topology([], "", "", crm_url, tracker_url, token, workdir, processes)
