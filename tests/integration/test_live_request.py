@@ -175,6 +175,7 @@ def test_a_visitor_left_waiting_by_a_rep_gone_away_gets_the_bot_back(stack: Stac
         gus_id = gus.id
     stack.say(sender, "hello")
     stack.say(sender, "my e-mail is kim@owner-gone.example")
+    eventually(lambda: lines(api, sender), "the conversation reaching the CRM", stack)
     taken = api.post(f"/conversations/{sender}/takeover", json={"rep_id": gus_id})
     assert taken.status_code == 200, taken.text
     with unit_of_work(stack.crm_url) as session:  # Gus steps away for the afternoon
