@@ -4,13 +4,14 @@ Database calls run in a worker thread (``in_thread``), so one conversation waiti
 database never holds up another's answer. A lead capture is tried again after a short pause; if the
 database still cannot take it, it stays kept on disk (``crm_core.pending_captures``) and this process
 writes it as soon as it can: a background task started here retries with a capped backoff, and every
-later turn of any conversation starts that task again when kept captures are waiting (e.g. after the
-action server restarted).
+later turn of any conversation starts that task again when kept captures are waiting. After a restart the
+server (``actions/server.py``) starts writing what an earlier run kept before any visitor writes again.
 """
 
 import asyncio
 import functools
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -84,3 +85,14 @@ async def _write_waiting() -> None:
             log.info("wrote %d kept lead capture(s)", written)
         if not pending_captures.waiting(pending_captures.store_dir()):
             return
+
+
+def write_kept_from_an_earlier_run() -> threading.Thread | None:
+    """Starts writing the captures kept when this process last ran (killed, or stopped with the database
+    down), without waiting for some conversation's next turn: in a thread of its own, since the server's
+    event loop does not exist yet. None when nothing waits."""
+    if not pending_captures.waiting(pending_captures.store_dir()):
+        return None
+    writer = threading.Thread(target=asyncio.run, args=(_write_waiting(),), name="kept-captures", daemon=True)
+    writer.start()
+    return writer

@@ -146,7 +146,7 @@ def running_stack(
     # The same setting and default as the Procfile: which pages may open the chat.
     allowed_origins = (env.get("EMBUDO_WIDGET_ORIGINS") or env.get("EMBUDO_ALLOWED_ORIGINS") or "*").split()
     commands = {
-        "actions": [str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
+        "actions": [str(APP_PYTHON), "-m", "actions.server", "--actions", "actions", "--port", str(action_port)],
         "rasa": [
             str(RASA), "run", "--model", str(model), "--endpoints", "endpoints.yml",
             "--credentials", "credentials.yml", "--enable-api", "--interface", "127.0.0.1",

@@ -150,7 +150,7 @@ def running_topology(workdir: Path, telegram_base_url: str) -> Iterator[Topology
         commands[f"actions{index + 1}"] = [
             str(APP_PYTHON),
             "-m",
-            "rasa_sdk",
+            "actions.server",
             "--actions",
             "actions",
             "--port",

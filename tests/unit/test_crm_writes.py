@@ -6,6 +6,8 @@ real actions on a real SQLite database held by another writer ("database is lock
 import asyncio
 import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +30,7 @@ from crm_core.leads import list_leads
 from crm_core.models import Notification, Qualification
 from crm_core.reps import add_rep
 from crm_core.schemas import NewRep
+from tests.harness import ROOT, free_port, wait_until
 from tests.unit.test_form_idempotence import ANSWERED
 
 DOMAIN: dict[str, Any] = yaml.safe_load((Path(__file__).parents[2] / "domain.yml").read_text())
@@ -124,6 +127,40 @@ def test_a_capture_the_locked_database_cannot_take_is_kept_and_written_once_when
         (leads[0].id, Qualification.SQL, "Rosa Diaz")
     ]
     assert cards_again == cards
+
+
+def test_a_restarted_action_server_writes_what_an_earlier_run_kept_before_any_turn(
+    locked_crm: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    short_waits(monkeypatch)
+
+    async def kept_while_locked() -> None:
+        with writer_holding(locked_crm):
+            _, said = await capture("visitor-kept")
+            assert said == ["utter_lead_saving"]
+        # the process ends here (its writer task with it), the capture still kept
+
+    asyncio.run(kept_while_locked())
+    assert len(pending_captures.waiting()) == 1 and leads_and_cards(locked_crm)[0] == []
+
+    log = (tmp_path / "actions.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "actions.server", "--actions", "actions", "--port", str(free_port())],
+        cwd=ROOT,
+        env={**os.environ, "EMBUDO_DATABASE_URL": locked_crm},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:  # no visitor writes: the new server writes the kept capture on its own
+        wait_until(lambda: leads_and_cards(locked_crm)[0], "the kept lead", 90, {"action server": server})
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    leads, _ = leads_and_cards(locked_crm)
+    assert [(lead.conversation_id, lead.qualification) for lead in leads] == [
+        ("visitor-kept", Qualification.SQL)
+    ]
+    assert pending_captures.waiting() == []
 
 
 def test_another_conversation_gets_its_answer_while_a_capture_waits_for_the_database(
