@@ -119,3 +119,50 @@ def _buys_ours(match: re.Match[str], text: str) -> bool:
         return True  # "contratarlo", "adquirirla": the thing talked about
     following = " ".join(text[match.end() :].split()[:4])
     return bool(_OURS.search(following))
+
+
+# A decision already taken for someone else: "we've signed a three-year contract with a rival provider",
+# "our company committed to a competitor last spring", "ya firmamos con otra empresa". Talking of others
+# without a decision ("we might go with another vendor", "we use a chat tool but it's bad") is a buyer.
+_OTHER_PARTY = (
+    r"(another|a different|a competing|some other|other|a rival|a competitor|one of your competitors|"
+    r"your competitors?|someone else|somebody else)"
+)
+_OTRA_PARTE = r"(otr[oa]s?|la competencia|un competidor|una competidora|alguien m[aá]s|un rival)"
+_DECIDED_ELSEWHERE = re.compile(
+    r"\b(signed|contracted|committed|locked|tied|partnered|chose|picked|bought|purchased|settled|decided|"
+    r"opted|renewed|subscribed|went|gone|switched|moved|already (work|working|are working|have a contract))"
+    rf"\b(\W+[\w'-]+){{0,5}}?\W+(with|from|to|for|on|into)\s+{_OTHER_PARTY}\b|"
+    rf"\b(contract|deal|agreement|subscription|commitment)\b(\W+[\w'-]+){{0,3}}?\W+with\s+{_OTHER_PARTY}\b|"
+    r"\b(chose|picked|selected|bought|purchased|licensed|went for|opted for|settled on|decided on)\s+"
+    r"(another|a different|a competing|a rival|a competitor's|one of your competitors)\b|"
+    r"\b(elegimos|escogimos|seleccionamos|compramos|optamos por|nos decidimos por|nos quedamos con)\s+"
+    r"(otr[oa]|la de la competencia|el de la competencia|uno de la competencia)\b|"
+    r"\b(firmamos|firmado|contratamos|contratado|compramos|comprado|elegimos|elegido|optamos|decidimos|"
+    r"decidido|renovamos|renovado|quedamos|quedado|cerramos|cerrado|comprometimos|comprometido|"
+    r"trabajamos ya|ya trabajamos)"
+    rf"\b(\W+[\w'-]+){{0,5}}?\W+(con|a|por|de)\s+{_OTRA_PARTE}\b|"
+    rf"\b(contrato|acuerdo|suscripci[oó]n|compromiso)\b(\W+[\w'-]+){{0,3}}?\W+con\s+{_OTRA_PARTE}\b",
+    re.I,
+)
+# Said before the decision, these make it a hypothesis or a denial: "we might go with…", "no firmamos…".
+_HEDGED = re.compile(
+    r"\b(no|not|never|nunca|ni|might|may|could|would|should|maybe|perhaps|if|whether|considering|thinking|"
+    r"planning|about to|tal vez|quiz[aá]s?|igual|si|podr[ií]amos|pensamos|pensando|estamos viendo|"
+    r"\w+n't)\b(\W+[\w'-]+){0,3}\W*$",
+    re.I,
+)
+# Leaving the other vendor is a reason to buy: "we signed with another vendor and want out", "cambiar".
+_LEAVING = re.compile(
+    r"\b(switch\w*|replac\w*|alternatives?|mov(e|ing) away|leav(e|ing)|unhappy|cancel\w*|want out|"
+    r"cambiar|cambio|alternativas?|reemplaz\w*|sustitu\w*|migrar|dejar(lo|la)?|descontent\w*)\b",
+    re.I,
+)
+
+
+def states_bought_elsewhere(text: str) -> bool:
+    """Whether the visitor says they already bought or signed with someone else ("we signed a two-year
+    contract with another provider"), and not that they might, didn't, or want to leave them."""
+    if _LEAVING.search(text) or states_purchase_intent(text):
+        return False
+    return any(not _HEDGED.search(text[: match.start()]) for match in _DECIDED_ELSEWHERE.finditer(text))

@@ -3,7 +3,13 @@ NameGuard and fallback)."""
 
 import pytest
 
-from nlu_components.wording import keyboard_mash, name_shaped, states_purchase_intent, words
+from nlu_components.wording import (
+    keyboard_mash,
+    name_shaped,
+    states_bought_elsewhere,
+    states_purchase_intent,
+    words,
+)
 
 
 @pytest.mark.parametrize(
@@ -95,3 +101,41 @@ def test_an_explicit_wish_to_buy_is_found(text: str) -> None:
 )
 def test_a_negated_or_absent_wish_to_buy_is_not(text: str) -> None:
     assert not states_purchase_intent(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we've signed a three-year contract with a rival provider",
+        "our company committed to a competitor last spring",
+        "the board picked a different platform in March",
+        "we purchased a competitor's bot",
+        "our agreement with a competing vendor runs until 2029",
+        "ya firmamos con otra empresa el mes pasado",
+        "hemos renovado el contrato con otro proveedor hasta 2028",
+        "elegimos otra herramienta",
+        "decidimos irnos con otro proveedor",
+    ],
+)
+def test_a_decision_for_another_vendor_is_bought_elsewhere(text: str) -> None:
+    assert states_bought_elsewhere(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we might go with another vendor",
+        "we're thinking of going with another provider",
+        "we didn't sign with anyone else",
+        "no hemos firmado con otro proveedor",
+        "quizás firmemos con otra empresa",
+        "we use a chat tool but it's bad",
+        "we signed with another vendor and want to switch",
+        "our contract with another provider ends, we're looking for alternatives",
+        "queremos cambiar de proveedor, firmamos con otro hace un año",
+        "is this integrated with other CRMs?",
+        "can I share the chat with other reps?",
+    ],
+)
+def test_a_hypothesis_a_denial_or_leaving_them_is_not(text: str) -> None:
+    assert not states_bought_elsewhere(text)
