@@ -1,6 +1,6 @@
 """Admin commands of ``embudo``: privacy (erase a contact, the retention purge, the erasure log),
-qualification policy versions and the changes suggested from closed leads. Thin adapters around ``crm_core.privacy``,
-``crm_core.policy_store`` and ``crm_core.policy_suggestions``."""
+qualification policy versions and the changes suggested from closed leads. Thin adapters around
+``crm_core.privacy``, ``crm_core.policy_store`` and ``crm_core.policy_suggestions``."""
 
 import json
 from datetime import UTC, datetime

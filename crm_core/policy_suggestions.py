@@ -18,9 +18,10 @@ about 25 comparisons are made, so 95 % would find noise) and at least 5 points o
 - ``sql_authority``: an authority outside ``sql_authorities`` that converts clearly better than one in it.
 
 Suggestions are stored (``models.PolicySuggestion``) against the policy version they were computed with,
-one open row per change; ``decide`` is the one transition (proposed → accepted | rejected) and accepting
-saves a new policy version through ``policy_store.save_policy``. A suggestion made against an older
-version than the one in force is refused as stale.
+one open row per change (a change rejected for a version is not proposed again for it); ``decide`` is the
+one transition (proposed → accepted | rejected) and accepting saves a new policy version through
+``policy_store.save_policy``. A suggestion made against an older version than the one in force is
+refused as stale.
 """
 
 import hashlib
@@ -460,17 +461,20 @@ def propose(session: Session, now: datetime) -> list[SuggestionOut]:
     """Compare the policy in force with every closed lead and store what the evidence supports.
 
     Returns the suggestions found now; one already open for the same change and policy version is
-    returned as it is (not stored twice).
+    returned as it is (not stored twice), and one rejected for this policy version is not proposed again.
     """
     policy = active_policy(session)
     found = []
     for suggestion in suggest(closed_outcomes(session), policy):
         key = _change_key(policy.version, suggestion.kind, suggestion.change)
         row = session.scalar(
-            select(PolicySuggestion).where(
-                PolicySuggestion.change_key == key, PolicySuggestion.status == SuggestionStatus.PROPOSED
-            )
+            select(PolicySuggestion)
+            .where(PolicySuggestion.change_key == key, PolicySuggestion.status != SuggestionStatus.ACCEPTED)
+            .order_by(PolicySuggestion.id.desc())
+            .limit(1)
         )
+        if row is not None and row.status is SuggestionStatus.REJECTED:
+            continue  # an admin said no to this very change of this version
         if row is None:
             row = PolicySuggestion(
                 created_at=now,
