@@ -48,15 +48,13 @@ def conversion_by_score(
     closed = [Lead.stage.in_([Stage.WON, Stage.LOST]), *within(Lead.created_at, since, until)]
     by_band = {
         low: (count, int(wins or 0))
-        for low, count, wins in session.execute(
-            select(band, func.count(), won).where(*closed).group_by(band)
-        ).tuples()
+        for low, count, wins in session.execute(select(band, func.count(), won).where(*closed).group_by(band))
     }
     by_temperature = {
         temperature: (count, int(wins or 0))
         for temperature, count, wins in session.execute(
             select(Lead.temperature, func.count(), won).where(*closed).group_by(Lead.temperature)
-        ).tuples()
+        )
     }
     return ScoringConversion(
         by_score=[_row(_band_label(low, high), *by_band.get(low, (0, 0))) for low, high in BANDS],
