@@ -266,6 +266,11 @@ def test_the_cli_suggests_lists_accepts_and_refuses(db_url: str, tmp_path: Path)
     assert again.returncode == 1 and "#1 was already accepted by ana" in again.stderr
     unknown = embudo(db_url, events_url, "policy", "reject", "7", "--by", "ana")
     assert (unknown.returncode, unknown.stderr.strip()) == (1, "No policy suggestion with id 7.")
+    decided = embudo(db_url, events_url, "policy", "suggestions", "--status", "accepted").stdout
+    assert decided.startswith("#1 [accepted by ana ") and ", saved policy 2026-" in decided.splitlines()[0]
+    assert embudo(db_url, events_url, "policy", "suggestions", "--status", "rejected").stdout.startswith(
+        "no suggestions"
+    )
     shown = embudo(db_url, events_url, "policy", "show").stdout
     assert "influencer: 20" in shown
     nothing = embudo(db_url, events_url, "policy", "suggest").stdout
