@@ -217,27 +217,26 @@ def _points(document: dict[str, Any], factor: str, level: str) -> int:
     return int(_read(document, path)) if path else 0
 
 
-def factor_groups(outcomes: Sequence[Outcome], policy: Policy) -> dict[str, list[Group]]:
-    """Every factor's levels with their closed leads' win rates, most points first."""
+def factor_groups(outcomes: Sequence[Outcome], policy: Policy) -> dict[str, dict[str, Group]]:
+    """Every factor's levels (level → its closed leads' win rate and points), most points first."""
     document = policy.model_dump(mode="json")
-    found: dict[str, list[Group]] = {}
+    found: dict[str, dict[str, Group]] = {}
     for factor, level_of in FACTORS.items():
         by_level: dict[str, list[Outcome]] = {}
         for outcome in outcomes:
             by_level.setdefault(level_of(outcome.facts, policy), []).append(outcome)
-        groups = [
-            group(f"{factor} {level}", chosen, _points(document, factor, level))
+        groups = {
+            level: group(f"{factor} {level}", chosen, _points(document, factor, level))
             for level, chosen in by_level.items()
-        ]
-        found[factor] = sorted(groups, key=lambda g: (-(g.points or 0), g.label))
+        }
+        found[factor] = dict(sorted(groups.items(), key=lambda item: (-(item[1].points or 0), item[0])))
     return found
 
 
 def _weights(outcomes: Sequence[Outcome], policy: Policy) -> list[Suggestion]:
     """A level converting clearly better than one scored higher: raise it (or lower the other)."""
     chosen: dict[Path, tuple[float, Suggestion]] = {}
-    for factor, groups in factor_groups(outcomes, policy).items():
-        levels = {g.label.removeprefix(f"{factor} "): g for g in groups}
+    for factor, levels in factor_groups(outcomes, policy).items():
         for better_level, better in levels.items():
             for worse_level, worse in levels.items():
                 z = clearly_better(better, worse)
@@ -363,27 +362,28 @@ def _budget_thresholds(outcomes: Sequence[Outcome], policy: Policy) -> list[Sugg
 
 def _sql_authorities(outcomes: Sequence[Outcome], policy: Policy) -> list[Suggestion]:
     """An authority outside ``sql_authorities`` converting clearly better than one inside it."""
-    levels = {g.label.removeprefix("authority "): g for g in factor_groups(outcomes, policy)["authority"]}
+    levels = factor_groups(outcomes, policy)["authority"]
     found: list[Suggestion] = []
     for outside in Authority:
         if outside in policy.sql_authorities or outside is Authority.UNKNOWN or outside.value not in levels:
             continue
-        best: tuple[float, Group] | None = None
-        for inside in policy.sql_authorities:
+        best: tuple[float, str] | None = None
+        for inside in sorted(policy.sql_authorities):
             if inside.value in levels and (z := clearly_better(levels[outside.value], levels[inside.value])):
-                best = (z, levels[inside.value]) if best is None or z > best[0] else best
+                best = (z, inside.value) if best is None or z > best[0] else best
         if best is not None:
-            mine = levels[outside.value]
+            z, than = best
+            mine, theirs = levels[outside.value], levels[than]
             found.append(
                 Suggestion(
                     kind="sql_authority",
                     change={"path": ["sql_authorities"], "add": outside.value},
                     summary=(
                         f"'{outside.value}' converts {mine.rate:.0%} (n={mine.leads}), clearly better than "
-                        f"'{best[1].label.removeprefix('authority ')}' ({best[1].rate:.0%}, "
-                        f"n={best[1].leads}), which can make an SQL: add '{outside.value}' to sql_authorities"
+                        f"'{than}' ({theirs.rate:.0%}, n={theirs.leads}), which can make an SQL: "
+                        f"add '{outside.value}' to sql_authorities"
                     ),
-                    evidence=_evidence([mine, best[1]], best[0], "two-proportion z-test"),
+                    evidence=_evidence([mine, theirs], z, "two-proportion z-test"),
                 )
             )
     return found

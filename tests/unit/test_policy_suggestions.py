@@ -129,6 +129,14 @@ def test_an_authority_outside_sql_converting_better_is_suggested_for_sql(session
     assert found["weight"].change == {"path": ["score", "authority", "researcher"], "from": 0, "to": 20}
 
 
+def test_a_level_without_points_of_its_own_lowers_the_over_scored_one(session: Session) -> None:
+    closed_leads(session, 100, 45, need=None)  # no need stated (0 points): 45 %
+    closed_leads(session, 100, 20, need="a bot")  # a need (25 points): 20 %
+    [found] = ps.propose(session, NOW)
+    assert found.change == {"path": ["score", "need"], "from": 25, "to": 0}
+    assert found.summary.endswith("but scores 25 points less: lower need 'stated' from 25 to 0")
+
+
 def test_a_hot_cut_off_is_moved_where_conversion_jumps(session: Session) -> None:
     closed_leads(session, 100, 40, timeline_days=10)  # hot: 40 %
     closed_leads(session, 60, 24, timeline_days=40)  # 31–45 days: 40 %, like hot
