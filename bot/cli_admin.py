@@ -1,14 +1,18 @@
-"""Admin commands of ``embudo``: privacy (erase a contact, the retention purge, the erasure log) and
-qualification policy versions. Thin adapters around ``crm_core.privacy`` and ``crm_core.policy_store``."""
+"""Admin commands of ``embudo``: privacy (erase a contact, the retention purge, the erasure log),
+qualification policy versions and the changes suggested from closed leads. Thin adapters around
+``crm_core.privacy``, ``crm_core.policy_store`` and ``crm_core.policy_suggestions``."""
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from bot.cli_crm import Format, work
+from crm_core import policy_suggestions
 from crm_core.config import get_settings
+from crm_core.models import SuggestionStatus
 from crm_core.policy_store import active_policy, policy_versions, save_policy
 from crm_core.privacy import ErasureOut, erase_contact, erasures, find_contacts, purge_never_qualified
 
@@ -105,6 +109,76 @@ def policy_set(
     with work() as session:  # an invalid policy is a CrmError: every problem is printed, nothing saved
         saved = save_policy(session, file.read_text(encoding="utf-8"), by)
     typer.echo(f"saved policy version {saved.version} (#{saved.number}); new leads are classed by it")
+
+
+def _suggestion_lines(found: list[policy_suggestions.SuggestionOut]) -> None:
+    for s in found:
+        decided = f" by {s.decided_by} {s.decided_at:%Y-%m-%d %H:%M}" if s.decided_at else ""
+        saved = f", saved policy {s.saved_version}" if s.saved_version else ""
+        stale = " (stale: made against an older policy version)" if s.stale and s.status == "proposed" else ""
+        typer.echo(f"#{s.id} [{s.status}{decided}{saved}] {s.kind} against {s.policy_version}{stale}")
+        typer.echo(f"    {s.summary}")
+        for line in s.evidence.get("text", []):
+            typer.echo(f"      {line}")
+        typer.echo(f"      z = {s.evidence['z']} (clear at |z| ≥ {s.evidence['z_needed']})")
+
+
+@policy_app.command("suggest")
+def policy_suggest(output: Format = "text") -> None:
+    """Compare the policy in force with closed leads' outcomes and store the changes the evidence supports."""
+    with work() as session:
+        found = policy_suggestions.propose(session, datetime.now(UTC))
+        closed = len(policy_suggestions.closed_outcomes(session))
+    if output == "json":
+        typer.echo(json.dumps([s.model_dump(mode="json") for s in found], indent=2, ensure_ascii=False))
+        return
+    if not found:
+        typer.echo(
+            f"no change suggested: {closed} closed leads, and no difference clear enough "
+            f"(each group needs {policy_suggestions.MIN_COUNT} closed leads)"
+        )
+    _suggestion_lines(found)
+
+
+@policy_app.command("suggestions")
+def policy_suggestions_list(
+    status: Annotated[
+        SuggestionStatus | None, typer.Option(help="Only these: proposed, accepted or rejected.")
+    ] = None,
+    output: Format = "text",
+) -> None:
+    """Stored suggestions, newest first, with their evidence."""
+    with work() as session:
+        found = policy_suggestions.suggestions(session, status)
+    if output == "json":
+        typer.echo(json.dumps([s.model_dump(mode="json") for s in found], indent=2, ensure_ascii=False))
+        return
+    if not found:
+        typer.echo("no suggestions (embudo policy suggest computes them)")
+    _suggestion_lines(found)
+
+
+Who = Annotated[str, typer.Option("--by", help="Who is deciding (kept with the suggestion).")]
+SuggestionId = Annotated[int, typer.Argument(help="The suggestion's id (embudo policy suggestions).")]
+
+
+@policy_app.command("accept")
+def policy_accept(suggestion_id: SuggestionId, by: Who) -> None:
+    """Accept a suggestion: the change is saved as a new policy version (new leads are classed by it)."""
+    with work() as session:
+        decided = policy_suggestions.accept(session, suggestion_id, by, datetime.now(UTC))
+    typer.echo(
+        f"accepted suggestion #{decided.id}: saved policy version {decided.saved_version}; "
+        "new leads are classed by it"
+    )
+
+
+@policy_app.command("reject")
+def policy_reject(suggestion_id: SuggestionId, by: Who) -> None:
+    """Reject a suggestion: the policy stays as it is."""
+    with work() as session:
+        decided = policy_suggestions.reject(session, suggestion_id, by, datetime.now(UTC))
+    typer.echo(f"rejected suggestion #{decided.id}; the policy is unchanged")
 
 
 def register(app: typer.Typer) -> None:

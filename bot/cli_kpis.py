@@ -52,7 +52,8 @@ def _minutes(value: float | None) -> str:
 def kpis_command(
     since: Since = None, until: Until = None, currency: Currency = None, output: Format = "text"
 ) -> None:
-    """Funnel, deals, sources, reps, quotas, lost reasons, speed to lead, time in stage and forecast."""
+    """Funnel, deals, sources, reps, quotas, lost reasons, speed to lead, time in stage, conversion by score
+    band and temperature, and forecast."""
     start, end = _start_of(_day(since, "--since")), _start_of(_day(until, "--until"))
     with work() as session:
         board = kpis.dashboard(
@@ -141,6 +142,10 @@ def kpis_command(
     for kind, rows in (("leads", board.time_in_stage.leads), ("deals", board.time_in_stage.deals)):
         listed = ", ".join(f"{row.stage.value} {_days(row.average_days)} ({row.moves_out})" for row in rows)
         typer.echo(f"  {kind}: {listed or '-'}")
+    typer.echo("Conversion by score band and temperature (won of closed leads created in the period):")
+    for label, bands in (("score", board.scoring.by_score), ("temperature", board.scoring.by_temperature)):
+        listed = ", ".join(f"{row.label} {_pct(row.win_rate)} ({row.won} of {row.closed})" for row in bands)
+        typer.echo(f"  by {label}: {listed}")
     typer.echo("Forecast (deals open now, by expected close month):")
     _print_months(board.forecast, code)
 

@@ -39,7 +39,7 @@ from pydantic import BaseModel
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
-from crm_core import kpis_speed
+from crm_core import kpis_scoring, kpis_speed
 from crm_core.models import UNKNOWN_SOURCE, Deal, Lead, LeadTally, Quota, Rep, Stage, stage_bit
 from crm_core.money import ExchangeRates, current_rates
 from crm_core.periods import Expr, Period, as_utc, days_between
@@ -180,6 +180,7 @@ class Dashboard(BaseModel):
     forecast: list[ForecastMonth]
     speed: kpis_speed.SpeedReport
     time_in_stage: kpis_speed.TimeInStage
+    scoring: kpis_scoring.ScoringConversion  # closed leads' win rate per score band and temperature
     missing_rates: list[str]  # currencies of deals on this page with no exchange rate: figures left out
 
 
@@ -658,5 +659,6 @@ def dashboard(
         forecast=months,
         speed=kpis_speed.speed_to_lead(session, since, until),
         time_in_stage=kpis_speed.time_in_stage(session, since, until),
+        scoring=kpis_scoring.conversion_by_score(session, since, until),
         missing_rates=sorted({code for flags in flagged for code in flags}),
     )

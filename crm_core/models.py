@@ -842,6 +842,48 @@ class PolicyVersion(Base):
     saved_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class SuggestionStatus(enum.StrEnum):
+    PROPOSED = "proposed"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class PolicySuggestion(Base):
+    """A change to the qualification policy proposed from closed leads' outcomes (policy_suggestions).
+
+    ``change`` says what to set (a path in the policy and the new value), ``evidence`` the counts, rates and
+    intervals behind it. Only ``policy_suggestions.decide`` moves ``status``; accepting saves a new policy
+    version. ``change_key`` names the change against its policy version: one open suggestion per key.
+    """
+
+    __tablename__ = "policy_suggestions"
+    __table_args__ = (
+        Index(
+            "uq_policy_suggestions_open_change",
+            "change_key",
+            unique=True,
+            sqlite_where=literal_column("status = 'proposed'"),
+            postgresql_where=literal_column("status = 'proposed'"),
+        ),
+        NEVER_REUSED,
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    policy_version: Mapped[str] = mapped_column(String(40))  # the version the evidence was compared with
+    kind: Mapped[str] = mapped_column(String(20))  # weight | threshold | sql_authority
+    change: Mapped[dict[str, Any]] = mapped_column(JSON)
+    change_key: Mapped[str] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[SuggestionStatus] = mapped_column(
+        _enum(SuggestionStatus), default=SuggestionStatus.PROPOSED, index=True
+    )
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    saved_version: Mapped[str | None] = mapped_column(String(40))  # the policy version accepting it saved
+
+
 class ExchangeRateVersion(Base):
     """A table of exchange rates imported by an admin (``embudo rates import``); the newest is in force.
 

@@ -1,6 +1,8 @@
 """Rules and reps for admins: the reps routing chooses from, the qualification policy (validated,
-versioned, in force for new leads) and the routing and SLA settings it works with."""
+versioned, in force for new leads, with the changes suggested from closed leads to accept or reject) and
+the routing and SLA settings it works with."""
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -10,10 +12,11 @@ from pydantic import ValidationError
 
 from bot.web.console.auth import AdminUser
 from bot.web.console.rendering import redirect, render
-from crm_core import policy_store, reps
+from crm_core import policy_store, policy_suggestions, reps
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidInput, NotFound, explain
 from crm_core.limits import Id
+from crm_core.models import SuggestionStatus
 from crm_core.pipeline import current_pipeline
 from crm_core.schemas import NewRep, RepOut, RepUpdate
 
@@ -170,10 +173,14 @@ def update_rep(
 
 
 def _policy_page(
-    request: Request, text: str | None = None, problems: list[str] | None = None
+    request: Request,
+    text: str | None = None,
+    problems: list[str] | None = None,
+    refusal: str | None = None,
 ) -> HTMLResponse:
     with unit_of_work() as session:
         versions = policy_store.policy_versions(session)
+        proposed = policy_suggestions.suggestions(session, SuggestionStatus.PROPOSED)
     active = next(v for v in versions if v.active)
     return render(
         request,
@@ -183,9 +190,11 @@ def _policy_page(
             "active": active,
             "text": active.source_text if text is None else text,
             "problems": problems or [],
+            "refusal": refusal,
+            "suggestions": proposed,
             "pipeline": current_pipeline(),
         },
-        422 if problems else 200,
+        422 if problems or refusal else 200,
     )
 
 
@@ -209,3 +218,25 @@ def save_policy(
         "/console/admin/policy",
         f"Policy version {saved.version} saved; new leads are classed by it.",
     )
+
+
+@router.post("/policy/suggestions/{suggestion_id}/{decision}")
+def decide_suggestion(request: Request, user: AdminUser, suggestion_id: Id, decision: str) -> Response:
+    """Accept (a new policy version is saved) or reject a suggested change; a refusal is shown on the page."""
+    to = {"accept": SuggestionStatus.ACCEPTED, "reject": SuggestionStatus.REJECTED}.get(decision)
+    if to is None:
+        raise HTTPException(404, "A suggestion is accepted or rejected.")
+    try:
+        with unit_of_work() as session:
+            decided = policy_suggestions.decide(session, suggestion_id, to, user.email, datetime.now(UTC))
+    except NotFound as error:
+        raise HTTPException(404, str(error)) from None
+    except CrmError as error:  # stale, already decided, or the changed policy would not be valid
+        return _policy_page(request, refusal=str(error))
+    message = (
+        f"Suggestion #{decided.id} accepted: policy version {decided.saved_version} saved; "
+        "new leads are classed by it."
+        if to is SuggestionStatus.ACCEPTED
+        else f"Suggestion #{decided.id} rejected; the policy is unchanged."
+    )
+    return redirect(request, "/console/admin/policy", message)

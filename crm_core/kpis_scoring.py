@@ -1,0 +1,62 @@
+"""Whether the score and the temperature predict outcomes: closed leads' win rate per score band and per
+temperature (hot / warm / cold), so a team can see whether hot really converts better.
+
+Over leads created in the period [since, until) that are closed (won or lost), each counted by the score
+and temperature the policy gave it when it was classed: win rate = won / (won + lost). Bands are 20 points
+wide (0–19 … 80–100). Grouped in SQL (``ix_leads_stage_*`` narrows to the closed stages).
+"""
+
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from crm_core.models import Lead, Stage, Temperature
+from crm_core.periods import within
+
+BAND_WIDTH = 20
+BANDS = [(low, low + BAND_WIDTH - 1 if low < 80 else 100) for low in range(0, 100, BAND_WIDTH)]
+
+
+class ConversionRow(BaseModel):
+    label: str  # "0–19", or a temperature
+    closed: int  # won + lost
+    won: int
+    win_rate: float | None
+
+
+class ScoringConversion(BaseModel):
+    by_score: list[ConversionRow]  # every band, lowest first, empty ones too
+    by_temperature: list[ConversionRow]  # hot, warm, cold
+
+
+def _row(label: str, closed: int, won: int) -> ConversionRow:
+    return ConversionRow(label=label, closed=closed, won=won, win_rate=won / closed if closed else None)
+
+
+def _band_label(low: int, high: int) -> str:
+    return f"{low}–{high}"
+
+
+def conversion_by_score(
+    session: Session, since: datetime | None = None, until: datetime | None = None
+) -> ScoringConversion:
+    """Closed leads created in [since, until): win rate per score band and per temperature."""
+    band = case(*((Lead.score <= high, low) for low, high in BANDS[:-1]), else_=BANDS[-1][0]).label("band")
+    won = func.sum(case((Lead.stage == Stage.WON, 1), else_=0))
+    closed = [Lead.stage.in_([Stage.WON, Stage.LOST]), *within(Lead.created_at, since, until)]
+    by_band = {
+        low: (count, int(wins or 0))
+        for low, count, wins in session.execute(select(band, func.count(), won).where(*closed).group_by(band))
+    }
+    by_temperature = {
+        temperature: (count, int(wins or 0))
+        for temperature, count, wins in session.execute(
+            select(Lead.temperature, func.count(), won).where(*closed).group_by(Lead.temperature)
+        )
+    }
+    return ScoringConversion(
+        by_score=[_row(_band_label(low, high), *by_band.get(low, (0, 0))) for low, high in BANDS],
+        by_temperature=[_row(t.value, *by_temperature.get(t, (0, 0))) for t in Temperature],
+    )
