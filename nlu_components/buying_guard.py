@@ -1,5 +1,6 @@
-"""A visitor who says plainly they want to buy is a buyer: "looking to purchase a bot for our firm" is not
-`just_asking`, "quiero comprar un bot" not out of scope."""
+"""A visitor who says plainly they want to buy, or asks for a quote, a demo, a trial or our prices, is a
+buyer: "looking to purchase a bot for our firm" is not `just_asking`, "¿me pasáis una cotización?" not a
+question the FAQ answers."""
 
 from typing import Any
 
@@ -7,13 +8,13 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, TEXT
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from nlu_components import certain, wording
 from nlu_components.certain import make_certain
 from nlu_components.source import code_fingerprint
-from nlu_components.wording import states_purchase_intent
+from nlu_components.wording import asks_for_sales, states_purchase_intent
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
@@ -24,6 +25,10 @@ class BuyingGuard(GraphComponent):  # type: ignore[misc]
     "Purchase" and "comprar" also occur in the just-asking examples ("not planning to purchase", "no voy a
     comprar"), so the classifier can mistake the wish for its negation; the wording, negation included, is
     the better evidence. Requests the classifier already routes to a person, a need or a competitor stay.
+    An ask for a quote, a demo, a trial or our prices (`wording.asks_for_sales`) classified as a question or
+    small talk, or anything the classifier was unsure of, is `request_sales` too — but not a confident
+    off-topic or answer, nor "just asking", "no" or "stop", which such an ask does not outweigh ("I'm a
+    student, is there a trial?").
     """
 
     @staticmethod
@@ -31,11 +36,26 @@ class BuyingGuard(GraphComponent):  # type: ignore[misc]
         return {
             "buying_intent": "request_sales",
             "overridden": ["just_asking", "out_of_scope", "chitchat", "faq", "greet", "deny", "stop"],
+            # an ask overrides these, and whatever the classifier was unsure of (the fallback's threshold)
+            "overridden_by_an_ask": ["chitchat", "faq", "greet", "thank", "goodbye"],
+            "unsure_below": 0.5,
+            "kept_when_unsure": [
+                "just_asking",
+                "deny",
+                "stop",
+                "request_human",
+                "bought_competitor",
+                "book_meeting",
+                "change_language",
+            ],
         }
 
     def __init__(self, config: dict[str, Any]) -> None:
         self._buying_intent = str(config["buying_intent"])
         self._overridden = set(config["overridden"])
+        self._overridden_by_an_ask = set(config["overridden_by_an_ask"])
+        self._unsure_below = float(config["unsure_below"])
+        self._kept_when_unsure = set(config["kept_when_unsure"])
 
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
@@ -53,8 +73,14 @@ class BuyingGuard(GraphComponent):  # type: ignore[misc]
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
-            name = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
-            if name not in self._overridden or not states_purchase_intent(message.get(TEXT) or ""):
-                continue
-            make_certain(message, self._buying_intent)
+            intent = message.get(INTENT) or {}
+            name, confidence = intent.get(INTENT_NAME_KEY), intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0
+            text = message.get(TEXT) or ""
+            if text.startswith("/") or name == self._buying_intent:
+                continue  # a button's payload, or already a sales request
+            unsure = confidence < self._unsure_below and name not in self._kept_when_unsure
+            if (name in self._overridden and states_purchase_intent(text)) or (
+                (name in self._overridden_by_an_ask or unsure) and asks_for_sales(text)
+            ):
+                make_certain(message, self._buying_intent)
         return messages

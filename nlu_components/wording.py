@@ -166,3 +166,48 @@ def states_bought_elsewhere(text: str) -> bool:
     if _LEAVING.search(text) or states_purchase_intent(text):
         return False
     return any(not _HEDGED.search(text[: match.start()]) for match in _DECIDED_ELSEWHERE.finditer(text))
+
+
+# Asking for what a sales team gives — a quote, a demo, a trial, the prices of ours — is a sales request:
+# "could you send us a quotation?", "¿me pasáis una cotización?", "how much is it for 12 seats?".
+# "Presupuesto" is also the visitor's own budget ("no tenemos presupuesto"): only asked-for counts.
+_SALES_ASK = re.compile(
+    r"\b(quotes?|quotation|(price |cost )?estimates?|demos?|demonstration|walk-?through|(free )?trial|"
+    r"sales (team|rep|person|people|call)|pricing|price list|"
+    r"cotizaci[oó]n|cotizar\w*|cotizen|demostraci[oó]n|prueba gratu?i\w*|periodo de prueba|"
+    r"equipo (comercial|de ventas)|(un|una|el|vuestro|su) (comercial|vendedor\w*)|lista de precios|"
+    r"(pasar|pasen|pas[aá]is|pases|mandar|manden|mand[aá]is|enviar|env[ií]en|enviad|pedir|pido|solicitar|"
+    r"solicito|preparar|hacer|hagan|dar|den) (\w+ )?(un |el |vuestro |su )?presupuesto)\b",
+    re.I,
+)
+_PRICE_ASK = re.compile(
+    r"\b(how much(?! (time|data|space|memory|storage|traffic|effort|work|ram|longer|more|of)\b)|"
+    r"what (does|do|would|will) (it|this|that|they|\w+) cost|prices?|costs?|"
+    r"cu[aá]nto (cuesta|cuestan|vale|valen|sale|salen|cobr[aá]is|cobran|cobras|costar[ií]a|nos costar[ií]a)|"
+    r"precios?|tarifas?|coste|costo)\b",
+    re.I,
+)
+# What is priced or asked for, when said after the ask: "a quote for car insurance", "how much is a Tesla",
+# "una demo de un videojuego" are someone else's; "for 5 seats", "for our team", "del plan anual" are ours.
+_SOMEONE_ELSES = re.compile(
+    r"^(((of|for|on|is|are|does|do|would|will|should|de|del|para|por|en|es|son)\s+)"
+    r"(a |an |the |my |un |una |el |la |los |las |mi )?|a |an |the |my |un |una |el |la |los |las |mi )"
+    r"(?!(it|this|that|them|one|embudo|bots?|chat\w*|assistants?|crm|software|tools?|platform|plans?|"
+    r"licen[cs]es?|seats?|subscriptions?|products?|services?|solutions?|systems?|widgets?|accounts?|users?|"
+    r"asistentes?|herramientas?|servicios?|sistemas?|plataformas?|productos?|soluci[oó]n|soluciones|"
+    r"licencias?|planes|plan|cuentas?|programas?|usuarios?|suscripci[oó]n|equipo|empresa|team|company|"
+    r"month|year|mes|año|vuestr\w+|your|yours|our|ours|us|me|nos|nuestr\w+|su|sus|\d+)\b)[^\W\d_]+",
+    re.I,
+)
+
+
+def asks_for_sales(text: str) -> bool:
+    """Whether the visitor asks for a quote, a demo, a trial or our prices ("can we get a demo next
+    week?", "¿cuánto cuesta para 5 usuarios?"), not that they don't want one ("no quiero una demo") nor the
+    price of something else ("how much is a flight to Lima?")."""
+    asks = [match for pattern in (_SALES_ASK, _PRICE_ASK) for match in pattern.finditer(text)]
+    return bool(asks) and all(
+        not _NEGATED.search(text[: match.start()])
+        and not _SOMEONE_ELSES.match(" ".join(text[match.end() :].split()[:4]))
+        for match in asks
+    )

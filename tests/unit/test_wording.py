@@ -4,6 +4,7 @@ NameGuard and fallback)."""
 import pytest
 
 from nlu_components.wording import (
+    asks_for_sales,
     keyboard_mash,
     name_shaped,
     states_bought_elsewhere,
@@ -139,3 +140,40 @@ def test_a_decision_for_another_vendor_is_bought_elsewhere(text: str) -> None:
 )
 def test_a_hypothesis_a_denial_or_leaving_them_is_not(text: str) -> None:
     assert not states_bought_elsewhere(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "could you send us a quotation?",
+        "can we get a demo next week?",
+        "how much is it for 12 seats?",
+        "what does it cost per month",
+        "do you offer a walkthrough for our team?",
+        "¿me pasáis una cotización?",
+        "¿cuánto cuesta para 5 usuarios?",
+        "necesito que me hagan un presupuesto",
+        "quiero hablar con un comercial",
+        "¿tienen periodo de prueba?",
+    ],
+)
+def test_asking_for_a_quote_a_demo_a_trial_or_our_prices_is_a_sales_ask(text: str) -> None:
+    assert asks_for_sales(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no quiero una demo",
+        "I don't need a demo",
+        "how much is a flight to Lima?",
+        "¿cuánto cuesta un iPhone?",
+        "what's the price of bitcoin",
+        "how much time does the setup take?",
+        "no tenemos presupuesto",
+        "el presupuesto es de 3000 euros",
+        "¿tienen API?",
+    ],
+)
+def test_a_refusal_the_price_of_something_else_or_the_visitors_own_budget_is_not(text: str) -> None:
+    assert not asks_for_sales(text)
