@@ -1,0 +1,548 @@
+"""Winning back the lost, and nurturing MQLs: what comes due, what the contact is told, and who is told.
+
+- **Re-checks.** A lost deal or lead carries ``recheck_on`` (the date chosen when it was lost, else the
+  policy's ``nurture_recheck_days``: ``pipeline.recheck_date``); so does a nurture-later lead (the policy's
+  verdict). ``find_due`` takes what came due, under row locks (``FOR UPDATE SKIP LOCKED`` on PostgreSQL;
+  SQLite has one writer), clears its date and, in the same transaction, gives the owning rep a re-check task
+  (the task-reminder chore tells them; a lead nobody owns is in ``nurture_queue``) and writes one message
+  (``Outreach``) for the contact. Each lead is re-checked once per due date (``Outreach.key`` is unique).
+- **Nurture.** ``nurture_due`` writes the next message of the schedule in ``outreach.yml`` to an MQL, on the
+  schedule's days after its capture, until it comes back (a visitor message after the first send), leaves
+  MQL, unsubscribes, or the schedule ends (stale).
+- **Only with consent.** A message is written only when the lead has consent on record, the contact never
+  unsubscribed and there is a channel: the lead's Telegram conversation, else the contact's e-mail.
+  Otherwise the re-check is recorded as not sent (channel "none") and only the rep is told. Consent and
+  unsubscribes are checked again when a message is claimed and just before it is sent.
+- **Sending** is an outbox like the rep notifications: ``claim_due`` (a lease), ``mark_sending`` (committed
+  before the send: a sender that stops mid-send never sends twice), ``mark_sent`` (an activity on the
+  lead), ``mark_failed`` (backoff, given up after ``MAX_ATTEMPTS``).
+- **Unsubscribing** (``unsubscribe``, the link in every message) records it on the contact and cancels
+  every message not yet sent to them, in one transaction. Erasure deletes the rows (``privacy``).
+- **Coming back.** A visitor who answers a win-back message and qualifies again becomes a *new* lead with
+  source ``recycled``, linked to the lost one (``answered_winback``, called by ``leads.capture_lead``): the
+  lost lead, its deals and lost reasons stay as the KPIs counted them.
+"""
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from crm_core.config import get_settings
+from crm_core.db import author_of
+from crm_core.errors import NotFound
+from crm_core.models import (
+    Activity,
+    ActivityKind,
+    Contact,
+    Conversation,
+    Deal,
+    Lead,
+    Message,
+    MessageRole,
+    Outreach,
+    OutreachKind,
+    Qualification,
+    Stage,
+    utcnow,
+)
+from crm_core.outbox import backoff
+from crm_core.pipeline import current_pipeline
+
+RECYCLED = "recycled"  # the source of a lead won back
+TELEGRAM = "telegram"
+EMAIL = "email"
+NOT_SENT = "none"
+MAX_ATTEMPTS = 10  # then a message is given up (the rep's task stands)
+LANGUAGES = ("en", "es")
+
+
+# --- the messages (outreach.yml) --------------------------------------------------------------------
+
+
+class Template(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    subject: str = Field(min_length=1, max_length=300)
+    text: str = Field(min_length=1)
+
+
+class NurtureTrack(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    keywords: list[str]
+    messages: list[str] = Field(min_length=1)
+
+
+class Nurture(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    schedule_days: list[int] = Field(min_length=1)
+    en: list[NurtureTrack] = Field(min_length=1)
+    es: list[NurtureTrack] = Field(min_length=1)
+
+
+class OutreachConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: str
+    winback: dict[str, Template]
+    nurture: Nurture
+
+
+@lru_cache
+def _load(path: Path) -> OutreachConfig:
+    with path.open(encoding="utf-8") as handle:
+        return OutreachConfig.model_validate(yaml.safe_load(handle))
+
+
+def current_outreach() -> OutreachConfig:
+    return _load(get_settings().outreach_file)
+
+
+_WORDS = {
+    "en": {"need": "your enquiry", "here": " here", "chat": " in our chat ({url})", "topic": "Embudo"},
+    "es": {"need": "tu consulta", "here": " aquí", "chat": " en nuestro chat ({url})", "topic": "Embudo"},
+}
+
+
+def unsubscribe_link(token: str) -> str:
+    return f"{get_settings().public_web_url.rstrip('/')}/unsubscribe/{token}"
+
+
+def chat_link() -> str:
+    settings = get_settings()
+    return settings.chat_url or f"{settings.public_web_url.rstrip('/')}/"
+
+
+def fill(template: str, lead: Lead, channel: str, token: str) -> str:
+    """A message's text for ``lead``: its name, need, where to reply and its unsubscribe link."""
+    language = lead.language if lead.language in LANGUAGES else "en"
+    words = _WORDS[language]
+    name = lead.contact.name.split()[0] if lead.contact.name else ""
+    need = (lead.need or words["need"]).strip().rstrip(".")
+    if len(need) > 120:
+        need = need[:119].rstrip() + "…"
+    chat = words["here"] if channel == TELEGRAM else words["chat"].format(url=chat_link())
+    return template.format(
+        name=f" {name}" if name else "", need=need, chat=chat, unsubscribe=unsubscribe_link(token)
+    )
+
+
+def nurture_text(lead: Lead, step: int, channel: str, token: str) -> str | None:
+    """The nurture schedule's message ``step`` for the lead's language and need; None past the schedule."""
+    nurture = current_outreach().nurture
+    if step >= len(nurture.schedule_days):
+        return None
+    tracks = nurture.es if lead.language == "es" else nurture.en
+    need = (lead.need or "").lower()
+    track = next(
+        (t for t in tracks if not t.keywords or any(k.lower() in need for k in t.keywords)), tracks[-1]
+    )
+    return fill(track.messages[min(step, len(track.messages) - 1)], lead, channel, token)
+
+
+# --- who can be written to ----------------------------------------------------------------------------
+
+
+def reach(session: Session, lead: Lead) -> tuple[str, str | None, str]:
+    """(channel, address, why): the lead's Telegram conversation, else the contact's e-mail; channel
+    "none" with the reason when the contact may not (or cannot) be written to."""
+    if lead.contact.unsubscribed_at is not None:
+        return NOT_SENT, None, "the contact unsubscribed"
+    if not lead.consent:
+        return NOT_SENT, None, "no consent on record"
+    telegram = session.scalar(
+        select(Conversation.sender_id)
+        .where(Conversation.lead_id == lead.id, Conversation.sender_id.startswith(f"{TELEGRAM}-"))
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+    if telegram:
+        return TELEGRAM, telegram, "on Telegram"
+    if lead.contact.email:
+        return EMAIL, lead.contact.email, f"by e-mail to {lead.contact.email}"
+    return NOT_SENT, None, "no Telegram chat or e-mail to write to"
+
+
+def _write(
+    session: Session,
+    lead: Lead,
+    kind: OutreachKind,
+    key: str,
+    step: int,
+    now: datetime,
+    held: str | None = None,
+) -> tuple[Outreach, str]:
+    """The message for ``lead`` (not sent — channel "none", failed at once — when it may not be, or when
+    ``held`` says why not); returns it and what was done, in words."""
+    channel, address, how = (NOT_SENT, None, held) if held else reach(session, lead)
+    token = secrets.token_urlsafe(24)
+    language = lead.language if lead.language in LANGUAGES else "en"
+    if kind is OutreachKind.WINBACK:
+        template = current_outreach().winback.get(language) or current_outreach().winback["en"]
+        subject, text = template.subject, fill(template.text, lead, channel, token)
+    else:
+        subject = {"en": "A note about your enquiry", "es": "Una nota sobre tu consulta"}[language]
+        text = nurture_text(lead, step, channel, token) or ""
+    row = Outreach(
+        key=key,
+        lead_id=lead.id,
+        kind=kind,
+        step=step,
+        channel=channel,
+        address=address,
+        language=language,
+        subject=subject,
+        text=text,
+        token=token,
+        created_at=now,
+        next_attempt_at=now,
+        attempts=0,
+    )
+    if channel == NOT_SENT:
+        row.failed_at, row.last_error = now, f"not sent: {how}"
+    session.add(row)
+    return row, (f"message not sent: {how}" if channel == NOT_SENT else f"a message goes {how}")
+
+
+# --- re-checks ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recheck:
+    lead_id: int
+    why: str  # what came due, in words
+    outcome: str  # what was done about the contact
+    rep_id: int | None  # who was given the task (None: the nurture queue)
+
+
+def find_due(session: Session, now: datetime | None = None, limit: int = 100) -> list[Recheck]:
+    """Take the lost deals and leads and the nurture-later leads whose re-check date has come: each once."""
+    now = now or utcnow()
+    today = now.date()
+    deals = session.scalars(
+        select(Deal)
+        .where(Deal.stage == Stage.LOST, Deal.recheck_on <= today, Deal.lead_id.is_not(None))
+        .order_by(Deal.recheck_on, Deal.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    open_stages = current_pipeline().open_stages
+    leads = session.scalars(
+        select(Lead)
+        .where(
+            Lead.recheck_on <= today,
+            (Lead.stage == Stage.LOST)
+            | ((Lead.qualification == Qualification.NURTURE) & Lead.stage.in_(open_stages)),
+        )
+        .order_by(Lead.recheck_on, Lead.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    why: dict[int, list[str]] = {}
+    due_on: dict[int, date] = {}
+    for lead in leads:
+        kind = "lost" if lead.stage is Stage.LOST else "parked for later (bought from a competitor)"
+        why.setdefault(lead.id, []).append(f"lead {kind}, re-check due {lead.recheck_on}")
+        assert lead.recheck_on is not None
+        due_on[lead.id] = lead.recheck_on
+        lead.recheck_on = None
+    for deal in deals:
+        assert deal.lead_id is not None and deal.recheck_on is not None
+        why.setdefault(deal.lead_id, []).append(
+            f"deal #{deal.id} '{deal.title}' lost ({deal.lost_reason}), re-check due {deal.recheck_on}"
+        )
+        due_on[deal.lead_id] = min(due_on.get(deal.lead_id, deal.recheck_on), deal.recheck_on)
+        deal.recheck_on = None
+    done = []
+    for lead_id, reasons in why.items():
+        due = session.get(Lead, lead_id)
+        assert due is not None
+        key = f"winback:{lead_id}:{due_on[lead_id].isoformat()}"
+        if session.scalar(select(Outreach.id).where(Outreach.key == key)) is not None:
+            continue  # re-checked already for this date (a reopened and lost again deal, say)
+        # a lost deal on a lead still worked (or won): the rep decides, the contact is not written to
+        worked = due.stage is not Stage.LOST and due.qualification is not Qualification.NURTURE
+        held = "the lead is still being worked" if worked else None
+        row, outcome = _write(session, due, OutreachKind.WINBACK, key, 0, now, held)
+        rep = due.assigned_rep if due.assigned_rep is not None and due.assigned_rep.active else None
+        task = Activity(
+            lead_id=due.id,
+            rep_id=rep.id if rep else None,
+            kind=ActivityKind.TASK,
+            body=f"Re-check: {'; '.join(reasons)}. Has anything changed? ({outcome})",
+            due_at=now,
+            created_at=now,
+            made_by=author_of(session),
+        )
+        session.add(task)
+        session.flush()
+        row.activity_id = task.id
+        done.append(Recheck(due.id, "; ".join(reasons), outcome, rep.id if rep else None))
+    session.flush()
+    return done
+
+
+def nurture_queue(session: Session, limit: int = 100) -> list[tuple[int, str]]:
+    """Re-checks nobody owns: (lead id, the task) of open re-check tasks on leads without a rep."""
+    rows = session.execute(
+        select(Activity.lead_id, Activity.body)
+        .join(Outreach, Outreach.activity_id == Activity.id)
+        .join(Lead, Lead.id == Activity.lead_id)
+        .where(Activity.done_at.is_(None), Lead.assigned_rep_id.is_(None))
+        .order_by(Activity.due_at, Activity.id)
+        .limit(limit)
+    ).all()
+    return [(lead_id, body) for lead_id, body in rows]
+
+
+# --- nurture ------------------------------------------------------------------------------------------
+
+
+def _came_back(session: Session, lead: Lead, since: datetime) -> bool:
+    """The visitor wrote in one of the lead's conversations after ``since``."""
+    found = session.scalar(
+        select(Message.id)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Conversation.lead_id == lead.id, Message.role == MessageRole.VISITOR, Message.sent_at > since)
+        .limit(1)
+    )
+    return found is not None
+
+
+def nurture_due(session: Session, now: datetime | None = None, limit: int = 100) -> list[int]:
+    """Write the next nurture message of the MQLs whose day has come; returns their lead ids."""
+    now = now or utcnow()
+    days = current_outreach().nurture.schedule_days
+    first_day = now - timedelta(days=min(days))
+    candidates = session.scalars(
+        select(Lead)
+        .join(Contact, Contact.id == Lead.contact_id)
+        .where(
+            Lead.qualification == Qualification.MQL,
+            Lead.stage == Stage.MQL,
+            Lead.consent.is_(True),
+            Contact.unsubscribed_at.is_(None),
+            Lead.created_at <= first_day,
+        )
+        .order_by(Lead.id)
+        .limit(limit)
+        .with_for_update(of=Lead, skip_locked=True)
+    ).all()
+    written = []
+    for lead in candidates:
+        sent = session.scalars(
+            select(Outreach)
+            .where(Outreach.lead_id == lead.id, Outreach.kind == OutreachKind.NURTURE)
+            .order_by(Outreach.step)
+        ).all()
+        step = len(sent)
+        if step >= len(days) or now < lead.created_at + timedelta(days=days[step]):
+            continue  # stale (the schedule is over), or not yet
+        if sent and _came_back(session, lead, sent[0].created_at):
+            continue  # re-engaged: a person takes it from here
+        row, _outcome = _write(session, lead, OutreachKind.NURTURE, f"nurture:{lead.id}:{step}", step, now)
+        if row.channel != NOT_SENT:
+            written.append(lead.id)
+    session.flush()
+    return written
+
+
+# --- sending (an outbox) ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutreachMessage:
+    outreach_id: int
+    lead_id: int
+    channel: str
+    address: str
+    subject: str
+    text: str
+    attempt: int
+
+
+def _cancel_reason(row: Outreach) -> str | None:
+    if row.lead.contact.unsubscribed_at is not None:
+        return "cancelled: the contact unsubscribed"
+    if not row.lead.consent:
+        return "cancelled: no consent on record"
+    return None
+
+
+def claim_due(
+    session: Session, channel: str, now: datetime | None = None, limit: int = 20
+) -> list[OutreachMessage]:
+    """Due messages of ``channel``, each claimed for one attempt (not due again until the lease ends); one
+    found still "sending" after its lease may have gone out: it is never sent again."""
+    now = now or utcnow()
+    lease = timedelta(seconds=get_settings().notify_lease_seconds)
+    pending = select(Outreach).where(
+        Outreach.channel == channel, Outreach.delivered_at.is_(None), Outreach.failed_at.is_(None)
+    )
+    for stuck in session.scalars(
+        pending.where(Outreach.sending_at <= now - lease).with_for_update(skip_locked=True)
+    ):
+        stuck.failed_at, stuck.last_error = (
+            now,
+            "unknown whether delivered: the sender stopped; not sent again",
+        )
+    rows = session.scalars(
+        pending.where(Outreach.sending_at.is_(None), Outreach.next_attempt_at <= now)
+        .order_by(Outreach.next_attempt_at, Outreach.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    claimed = []
+    for row in rows:
+        cancelled = _cancel_reason(row)
+        if cancelled or row.address is None:
+            row.failed_at, row.last_error = now, cancelled or "cancelled: no address"
+            continue
+        row.attempts += 1
+        row.next_attempt_at = now + lease
+        claimed.append(
+            OutreachMessage(
+                row.id, row.lead_id, row.channel, row.address, row.subject, row.text, row.attempts
+            )
+        )
+    session.flush()
+    return claimed
+
+
+def mark_sending(session: Session, message: OutreachMessage, now: datetime | None = None) -> bool:
+    """Committed just before the send: False when this claim is no longer the row's (its lease ran out and
+    it was claimed again, it was cancelled by an unsubscribe, or erased): then it must not be sent."""
+    row = session.get(Outreach, message.outreach_id)
+    if row is None or _cancel_reason(row) is not None:
+        return False
+    taken = session.execute(
+        update(Outreach)
+        .where(
+            Outreach.id == message.outreach_id,
+            Outreach.attempts == message.attempt,
+            Outreach.sending_at.is_(None),
+            Outreach.delivered_at.is_(None),
+            Outreach.failed_at.is_(None),
+        )
+        .values(sending_at=now or utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+    return bool(getattr(taken, "rowcount", 0))
+
+
+def mark_sent(session: Session, outreach_id: int, now: datetime | None = None) -> None:
+    """Delivered: the send is an activity on the lead, with its text."""
+    now = now or utcnow()
+    row = session.get(Outreach, outreach_id)
+    if row is None:
+        return  # erased meanwhile
+    row.delivered_at, row.sending_at, row.last_error = now, None, None
+    what = "Win-back" if row.kind is OutreachKind.WINBACK else f"Nurture message {row.step + 1}"
+    where = "on Telegram" if row.channel == TELEGRAM else f"by e-mail to {row.address}"
+    session.add(
+        Activity(
+            lead_id=row.lead_id,
+            kind=ActivityKind.EMAIL if row.channel == EMAIL else ActivityKind.NOTE,
+            body=f"{what} message sent {where}: {row.text}",
+            created_at=now,
+            made_by=author_of(session),
+        )
+    )
+
+
+def mark_failed(
+    session: Session, outreach_id: int, error: str, now: datetime | None = None, permanent: bool = False
+) -> None:
+    """A send that did not go: tried again after a backoff; given up when permanent or after MAX_ATTEMPTS."""
+    now = now or utcnow()
+    row = session.get(Outreach, outreach_id)
+    if row is None:
+        return
+    row.sending_at, row.last_error = None, error[:2000]
+    if permanent or row.attempts >= MAX_ATTEMPTS:
+        row.failed_at = now
+        return
+    settings = get_settings()
+    cap = timedelta(seconds=settings.notify_backoff_cap_seconds)
+    row.next_attempt_at = now + backoff(row.attempts, settings.notify_backoff_seconds, cap)
+
+
+def mark_sent_unknown(session: Session, outreach_id: int, why: str, now: datetime | None = None) -> None:
+    """The send was made but its outcome is unknown: never sent again (a contact must not get it twice)."""
+    row = session.get(Outreach, outreach_id)
+    if row is not None:
+        row.failed_at, row.sending_at = now or utcnow(), None
+        row.last_error = f"unknown whether delivered: {why}; not sent again"[:2000]
+
+
+# --- unsubscribing and coming back ------------------------------------------------------------------
+
+
+def unsubscribe(session: Session, token: str, now: datetime | None = None) -> Outreach:
+    """The contact behind a message's link asks for no more messages: recorded on the contact, every message
+    not yet sent to them cancelled, and a note on the lead. Safe to follow twice."""
+    now = now or utcnow()
+    row = session.scalar(select(Outreach).where(Outreach.token == token))
+    if row is None:
+        raise NotFound("This link is not known (it may have been erased).")
+    contact = row.lead.contact
+    if contact.unsubscribed_at is None:
+        contact.unsubscribed_at = now
+        lead_ids = select(Lead.id).where(Lead.contact_id == contact.id).scalar_subquery()
+        session.execute(
+            update(Outreach)
+            .where(
+                Outreach.lead_id.in_(lead_ids), Outreach.delivered_at.is_(None), Outreach.failed_at.is_(None)
+            )
+            .values(failed_at=now, last_error="cancelled: the contact unsubscribed")
+            .execution_options(synchronize_session="fetch")
+        )
+        session.add(
+            Activity(
+                lead_id=row.lead_id,
+                kind=ActivityKind.NOTE,
+                body="The contact unsubscribed (link in our message): no more messages are sent to them.",
+                created_at=now,
+                made_by=author_of(session),
+            )
+        )
+    session.flush()
+    return row
+
+
+def answered_winback(
+    session: Session, contact: Contact, lead: Lead | None, now: datetime | None = None
+) -> Lead | None:
+    """The lead whose win-back message was delivered and not yet answered, which the visitor now qualifying
+    again answers (marked so): ``lead`` when it is open (a nurture-later lead), else ``lead`` or another of
+    the contact's closed leads. None when there is none."""
+    closed = current_pipeline().terminal_stages
+    if lead is not None and lead.id is not None and lead.stage not in closed:
+        candidates = [lead.id]
+    else:
+        candidates = [lead.id] if lead is not None and lead.id is not None else []
+        if contact.id is not None:
+            candidates += session.scalars(
+                select(Lead.id).where(Lead.contact_id == contact.id, Lead.stage.in_(closed))
+            ).all()
+    if not candidates:
+        return None
+    row = session.scalar(
+        select(Outreach)
+        .where(
+            Outreach.lead_id.in_(candidates),
+            Outreach.kind == OutreachKind.WINBACK,
+            Outreach.delivered_at.is_not(None),
+            Outreach.answered_at.is_(None),
+        )
+        .order_by(Outreach.delivered_at.desc(), Outreach.id.desc())
+        .limit(1)
+    )
+    if row is None:
+        return None
+    row.answered_at = now or utcnow()
+    return row.lead
