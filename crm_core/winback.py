@@ -358,10 +358,12 @@ def nurture_due(session: Session, now: datetime | None = None, limit: int = 100)
 class OutreachMessage:
     outreach_id: int
     lead_id: int
+    kind: OutreachKind
     channel: str
     address: str
     subject: str
     text: str
+    unsubscribe: str  # the message's unsubscribe link (an e-mail's List-Unsubscribe too)
     attempt: int
 
 
@@ -406,7 +408,15 @@ def claim_due(
         row.next_attempt_at = now + lease
         claimed.append(
             OutreachMessage(
-                row.id, row.lead_id, row.channel, row.address, row.subject, row.text, row.attempts
+                row.id,
+                row.lead_id,
+                row.kind,
+                row.channel,
+                row.address,
+                row.subject,
+                row.text,
+                unsubscribe_link(row.token),
+                row.attempts,
             )
         )
     session.flush()
