@@ -113,11 +113,18 @@ def lead_move(
         str | None,
         typer.Option("--lost-reason", help="Moving to lost: why, for its open deals (default: lead lost)."),
     ] = None,
+    recheck_on: Annotated[
+        str | None,
+        typer.Option(
+            "--recheck-on", help="Moving to lost: when to re-check it (default: the policy's days)."
+        ),
+    ] = None,
 ) -> None:
     """Move a lead to another pipeline stage (recorded in its history)."""
+    recheck = _day(recheck_on, "--recheck-on")
     with work() as session:
         change = lifecycle.move_lead(
-            session, lead_id, stage, reopen=reopen, reason=reason, lost_reason=lost_reason
+            session, lead_id, stage, reopen=reopen, reason=reason, lost_reason=lost_reason, recheck_on=recheck
         )
     assert change.from_stage is not None
     typer.echo(f"lead {lead_id}: {change.from_stage.value} → {change.to_stage.value}")
@@ -298,14 +305,22 @@ def deal_move(
         str | None, typer.Option("--lost-reason", help="Why it was lost (asked when the stage is lost).")
     ] = None,
     reason: Annotated[str | None, typer.Option(help="A note for the history.")] = None,
+    recheck_on: Annotated[
+        str | None,
+        typer.Option(
+            "--recheck-on", help="Moving to lost: when to re-check it (default: the policy's days)."
+        ),
+    ] = None,
 ) -> None:
-    """Move a deal to another stage; moving it to lost asks why (--lost-reason, one of the pipeline's)."""
+    """Move a deal to another stage; moving it to lost asks why (--lost-reason, one of the pipeline's) and
+    takes a re-check date (--recheck-on)."""
+    recheck = _day(recheck_on, "--recheck-on")
     if stage.strip().lower() == "lost" and lost_reason is None and sys.stdin.isatty():
         reasons = pipeline.current_pipeline().lost_reasons
         lost_reason = typer.prompt(f"Why was deal {deal_id} lost? ({', '.join(reasons)})")
     with work() as session:
         change = pipeline.move_deal(
-            session, deal_id, stage, reopen=reopen, reason=reason, lost_reason=lost_reason
+            session, deal_id, stage, reopen=reopen, reason=reason, lost_reason=lost_reason, recheck_on=recheck
         )
     assert change.from_stage is not None
     typer.echo(f"deal {deal_id}: {change.from_stage.value} → {change.to_stage.value}")
