@@ -18,9 +18,10 @@
   lead), ``mark_failed`` (backoff, given up after ``MAX_ATTEMPTS``).
 - **Unsubscribing** (``unsubscribe``, the link in every message) records it on the contact and cancels
   every message not yet sent to them, in one transaction. Erasure deletes the rows (``privacy``).
-- **Coming back.** A visitor who answers a win-back message and qualifies again becomes a *new* lead with
-  source ``recycled``, linked to the lost one (``answered_winback``, called by ``leads.capture_lead``): the
-  lost lead, its deals and lost reasons stay as the KPIs counted them.
+- **Coming back.** A visitor who answers a win-back message and qualifies again is a lead with source
+  ``recycled`` (``answered_winback``, called by ``leads.capture_lead``): a closed (lost) lead stays as the
+  KPIs counted it and a *new* lead links to it (``recycled_from_id``); a lead that was never closed (a
+  nurture-later lead, or one whose deals were all lost) goes on, its source now ``recycled``.
 """
 
 import secrets
@@ -264,9 +265,10 @@ def find_due(session: Session, now: datetime | None = None, limit: int = 100) ->
         key = f"winback:{lead_id}:{due_on[lead_id].isoformat()}"
         if session.scalar(select(Outreach.id).where(Outreach.key == key)) is not None:
             continue  # re-checked already for this date (a reopened and lost again deal, say)
-        # a lost deal on a lead still worked (or won): the rep decides, the contact is not written to
-        worked = due.stage is not Stage.LOST and due.qualification is not Qualification.NURTURE
-        held = "the lead is still being worked" if worked else None
+        # a lost deal on a lead that is won, or has another deal open, is the rep's to raise: not written to
+        still_open = select(Deal.id).where(Deal.lead_id == due.id, Deal.stage.in_(open_stages)).limit(1)
+        worked = due.stage is Stage.WON or session.scalar(still_open) is not None
+        held = "the lead is won or has an open deal" if worked else None
         row, outcome = _write(session, due, OutreachKind.WINBACK, key, 0, now, held)
         rep = due.assigned_rep if due.assigned_rep is not None and due.assigned_rep.active else None
         task = Activity(
