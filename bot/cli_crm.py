@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_core import activities, csv_io, deals, dedup, lifecycle, pipeline, reps, sla, webhooks
+from crm_core import activities, csv_io, deals, dedup, lifecycle, pipeline, reps, sla, webhooks, winback
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidInput, explain
 from crm_core.models import Deal, Lead, Rep
@@ -459,6 +459,16 @@ def rep_quota(
     typer.echo(f"quota for rep {rep_id} in {month}: {value} {currency.upper()}")
 
 
+def lead_rechecks() -> None:
+    """The nurture queue: re-checks that came due on leads nobody owns (take one with `leads assign`)."""
+    with work() as session:
+        queue = winback.nurture_queue(session)
+    for lead_id, task in queue:
+        typer.echo(f"lead {lead_id}: {task}")
+    if not queue:
+        typer.echo("no re-checks waiting for an owner")
+
+
 def register(app: typer.Typer, leads_app: typer.Typer, reps_app: typer.Typer) -> None:
     """Add the CRM commands to the ``embudo`` command tree."""
     commands: list[tuple[typer.Typer, str, Callable[..., None]]] = [
@@ -471,6 +481,7 @@ def register(app: typer.Typer, leads_app: typer.Typer, reps_app: typer.Typer) ->
         (leads_app, "pass", lead_pass),
         (leads_app, "assign", lead_assign),
         (leads_app, "queue", lead_queue),
+        (leads_app, "rechecks", lead_rechecks),
         (leads_app, "import", lead_import),
         (leads_app, "export", lead_export),
         (reps_app, "update", rep_update),
