@@ -29,13 +29,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from crm_core.config import get_settings
+from crm_core.config import DEFAULT_OUTREACH_FILE, get_settings
 from crm_core.db import author_of
 from crm_core.errors import NotFound
 from crm_core.models import (
@@ -57,6 +58,7 @@ from crm_core.outbox import backoff
 from crm_core.pipeline import current_pipeline
 
 RECYCLED = "recycled"  # the source of a lead won back
+DEFAULT_FILE = DEFAULT_OUTREACH_FILE
 TELEGRAM = "telegram"
 EMAIL = "email"
 NOT_SENT = "none"
@@ -81,9 +83,19 @@ class NurtureTrack(BaseModel):
 
 class Nurture(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    schedule_days: list[int] = Field(min_length=1)
+    schedule_days: list[Annotated[int, Field(ge=1, le=3650)]] = Field(min_length=1)
+    subject: dict[str, str]
     en: list[NurtureTrack] = Field(min_length=1)
     es: list[NurtureTrack] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _increasing(self) -> "Nurture":
+        if self.schedule_days != sorted(set(self.schedule_days)):
+            raise ValueError("nurture.schedule_days must grow: e.g. [3, 10, 30]")
+        return self
+
+
+PLACEHOLDERS = {"name": "", "need": "", "chat": "", "unsubscribe": ""}
 
 
 class OutreachConfig(BaseModel):
@@ -91,6 +103,23 @@ class OutreachConfig(BaseModel):
     version: str
     winback: dict[str, Template]
     nurture: Nurture
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> "OutreachConfig":
+        """Every text fills with the known placeholders only (a typo fails at load, not at send)."""
+        texts = [t.text for t in self.winback.values()] + [
+            message for tracks in (self.nurture.en, self.nurture.es) for t in tracks for message in t.messages
+        ]
+        for text in texts:
+            try:
+                text.format(**PLACEHOLDERS)
+            except (KeyError, IndexError, ValueError) as error:
+                raise ValueError(f"unknown placeholder {error} in {text[:60]!r}…") from None
+            if "{unsubscribe}" not in text:
+                raise ValueError(f"every message needs its {{unsubscribe}} link: {text[:60]!r}…")
+        if "en" not in self.winback:
+            raise ValueError("winback needs at least the English (en) message")
+        return self
 
 
 @lru_cache
@@ -186,7 +215,8 @@ def _write(
         template = current_outreach().winback.get(language) or current_outreach().winback["en"]
         subject, text = template.subject, fill(template.text, lead, channel, token)
     else:
-        subject = {"en": "A note about your enquiry", "es": "Una nota sobre tu consulta"}[language]
+        subjects = current_outreach().nurture.subject
+        subject = subjects.get(language) or subjects.get("en") or "Embudo"
         text = nurture_text(lead, step, channel, token) or ""
     row = Outreach(
         key=key,
@@ -344,6 +374,10 @@ def nurture_due(session: Session, now: datetime | None = None, limit: int = 100)
         step = len(sent)
         if step >= len(days) or now < lead.created_at + timedelta(days=days[step]):
             continue  # stale (the schedule is over), or not yet
+        if not sent and now > lead.created_at + timedelta(days=days[-1]):
+            continue  # the whole schedule passed before its first message (an old MQL): stale
+        if sent and now < sent[-1].created_at + timedelta(days=days[step] - days[step - 1]):
+            continue  # late messages keep the schedule's spacing: never two in a row
         if sent and _came_back(session, lead, sent[0].created_at):
             continue  # re-engaged: a person takes it from here
         row, _outcome = _write(session, lead, OutreachKind.NURTURE, f"nurture:{lead.id}:{step}", step, now)

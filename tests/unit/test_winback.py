@@ -5,8 +5,11 @@ visitor who answers coming back as a recycled lead with its revenue counted."""
 import os
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+import yaml
+from pydantic import ValidationError
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -332,3 +335,25 @@ def test_two_notifiers_take_a_due_re_check_and_a_message_once(db_url: str) -> No
         with unit_of_work(db_url) as second:
             second.execute(text("SET LOCAL lock_timeout = '5s'"))
             assert winback.claim_due(second, "email", LATER) == []
+
+
+def test_an_old_mql_is_stale_and_a_late_notifier_keeps_the_spacing(session: Session) -> None:
+    lead = mql(session)
+    assert winback.nurture_due(session, lead.created_at + timedelta(days=31)) == []  # never a first message
+    other = mql(session, need="pricing")
+    assert winback.nurture_due(session, other.created_at + timedelta(days=12)) == [other.id]  # late start
+    assert winback.nurture_due(session, other.created_at + timedelta(days=13)) == []  # not two in a row
+    assert winback.nurture_due(session, other.created_at + timedelta(days=19)) == [other.id]
+
+
+def test_the_messages_file_is_checked_when_it_is_read(tmp_path: Path) -> None:
+    good = yaml.safe_load(winback.DEFAULT_FILE.read_text(encoding="utf-8"))
+    typo = {**good, "winback": {"en": {"subject": "Hi", "text": "Hello{nme} {unsubscribe}"}}}
+    with pytest.raises(ValidationError, match="unknown placeholder 'nme'"):
+        winback.OutreachConfig.model_validate(typo)
+    no_link = {**good, "winback": {"en": {"subject": "Hi", "text": "Hello{name}"}}}
+    with pytest.raises(ValidationError, match="unsubscribe"):
+        winback.OutreachConfig.model_validate(no_link)
+    backwards = {**good, "nurture": {**good["nurture"], "schedule_days": [10, 3]}}
+    with pytest.raises(ValidationError, match="must grow"):
+        winback.OutreachConfig.model_validate(backwards)
