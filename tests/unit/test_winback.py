@@ -53,6 +53,7 @@ def lost_lead(
     sender: str = "web-1",
     facts: LeadFacts = HOT,
     language: str = "en",
+    recheck_in_days: int = 7,
 ) -> Lead:
     """A qualified lead with a deal, the deal lost for price with a re-check a week from now."""
     captured = capture_lead(
@@ -62,7 +63,8 @@ def lost_lead(
         language=language,
     )
     deal = open_deal(session, captured.id, NewDeal(title="Chatbot", value=Decimal("9000"), currency="EUR"))
-    move_deal(session, deal.id, "lost", lost_reason="price", recheck_on=TODAY + timedelta(days=7))
+    recheck = TODAY + timedelta(days=recheck_in_days)
+    move_deal(session, deal.id, "lost", lost_reason="price", recheck_on=recheck)
     lead = session.get(Lead, captured.id)
     assert lead is not None
     return lead
