@@ -385,6 +385,7 @@ def move(
             lost_reason=deals_lost_for,
             pipeline=pipeline,
         )
+        deal.recheck_on = None  # the lead's own re-check covers the deals lost with it
     if still_open:
         lost = ", ".join(f"#{deal.id}" for deal in still_open)
         reason = f"{reason}; " if reason else ""

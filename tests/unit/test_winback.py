@@ -118,6 +118,17 @@ def test_a_re_check_date_must_be_today_or_later_and_only_with_lost(session: Sess
     assert lead.recheck_on is None  # reopened: nothing to re-check
 
 
+def test_deals_lost_with_their_lead_are_re_checked_with_it_once(session: Session) -> None:
+    captured = capture_lead(
+        session, HOT.model_copy(update={"consent": True}), ConversationRef(channel="rest", sender_id="d")
+    )
+    open_deal(session, captured.id, NewDeal(title="Bot", value=Decimal("10"), currency="EUR"))
+    move_lead(session, captured.id, "lost", lost_reason="competitor", recheck_on=TODAY + timedelta(days=7))
+    assert [d.recheck_on for d in session.scalars(select(Deal))] == [None]
+    assert len(winback.find_due(session, LATER)) == 1
+    assert winback.find_due(session, NOW + timedelta(days=400)) == []
+
+
 def test_without_consent_only_the_rep_is_told(session: Session) -> None:
     lost_lead(session, consent=False)
     [recheck] = winback.find_due(session, LATER)
