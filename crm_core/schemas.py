@@ -298,6 +298,7 @@ class DealOut(BaseModel):
     created_at: datetime
     closed_at: datetime | None
     lost_reason: str | None = None
+    recheck_on: date | None = None  # a lost deal's re-check (crm_core.winback); cleared once made
 
 
 class ActivityOut(BaseModel):

@@ -144,3 +144,4 @@ def test_a_deal_lost_in_the_console_takes_a_re_check_date(web: str, db_url: str,
     with unit_of_work(db_url) as session:
         row = session.get(Deal, deal_id)
         assert row is not None and (row.stage.value, row.recheck_on) == ("lost", soon)
+    assert f"(re-check {soon.isoformat()})" in admin.get(f"/console/leads/{seeded.ben_lead}").text
