@@ -55,7 +55,7 @@ def capture_lead(
     normalised e-mail or phone across channels; submitting again from the same conversation, or returning
     while an open lead exists, updates that lead rather than creating a second one. A visitor answering a
     win-back message (``winback.answered_winback``) is a new lead with source ``recycled``, linked to the
-    lost one (a nurture-later lead is updated and becomes ``recycled``).
+    closed one; a lead never closed (nurture-later, or whose deals were all lost) goes on as ``recycled``.
     """
     verdict = verdict_on(facts, policy or active_policy(session))
     contact = resolve_contact(session, facts.name, facts.email, facts.phone, facts.company)

@@ -13,9 +13,8 @@
   unsubscribed and there is a channel: the lead's Telegram conversation, else the contact's e-mail.
   Otherwise the re-check is recorded as not sent (channel "none") and only the rep is told. Consent and
   unsubscribes are checked again when a message is claimed and just before it is sent.
-- **Sending** is an outbox like the rep notifications: ``claim_due`` (a lease), ``mark_sending`` (committed
-  before the send: a sender that stops mid-send never sends twice), ``mark_sent`` (an activity on the
-  lead), ``mark_failed`` (backoff, given up after ``MAX_ATTEMPTS``).
+- **Texts** are ``crm_core.outreach_texts``' (``outreach.yml``); **sending** is ``crm_core.outreach_outbox``
+  (an outbox like the rep notifications': a lease, "sending" committed before the send, an activity per send).
 - **Unsubscribing** (``unsubscribe``, the link in every message) records it on the contact and cancels
   every message not yet sent to them, in one transaction. Erasure deletes the rows (``privacy``).
 - **Coming back.** A visitor who answers a win-back message and qualifies again is a lead with source
@@ -27,16 +26,10 @@
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
-from pathlib import Path
-from typing import Annotated
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from crm_core.config import DEFAULT_OUTREACH_FILE, get_settings
 from crm_core.db import author_of
 from crm_core.errors import NotFound
 from crm_core.models import (
@@ -54,124 +47,10 @@ from crm_core.models import (
     Stage,
     utcnow,
 )
-from crm_core.outbox import backoff
+from crm_core.outreach_texts import EMAIL, LANGUAGES, NOT_SENT, TELEGRAM, current_outreach, fill, nurture_text
 from crm_core.pipeline import current_pipeline
 
 RECYCLED = "recycled"  # the source of a lead won back
-DEFAULT_FILE = DEFAULT_OUTREACH_FILE
-TELEGRAM = "telegram"
-EMAIL = "email"
-NOT_SENT = "none"
-MAX_ATTEMPTS = 10  # then a message is given up (the rep's task stands)
-LANGUAGES = ("en", "es")
-
-
-# --- the messages (outreach.yml) --------------------------------------------------------------------
-
-
-class Template(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    subject: str = Field(min_length=1, max_length=300)
-    text: str = Field(min_length=1)
-
-
-class NurtureTrack(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    keywords: list[str]
-    messages: list[str] = Field(min_length=1)
-
-
-class Nurture(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    schedule_days: list[Annotated[int, Field(ge=1, le=3650)]] = Field(min_length=1)
-    subject: dict[str, str]
-    en: list[NurtureTrack] = Field(min_length=1)
-    es: list[NurtureTrack] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _increasing(self) -> "Nurture":
-        if self.schedule_days != sorted(set(self.schedule_days)):
-            raise ValueError("nurture.schedule_days must grow: e.g. [3, 10, 30]")
-        return self
-
-
-PLACEHOLDERS = {"name": "", "need": "", "chat": "", "unsubscribe": ""}
-
-
-class OutreachConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    version: str
-    winback: dict[str, Template]
-    nurture: Nurture
-
-    @model_validator(mode="after")
-    def _placeholders(self) -> "OutreachConfig":
-        """Every text fills with the known placeholders only (a typo fails at load, not at send)."""
-        texts = [t.text for t in self.winback.values()] + [
-            message for tracks in (self.nurture.en, self.nurture.es) for t in tracks for message in t.messages
-        ]
-        for text in texts:
-            try:
-                text.format(**PLACEHOLDERS)
-            except (KeyError, IndexError, ValueError) as error:
-                raise ValueError(f"unknown placeholder {error} in {text[:60]!r}…") from None
-            if "{unsubscribe}" not in text:
-                raise ValueError(f"every message needs its {{unsubscribe}} link: {text[:60]!r}…")
-        if "en" not in self.winback:
-            raise ValueError("winback needs at least the English (en) message")
-        return self
-
-
-@lru_cache
-def _load(path: Path) -> OutreachConfig:
-    with path.open(encoding="utf-8") as handle:
-        return OutreachConfig.model_validate(yaml.safe_load(handle))
-
-
-def current_outreach() -> OutreachConfig:
-    return _load(get_settings().outreach_file)
-
-
-_WORDS = {
-    "en": {"need": "your enquiry", "here": " here", "chat": " in our chat ({url})", "topic": "Embudo"},
-    "es": {"need": "tu consulta", "here": " aquí", "chat": " en nuestro chat ({url})", "topic": "Embudo"},
-}
-
-
-def unsubscribe_link(token: str) -> str:
-    return f"{get_settings().public_web_url.rstrip('/')}/unsubscribe/{token}"
-
-
-def chat_link() -> str:
-    settings = get_settings()
-    return settings.chat_url or f"{settings.public_web_url.rstrip('/')}/"
-
-
-def fill(template: str, lead: Lead, channel: str, token: str) -> str:
-    """A message's text for ``lead``: its name, need, where to reply and its unsubscribe link."""
-    language = lead.language if lead.language in LANGUAGES else "en"
-    words = _WORDS[language]
-    name = lead.contact.name.split()[0] if lead.contact.name else ""
-    need = (lead.need or words["need"]).strip().rstrip(".")
-    if len(need) > 120:
-        need = need[:119].rstrip() + "…"
-    chat = words["here"] if channel == TELEGRAM else words["chat"].format(url=chat_link())
-    return template.format(
-        name=f" {name}" if name else "", need=need, chat=chat, unsubscribe=unsubscribe_link(token)
-    )
-
-
-def nurture_text(lead: Lead, step: int, channel: str, token: str) -> str | None:
-    """The nurture schedule's message ``step`` for the lead's language and need; None past the schedule."""
-    nurture = current_outreach().nurture
-    if step >= len(nurture.schedule_days):
-        return None
-    tracks = nurture.es if lead.language == "es" else nurture.en
-    need = (lead.need or "").lower()
-    track = next(
-        (t for t in tracks if not t.keywords or any(k.lower() in need for k in t.keywords)), tracks[-1]
-    )
-    return fill(track.messages[min(step, len(track.messages) - 1)], lead, channel, token)
 
 
 # --- who can be written to ----------------------------------------------------------------------------
@@ -385,144 +264,6 @@ def nurture_due(session: Session, now: datetime | None = None, limit: int = 100)
             written.append(lead.id)
     session.flush()
     return written
-
-
-# --- sending (an outbox) ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OutreachMessage:
-    outreach_id: int
-    lead_id: int
-    kind: OutreachKind
-    channel: str
-    address: str
-    subject: str
-    text: str
-    unsubscribe: str  # the message's unsubscribe link (an e-mail's List-Unsubscribe too)
-    attempt: int
-
-
-def _cancel_reason(row: Outreach) -> str | None:
-    if row.lead.contact.unsubscribed_at is not None:
-        return "cancelled: the contact unsubscribed"
-    if not row.lead.consent:
-        return "cancelled: no consent on record"
-    return None
-
-
-def claim_due(
-    session: Session, channel: str, now: datetime | None = None, limit: int = 20
-) -> list[OutreachMessage]:
-    """Due messages of ``channel``, each claimed for one attempt (not due again until the lease ends); one
-    found still "sending" after its lease may have gone out: it is never sent again."""
-    now = now or utcnow()
-    lease = timedelta(seconds=get_settings().notify_lease_seconds)
-    pending = select(Outreach).where(
-        Outreach.channel == channel, Outreach.delivered_at.is_(None), Outreach.failed_at.is_(None)
-    )
-    for stuck in session.scalars(
-        pending.where(Outreach.sending_at <= now - lease).with_for_update(skip_locked=True)
-    ):
-        stuck.failed_at, stuck.last_error = (
-            now,
-            "unknown whether delivered: the sender stopped; not sent again",
-        )
-    rows = session.scalars(
-        pending.where(Outreach.sending_at.is_(None), Outreach.next_attempt_at <= now)
-        .order_by(Outreach.next_attempt_at, Outreach.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
-    claimed = []
-    for row in rows:
-        cancelled = _cancel_reason(row)
-        if cancelled or row.address is None:
-            row.failed_at, row.last_error = now, cancelled or "cancelled: no address"
-            continue
-        row.attempts += 1
-        row.next_attempt_at = now + lease
-        claimed.append(
-            OutreachMessage(
-                row.id,
-                row.lead_id,
-                row.kind,
-                row.channel,
-                row.address,
-                row.subject,
-                row.text,
-                unsubscribe_link(row.token),
-                row.attempts,
-            )
-        )
-    session.flush()
-    return claimed
-
-
-def mark_sending(session: Session, message: OutreachMessage, now: datetime | None = None) -> bool:
-    """Committed just before the send: False when this claim is no longer the row's (its lease ran out and
-    it was claimed again, it was cancelled by an unsubscribe, or erased): then it must not be sent."""
-    row = session.get(Outreach, message.outreach_id)
-    if row is None or _cancel_reason(row) is not None:
-        return False
-    taken = session.execute(
-        update(Outreach)
-        .where(
-            Outreach.id == message.outreach_id,
-            Outreach.attempts == message.attempt,
-            Outreach.sending_at.is_(None),
-            Outreach.delivered_at.is_(None),
-            Outreach.failed_at.is_(None),
-        )
-        .values(sending_at=now or utcnow())
-        .execution_options(synchronize_session="fetch")
-    )
-    return bool(getattr(taken, "rowcount", 0))
-
-
-def mark_sent(session: Session, outreach_id: int, now: datetime | None = None) -> None:
-    """Delivered: the send is an activity on the lead, with its text."""
-    now = now or utcnow()
-    row = session.get(Outreach, outreach_id)
-    if row is None:
-        return  # erased meanwhile
-    row.delivered_at, row.sending_at, row.last_error = now, None, None
-    what = "Win-back" if row.kind is OutreachKind.WINBACK else f"Nurture message {row.step + 1}"
-    where = "on Telegram" if row.channel == TELEGRAM else f"by e-mail to {row.address}"
-    session.add(
-        Activity(
-            lead_id=row.lead_id,
-            kind=ActivityKind.EMAIL if row.channel == EMAIL else ActivityKind.NOTE,
-            body=f"{what} message sent {where}: {row.text}",
-            created_at=now,
-            made_by=author_of(session),
-        )
-    )
-
-
-def mark_failed(
-    session: Session, outreach_id: int, error: str, now: datetime | None = None, permanent: bool = False
-) -> None:
-    """A send that did not go: tried again after a backoff; given up when permanent or after MAX_ATTEMPTS."""
-    now = now or utcnow()
-    row = session.get(Outreach, outreach_id)
-    if row is None:
-        return
-    row.sending_at, row.last_error = None, error[:2000]
-    if permanent or row.attempts >= MAX_ATTEMPTS:
-        row.failed_at = now
-        return
-    settings = get_settings()
-    cap = timedelta(seconds=settings.notify_backoff_cap_seconds)
-    row.next_attempt_at = now + backoff(row.attempts, settings.notify_backoff_seconds, cap)
-
-
-def mark_sent_unknown(session: Session, outreach_id: int, why: str, now: datetime | None = None) -> None:
-    """The send was made but its outcome is unknown: never sent again (a contact must not get it twice)."""
-    row = session.get(Outreach, outreach_id)
-    if row is not None:
-        row.failed_at, row.sending_at = now or utcnow(), None
-        row.last_error = f"unknown whether delivered: {why}; not sent again"[:2000]
 
 
 # --- unsubscribing and coming back ------------------------------------------------------------------

@@ -17,7 +17,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from bot import live_chat
 from bot.notify import mail
 from bot.telegram.delivery import maybe_delivered, retry_after_seconds
-from crm_core import winback
+from crm_core import outreach_outbox, outreach_texts, winback
 from crm_core.config import Settings
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError
@@ -40,28 +40,28 @@ def write_due_outreach() -> None:
         log.info("nurture messages written for leads %s", nurtured)
 
 
-def _failed(message: winback.OutreachMessage, error: str, permanent: bool = False) -> None:
+def _failed(message: outreach_outbox.OutreachMessage, error: str, permanent: bool = False) -> None:
     log.warning("message %s to lead %s not sent: %s", message.outreach_id, message.lead_id, error)
     with unit_of_work() as session:
-        winback.mark_failed(session, message.outreach_id, error, permanent=permanent)
+        outreach_outbox.mark_failed(session, message.outreach_id, error, permanent=permanent)
 
 
-def _sent(message: winback.OutreachMessage) -> None:
+def _sent(message: outreach_outbox.OutreachMessage) -> None:
     with unit_of_work() as session:
-        winback.mark_sent(session, message.outreach_id)
+        outreach_outbox.mark_sent(session, message.outreach_id)
     log.info("%s message sent to lead %s (%s)", message.kind.value, message.lead_id, message.channel)
 
 
-def _taken(message: winback.OutreachMessage) -> bool:
+def _taken(message: outreach_outbox.OutreachMessage) -> bool:
     with unit_of_work() as session:
-        return winback.mark_sending(session, message)
+        return outreach_outbox.mark_sending(session, message)
 
 
 async def deliver_telegram(bot: Bot | None, rasa: live_chat.RasaApi) -> int:
     if bot is None:
         return 0  # they wait in the outbox until the bot token is set
     with unit_of_work() as session:
-        due = winback.claim_due(session, winback.TELEGRAM)
+        due = outreach_outbox.claim_due(session, outreach_texts.TELEGRAM)
     for message in due:
         chat = live_chat.telegram_chat(message.address)
         if chat is None:
@@ -84,7 +84,7 @@ async def deliver_telegram(bot: Bot | None, rasa: live_chat.RasaApi) -> int:
         except NetworkError as error:
             if maybe_delivered(error):
                 with unit_of_work() as session:
-                    winback.mark_sent_unknown(
+                    outreach_outbox.mark_sent_unknown(
                         session, message.outreach_id, f"no answer from Telegram: {error}"
                     )
             else:
@@ -94,7 +94,7 @@ async def deliver_telegram(bot: Bot | None, rasa: live_chat.RasaApi) -> int:
     return len(due)
 
 
-def email(settings: Settings, message: winback.OutreachMessage) -> EmailMessage:
+def email(settings: Settings, message: outreach_outbox.OutreachMessage) -> EmailMessage:
     mail_message = EmailMessage()
     mail_message["To"] = message.address
     mail_message["Subject"] = message.subject
@@ -108,7 +108,7 @@ def deliver_email(settings: Settings) -> int:
     if not settings.smtp_host:
         return 0  # they wait in the outbox until e-mail is configured
     with unit_of_work() as session:
-        due = winback.claim_due(session, winback.EMAIL)
+        due = outreach_outbox.claim_due(session, outreach_texts.EMAIL)
     for message in due:
         if not _taken(message):
             continue

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from crm_core import kpis, winback
+from crm_core import kpis, outreach_outbox, outreach_texts, winback
 from crm_core.db import unit_of_work
 from crm_core.deals import open_deal
 from crm_core.errors import InvalidInput
@@ -136,14 +136,14 @@ def test_without_consent_only_the_rep_is_told(session: Session) -> None:
     [message] = outreach(session)
     assert (message.channel, message.last_error) == ("none", "not sent: no consent on record")
     assert message.failed_at is not None
-    assert winback.claim_due(session, "email", LATER) == []
+    assert outreach_outbox.claim_due(session, "email", LATER) == []
 
 
 def test_a_telegram_lead_is_written_to_on_telegram_in_its_language(session: Session) -> None:
     facts = HOT.model_copy(update={"name": "Lucía Gómez", "need": "un bot para la tienda"})
     lead = lost_lead(session, channel="telegram", sender="telegram-777", facts=facts, language="es")
     winback.find_due(session, LATER)
-    [message] = winback.claim_due(session, "telegram", LATER)
+    [message] = outreach_outbox.claim_due(session, "telegram", LATER)
     assert (message.address, message.lead_id) == ("telegram-777", lead.id)
     assert message.text.startswith("Hola Lucía, soy el asistente de Embudo.")
     assert "un bot para la tienda" in message.text and "responde aquí" in message.text
@@ -164,11 +164,11 @@ def test_a_nurture_later_lead_comes_due_on_the_policys_date(session: Session) ->
 def test_a_send_is_an_activity_and_a_second_claim_cannot_send_it(session: Session) -> None:
     lead = lost_lead(session)
     winback.find_due(session, LATER)
-    [message] = winback.claim_due(session, "email", LATER)
-    assert winback.claim_due(session, "email", LATER) == []  # claimed: leased to the first sender
-    assert winback.mark_sending(session, message, LATER)
-    assert not winback.mark_sending(session, message, LATER)  # sending already: never twice
-    winback.mark_sent(session, message.outreach_id, LATER)
+    [message] = outreach_outbox.claim_due(session, "email", LATER)
+    assert outreach_outbox.claim_due(session, "email", LATER) == []  # claimed: leased to the first sender
+    assert outreach_outbox.mark_sending(session, message, LATER)
+    assert not outreach_outbox.mark_sending(session, message, LATER)  # sending already: never twice
+    outreach_outbox.mark_sent(session, message.outreach_id, LATER)
     logged = session.scalars(
         select(Activity).where(Activity.lead_id == lead.id, Activity.kind == ActivityKind.EMAIL)
     ).all()
@@ -178,11 +178,11 @@ def test_a_send_is_an_activity_and_a_second_claim_cannot_send_it(session: Sessio
 def test_unsubscribing_cancels_every_message_at_once_even_one_already_claimed(session: Session) -> None:
     lost_lead(session)
     winback.find_due(session, LATER)
-    [message] = winback.claim_due(session, "email", LATER)
+    [message] = outreach_outbox.claim_due(session, "email", LATER)
     [row] = outreach(session)
     winback.unsubscribe(session, row.token, LATER)
     winback.unsubscribe(session, row.token, LATER)  # twice is fine
-    assert not winback.mark_sending(session, message, LATER)  # the claimed one is not sent either
+    assert not outreach_outbox.mark_sending(session, message, LATER)  # the claimed one is not sent either
     session.refresh(row)
     assert row.last_error == "cancelled: the contact unsubscribed" and row.delivered_at is None
     assert row.lead.contact.unsubscribed_at is not None
@@ -204,7 +204,7 @@ def test_erasure_deletes_the_messages(session: Session) -> None:
     winback.find_due(session, LATER)
     audit = erase_contact(session, lead.contact_id, "dpo", "sqlite:///:memory:")
     assert audit.counts["outreach"] == 1
-    assert outreach(session) == [] and winback.claim_due(session, "email", LATER) == []
+    assert outreach(session) == [] and outreach_outbox.claim_due(session, "email", LATER) == []
 
 
 def test_a_visitor_answering_qualifies_again_as_a_new_recycled_lead_and_its_revenue_is_recovered(
@@ -215,9 +215,9 @@ def test_a_visitor_answering_qualifies_again_as_a_new_recycled_lead_and_its_reve
     move_lead(session, old_id, "lost", recheck_on=TODAY + timedelta(days=7))  # the lead lost too
     [recheck] = winback.find_due(session, LATER)  # deal and lead due the same day: one re-check
     assert recheck.why.startswith("lead lost, re-check due") and "deal #" in recheck.why
-    [message] = winback.claim_due(session, "telegram", LATER)
-    winback.mark_sending(session, message, LATER)
-    winback.mark_sent(session, message.outreach_id, LATER)
+    [message] = outreach_outbox.claim_due(session, "telegram", LATER)
+    outreach_outbox.mark_sending(session, message, LATER)
+    outreach_outbox.mark_sent(session, message.outreach_id, LATER)
     again = capture_lead(
         session,
         HOT.model_copy(update={"consent": True}),
@@ -244,9 +244,9 @@ def test_a_visitor_answering_qualifies_again_as_a_new_recycled_lead_and_its_reve
 def test_a_lead_never_closed_goes_on_as_recycled_when_the_visitor_answers(session: Session) -> None:
     old = lost_lead(session, channel="telegram", sender="telegram-779")  # only its deal was lost
     winback.find_due(session, LATER)
-    [message] = winback.claim_due(session, "telegram", LATER)
-    winback.mark_sending(session, message, LATER)
-    winback.mark_sent(session, message.outreach_id, LATER)
+    [message] = outreach_outbox.claim_due(session, "telegram", LATER)
+    outreach_outbox.mark_sending(session, message, LATER)
+    outreach_outbox.mark_sent(session, message.outreach_id, LATER)
     again = capture_lead(session, HOT, ConversationRef(channel="telegram", sender_id="telegram-779"))
     assert (again.id, again.source, again.recycled_from_id) == (old.id, winback.RECYCLED, None)
 
@@ -344,10 +344,10 @@ def test_two_notifiers_take_a_due_re_check_and_a_message_once(db_url: str) -> No
         assert winback.find_due(session, LATER) == []  # and once A committed, they are done
         assert len(outreach(session)) == 1
     with unit_of_work(db_url) as first:
-        assert len(winback.claim_due(first, "email", LATER)) == 1
+        assert len(outreach_outbox.claim_due(first, "email", LATER)) == 1
         with unit_of_work(db_url) as second:
             second.execute(text("SET LOCAL lock_timeout = '5s'"))
-            assert winback.claim_due(second, "email", LATER) == []
+            assert outreach_outbox.claim_due(second, "email", LATER) == []
 
 
 def test_an_old_mql_is_stale_and_a_late_notifier_keeps_the_spacing(session: Session) -> None:
@@ -360,13 +360,13 @@ def test_an_old_mql_is_stale_and_a_late_notifier_keeps_the_spacing(session: Sess
 
 
 def test_the_messages_file_is_checked_when_it_is_read(tmp_path: Path) -> None:
-    good = yaml.safe_load(winback.DEFAULT_FILE.read_text(encoding="utf-8"))
+    good = yaml.safe_load(outreach_texts.DEFAULT_FILE.read_text(encoding="utf-8"))
     typo = {**good, "winback": {"en": {"subject": "Hi", "text": "Hello{nme} {unsubscribe}"}}}
     with pytest.raises(ValidationError, match="unknown placeholder 'nme'"):
-        winback.OutreachConfig.model_validate(typo)
+        outreach_texts.OutreachConfig.model_validate(typo)
     no_link = {**good, "winback": {"en": {"subject": "Hi", "text": "Hello{name}"}}}
     with pytest.raises(ValidationError, match="unsubscribe"):
-        winback.OutreachConfig.model_validate(no_link)
+        outreach_texts.OutreachConfig.model_validate(no_link)
     backwards = {**good, "nurture": {**good["nurture"], "schedule_days": [10, 3]}}
     with pytest.raises(ValidationError, match="must grow"):
-        winback.OutreachConfig.model_validate(backwards)
+        outreach_texts.OutreachConfig.model_validate(backwards)
