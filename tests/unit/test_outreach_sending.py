@@ -86,3 +86,26 @@ def test_a_telegram_message_waits_while_its_conversation_cannot_be_restarted(crm
 def _fresh_settings() -> Iterator[None]:
     yield
     get_settings.cache_clear()
+
+
+def test_the_unsubscribe_page_asks_then_records_in_the_contacts_language(crm: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from bot.web.app import WebSettings, create_app
+
+    web = TestClient(create_app(WebSettings(api_token="x")))
+    with unit_of_work(crm) as session:
+        lost_lead(session, language="es", recheck_in_days=0)
+        winback.find_due(session)
+        token = session.scalars(select(Outreach.token)).one()
+    page = web.get(f"/unsubscribe/{token}")
+    assert page.status_code == 200 and "¿Quieres dejar de recibir mensajes nuestros?" in page.text
+    with unit_of_work(crm) as session:  # looking is not unsubscribing (mail scanners follow links)
+        assert session.scalars(select(Outreach)).one().lead.contact.unsubscribed_at is None
+    done = web.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
+    assert done.status_code == 200 and "no volveremos a escribirte" in done.text
+    with unit_of_work(crm) as session:
+        assert session.scalars(select(Outreach)).one().lead.contact.unsubscribed_at is not None
+    unknown = web.get("/unsubscribe/" + "x" * 32)
+    assert unknown.status_code == 404 and "This link is not known" in unknown.text
+    assert web.get("/unsubscribe/short").status_code == 422
