@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_core import activities, csv_io, deals, dedup, lifecycle, pipeline, reps, sla, webhooks
+from crm_core import activities, csv_io, deals, dedup, lifecycle, pipeline, reps, sla, webhooks, winback
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidInput, explain
 from crm_core.models import Deal, Lead, Rep
@@ -113,11 +113,18 @@ def lead_move(
         str | None,
         typer.Option("--lost-reason", help="Moving to lost: why, for its open deals (default: lead lost)."),
     ] = None,
+    recheck_on: Annotated[
+        str | None,
+        typer.Option(
+            "--recheck-on", help="Moving to lost: when to re-check it (default: the policy's days)."
+        ),
+    ] = None,
 ) -> None:
     """Move a lead to another pipeline stage (recorded in its history)."""
+    recheck = _day(recheck_on, "--recheck-on")
     with work() as session:
         change = lifecycle.move_lead(
-            session, lead_id, stage, reopen=reopen, reason=reason, lost_reason=lost_reason
+            session, lead_id, stage, reopen=reopen, reason=reason, lost_reason=lost_reason, recheck_on=recheck
         )
     assert change.from_stage is not None
     typer.echo(f"lead {lead_id}: {change.from_stage.value} → {change.to_stage.value}")
@@ -298,14 +305,22 @@ def deal_move(
         str | None, typer.Option("--lost-reason", help="Why it was lost (asked when the stage is lost).")
     ] = None,
     reason: Annotated[str | None, typer.Option(help="A note for the history.")] = None,
+    recheck_on: Annotated[
+        str | None,
+        typer.Option(
+            "--recheck-on", help="Moving to lost: when to re-check it (default: the policy's days)."
+        ),
+    ] = None,
 ) -> None:
-    """Move a deal to another stage; moving it to lost asks why (--lost-reason, one of the pipeline's)."""
+    """Move a deal to another stage; moving it to lost asks why (--lost-reason, one of the pipeline's) and
+    takes a re-check date (--recheck-on)."""
+    recheck = _day(recheck_on, "--recheck-on")
     if stage.strip().lower() == "lost" and lost_reason is None and sys.stdin.isatty():
         reasons = pipeline.current_pipeline().lost_reasons
         lost_reason = typer.prompt(f"Why was deal {deal_id} lost? ({', '.join(reasons)})")
     with work() as session:
         change = pipeline.move_deal(
-            session, deal_id, stage, reopen=reopen, reason=reason, lost_reason=lost_reason
+            session, deal_id, stage, reopen=reopen, reason=reason, lost_reason=lost_reason, recheck_on=recheck
         )
     assert change.from_stage is not None
     typer.echo(f"deal {deal_id}: {change.from_stage.value} → {change.to_stage.value}")
@@ -444,6 +459,16 @@ def rep_quota(
     typer.echo(f"quota for rep {rep_id} in {month}: {value} {currency.upper()}")
 
 
+def lead_rechecks() -> None:
+    """The nurture queue: re-checks that came due on leads nobody owns (take one with `leads assign`)."""
+    with work() as session:
+        queue = winback.nurture_queue(session)
+    for lead_id, task in queue:
+        typer.echo(f"lead {lead_id}: {task}")
+    if not queue:
+        typer.echo("no re-checks waiting for an owner")
+
+
 def register(app: typer.Typer, leads_app: typer.Typer, reps_app: typer.Typer) -> None:
     """Add the CRM commands to the ``embudo`` command tree."""
     commands: list[tuple[typer.Typer, str, Callable[..., None]]] = [
@@ -456,6 +481,7 @@ def register(app: typer.Typer, leads_app: typer.Typer, reps_app: typer.Typer) ->
         (leads_app, "pass", lead_pass),
         (leads_app, "assign", lead_assign),
         (leads_app, "queue", lead_queue),
+        (leads_app, "rechecks", lead_rechecks),
         (leads_app, "import", lead_import),
         (leads_app, "export", lead_export),
         (reps_app, "update", rep_update),

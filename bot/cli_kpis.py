@@ -130,6 +130,14 @@ def kpis_command(
         typer.echo("Lost reasons (deals lost in the period):")
         for lost in board.lost_reasons:
             typer.echo(f"  {lost.reason:<20} {lost.deals:>5} deals  {_amount(lost.value, code)}")
+    typer.echo("Recovered revenue (won deals of recycled leads — won back after a loss — by quarter won):")
+    for quarter in board.recovered:
+        typer.echo(
+            f"  {quarter.quarter:<8} {quarter.deals:>5} deals  {_amount(quarter.value, code)}"
+            + _parts(quarter.value_by_currency, quarter.unconverted, code)
+        )
+    if not board.recovered:
+        typer.echo("  none yet")
     typer.echo("Speed to lead (leads that became SQL in the period) and SLA compliance:")
     for speed in [board.speed.team, *board.speed.reps]:
         typer.echo(

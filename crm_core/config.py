@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_POLICY_FILE = Path(__file__).with_name("qualification_policy.yml")
 DEFAULT_PIPELINE_FILE = Path(__file__).with_name("pipeline.yml")
 DEFAULT_RATES_FILE = Path(__file__).with_name("exchange_rates.yml")
+DEFAULT_OUTREACH_FILE = Path(__file__).with_name("outreach.yml")
 
 
 class Settings(BaseSettings):
@@ -27,6 +28,11 @@ class Settings(BaseSettings):
     pipeline_file: Path = DEFAULT_PIPELINE_FILE
     # Exchange rates version 0 (``embudo rates import`` stores newer versions in the database).
     rates_file: Path = DEFAULT_RATES_FILE
+    # Messages to contacts: the win-back message and the MQL nurture schedule (crm_core.winback).
+    outreach_file: Path = DEFAULT_OUTREACH_FILE
+    # Where the reader of an e-mail from us can write back: a page with the chat widget, or a Telegram
+    # deep link (https://t.me/BOT?start=recycled); unset: the web app's demo page (public_web_url).
+    chat_url: str | None = None
     default_language: str = "en"
     # Links in rep notifications point here.
     public_web_url: str = "http://localhost:8000"

@@ -40,10 +40,11 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from crm_core import kpis_scoring, kpis_speed
-from crm_core.models import UNKNOWN_SOURCE, Deal, Lead, LeadTally, Quota, Rep, Stage, stage_bit
+from crm_core.models import UNKNOWN_SOURCE, Deal, Lead, LeadTally, Quota, Rep, Stage, stage_bit, utcnow
 from crm_core.money import ExchangeRates, current_rates
 from crm_core.periods import Expr, Period, as_utc, days_between
 from crm_core.pipeline import PipelineConfig, current_pipeline
+from crm_core.winback import RECYCLED
 
 CENT = Decimal("0.01")
 
@@ -155,6 +156,16 @@ class LostReason(BaseModel):
     unconverted: dict[str, int] = {}
 
 
+class RecoveredQuarter(BaseModel):
+    """Revenue won back: deals of recycled leads (``crm_core.winback``) won in one calendar quarter."""
+
+    quarter: str  # YYYY-Qn (UTC)
+    deals: int
+    value: Decimal
+    value_by_currency: dict[str, Decimal] = {}
+    unconverted: dict[str, int] = {}
+
+
 class ForecastMonth(BaseModel):
     month: str  # YYYY-MM, or "unscheduled" for open deals without an expected close date
     deals: int
@@ -182,6 +193,7 @@ class Dashboard(BaseModel):
     time_in_stage: kpis_speed.TimeInStage
     scoring: kpis_scoring.ScoringConversion  # closed leads' win rate per score band and temperature
     missing_rates: list[str]  # currencies of deals on this page with no exchange rate: figures left out
+    recovered: list[RecoveredQuarter] = []  # won deals of recycled leads, per quarter won
 
 
 LeadGroup = tuple[str, int, bool, int]  # source, stages reached (bits), won, leads
@@ -628,6 +640,42 @@ def forecast(
     return months
 
 
+def recovered_revenue(
+    session: Session,
+    currency: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    rates: ExchangeRates | None = None,
+) -> list[RecoveredQuarter]:
+    """Recovered revenue: the won deals of leads won back (source ``recycled``, by the copy of the lead's
+    source on each deal) closed in the period, by the UTC quarter they were won in, oldest first."""
+    rates = rates or current_rates(session)
+    target = _target(rates, currency)
+    purses: dict[str, Purse] = defaultdict(Purse)
+    rows = session.execute(
+        select(Deal.closed_at, Deal.currency, Deal.value).where(
+            Deal.stage == Stage.WON,
+            Deal.lead_source == RECYCLED,
+            *_closed_in(since, until),
+            *_in_currency(currency),
+        )
+    ).all()
+    for closed_at, code, value in rows:
+        won_on = (closed_at or utcnow()).astimezone(UTC)  # a won deal always has closed_at
+        purses[f"{won_on.year}-Q{(won_on.month - 1) // 3 + 1}"].add(code, value)
+    quarters = []
+    for quarter in sorted(purses):
+        value, missing = purses[quarter].total(rates, target)
+        deals = sum(purses[quarter].deals.values())
+        by_currency = purses[quarter].by_currency()
+        quarters.append(
+            RecoveredQuarter(
+                quarter=quarter, deals=deals, value=value, value_by_currency=by_currency, unconverted=missing
+            )
+        )
+    return quarters
+
+
 def dashboard(
     session: Session,
     since: datetime | None = None,
@@ -644,7 +692,13 @@ def dashboard(
     quotas = goal_attainment(session, since, until, rates=rates)
     lost = lost_reasons(session, currency, since, until, rates=rates)
     months = forecast(session, currency, today=today, rates=rates)
-    flagged = [deals.unconverted, *(q.unconverted for q in quotas), *(r.unconverted for r in lost)]
+    recovered = recovered_revenue(session, currency, since, until, rates=rates)
+    flagged = [
+        deals.unconverted,
+        *(q.unconverted for q in quotas),
+        *(r.unconverted for r in lost),
+        *(r.unconverted for r in recovered),
+    ]
     return Dashboard(
         period=Period(since=since, until=until),
         currency=_target(rates, currency),
@@ -661,4 +715,5 @@ def dashboard(
         time_in_stage=kpis_speed.time_in_stage(session, since, until),
         scoring=kpis_scoring.conversion_by_score(session, since, until),
         missing_rates=sorted({code for flags in flagged for code in flags}),
+        recovered=recovered,
     )

@@ -22,6 +22,7 @@ from crm_core.policy_store import active_policy
 from crm_core.schemas import ConversationRef, LeadOut
 from crm_core.sla import is_overdue, overdue_condition
 from crm_core.territories import Territory, territory_of
+from crm_core.winback import RECYCLED, answered_winback
 
 
 def _returning_lead(session: Session, contact: Contact) -> Lead | None:
@@ -52,16 +53,23 @@ def capture_lead(
     The caller's unit of work commits all of it together. The lead's territory is the one given, or else
     one the visitor's phone number or locale shows (``territories``). The contact is deduplicated by
     normalised e-mail or phone across channels; submitting again from the same conversation, or returning
-    while an open lead exists, updates that lead rather than creating a second one.
+    while an open lead exists, updates that lead rather than creating a second one. A visitor answering a
+    win-back message (``winback.answered_winback``) is a new lead with source ``recycled``, linked to the
+    closed one; a lead never closed (nurture-later, or whose deals were all lost) goes on as ``recycled``.
     """
     verdict = verdict_on(facts, policy or active_policy(session))
     contact = resolve_contact(session, facts.name, facts.email, facts.phone, facts.company)
     conversation = conversation_for(session, conversation_ref.channel, conversation_ref.sender_id)
     given = Territory(territory.strip().upper(), None) if territory else None
     found = given or territory_of(session, contact.phone, conversation)
-    lead = conversation.lead or _returning_lead(session, contact) or Lead(stage=Stage.NEW)
+    lead = conversation.lead or _returning_lead(session, contact)
+    won_back = answered_winback(session, contact, lead, now)
+    if won_back is not None and current_pipeline().is_terminal(won_back.stage):
+        lead = Lead(stage=Stage.NEW, recycled_from_id=won_back.id)  # the lost lead stays as counted
+    lead = lead or Lead(stage=Stage.NEW)
     lead.contact = contact
-    apply_facts(lead, facts, language, source)
+    recycled = won_back is not None or lead.source == RECYCLED
+    apply_facts(lead, facts, language, RECYCLED if recycled else source)
     lead.territory = found.code if found else lead.territory
     conversation.lead = lead
     cause = f"territory {found.code} from {found.origin}" if found and found.origin else None
@@ -135,6 +143,7 @@ def lead_out(lead: Lead, now: datetime | None = None) -> LeadOut:
         reasons=lead.reasons,
         policy_version=lead.policy_version,
         recheck_on=lead.recheck_on,
+        recycled_from_id=lead.recycled_from_id,
         stage=lead.stage,
         assigned_rep=lead.assigned_rep.name if lead.assigned_rep else None,
         assigned_rep_id=lead.assigned_rep_id,

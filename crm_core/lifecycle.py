@@ -19,7 +19,7 @@ trace: stage moves in ``stage_changes``, owner changes in ``assignment_events``.
 """
 
 from collections.abc import Collection
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -47,6 +47,7 @@ from crm_core.pipeline import (
     current_pipeline,
     note_acceptance,
     parse_stage,
+    recheck_date,
     record_stage,
 )
 from crm_core.pipeline import move as move_deal
@@ -349,18 +350,21 @@ def move(
     at: datetime | None = None,
     reason: str | None = None,
     lost_reason: str | None = None,
+    recheck_on: date | None = None,
     pipeline: PipelineConfig | None = None,
 ) -> StageChange:
     """Move a lead to ``target`` if the pipeline allows it, and record the move.
 
     Won is refused while the lead has open deals (each is won or lost first, so the forecast never keeps
     closed business); lost loses them with it, for ``lost_reason`` (one of the pipeline's) or, unnamed,
-    as "lead lost". A closed lead's clock stops; its owner keeps the credit.
+    as "lead lost". A closed lead's clock stops; its owner keeps the credit. A lost lead is re-checked on
+    ``recheck_on`` (else after the policy's days: ``crm_core.winback``); leaving lost clears it.
     """
     pipeline = pipeline or current_pipeline()
     stage = parse_stage(target)
     when = aware(at)
     pipeline.check_move(lead.stage, stage, reopen=reopen)
+    recheck = recheck_date(session, stage, recheck_on, when)
     deals_lost_for = LOST_WITH_LEAD
     if stage is Stage.LOST and lost_reason:
         deals_lost_for = pipeline.lost_reason(lost_reason, f"lead {lead.id}")
@@ -381,11 +385,14 @@ def move(
             lost_reason=deals_lost_for,
             pipeline=pipeline,
         )
+        deal.recheck_on = None  # the lead's own re-check covers the deals lost with it
     if still_open:
         lost = ", ".join(f"#{deal.id}" for deal in still_open)
         reason = f"{reason}; " if reason else ""
         reason += f"its open deals {lost} were lost with it"
     change = _write_stage(session, lead, stage, when, reason or ("reopened" if reopen else None))
+    if stage is Stage.LOST or change.from_stage is Stage.LOST:
+        lead.recheck_on = recheck
     if pipeline.is_terminal(stage):
         _stop_clock(lead)
     return change
@@ -399,9 +406,12 @@ def move_lead(
     reopen: bool = False,
     reason: str | None = None,
     lost_reason: str | None = None,
+    recheck_on: date | None = None,
 ) -> StageChange:
     lead = _lead(session, lead_id)
-    return move(session, lead, target, reopen=reopen, reason=reason, lost_reason=lost_reason)
+    return move(
+        session, lead, target, reopen=reopen, reason=reason, lost_reason=lost_reason, recheck_on=recheck_on
+    )
 
 
 # --- the class ----------------------------------------------------------------------------------------
@@ -453,7 +463,8 @@ def _record_verdict(lead: Lead, verdict: Verdict) -> None:
     lead.temperature = verdict.temperature
     lead.reasons = [reason.model_dump() for reason in verdict.reasons]
     lead.policy_version = verdict.policy_version
-    lead.recheck_on = verdict.recheck_on
+    if lead.stage is not Stage.LOST:  # a lost lead keeps the re-check chosen when it was lost
+        lead.recheck_on = verdict.recheck_on
 
 
 # --- a lead brought back -----------------------------------------------------------------------------

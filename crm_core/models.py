@@ -167,6 +167,8 @@ class Contact(Base):
     company: Mapped[str | None] = mapped_column(String(200))
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The person asked for no more messages (``crm_core.winback.unsubscribe``): nothing is sent to them again.
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     leads: Mapped[list["Lead"]] = relationship(back_populates="contact")
 
@@ -211,7 +213,12 @@ class Lead(Base):
     temperature: Mapped[Temperature] = mapped_column(_enum(Temperature))
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     policy_version: Mapped[str] = mapped_column(String(40))
-    recheck_on: Mapped[date | None]
+    # When to look at the lead again: a nurture-later verdict, or a lost lead (``crm_core.winback``);
+    # cleared once the re-check was made.
+    recheck_on: Mapped[date | None] = mapped_column(index=True)
+    # A lead won back: the closed lead whose win-back message the visitor answered (source ``recycled``).
+    # No foreign key: an erasure of the old lead leaves this one standing (it is set NULL then).
+    recycled_from_id: Mapped[int | None]
 
     # active_history: the old value is loaded before a change, so the counters below can move it
     stage: Mapped[Stage] = mapped_column(_enum(Stage), default=Stage.NEW, index=True, active_history=True)
@@ -295,6 +302,8 @@ class Deal(Base):
     lead_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Why it was lost (one of the pipeline's ``lost_reasons``), asked by the move to lost; NULL otherwise.
     lost_reason: Mapped[str | None] = mapped_column(String(40))
+    # A lost deal's re-check (chosen when it was lost, else the policy's days): ``crm_core.winback``.
+    recheck_on: Mapped[date | None] = mapped_column(index=True)
 
     lead: Mapped[Lead | None] = relationship()
 
@@ -592,6 +601,39 @@ class Invitation(OutboxRow, Base):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     meeting: Mapped[Meeting] = relationship()
+
+
+class OutreachKind(enum.StrEnum):
+    WINBACK = "winback"  # a lost deal or lead, or a nurture-later lead, came due for its re-check
+    NURTURE = "nurture"  # the next message of an MQL's nurture schedule
+
+
+class Outreach(OutboxRow, Base):
+    """A message to a contact (``crm_core.winback``): written when a re-check comes due, with the rep's task,
+    and sent by the notifier on the contact's channel. ``channel`` "none" records a re-check whose contact
+    could not be written to (no consent on record, unsubscribed, no channel): failed at once, never sent.
+    ``key`` makes writing one twice impossible (one per lead and due date, or per nurture step)."""
+
+    __tablename__ = "outreach"
+    __table_args__ = NEVER_REUSED
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"), index=True)
+    kind: Mapped[OutreachKind] = mapped_column(_enum(OutreachKind))
+    step: Mapped[int] = mapped_column(default=0)  # which message of the nurture schedule (0 for win-back)
+    channel: Mapped[str] = mapped_column(String(20))  # telegram | email | none
+    address: Mapped[str | None] = mapped_column(String(320))  # the Telegram conversation or the e-mail
+    language: Mapped[str] = mapped_column(String(8))
+    subject: Mapped[str] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text)
+    # The secret of the message's unsubscribe link (random, unguessable; only in the message itself).
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id"))  # the rep's re-check task
+    sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # as ``Notification.sending_at``
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the visitor came back
+
+    lead: Mapped[Lead] = relationship()
 
 
 class LeadTally(Base):

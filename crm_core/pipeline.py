@@ -6,7 +6,7 @@ Every move is written to ``stage_changes`` with its time, so cycle length and ve
 history rather than from the current state.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from crm_core.config import get_settings
 from crm_core.db import author_of
 from crm_core.errors import InvalidInput, InvalidTransition, NotFound
 from crm_core.models import Deal, Lead, Stage, StageChange, StageTimeTally, stage_bit, utcnow
+from crm_core.policy_store import active_policy
 
 
 class _Strict(BaseModel):
@@ -82,6 +83,10 @@ class PipelineConfig(_Strict):
     @property
     def open_stages(self) -> list[Stage]:
         return [stage.name for stage in self.stages if not stage.terminal]
+
+    @property
+    def terminal_stages(self) -> list[Stage]:
+        return [stage.name for stage in self.stages if stage.terminal]
 
     def lost_reason(self, text: str | None, what: str) -> str:
         """The configured lost reason ``text`` names (any case), or InvalidInput listing them."""
@@ -235,6 +240,20 @@ def note_acceptance(lead: Lead, rep_id: int, at: datetime) -> None:
         lead.accepted_by_id = rep_id
 
 
+def recheck_date(session: Session, stage: Stage, chosen: date | None, when: datetime) -> date | None:
+    """When a deal or lead moved to ``stage`` is looked at again (``crm_core.winback``): only a lost one,
+    on the day chosen when it was lost (today or later), else the policy's ``nurture_recheck_days`` on."""
+    if stage is not Stage.LOST:
+        if chosen is not None:
+            raise InvalidInput("A re-check date goes with a move to lost.", "recheck_on")
+        return None
+    if chosen is None:
+        return when.date() + timedelta(days=active_policy(session).nurture_recheck_days)
+    if chosen < when.date():
+        raise InvalidInput(f"The re-check date {chosen} is in the past: choose today or later.", "recheck_on")
+    return chosen
+
+
 def move(
     session: Session,
     deal: Deal,
@@ -244,11 +263,14 @@ def move(
     at: datetime | None = None,
     reason: str | None = None,
     lost_reason: str | None = None,
+    recheck_on: date | None = None,
     pipeline: PipelineConfig | None = None,
 ) -> StageChange:
     """Move a deal to ``target`` if the pipeline allows it, and record the move.
 
-    Lost asks why: ``lost_reason`` must be one of the pipeline's ``lost_reasons`` (``reason`` adds a note).
+    Lost asks why: ``lost_reason`` must be one of the pipeline's ``lost_reasons`` (``reason`` adds a note),
+    and sets the deal's re-check (``recheck_on``, else the policy's days; none for a deal lost with its lead,
+    whose own re-check covers it).
     A refused move raises InvalidTransition (or InvalidInput) before anything is changed. A lead's stage
     moves with the rest of its lifecycle: ``crm_core.lifecycle.move``.
     """
@@ -267,6 +289,7 @@ def move(
     if stage is Stage.LOST:
         known = lost_reason == LOST_WITH_LEAD
         why = LOST_WITH_LEAD if known else pipeline.lost_reason(lost_reason, f"deal {deal.id}")
+    deal.recheck_on = None if why == LOST_WITH_LEAD else recheck_date(session, stage, recheck_on, when)
     deal.stage = stage
     deal.closed_at = when if pipeline.is_terminal(stage) else None
     deal.lost_reason = why
@@ -284,11 +307,14 @@ def move_deal(
     reopen: bool = False,
     reason: str | None = None,
     lost_reason: str | None = None,
+    recheck_on: date | None = None,
 ) -> StageChange:
     deal = session.get(Deal, deal_id)
     if deal is None:
         raise NotFound(f"No deal with id {deal_id}.")
-    return move(session, deal, target, reopen=reopen, reason=reason, lost_reason=lost_reason)
+    return move(
+        session, deal, target, reopen=reopen, reason=reason, lost_reason=lost_reason, recheck_on=recheck_on
+    )
 
 
 def history(session: Session, lead_id: int) -> list[StageChange]:

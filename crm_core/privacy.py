@@ -36,6 +36,7 @@ from crm_core.models import (
     Meeting,
     Message,
     Notification,
+    Outreach,
     Qualification,
     StageChange,
 )
@@ -171,6 +172,8 @@ def erase_contact(
     counts["notifications"] = _deleted(  # before activities: a task's reminder names its task
         session, delete(Notification).where(Notification.lead_id.in_(lead_ids))
     )
+    # messages to the person (sent or waiting) go before the activities their re-check tasks are
+    counts["outreach"] = _deleted(session, delete(Outreach).where(Outreach.lead_id.in_(lead_ids)))
     counts["activities"] = _deleted(session, delete(Activity).where(Activity.lead_id.in_(lead_ids)))
     meeting_ids = select(Meeting.id).where(Meeting.lead_id.in_(lead_ids)).scalar_subquery()
     counts["invitations"] = _deleted(
@@ -179,6 +182,9 @@ def erase_contact(
     counts["meetings"] = _deleted(session, delete(Meeting).where(Meeting.lead_id.in_(lead_ids)))
     counts["assignment_events"] = _deleted(
         session, delete(AssignmentEvent).where(AssignmentEvent.lead_id.in_(lead_ids))
+    )
+    session.execute(  # a lead won back from one of these no longer names it
+        update(Lead).where(Lead.recycled_from_id.in_(lead_ids)).values(recycled_from_id=None)
     )
     # through the ORM, not a bulk DELETE: the flush's listener takes them off reps' loads and the tallies
     erased_leads = list(session.scalars(select(Lead).where(Lead.id.in_(lead_ids))))

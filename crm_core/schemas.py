@@ -209,6 +209,7 @@ class LeadOut(BaseModel):
     reasons: list[Reason]
     policy_version: str
     recheck_on: date | None
+    recycled_from_id: int | None = None  # won back: the lost lead whose win-back message was answered
     stage: Stage
     assigned_rep: str | None
     assigned_rep_id: int | None
@@ -297,6 +298,7 @@ class DealOut(BaseModel):
     created_at: datetime
     closed_at: datetime | None
     lost_reason: str | None = None
+    recheck_on: date | None = None  # a lost deal's re-check (crm_core.winback); cleared once made
 
 
 class ActivityOut(BaseModel):

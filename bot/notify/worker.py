@@ -3,7 +3,8 @@ with retries, and runs the periodic chores: the acceptance SLA and the pickup of
 (each every 30 s: a rep who comes on shift, is back from away or has room again gets the oldest waiting lead
 within half a minute), the end of waiting for a person (every 5 s: a visitor nobody took within
 ``EMBUDO_LIVE_WAIT_MINUTES`` is told so and asked how to be called back) and the retention purge of
-never-qualified visitors' conversations (hourly).
+never-qualified visitors' conversations (hourly); re-checks and nurture messages that came due (every 30 s,
+``bot.notify.outreach``), whose messages to contacts it sends too.
 ``python -m bot.notify.worker``; ``make run`` starts it."""
 
 import asyncio
@@ -18,7 +19,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.request import HTTPXRequest
 
 from bot import live_chat
-from bot.notify import mail
+from bot.notify import mail, outreach
 from bot.notify.invitations import deliver_invitations
 from bot.notify.lead_buttons import lead_buttons
 from bot.notify.reminders import REMIND_EVERY, send_task_reminders
@@ -189,6 +190,7 @@ class Notifier:
             (waits_every, self.end_overdue_waits),
             (purge_every, self.purge_old_conversations),
             (REMIND_EVERY, send_task_reminders),
+            (outreach.OUTREACH_EVERY, outreach.write_due_outreach),
         ]
         last_run = [float("-inf")] * len(chores)
         while True:
@@ -197,6 +199,8 @@ class Notifier:
                 await asyncio.to_thread(self.deliver_email)
                 await asyncio.to_thread(deliver_invitations, self.settings)
                 await asyncio.to_thread(self.deliver_webhooks)
+                await outreach.deliver_telegram(self.bot, self.rasa)
+                await asyncio.to_thread(outreach.deliver_email, self.settings)
                 for index, (every, chore) in enumerate(chores):
                     if time.monotonic() - last_run[index] >= every:
                         last_run[index] = time.monotonic()

@@ -65,6 +65,8 @@ class Move(BaseModel):
     reason: Line | None = None
     # moving a deal to lost: why (one of the pipeline's lost_reasons); a lead: why, for its open deals
     lost_reason: Code | None = None
+    # moving to lost: when to re-check it (today or later; default: the policy's nurture_recheck_days)
+    recheck_on: Day | None = None
 
 
 class MoveOut(BaseModel):
@@ -282,6 +284,7 @@ def create_router(token: str, rasa: RasaApi, token_misses: BrakeRule = DEFAULT_T
                 reopen=move.reopen,
                 reason=move.reason,
                 lost_reason=move.lost_reason,
+                recheck_on=move.recheck_on,
             )
             return _move_out(change)
 
@@ -402,6 +405,7 @@ def create_router(token: str, rasa: RasaApi, token_misses: BrakeRule = DEFAULT_T
                 reopen=move.reopen,
                 reason=move.reason,
                 lost_reason=move.lost_reason,
+                recheck_on=move.recheck_on,
             )
             return _move_out(change)
 

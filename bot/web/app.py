@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from bot.web import api, console, meeting_links
+from bot.web import api, console, meeting_links, unsubscribe_links
 from bot.web.body_limit import BodyLimit
 from bot.web.headers import SecurityHeaders
 from crm_core.db import get_engine
@@ -77,6 +77,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     meeting_links.install(app, templates)  # the visitor's link to move or cancel a meeting
+    unsubscribe_links.install(app, templates)  # the contact's link to stop win-back and nurture messages
 
     @app.get("/api/docs", include_in_schema=False)
     def api_docs(request: Request) -> HTMLResponse:

@@ -82,9 +82,12 @@ def test_deals_kpis_forecast_and_reps(client: TestClient, db_url: str) -> None:
         {"month": "2026-02", "deals": 1, "value": "8000.00", "weighted": "3200.00", "overdue": True}
     ]  # February 2026 is over
     assert forecast[0]["value_by_currency"] == {"EUR": "8000.00"} and forecast[0]["unconverted"] == {}
-    assert client.post(
-        f"/api/v1/deals/{deal.json()['id']}/move", json={"stage": "won"}, headers=AUTH
-    ).is_success
+    move = f"/api/v1/deals/{deal.json()['id']}/move"
+    past = client.post(
+        move, json={"stage": "lost", "lost_reason": "price", "recheck_on": "2020-01-01"}, headers=AUTH
+    )
+    assert past.status_code == 422 and "in the past" in past.text  # a re-check is today or later
+    assert client.post(move, json={"stage": "won"}, headers=AUTH).is_success
     board = client.get("/api/v1/kpis", headers=AUTH).json()
     assert board["deals"]["won"] == 1 and board["deals"]["win_rate"] == 1.0
     bad = client.post("/api/v1/reps", json={"name": "X", "languages": ["e1"]}, headers=AUTH)

@@ -214,3 +214,35 @@ def test_leads_export_then_import_into_an_empty_database(
     original = list(csv.DictReader(io.StringIO(embudo(db_url, "leads", "export").stdout)))
     restored = list(csv.DictReader(io.StringIO(embudo(other_db_url, "leads", "export").stdout)))
     assert _without_ids(restored) == _without_ids(original)
+
+
+def test_a_lost_deal_and_lead_take_a_re_check_date_and_the_nurture_queue_lists_what_came_due(
+    db_url: str,
+) -> None:
+    from datetime import date, timedelta
+
+    from crm_core import winback
+    from crm_core.models import Deal, utcnow
+
+    with unit_of_work(db_url) as session:
+        lead_id = make_lead(session, Stage.PROPOSAL).id
+    add = embudo(
+        db_url, "deals", "add", str(lead_id), "--title", "Pilot", "--value", "10", "--currency", "EUR"
+    )
+    deal_id = add.stdout.split()[1]
+    soon = (date.today() + timedelta(days=3)).isoformat()
+    bad = embudo(db_url, "deals", "move", deal_id, "lost", "--lost-reason", "price", "--recheck-on", "soon")
+    assert bad.returncode == 1 and "--recheck-on must be a date like 2026-01-31, not 'soon'" in bad.stderr
+    lost = embudo(db_url, "deals", "move", deal_id, "lost", "--lost-reason", "price", "--recheck-on", soon)
+    assert lost.returncode == 0, lost.stderr
+    moved = embudo(db_url, "leads", "move", str(lead_id), "lost", "--recheck-on", soon)
+    assert moved.returncode == 0, moved.stderr
+    with unit_of_work(db_url) as session:
+        deal = session.get(Deal, int(deal_id))
+        lead = session.get(Lead, lead_id)
+        assert deal is not None and lead is not None
+        assert deal.recheck_on == lead.recheck_on == date.fromisoformat(soon)
+        winback.find_due(session, utcnow() + timedelta(days=3))
+    queue = embudo(db_url, "leads", "rechecks")
+    assert f"lead {lead_id}: Re-check: lead lost, re-check due {soon}" in queue.stdout
+    assert "message not sent: no consent on record" in queue.stdout

@@ -124,3 +124,24 @@ def test_losing_a_deal_in_the_console_asks_why(web: str, db_url: str, seeded: Se
         row = session.get(Deal, deal_id)
         assert row is not None and (row.stage.value, row.lost_reason) == ("lost", "competitor")
     assert "competitor" in cells(admin.get("/console/kpis").text, "lost-reasons", "competitor")
+
+
+def test_a_deal_lost_in_the_console_takes_a_re_check_date(web: str, db_url: str, seeded: Seeded) -> None:
+    from datetime import date, timedelta
+
+    with unit_of_work(db_url) as session:
+        new = NewDeal(title="Upsell", value=Decimal(400), currency="EUR")
+        deal_id = deals.open_deal(session, seeded.ben_lead, new).id
+    admin = signed_in(web, ADMIN)
+    lead_page = admin.get(f"/console/leads/{seeded.ben_lead}").text
+    assert 'name="recheck_on"' in lead_page
+    move = f"/console/leads/{seeded.ben_lead}/deals/{deal_id}/move"
+    form = {"csrf_token": csrf_of(lead_page), "stage": "lost", "lost_reason": "timing"}
+    refused = admin.post(move, data={**form, "recheck_on": "next spring"})
+    assert refused.status_code == 422 and "Cannot read the re-check date" in refused.text
+    soon = date.today() + timedelta(days=60)
+    assert admin.post(move, data={**form, "recheck_on": soon.isoformat()}).status_code in (200, 303)
+    with unit_of_work(db_url) as session:
+        row = session.get(Deal, deal_id)
+        assert row is not None and (row.stage.value, row.recheck_on) == ("lost", soon)
+    assert f"(re-check {soon.isoformat()})" in admin.get(f"/console/leads/{seeded.ben_lead}").text

@@ -300,7 +300,12 @@ def assign(
 
 @router.post("/leads/{lead_id}/move")
 def move(
-    request: Request, user: RepOrAdmin, lead_id: Id, stage: FormText = "", reason: FormText = ""
+    request: Request,
+    user: RepOrAdmin,
+    lead_id: Id,
+    stage: FormText = "",
+    reason: FormText = "",
+    recheck_on: FormText = "",
 ) -> Response:
     def change(session: Session, lead: Lead) -> str:
         moved = lifecycle.move(
@@ -309,10 +314,24 @@ def move(
             stage,
             reopen=current_pipeline().is_terminal(lead.stage),
             reason=reason.strip() or None,
+            recheck_on=_recheck(recheck_on),
         )
         return f"Moved from {moved.from_stage.value if moved.from_stage else '–'} to {moved.to_stage.value}."
 
-    return _change(request, user, lead_id, change, {"stage": stage, "reason": reason}, form="move")
+    typed = {"stage": stage, "reason": reason, "recheck_on": recheck_on}
+    return _change(request, user, lead_id, change, typed, form="move")
+
+
+def _recheck(text: str) -> date | None:
+    """A re-check date from the form's date field (empty: the policy's days)."""
+    if not text.strip():
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(
+            f"Cannot read the re-check date '{text}': use a date like 2027-06-01.", "recheck_on"
+        ) from None
 
 
 def _due(text: str, session: Session, user: UserOut) -> datetime | None:
@@ -481,11 +500,13 @@ def move_deal(
     deal_id: Id,
     stage: FormText = "",
     lost_reason: FormText = "",
+    recheck_on: FormText = "",
 ) -> Response:
     def change(session: Session, lead: Lead) -> str:
         _own_deal(session, lead, deal_id)
         why = lost_reason.strip() or None
-        moved = pipeline.move_deal(session, deal_id, stage, reopen=False, lost_reason=why)
+        recheck = _recheck(recheck_on)
+        moved = pipeline.move_deal(session, deal_id, stage, reopen=False, lost_reason=why, recheck_on=recheck)
         lost = f" ({moved.reason})" if moved.to_stage.value == "lost" else ""
         return f"Deal {deal_id} moved to {moved.to_stage.value}{lost}."
 
