@@ -12,7 +12,6 @@ measured on: each refusal is a ``CannotTrain`` with the sentence that says why, 
 """
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -77,12 +76,12 @@ def model_status(session: Session) -> WinModelStatus:
     )
 
 
-def _check_split(train: list[bool], held_out: list[bool], held_out_from: datetime) -> None:
-    since = f"created from {held_out_from:%Y-%m-%d %H:%M} UTC"
+def _check_split(train: list[bool], held_out: list[bool], held_out_from: datetime | None) -> None:
+    since = f" (created from {held_out_from:%Y-%m-%d %H:%M} UTC)" if held_out_from else ""
     if all(held_out) or not any(held_out):
         outcome = "won" if all(held_out) else "lost"
         raise CannotTrain(
-            f"The newest {len(held_out)} closed leads ({since}), held out to test the model, were all "
+            f"The newest {len(held_out)} closed leads{since}, held out to test the model, were all "
             f"{outcome}: a model cannot be measured without both outcomes. Nothing was learned."
         )
     won = sum(train)
@@ -162,6 +161,24 @@ def _metrics(
     )
 
 
+def learn(
+    rows: list[Features], outcomes: list[bool], held_out_from: datetime | None = None
+) -> tuple[LearnedModel, WinMetrics]:
+    """Fit on the older part of ``rows`` (oldest first) and measure on the newest; ``CannotTrain`` when
+    a part lacks an outcome or the model does no better than chance on the held-out leads."""
+    cut = len(rows) - max(1, round(len(rows) * HELD_OUT_SHARE))
+    _check_split(outcomes[:cut], outcomes[cut:], held_out_from)
+    model = _fit(rows[:cut], outcomes[:cut], _vocabulary(rows[:cut]))
+    metrics = _metrics(model, rows[cut:], outcomes[cut:], outcomes[:cut])
+    if metrics.auc <= 0.5:
+        raise CannotTrain(
+            f"The model learned from the older {cut} closed leads ranks the newest {len(rows) - cut} no "
+            f"better than chance (AUC {metrics.auc:.2f}): the facts recorded do not tell won from lost. "
+            "Nothing was stored."
+        )
+    return model, metrics
+
+
 def train_win_model(session: Session, now: datetime | None = None) -> WinModelOut:
     """Learn from every closed lead, store the model as the next version and return it with its metrics;
     ``CannotTrain`` (nothing stored) when the outcomes cannot support a model."""
@@ -178,22 +195,10 @@ def train_win_model(session: Session, now: datetime | None = None) -> WinModelOu
         )
     )
     policy = active_policy(session)
-    rows = [lead_features(lead, policy, now) for lead in leads]
     outcomes = [lead.stage is Stage.WON for lead in leads]
-    cut = len(leads) - max(1, round(len(leads) * HELD_OUT_SHARE))
-    held_out_from = leads[cut].created_at
-    _check_split(outcomes[:cut], outcomes[cut:], held_out_from)
-    model = _fit(rows[:cut], outcomes[:cut], _vocabulary(rows[:cut]))
-    metrics = _metrics(model, rows[cut:], outcomes[cut:], outcomes[:cut])
-    if metrics.auc <= 0.5:
-        raise CannotTrain(
-            f"The model learned from the older {cut} closed leads ranks the newest {len(leads) - cut} no "
-            f"better than chance (AUC {metrics.auc:.2f}): the facts recorded do not tell won from lost. "
-            "Nothing was stored."
-        )
-    document: dict[str, Any] = model.as_json() | {
-        "currency": policy.currency.code if policy.currency else None
-    }
+    held_out_from = leads[len(leads) - max(1, round(len(leads) * HELD_OUT_SHARE))].created_at
+    model, metrics = learn([lead_features(lead, policy, now) for lead in leads], outcomes, held_out_from)
+    document = model.as_json() | {"currency": policy.currency.code if policy.currency else None}
     latest = newest_model(session)
     row = WinModel(
         version=(latest.version if latest else 0) + 1,
