@@ -55,7 +55,9 @@ class LearnedModel:
         """The calibrated probability before clamping (what the metrics and the tests compare)."""
         decision = self.intercept + sum(self.weights.get(name, 0.0) * x for name, x in features.items())
         logit = self.platt_a * decision + self.platt_b
-        return 1.0 / (1.0 + math.exp(logit)) if logit > -700 else 1.0
+        if logit >= 0:  # written both ways so that exp never overflows, however large the weights
+            return math.exp(-logit) / (1.0 + math.exp(-logit))
+        return 1.0 / (1.0 + math.exp(logit))
 
     def probability(self, features: Features) -> float:
         return min(HIGHEST, max(LOWEST, self.raw_probability(features)))
