@@ -2,6 +2,7 @@
 recovers the signal on the held-out (newest) leads, is calibrated, keeps the minimum of outcomes, and
 refuses what it cannot learn from with a sentence, storing nothing."""
 
+import io
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crm_core.config import get_settings
+from crm_core.csv_io import export_leads, import_leads
 from crm_core.db import unit_of_work
 from crm_core.models import Authority, Lead, Stage, WinModel
 from crm_core.policy import current_policy
@@ -155,3 +157,27 @@ def test_a_history_without_signal_is_refused_as_no_better_than_chance() -> None:
     outcomes = [p.won for p in past[:600]] + [not p.won for p in past[600:]]
     with pytest.raises(CannotTrain, match=r"no better than chance \(AUC 0\.\d\d\).*Nothing was stored"):
         learn(rows, outcomes)
+
+
+def test_an_exported_history_imported_elsewhere_teaches_the_same_model(
+    db_url: str, other_db_url: str
+) -> None:
+    with unit_of_work(db_url) as session:
+        add_closed_leads(session, history(400))
+    exported = io.StringIO()
+    with unit_of_work(db_url) as session:
+        export_leads(session, exported)
+        here = train_win_model(session)
+    with unit_of_work(other_db_url) as session:
+        assert import_leads(session, io.StringIO(exported.getvalue())).created == 400
+    with unit_of_work(other_db_url) as session:
+        there = train_win_model(session)
+        stored = session.scalars(select(WinModel.model)).one()
+    with unit_of_work(db_url) as session:
+        assert session.scalars(select(WinModel.model)).one() == stored
+    assert there.metrics == here.metrics
+    assert (there.window_start, there.held_out_from, there.won) == (
+        here.window_start,
+        here.held_out_from,
+        here.won,
+    )
