@@ -14,6 +14,7 @@ measured on: each refusal is a ``CannotTrain`` with the sentence that says why, 
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from crm_core.config import get_settings
@@ -213,5 +214,11 @@ def train_win_model(session: Session, now: datetime | None = None) -> WinModelOu
         model=document,
     )
     session.add(row)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # the version's unique key: another training stored it meanwhile
+        raise CannotTrain(
+            f"Another training stored win model version {row.version} at the same time; nothing was "
+            "stored by this one. Run `embudo scoring show` to see it, or train again."
+        ) from None
     return model_out(row)
