@@ -76,7 +76,7 @@ def _text(value: str | None) -> str:
 def lead_features(lead: Lead, policy: Policy, now: datetime) -> Features:
     """The lead's features (every value 1.0); ``policy`` gives the currency budgets are banded in, and
     ``now`` tells whether an open lead nobody responded to is already slow."""
-    channel = lead.conversations[0].channel if lead.conversations else "none (imported or typed in)"
+    channel = lead.conversations[0].channel if lead.conversations else "none recorded"
     timeline = (
         "unknown" if lead.timeline_days is None else _band(lead.timeline_days, _TIMELINE_BANDS, _TIMELINE_TOP)
     )

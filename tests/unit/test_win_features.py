@@ -27,7 +27,7 @@ def test_a_lead_with_nothing_known_has_the_unknown_bands() -> None:
         [
             "need: none stated", "budget: unknown", "authority: unknown", "timeline: unknown",
             "company size: unknown", "consent: not given", "source: unknown",
-            "channel: none (imported or typed in)", "language: en",
+            "channel: none recorded", "language: en",
         ],
         1.0,
     )  # fmt: skip
