@@ -8,7 +8,7 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import cli_admin, cli_crm, cli_kpis, cli_users
+from bot import cli_admin, cli_crm, cli_kpis, cli_scoring, cli_users
 from crm_core.config import get_settings
 from crm_core.db import set_process_author, unit_of_work, upgrade_database
 from crm_core.errors import CrmError, explain
@@ -184,6 +184,10 @@ def leads_show(
     typer.echo(f"  policy {lead.policy_version}; reasons:")
     for reason in lead.reasons:
         typer.echo(f"    {reason.points:>+3}  {reason.component:<9} {reason.why}")
+    if lead.win_probability is not None:
+        typer.echo(f"  learned win probability {lead.win_probability:.0%} (`embudo scoring show`); factors:")
+        for factor in lead.win_factors:
+            typer.echo(f"    {factor.label}")
 
 
 @transcripts_app.command("sync")
@@ -230,6 +234,7 @@ cli_crm.register(app, leads_app, reps_app)
 cli_kpis.register(app)
 cli_users.register(app)
 cli_admin.register(app)
+cli_scoring.register(app)
 
 
 def main() -> None:

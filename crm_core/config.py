@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     meeting_slots_per_day: int = Field(default=2, ge=1)
     # Conversations of never-qualified visitors are purged after this many idle days (`embudo privacy purge`).
     retention_days: int = 180
+    # The learned win probability (crm_core.win_training) is fitted only from at least this many closed
+    # leads (won or lost), at least min_won of them won: fewer outcomes teach noise, not a signal.
+    win_model_min_closed: int = Field(default=200, ge=20)
+    win_model_min_won: int = Field(default=30, ge=10)
 
 
 @lru_cache

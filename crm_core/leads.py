@@ -22,6 +22,7 @@ from crm_core.policy_store import active_policy
 from crm_core.schemas import ConversationRef, LeadOut
 from crm_core.sla import is_overdue, overdue_condition
 from crm_core.territories import Territory, territory_of
+from crm_core.win_probability import WinScorer, win_scorer
 from crm_core.winback import RECYCLED, answered_winback
 
 
@@ -120,7 +121,9 @@ def correct_lead(
     return capture_lead(session, facts, conversation_ref, language=language, source=source)
 
 
-def lead_out(lead: Lead, now: datetime | None = None) -> LeadOut:
+def lead_out(lead: Lead, now: datetime | None = None, scorer: WinScorer | None = None) -> LeadOut:
+    """The lead as callers see it; with ``scorer``, an open lead also gets its learned win probability."""
+    win_probability, win_factors = scorer.score(lead) if scorer else (None, [])
     conversation = lead.conversations[0] if lead.conversations else None
     contact = lead.contact
     return LeadOut(
@@ -152,6 +155,8 @@ def lead_out(lead: Lead, now: datetime | None = None) -> LeadOut:
         created_at=lead.created_at,
         accept_by=lead.sla_due_at if lead.accepted_at is None else None,
         overdue=is_overdue(lead, now),
+        win_probability=win_probability,
+        win_factors=win_factors,
     )
 
 
@@ -268,17 +273,19 @@ def list_leads(
 
 
 def leads_by_ids(session: Session, ids: list[int], now: datetime | None = None) -> list[LeadOut]:
-    """The leads with these ids, in this order, read in one go (with contacts, owners and conversations)."""
+    """The leads with these ids, in this order, read in one go (with contacts, owners and conversations),
+    open ones scored by the newest win model (loaded once for all of them)."""
     now = now or utcnow()
     rows = {
         lead.id: lead
         for lead in session.scalars(select(Lead).options(*_LEAD_RELATIONS).where(Lead.id.in_(ids)))
     }
-    return [lead_out(rows[lead_id], now) for lead_id in ids if lead_id in rows]
+    scorer = win_scorer(session, now) if rows else None
+    return [lead_out(rows[lead_id], now, scorer) for lead_id in ids if lead_id in rows]
 
 
 def get_lead(session: Session, lead_id: int) -> LeadOut:
     lead = session.scalar(select(Lead).options(*_LEAD_RELATIONS).where(Lead.id == lead_id))
     if lead is None:
         raise NotFound(f"No lead with id {lead_id}.")
-    return lead_out(lead)
+    return lead_out(lead, scorer=win_scorer(session))

@@ -957,3 +957,25 @@ class Erasure(Base):
     # how many rows of each kind went, e.g. {"leads": 1, "messages": 31, "rasa_events": 80}
     counts: Mapped[dict[str, int]] = mapped_column(JSON)
     erased_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class WinModel(Base):
+    """A learned win probability (``crm_core.win_training``): fitted on the closed leads created in
+    [window_start, window_end], the newest of them held out for the metrics. The newest row scores open
+    leads (``crm_core.win_probability``). ``model`` is plain JSON (features, coefficients, intercept,
+    calibration), never a pickle: scoring is a dot product, and a stored row can be read and audited.
+    Never changed or deleted: each training is a new version."""
+
+    __tablename__ = "win_models"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(unique=True)
+    trained_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    trained_by: Mapped[str | None] = mapped_column(String(200))
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    held_out_from: Mapped[datetime] = mapped_column(UTCDateTime())  # leads created from here on: the test
+    won: Mapped[int]
+    lost: Mapped[int]
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    model: Mapped[dict[str, Any]] = mapped_column(JSON)

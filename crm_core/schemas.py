@@ -189,6 +189,60 @@ class ConversationRef(BaseModel):
     sender_id: str = Field(min_length=1, max_length=255)
 
 
+class WinFactor(BaseModel):
+    """One feature of a lead and what it adds to the learned win probability, in log-odds (+ for,
+    − against): ``label`` says both, e.g. "authority: decision maker +0.8"."""
+
+    feature: str
+    weight: float
+    label: str
+
+
+class CalibrationBin(BaseModel):
+    """One tenth of the held-out leads, by predicted probability (lowest first)."""
+
+    decile: int
+    leads: int
+    predicted: float  # the mean predicted win probability
+    observed: float  # the share of them that was won
+
+
+class WinMetrics(BaseModel):
+    """How a learned win probability did on the newest closed leads, which it never saw in training."""
+
+    train_leads: int
+    train_won: int
+    held_out_leads: int
+    held_out_won: int
+    auc: float
+    brier: float
+    base_rate: float  # the share won among the held-out leads
+    top_decile_lift: float  # the share won in the top tenth by probability, over the base rate
+    calibration: list[CalibrationBin]
+    features: int  # how many features the model weighs
+
+
+class WinModelOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    version: int
+    trained_at: datetime
+    trained_by: str | None
+    window_start: datetime
+    window_end: datetime
+    held_out_from: datetime
+    won: int
+    lost: int
+    metrics: WinMetrics
+
+
+class WinModelStatus(BaseModel):
+    """The model open leads are scored by, or the sentence that says why there is none."""
+
+    model: WinModelOut | None
+    reason: str | None = None
+
+
 class LeadOut(BaseModel):
     id: int
     name: str | None
@@ -218,6 +272,10 @@ class LeadOut(BaseModel):
     created_at: datetime
     accept_by: datetime | None = None  # the owner's acceptance deadline while the clock runs
     overdue: bool = False  # waited longer than the SLA (crm_core.sla.is_overdue)
+    # The learned chance of winning an open lead (crm_core.win_probability) and its main factors for and
+    # against; None and [] for a closed lead, or while no model has been trained.
+    win_probability: float | None = None
+    win_factors: list[WinFactor] = []
 
 
 def currency_code(value: str) -> str:

@@ -52,8 +52,10 @@ from crm_core.schemas import (
     NewRep,
     RepOut,
     RepUpdate,
+    WinModelStatus,
 )
 from crm_core.transcripts import transcript
+from crm_core.win_training import model_status
 
 _bearer = HTTPBearer(auto_error=False)
 DEFAULT_TOKEN_MISSES = BrakeRule(free=5, window=timedelta(minutes=15))
@@ -414,6 +416,13 @@ def create_router(token: str, rasa: RasaApi, token_misses: BrakeRule = DEFAULT_T
         """Qualified leads that booked a meeting in the chat, and how long after their first message."""
         with _work() as session:
             return meeting_figures(session, since=_start(since), until=_start(until))
+
+    @router.get("/scoring")
+    def win_model() -> WinModelStatus:
+        """The learned win model open leads are scored by (window and metrics), or why there is none.
+        Training is `embudo scoring train`."""
+        with _work() as session:
+            return model_status(session)
 
     @router.get("/kpis")
     def dashboard(

@@ -45,6 +45,7 @@ from crm_core.pipeline import current_pipeline
 from crm_core.schemas import DealUpdate, LeadOut, NewDeal
 from crm_core.transcripts import TranscriptOut, as_text
 from crm_core.users import UserOut
+from crm_core.win_training import model_status
 
 router = APIRouter(prefix="/console")
 
@@ -187,6 +188,7 @@ def _lead_page(
             "now": utcnow(),
             "history": [c for c in pipeline.history(session, lead_id) if c.deal_id is None],
             "record": timeline.lead_timeline(session, lead_id),
+            "win_model": model_status(session),
             "transcript": conversation,
             "kinds": [kind.value for kind in ActivityKind],
             "currency": config.default_currency,
