@@ -5,6 +5,7 @@ real actions on a real SQLite database held by another writer ("database is lock
 
 import asyncio
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -150,12 +151,17 @@ def test_a_restarted_action_server_writes_what_an_earlier_run_kept_before_any_tu
         env={**os.environ, "EMBUDO_DATABASE_URL": locked_crm},
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: Sanic's worker processes are stopped with it
     )
     try:  # no visitor writes: the new server writes the kept capture on its own
         wait_until(lambda: leads_and_cards(locked_crm)[0], "the kept lead", 90, {"action server": server})
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    finally:  # a server stopped while still starting may not hear SIGTERM: then SIGKILL, workers too
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
     leads, _ = leads_and_cards(locked_crm)
     assert [(lead.conversation_id, lead.qualification) for lead in leads] == [
         ("visitor-kept", Qualification.SQL)
