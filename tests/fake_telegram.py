@@ -12,7 +12,7 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -65,7 +65,8 @@ class FakeTelegram:
     _ids: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     down_until: float = 0.0  # monotonic time: every call answers 502 until then
-    _down_on: tuple[str, float] | None = None  # (method, seconds): an outage that starts at its next call
+    # (method, seconds, chats): an outage that starts at the method's next call (to one of those chats)
+    _down_on: tuple[str, float, frozenset[int] | None] | None = None
     _slow: list[list[Any]] = field(default_factory=list)  # [method, seconds, calls left]
     _hold: str | None = None  # the next call of this method is answered only after release()
     held: threading.Event = field(default_factory=threading.Event)
@@ -150,13 +151,16 @@ class FakeTelegram:
         with self._lock:
             self.faults.append(Fault(method, status, retry_after, times, chat_id))
 
-    def go_down(self, seconds: float, at_next: str | None = None) -> None:
-        """Every call answers 502 for ``seconds``: from now, or from the next call of ``at_next``."""
+    def go_down(
+        self, seconds: float, at_next: str | None = None, to_chats: Iterable[int] | None = None
+    ) -> None:
+        """Every call answers 502 for ``seconds``: from now, or from the next call of ``at_next`` (to one of
+        ``to_chats``, when given: the gateway's reply to a visitor, not the notifier's card to a rep)."""
         with self._lock:
             if at_next is None:
                 self.down_until = time.monotonic() + seconds
             else:
-                self._down_on = (at_next, seconds)
+                self._down_on = (at_next, seconds, None if to_chats is None else frozenset(to_chats))
 
     def answer_slowly(self, method: str, seconds: float, times: int) -> None:
         with self._lock:
@@ -191,9 +195,13 @@ class FakeTelegram:
 
     # --- the HTTP side --------------------------------------------------------------------------
 
+    def _to_one_of(self, params: dict[str, Any]) -> bool:
+        chats = self._down_on[2] if self._down_on is not None else None
+        return chats is None or str(params.get("chat_id")) in {str(chat) for chat in chats}
+
     def _fault_for(self, method: str, params: dict[str, Any]) -> Fault | None:
         with self._lock:
-            if self._down_on is not None and self._down_on[0] == method:
+            if self._down_on is not None and self._down_on[0] == method and self._to_one_of(params):
                 self.down_until, self._down_on = time.monotonic() + self._down_on[1], None
             if time.monotonic() < self.down_until:
                 return Fault(method, 502, None, 1)

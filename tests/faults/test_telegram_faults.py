@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -248,8 +249,11 @@ def outage(
     telegram: tuple[FakeTelegram, Process, Process], stack: Stack, seconds: float, first_id: int, name: str
 ) -> None:
     fake = telegram[0]
-    fake.go_down(seconds, at_next="sendMessage")  # starts as the first reply goes out
+    # starts as the first reply to a visitor goes out (not a card: the gateway must have replies waiting)
+    fake.go_down(seconds, at_next="sendMessage", to_chats=range(first_id, first_id + 3))
     chats = visitors_write(fake, first_id, 3)
+    # the cards come during the outage, so that they too wait it out
+    fake.wait_for(lambda: time.monotonic() < fake.down_until, 120, "the outage to begin at the first reply")
     leads = queue_cards(stack, 2)
     wait = seconds + 60 * SCALE * 2 + 60
     report(name, settle(fake, stack, chats, wait), settle_cards(fake, stack, leads, wait))
