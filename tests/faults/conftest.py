@@ -5,12 +5,20 @@ from typing import Any
 import pytest
 
 RESULTS: list[tuple[str, dict[str, int], list[str]]] = []
+# The Telegram faults' rows (tests/faults/test_telegram_faults.py): messages and cards lost / duplicated.
+TELEGRAM_HEADER = "fault                          | msgs lost | msgs dup | cards lost | cards dup | checked"
+TELEGRAM_ROWS: list[str] = []
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    write = terminalreporter.write_line
+    if TELEGRAM_ROWS:
+        write("")
+        write(TELEGRAM_HEADER)
+        for row in TELEGRAM_ROWS:
+            write(row)
     if not RESULTS:
         return
-    write = terminalreporter.write_line
     columns = list(RESULTS[0][1])
     write("")
     write("fault".ljust(34) + " | " + " | ".join(columns))

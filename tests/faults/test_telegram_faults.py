@@ -26,6 +26,7 @@ from crm_core.models import Notification, NotificationChannel, Rep, Stage
 from crm_core.reps import add_rep
 from crm_core.schemas import NewRep
 from tests.fake_telegram import FakeTelegram
+from tests.faults.conftest import TELEGRAM_ROWS
 from tests.harness import APP_PYTHON, ROOT, Stack, running_stack
 from tests.unit.helpers import make_lead
 
@@ -33,7 +34,6 @@ pytestmark = pytest.mark.integration
 
 SCALE = float(os.environ.get("EMBUDO_FAULTS_TIME_SCALE", "0.1"))
 REP_CHAT, ADMIN_CHAT = 91001, 91002
-TABLE: list[str] = []
 
 
 @pytest.fixture(scope="module")
@@ -45,15 +45,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 session, NewRep(name="Boss", languages=["en"], is_admin=True, telegram_chat_id=ADMIN_CHAT)
             )
         yield stack
-    print(
-        "\n".join(
-            [
-                "",
-                "fault                          | msgs lost | msgs dup | cards lost | cards dup | checked",
-                *TABLE,
-            ]
-        )
-    )
 
 
 class Process:
@@ -166,7 +157,7 @@ def report(fault: str, messages: Counts = (0, 0, 0), cards: Counts = (0, 0, 0)) 
         f"{fault:<30} | {messages[0]:>9} | {messages[1]:>8} | {cards[0]:>10} | {cards[1]:>9}"
         f" | {messages[2]} replies, {cards[2]} cards"
     )
-    TABLE.append(row)
+    TELEGRAM_ROWS.append(row)  # printed at the end of the run (conftest.py)
     print(row)
     assert messages[:2] == (0, 0) and cards[:2] == (0, 0), row
 
