@@ -15,16 +15,15 @@ Changing the owner is ``crm_core.ownership``'s; telling Rasa and the visitor is 
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm_core import lifecycle, ownership, routing
+from crm_core import lifecycle, ownership, routing, working_hours
 from crm_core.config import get_settings
 from crm_core.models import Conversation, ConversationOwner, Lead, Message, MessageRole, Owner, Rep
-from crm_core.schemas import WEEKDAYS
 
 LIVE_CAUSE = "the visitor asked to talk to a person and is waiting in the chat"
 FAILED_TURN_CAUSE = (
@@ -49,11 +48,6 @@ def on_shift(rep: Rep, now: datetime) -> bool:
     return rep.active and not away and routing.is_working(rep, now)
 
 
-def _clock(day: datetime, hhmm: str) -> datetime:
-    hours, _, minutes = hhmm.partition(":")
-    return day + timedelta(hours=int(hours), minutes=int(minutes or 0))  # "24:00" is the next midnight
-
-
 def next_shift_start(rep: Rep, now: datetime) -> datetime | None:
     """The first moment at or after ``now`` when ``rep`` is on shift (UTC): ``now`` itself when on shift,
     else the next start of their working hours after any time away. None for an inactive rep or one
@@ -64,16 +58,13 @@ def next_shift_start(rep: Rep, now: datetime) -> datetime | None:
     if not rep.working_hours:
         return start.astimezone(UTC)
     zone = ZoneInfo(rep.timezone)
-    local = start.astimezone(zone)
-    for offset in range(8):
-        day = local.date() + timedelta(days=offset)
-        span = rep.working_hours.get(WEEKDAYS[day.weekday()])
-        if not span:
-            continue
-        midnight = datetime.combine(day, time(), zone)
-        begin, end = _clock(midnight, span[0]), _clock(midnight, span[1])
-        if local < end:
-            return max(begin, local).astimezone(UTC)
+    wall = start.astimezone(zone).replace(tzinfo=None)
+    week = working_hours.spans(
+        rep.working_hours, wall.date() - timedelta(days=1), wall.date() + timedelta(days=7)
+    )
+    for begin, end in week:
+        if wall < end:
+            return start.astimezone(UTC) if begin <= wall else begin.replace(tzinfo=zone).astimezone(UTC)
     return None
 
 

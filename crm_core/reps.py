@@ -12,6 +12,7 @@ from crm_core.errors import InvalidInput, NotFound
 from crm_core.models import OPEN_STAGES, Lead, Quota, Rep
 from crm_core.money import ISO_4217
 from crm_core.schemas import NewRep, RepOut, RepUpdate
+from crm_core.working_hours import WEEKDAYS, clock
 
 
 def add_rep(session: Session, new_rep: NewRep) -> RepOut:
@@ -117,19 +118,17 @@ def back_on(day: str, timezone: str) -> datetime:
         raise InvalidInput(f"Unknown time zone '{timezone}'.") from None
 
 
-_DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
 def parse_hours(text: str) -> dict[str, list[str]]:
-    """Working hours from ``mon-fri=09:00-17:00,sat=10:00-13:00`` (days not named are off)."""
+    """Working hours from ``mon-fri=09:00-17:00,sat=10:00-13:00`` (days not named are off; ``9:00`` is read as
+    09:00; ``22:00-06:00`` crosses midnight)."""
     hours: dict[str, list[str]] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         days, _, span = part.partition("=")
         start, _, end = span.partition("-")
         first, _, last = days.strip().lower().partition("-")
-        if first[:3] not in _DAY_NAMES or (last and last[:3] not in _DAY_NAMES) or not (start and end):
+        if first[:3] not in WEEKDAYS or (last and last[:3] not in WEEKDAYS) or not (start and end):
             raise InvalidInput(f"Cannot read hours '{part}': write them like mon-fri=09:00-17:00.")
-        i, j = _DAY_NAMES.index(first[:3]), _DAY_NAMES.index((last or first)[:3])
-        for day in _DAY_NAMES[i : j + 1]:
-            hours[day] = [start.strip(), end.strip()]
+        i, j = WEEKDAYS.index(first[:3]), WEEKDAYS.index((last or first)[:3])
+        for day in WEEKDAYS[i : j + 1]:
+            hours[day] = [clock(start).strftime("%H:%M"), clock(end).strftime("%H:%M")]
     return hours

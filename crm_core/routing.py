@@ -14,20 +14,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm_core import working_hours
 from crm_core.db import author_of
 from crm_core.models import AssignmentAction, AssignmentEvent, Lead, Rep, utcnow
-from crm_core.schemas import WEEKDAYS
 
 
 def is_working(rep: Rep, now: datetime) -> bool:
     """Within the rep's working hours (in the rep's time zone); no hours set means always."""
     if not rep.working_hours:
         return True
-    local = now.astimezone(ZoneInfo(rep.timezone))
-    span = rep.working_hours.get(WEEKDAYS[local.weekday()])
-    if not span:
-        return False
-    return span[0] <= local.strftime("%H:%M") < span[1]
+    return working_hours.covers(
+        rep.working_hours, now.astimezone(ZoneInfo(rep.timezone)).replace(tzinfo=None)
+    )
 
 
 def why_not(rep: Rep, load: int, language: str, territory: str | None, now: datetime) -> str | None:

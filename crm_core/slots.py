@@ -9,14 +9,13 @@ does not exist and is never offered. Nothing here reads the database (``crm_core
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from crm_core.errors import InvalidInput
+from crm_core.working_hours import WEEKDAYS, spans
 
-DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # A rep without working hours is "always available" for routing; a meeting still needs office hours.
-OFFICE_HOURS = {day: ["09:00", "17:00"] for day in DAY_NAMES[:5]}
+OFFICE_HOURS = {day: ["09:00", "17:00"] for day in WEEKDAYS[:5]}
 
 
 @dataclass(frozen=True)
@@ -41,13 +40,6 @@ class SlotRules:
     per_day: int = 2  # at most this many of one offer on one day, so it spans days
 
 
-def _clock(text: str) -> time:
-    try:
-        return time.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(f"Cannot read the working hour '{text}': write it like 09:00.") from None
-
-
 def _wall_to_utc(wall: datetime, zone: ZoneInfo) -> datetime | None:
     """``wall`` (naive, local) as UTC; None for a wall time a DST change skips."""
     utc = wall.replace(tzinfo=zone).astimezone(UTC)
@@ -56,16 +48,7 @@ def _wall_to_utc(wall: datetime, zone: ZoneInfo) -> datetime | None:
 
 def _windows(calendar: Calendar, first: date, last: date) -> Iterator[tuple[datetime, datetime]]:
     """Working spans (naive local start, naive local end) of the days ``first``..``last``."""
-    hours = calendar.working_hours or OFFICE_HOURS
-    day = first
-    while day <= last:
-        span = hours.get(DAY_NAMES[day.weekday()])
-        if span:
-            start, end = datetime.combine(day, _clock(span[0])), datetime.combine(day, _clock(span[1]))
-            if end <= start:  # crosses midnight into the next day
-                end += timedelta(days=1)
-            yield start, end
-        day += timedelta(days=1)
+    return spans(calendar.working_hours or OFFICE_HOURS, first, last)
 
 
 def _is_free(calendar: Calendar, start: datetime, end: datetime) -> bool:
