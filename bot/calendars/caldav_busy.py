@@ -5,7 +5,8 @@ recurring events are expanded here (``recurring-ical-events``, the same on every
 floating events are days and wall times of the rep's time zone, and transparent ("free") or cancelled
 events are not busy. A free-busy report is not used: servers differ in what they count in it (Radicale
 counts transparent events). Each read has a short timeout, and its result, or its failure, is kept for
-``EMBUDO_CALDAV_CACHE_SECONDS`` per calendar, so an offer costs at most one slow read a while.
+``EMBUDO_CALDAV_CACHE_SECONDS`` per calendar, so an offer costs at most one slow read a while. The
+``caldav`` library is imported on the first read: processes whose reps have no calendar start as fast.
 """
 
 import hashlib
@@ -16,8 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import caldav
-import recurring_ical_events  # type: ignore[import-untyped]
 from icalendar import Calendar as ICalendar
 
 from crm_core.calendars import CalendarUnavailable, Interval, RepCalendar
@@ -77,6 +76,8 @@ def read_busy(calendar: RepCalendar, start: datetime, end: datetime) -> Sequence
 
 
 def _read(calendar: RepCalendar, start: datetime, end: datetime) -> list[Interval]:
+    import caldav
+
     timeout = get_settings().caldav_timeout_seconds
     try:
         with caldav.DAVClient(
@@ -95,6 +96,8 @@ def _read(calendar: RepCalendar, start: datetime, end: datetime) -> list[Interva
 
 
 def _busy_in(document: ICalendar, start: datetime, end: datetime, zone: ZoneInfo) -> list[Interval]:
+    import recurring_ical_events  # type: ignore[import-untyped]
+
     busy = []
     for event in recurring_ical_events.of(document).between(start, end):
         if str(event.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT":
