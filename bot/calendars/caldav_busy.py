@@ -3,10 +3,11 @@
 The calendar at the rep's URL is asked for its events in the range (a CalDAV time-range query);
 recurring events are expanded here (``recurring-ical-events``, the same on every server), all-day and
 floating events are days and wall times of the rep's time zone, and transparent ("free") or cancelled
-events are not busy. A free-busy report is not used: servers differ in what they count in it (Radicale
-counts transparent events). Each read has a short timeout, and its result, or its failure, is kept for
-``EMBUDO_CALDAV_CACHE_SECONDS`` per calendar, so an offer costs at most one slow read a while. The
-``caldav`` library is imported on the first read: processes whose reps have no calendar start as fast.
+events, and Embudo's own meetings, are not busy here. A free-busy report is not used: servers differ in
+what they count in it (Radicale counts transparent events). Each read has a short timeout, and its result,
+or its failure, is kept for ``EMBUDO_CALDAV_CACHE_SECONDS`` per calendar, so an offer costs at most one
+slow read a while. The ``caldav`` library is imported on the first read: processes whose reps have no
+calendar start as fast.
 """
 
 import hashlib
@@ -22,6 +23,9 @@ from icalendar import Calendar as ICalendar
 from crm_core.calendars import CalendarUnavailable, Interval, RepCalendar
 from crm_core.config import get_settings
 
+# The UIDs of Embudo's meetings (crm_core.meetings): one the rep put into their calendar is counted from
+# the database, where a move or a cancellation is already known and its own time is free to move to.
+EMBUDO_UID = "@embudo"
 # Read a day more than asked, so the next offers (whose range ends a little later) are served from it.
 _READ_AHEAD = timedelta(days=1)
 
@@ -103,6 +107,8 @@ def _busy_in(document: ICalendar, start: datetime, end: datetime, zone: ZoneInfo
         if str(event.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT":
             continue
         if str(event.get("STATUS", "")).upper() == "CANCELLED":
+            continue
+        if str(event.get("UID", "")).endswith(EMBUDO_UID):  # our own invitation: the database has it
             continue
         begins = _utc(event.decoded("DTSTART"), zone)
         ends = _utc(event.decoded("DTEND"), zone) if "DTEND" in event else None
