@@ -95,6 +95,7 @@ def reps_list(
         typer.echo(
             f"{rep.id:>4}  {rep.name:<24} {','.join(rep.languages):<8} "
             f"{rep.open_leads}/{rep.capacity} open  {state}"
+            + (f"  calendar {rep.caldav_url}" if rep.caldav_url else "")
         )
 
 

@@ -416,8 +416,19 @@ def rep_update(
         str | None, typer.Option(help="Away until this date (YYYY-MM-DD); 'back' clears.")
     ] = None,
     admin: Annotated[bool | None, typer.Option("--admin/--no-admin", help="Receives escalations.")] = None,
+    caldav_url: Annotated[
+        str | None, typer.Option(help="The rep's CalDAV calendar: its busy times are not offered.")
+    ] = None,
+    caldav_user: Annotated[str | None, typer.Option(help="The calendar's user name.")] = None,
+    caldav_password: Annotated[
+        str | None, typer.Option(help="The calendar's password ('-': read it from standard input).")
+    ] = None,
+    no_caldav: Annotated[bool, typer.Option("--no-caldav", help="Forget the rep's calendar.")] = False,
 ) -> None:
-    """Change a rep: active flag, capacity, languages, territories, hours, availability, admin role."""
+    """Change a rep: active flag, capacity, languages, territories, hours, availability, admin role,
+    calendar."""
+    if caldav_password == "-":  # kept out of the shell's history and the process list
+        caldav_password = sys.stdin.readline().rstrip("\n")
     with work() as session:
         changes = RepUpdate(
             active=active,
@@ -429,9 +440,18 @@ def rep_update(
             away_until=None if away_until in (None, "back") else _start_of(_day(away_until, "--away-until")),
             clear_away=away_until == "back",
             is_admin=admin,
+            caldav_url=caldav_url,
+            caldav_username=caldav_user,
+            caldav_password=caldav_password,
+            clear_caldav=no_caldav,
         )
         rep = reps.update_rep(session, rep_id, changes)
     typer.echo(f"updated rep {rep.id}: {rep.name}, {'active' if rep.active else 'inactive'}")
+    if no_caldav or caldav_url or caldav_user or caldav_password:
+        typer.echo(
+            f"calendar: {rep.caldav_url or 'none'}"
+            + (f" as {rep.caldav_username}" if rep.caldav_username else "")
+        )
     if rep.picked_up:
         typer.echo(
             f"from the queue: {len(rep.picked_up)} lead(s) handed out ({', '.join(map(str, rep.picked_up))})"

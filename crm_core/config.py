@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     meeting_horizon_days: int = Field(default=14, ge=1, le=90)
     meeting_slots_offered: int = Field(default=4, ge=3, le=5)
     meeting_slots_per_day: int = Field(default=2, ge=1)
+    # A rep's own CalDAV calendar (bot/calendars/caldav_busy.py): how long a read may take before the
+    # offer goes on without it, and how long its busy times (or its failure) are reused.
+    caldav_timeout_seconds: int = Field(default=5, ge=1, le=60)
+    caldav_cache_seconds: float = Field(default=90.0, ge=0, le=3600)
     # Conversations of never-qualified visitors are purged after this many idle days (`embudo privacy purge`).
     retention_days: int = 180
     # The learned win probability (crm_core.win_training) is fitted only from at least this many closed

@@ -4,10 +4,13 @@ A booking is one transaction: the meeting, an activity in the lead's history, an
 (the outbox of ``crm_core.notifications``). It first takes the rep's row for writing (a row lock on
 PostgreSQL, the database's write lock on SQLite), so two bookings of one rep run one after the other and
 the second sees the first; a partial unique index (one booked meeting per rep and start) backs that up.
-Slot rules live in ``crm_core.slots``; this module reads the rep's calendar and writes the rows.
+Slot rules live in ``crm_core.slots``; this module reads the rep's calendar and writes the rows. The
+busy times of the rep's own calendar, if they have one, come through ``crm_core.calendars``; a booking
+reads them before it takes the rep's row, so a slow calendar server never holds that lock.
 """
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -18,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crm_core import invitations
+from crm_core import calendars, invitations
 from crm_core.config import get_settings
 from crm_core.db import author_of
 from crm_core.errors import CrmError, InvalidInput, NotFound
@@ -80,8 +83,15 @@ def rules() -> SlotRules:
     )
 
 
-def calendar_of(session: Session, rep: Rep, now: datetime, ignore: int | None = None) -> Calendar:
-    """The rep's hours, away time and booked meetings from now on (``ignore``: a meeting being moved)."""
+def calendar_of(
+    session: Session,
+    rep: Rep,
+    now: datetime,
+    ignore: int | None = None,
+    elsewhere: Sequence[tuple[datetime, datetime]] = (),
+) -> Calendar:
+    """The rep's hours, away time and booked meetings from now on (``ignore``: a meeting being moved),
+    and ``elsewhere``: the busy times of their own calendar (``_elsewhere``)."""
     busy = session.execute(
         select(Meeting.starts_at, Meeting.ends_at).where(
             Meeting.rep_id == rep.id,
@@ -90,7 +100,16 @@ def calendar_of(session: Session, rep: Rep, now: datetime, ignore: int | None = 
             Meeting.id != (ignore or 0),
         )
     ).all()
-    return Calendar(rep.timezone, rep.working_hours, rep.away_until, [(s, e) for s, e in busy])
+    return Calendar(
+        rep.timezone, rep.working_hours, rep.away_until, [(s, e) for s, e in busy] + list(elsewhere)
+    )
+
+
+def _elsewhere(session: Session, rep: Rep, lead_id: int, now: datetime) -> list[tuple[datetime, datetime]]:
+    """The busy times of the rep's own calendar over every slot an offer may hold (none without one)."""
+    slot_rules = rules()
+    until = now + slot_rules.horizon + slot_rules.length
+    return calendars.busy_elsewhere(session, rep, lead_id, now, until, now)
 
 
 def _lead_and_rep(session: Session, lead_id: int) -> tuple[Lead, Rep]:
@@ -108,14 +127,16 @@ def offer_slots(
     """The free slots (UTC) of the lead's rep to offer (``after``: the next ones, for "other times")."""
     now = now or utcnow()
     _, rep = _lead_and_rep(session, lead_id)
-    return offer(calendar_of(session, rep, now), now, rules(), after)
+    elsewhere = _elsewhere(session, rep, lead_id, now)
+    return offer(calendar_of(session, rep, now, elsewhere=elsewhere), now, rules(), after)
 
 
 def move_options(session: Session, meeting_id: int, now: datetime | None = None) -> list[datetime]:
     """Free slots of the meeting's rep it could move to (its own time counts as free)."""
     now = now or utcnow()
     meeting = _booked(session, meeting_id)
-    return offer(calendar_of(session, meeting.rep, now, meeting.id), now, rules())
+    elsewhere = _elsewhere(session, meeting.rep, meeting.lead_id, now)
+    return offer(calendar_of(session, meeting.rep, now, meeting.id, elsewhere), now, rules())
 
 
 def slot_near(
@@ -124,7 +145,8 @@ def slot_near(
     """The rep's free slot inside the wished time, else the nearest one (``Pick.exact`` says which)."""
     now = now or utcnow()
     _, rep = _lead_and_rep(session, lead_id)
-    return nearest(calendar_of(session, rep, now), now, rules(), wanted_from, wanted_to)
+    elsewhere = _elsewhere(session, rep, lead_id, now)
+    return nearest(calendar_of(session, rep, now, elsewhere=elsewhere), now, rules(), wanted_from, wanted_to)
 
 
 @lru_cache(maxsize=1)
@@ -144,8 +166,15 @@ def _take_rep(session: Session, rep_id: int) -> None:
     session.execute(update(Rep).where(Rep.id == rep_id).values(id=Rep.id))
 
 
-def _is_free(session: Session, rep: Rep, starts_at: datetime, now: datetime, ignore: int | None) -> bool:
-    calendar = calendar_of(session, rep, now, ignore)
+def _is_free(
+    session: Session,
+    rep: Rep,
+    starts_at: datetime,
+    now: datetime,
+    ignore: int | None,
+    elsewhere: Sequence[tuple[datetime, datetime]] = (),
+) -> bool:
+    calendar = calendar_of(session, rep, now, ignore, elsewhere)
     # the slot must still be one the rules offer: hours, lead time, away, other meetings
     return any(s == starts_at for s in all_free(calendar, now, rules()))
 
@@ -206,8 +235,9 @@ def book(
         raise InvalidInput("A meeting time must carry a time zone (UTC).", "starts_at")
     check_timezone(visitor_timezone)
     lead, rep = _lead_and_rep(session, lead_id)
+    elsewhere = _elsewhere(session, rep, lead_id, now)  # before the lock: see the module docstring
     _take_rep(session, rep.id)
-    if not _is_free(session, rep, starts_at, now, None):
+    if not _is_free(session, rep, starts_at, now, None, elsewhere):
         raise SlotTaken("That time is not free for the rep: please pick another.")
     meeting = Meeting(
         lead=lead,
@@ -267,8 +297,9 @@ def reschedule(
     if starts_at.tzinfo is None:
         raise InvalidInput("A meeting time must carry a time zone (UTC).", "starts_at")
     meeting = _booked(session, meeting_id, lead_id)
+    elsewhere = _elsewhere(session, meeting.rep, meeting.lead_id, now)  # before the lock
     _take_rep(session, meeting.rep_id)
-    if not _is_free(session, meeting.rep, starts_at, now, meeting.id):
+    if not _is_free(session, meeting.rep, starts_at, now, meeting.id, elsewhere):
         raise SlotTaken("That time is not free for the rep: please pick another.")
     meeting.starts_at = starts_at
     meeting.ends_at = starts_at + rules().length

@@ -136,6 +136,13 @@ class Rep(Base):
     # Leads assigned to the rep and not won or lost: the load routing balances. Kept in step by
     # _keep_counters in the transaction of each change (whoever made it), so routing never counts.
     open_leads: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The rep's own CalDAV calendar (optional): its busy times are taken out of the offered meeting slots
+    # (crm_core.calendars). The password is stored as given (see the README's "Meetings"); it is never shown.
+    caldav_url: Mapped[str | None] = mapped_column(String(500))
+    caldav_username: Mapped[str | None] = mapped_column(String(200))
+    caldav_password: Mapped[str | None] = mapped_column(String(500))
+    # Set when the calendar could last not be read, cleared when it can: the rep is told once per outage.
+    caldav_failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     leads: Mapped[list["Lead"]] = relationship(back_populates="assigned_rep")
 

@@ -88,7 +88,7 @@ def set_quota(
 
 
 def update_rep(session: Session, rep_id: int, changes: RepUpdate) -> RepOut:
-    """Change a rep's languages, capacity, territories, hours, availability or active flag."""
+    """Change a rep's languages, capacity, territories, hours, availability, active flag or calendar."""
     rep = session.get(Rep, rep_id)
     if rep is None:
         raise NotFound(f"No rep with id {rep_id}.")
@@ -100,12 +100,34 @@ def update_rep(session: Session, rep_id: int, changes: RepUpdate) -> RepOut:
         rep.away_until = None
     elif changes.away_until is not None:
         rep.away_until = changes.away_until
+    _set_calendar(rep, changes)
     session.flush()
     # back from away, active again, more room or hours: the queue need not wait for the notifier's next round
     picked_up = sla.pick_up_queue(session)
     return RepOut.model_validate(rep).model_copy(
         update={"open_leads": open_lead_counts(session).get(rep.id, 0), "picked_up": picked_up}
     )
+
+
+def _set_calendar(rep: Rep, changes: RepUpdate) -> None:
+    """The rep's CalDAV calendar: cleared, or the parts given set (a new one is read afresh)."""
+    if changes.clear_caldav:
+        rep.caldav_url = rep.caldav_username = rep.caldav_password = None
+        rep.caldav_failing_since = None
+        return
+    given = {
+        "caldav_url": changes.caldav_url,
+        "caldav_username": changes.caldav_username,
+        "caldav_password": changes.caldav_password,
+    }
+    if all(value is None for value in given.values()):
+        return
+    for field, value in given.items():
+        if value is not None:
+            setattr(rep, field, value or None)
+    if rep.caldav_url is None:
+        raise InvalidInput("A calendar user or password needs the calendar's address (--caldav-url).")
+    rep.caldav_failing_since = None  # changed: the next offer tries it and tells the rep if it fails
 
 
 def back_on(day: str, timezone: str) -> datetime:

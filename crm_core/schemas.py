@@ -131,6 +131,21 @@ class RepUpdate(BaseModel):
     away_until: Moment | None = None
     clear_away: bool = False
     is_admin: bool | None = None
+    # The rep's CalDAV calendar (crm_core.calendars): set the URL with its user and password, or clear it.
+    caldav_url: str | None = Field(default=None, max_length=500)
+    caldav_username: str | None = Field(default=None, max_length=200)
+    caldav_password: str | None = Field(default=None, max_length=500)
+    clear_caldav: bool = False
+
+    @field_validator("caldav_url")
+    @classmethod
+    def _calendar_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not value.lower().startswith(("http://", "https://")) or len(value) < 10 or " " in value:
+            raise ValueError(f"'{value[:80]}' is not a calendar address: write it like https://host/path/")
+        return value
 
     @field_validator("away_until")
     @classmethod
@@ -156,6 +171,9 @@ class RepOut(BaseModel):
     away_until: datetime | None = None
     is_admin: bool = False
     open_leads: int = 0
+    # The CalDAV calendar whose busy times are taken out of the slots (never its password).
+    caldav_url: str | None = None
+    caldav_username: str | None = None
     # queued leads handed out because this rep was just added or changed (not serialised: a listing has none)
     picked_up: list[int] = Field(default_factory=list, exclude=True)
 

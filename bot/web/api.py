@@ -164,12 +164,24 @@ class Refusal(BaseModel):
     detail: str  # what was refused and why; nothing was changed
 
 
-# What any operation may answer besides its success (and FastAPI's 422), as the schema tells clients.
+class FieldProblem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Invalid(BaseModel):
+    # FastAPI's own check of the fields gives a list; a rule of crm_core (InvalidInput) one sentence
+    detail: list[FieldProblem] | str
+
+
+# What any operation may answer besides its success, as the schema tells clients.
 REFUSALS: dict[int | str, dict[str, object]] = {
     401: {"model": Refusal, "description": "Missing or wrong bearer token."},
     404: {"model": Refusal, "description": "No such lead, deal, rep, activity or conversation."},
     409: {"model": Refusal, "description": "Refused by the pipeline or the conversation's owner."},
     413: {"model": Refusal, "description": "The request body is larger than 1 MB."},
+    422: {"model": Invalid, "description": "Invalid input (the fields, or a CRM rule); nothing changed."},
     502: {"model": Refusal, "description": "Rasa refused a takeover's events; nothing changed."},
     503: {"model": Refusal, "description": "The API is disabled (no EMBUDO_API_TOKEN)."},
 }

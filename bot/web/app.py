@@ -16,9 +16,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from bot.calendars.caldav_busy import read_busy
 from bot.web import api, console, meeting_links, unsubscribe_links
 from bot.web.body_limit import BodyLimit
 from bot.web.headers import SecurityHeaders
+from crm_core import calendars
 from crm_core.db import get_engine
 from crm_core.limits import BODY_BYTES
 from crm_core.login_brake import BrakeRule
@@ -57,6 +59,7 @@ def _entries(value: str) -> list[str]:
 
 def create_app(settings: WebSettings | None = None) -> FastAPI:
     settings = settings or WebSettings()
+    calendars.use(read_busy)  # the slots offered by the API and the visitor's meeting page
     app = FastAPI(title="Embudo", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     # The client's address (the login and token brakes) and scheme (Secure cookies) come from the
     # forwarded headers only when a configured proxy sent them; uvicorn's own handling is switched off

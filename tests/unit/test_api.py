@@ -95,6 +95,19 @@ def test_deals_kpis_forecast_and_reps(client: TestClient, db_url: str) -> None:
     rep = client.post("/api/v1/reps", json={"name": "Ana", "languages": ["en"]}, headers=AUTH).json()
     updated = client.patch(f"/api/v1/reps/{rep['id']}", json={"active": False}, headers=AUTH)
     assert updated.json()["active"] is False
+    calendar = {
+        "caldav_url": "https://dav.example.com/ana/",
+        "caldav_username": "ana",
+        "caldav_password": "pw-7",
+    }
+    with_calendar = client.patch(f"/api/v1/reps/{rep['id']}", json=calendar, headers=AUTH)
+    assert (
+        with_calendar.json()["caldav_url"] == "https://dav.example.com/ana/"
+        and "pw-7" not in with_calendar.text
+    )
+    assert "pw-7" not in client.get("/api/v1/reps", headers=AUTH).text
+    cleared = client.patch(f"/api/v1/reps/{rep['id']}", json={"clear_caldav": True}, headers=AUTH)
+    assert cleared.json()["caldav_url"] is None
 
 
 def test_sla_accept_and_pass(client: TestClient, db_url: str, session: Session) -> None:

@@ -39,6 +39,8 @@ def test_reps_add_and_list(db_url: str) -> None:
         "away_until": None,
         "is_admin": False,
         "open_leads": 0,
+        "caldav_url": None,
+        "caldav_username": None,
     }
 
 

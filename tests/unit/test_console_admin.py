@@ -238,6 +238,25 @@ def test_reps_are_added_and_edited_with_clear_refusals(web: str, admin: httpx.Cl
     with unit_of_work(db_url) as session:
         eva = session.get(Rep, eva_id)
         assert eva is not None and eva.away_until is None  # back
+    dav = {"caldav_url": "https://dav.example.com/eva/work/", "caldav_user": "eva"}
+    refused = admin.post(f"/console/admin/reps/{eva_id}", data={**away, "caldav_url": "dav.example.com"})
+    assert refused.status_code == 422 and "not a calendar address" in refused.text
+    calendar = {**away, "away_until": "", **dav, "caldav_password": "dav-secret-42"}
+    assert admin.post(f"/console/admin/reps/{eva_id}", data=calendar).status_code == 303
+    shown = admin.get(f"/console/admin/reps/{eva_id}").text
+    assert 'value="https://dav.example.com/eva/work/"' in shown and "dav-secret-42" not in shown
+    kept = {**away, "away_until": "", **dav}  # an empty password keeps the stored one
+    assert admin.post(f"/console/admin/reps/{eva_id}", data=kept).status_code == 303
+    with unit_of_work(db_url) as session:
+        eva = session.get(Rep, eva_id)
+        assert eva is not None and (eva.caldav_url, eva.caldav_password) == (
+            dav["caldav_url"],
+            "dav-secret-42",
+        )
+    assert admin.post(f"/console/admin/reps/{eva_id}", data={**away, "away_until": ""}).status_code == 303
+    with unit_of_work(db_url) as session:
+        eva = session.get(Rep, eva_id)
+        assert eva is not None and (eva.caldav_url, eva.caldav_password) == (None, None)  # forgotten
     assert admin.post("/console/admin/reps/999", data=form).status_code == 404
 
 

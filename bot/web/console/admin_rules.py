@@ -112,6 +112,8 @@ def _rep_page(
         "hours": hours_text(rep.working_hours),
         "active": rep.active,
         "is_admin": rep.is_admin,
+        "caldav_url": rep.caldav_url or "",
+        "caldav_user": rep.caldav_username or "",
         "away_until": rep.away_until.astimezone(ZoneInfo(rep.timezone)).date().isoformat()
         if rep.away_until
         else "",
@@ -142,11 +144,15 @@ def update_rep(
     active: Text = "",
     is_admin: Text = "",
     away_until: Text = "",
+    caldav_url: Text = "",
+    caldav_user: Text = "",
+    caldav_password: Text = "",
 ) -> Response:
-    """Change what routing reads: languages, territories, capacity, hours, away, active; all or nothing."""
+    """Change what routing and booking read: languages, territories, capacity, hours, away, active, the
+    calendar (an empty address forgets it; an empty password keeps the stored one); all or nothing."""
     typed: dict[str, Any] = {"languages": languages, "territories": territories, "capacity": capacity}
     typed |= {"timezone": timezone, "hours": hours, "active": bool(active), "is_admin": bool(is_admin)}
-    typed["away_until"] = away_until
+    typed |= {"away_until": away_until, "caldav_url": caldav_url, "caldav_user": caldav_user}
     try:
         zone = timezone.strip() or "UTC"
         back = reps.back_on(away_until, zone) if away_until.strip() else None
@@ -160,6 +166,10 @@ def update_rep(
             is_admin=bool(is_admin),
             away_until=back,
             clear_away=back is None,
+            caldav_url=caldav_url.strip() or None,
+            caldav_username=caldav_user.strip() or None,
+            caldav_password=caldav_password or None,
+            clear_caldav=not caldav_url.strip(),
         )
         with unit_of_work() as session:
             updated = reps.update_rep(session, rep_id, changes)
