@@ -6,7 +6,8 @@ booked as it is and an admin is asked to act.
 ``settle`` is the one function that decides a meeting: the first of the given takers who is free at its
 time gets it, else an admin is asked. ``follow_owner`` (called whenever a lead gets a new owner,
 ``lifecycle._hand``) and ``cover_for`` (called when a rep's availability changes, ``reps.update_rep``)
-only say which meetings and who may take them. Everything runs in the caller's transaction.
+only say which meetings and who may take them. A lead left without an owner (queued, released) keeps its
+meetings with their rep. Everything runs in the caller's transaction.
 """
 
 import logging

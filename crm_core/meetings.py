@@ -1,4 +1,4 @@
-"""Meetings of a lead with its rep: the slots to offer, booking, moving and cancelling.
+"""Meetings of a lead with its rep: the slots to offer, booking, moving, handing to another rep, cancelling.
 
 A booking is one transaction: the meeting, an activity in the lead's history, and the rep's notifications
 (the outbox of ``crm_core.notifications``). It first takes the rep's row for writing (a row lock on
