@@ -18,6 +18,7 @@ from crm_core.notifications import claim_due
 from crm_core.reps import add_rep, update_rep
 from crm_core.schemas import NewRep, RepUpdate
 from crm_core.sla import enforce_sla
+from crm_core.slots import Calendar, fits
 from tests.unit.helpers import make_lead
 
 NOW = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)  # a Tuesday
@@ -53,6 +54,18 @@ def news(session: Session, meeting: Meeting) -> dict[str, set[str]]:
 def history(session: Session, lead_id: int) -> list[str]:
     rows = session.scalars(select(Activity).where(Activity.lead_id == lead_id).order_by(Activity.id))
     return [row.body for row in rows]
+
+
+def test_a_meeting_fits_a_rep_inside_their_hours_while_not_away_and_not_overlapping() -> None:
+    night = Calendar("Europe/Madrid", {"fri": ["22:00", "02:00"]})  # Friday's span runs into Saturday
+    saturday_one = datetime(2026, 12, 5, 0, 0, tzinfo=UTC)  # 01:00 in Madrid
+    assert fits(night, saturday_one, saturday_one + timedelta(minutes=30))
+    assert not fits(night, saturday_one, saturday_one + timedelta(minutes=90))  # ends after 02:00
+    off_grid = datetime(2026, 12, 4, 21, 10, tzinfo=UTC)  # 22:10: a handed meeting keeps its time
+    assert fits(night, off_grid, off_grid + timedelta(minutes=30))
+    assert not fits(Calendar("UTC", WEEKDAYS, away_until=TOMORROW), TEN, TEN + timedelta(minutes=30))
+    busy = Calendar("UTC", WEEKDAYS, busy=[(TEN + timedelta(minutes=15), TEN + timedelta(hours=1))])
+    assert not fits(busy, TEN, TEN + timedelta(minutes=30)) and fits(busy, TEN - timedelta(hours=1), TEN)
 
 
 def test_a_rep_going_away_hands_each_meeting_of_that_time_to_a_free_rep_who_serves_the_lead(
