@@ -16,6 +16,7 @@ trace: stage moves in ``stage_changes``, owner changes in ``assignment_events``.
   happened and its owner, without routing or notifications.
 
 ``_set_owner`` is the only code that writes who has a lead; ``_stop_clock`` the only one that stops its clock.
+``_hand``, through which every new owner comes, takes the lead's booked meetings along (``meeting_moves``).
 """
 
 from collections.abc import Collection
@@ -25,7 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from crm_core import routing
+from crm_core import meeting_moves, routing
 from crm_core.errors import InvalidInput, InvalidTransition, NotFound
 from crm_core.models import (
     AssignmentAction,
@@ -121,9 +122,11 @@ def _hand(
     told: str,
     logged: str,
 ) -> None:
-    """Give ``lead`` to ``rep``, tell the rep (``told``) and log it (``logged``), in this transaction."""
+    """Give ``lead`` to ``rep`` with its booked meetings, tell the rep (``told``) and log it (``logged``),
+    in this transaction."""
     _set_owner(lead, rep, now, clock=clock)
     notify_owner(session, lead, rep, told, now)
+    meeting_moves.follow_owner(session, lead, rep, now)
     emit(
         session, LEAD_ASSIGNED, {"lead_id": lead.id, "rep_id": rep.id, "rep": rep.name, "at": now.isoformat()}
     )

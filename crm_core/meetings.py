@@ -1,4 +1,4 @@
-"""Meetings of a lead with its rep: the slots to offer, booking, moving and cancelling.
+"""Meetings of a lead with its rep: the slots to offer, booking, moving, handing to another rep, cancelling.
 
 A booking is one transaction: the meeting, an activity in the lead's history, and the rep's notifications
 (the outbox of ``crm_core.notifications``). It first takes the rep's row for writing (a row lock on
@@ -36,7 +36,7 @@ from crm_core.models import (
     Rep,
     utcnow,
 )
-from crm_core.slots import Calendar, Pick, SlotRules, all_free, nearest, offer
+from crm_core.slots import Calendar, Pick, SlotRules, all_free, fits, nearest, offer
 
 
 class SlotTaken(CrmError):
@@ -179,21 +179,35 @@ def _is_free(
     return any(s == starts_at for s in all_free(calendar, now, rules()))
 
 
-def _tell_rep(session: Session, meeting: Meeting, what: str, now: datetime) -> None:
-    """The rep's notifications about ``meeting`` (inbox, Telegram, e-mail) and the lead's history entry."""
-    rep = meeting.rep
-    when = meeting.starts_at.astimezone(ZoneInfo(rep.timezone)).strftime("%a %d %b %Y %H:%M")
-    reason = f"Meeting {what} with lead #{meeting.lead_id}: {when} ({rep.timezone})"
+def when_for(meeting: Meeting, rep: Rep) -> str:
+    """The meeting's start in ``rep``'s zone, as reps are told it: "Tue 01 Dec 2026 10:00 (Europe/Madrid)"."""
+    local = meeting.starts_at.astimezone(ZoneInfo(rep.timezone))
+    return f"{local:%a %d %b %Y %H:%M} ({rep.timezone})"
+
+
+def record(session: Session, meeting: Meeting, body: str, now: datetime) -> None:
+    """The change in the lead's history."""
     session.add(
         Activity(
             lead_id=meeting.lead_id,
-            rep_id=rep.id,
+            rep_id=meeting.rep_id,
             kind=ActivityKind.MEETING,
-            body=reason,
+            body=body,
             created_at=now,
             made_by=author_of(session),
         )
     )
+
+
+def _tell_rep(session: Session, meeting: Meeting, what: str, now: datetime) -> None:
+    """The rep's notifications about ``meeting`` (inbox, Telegram, e-mail) and the lead's history entry."""
+    reason = f"Meeting {what} with lead #{meeting.lead_id}: {when_for(meeting, meeting.rep)}"
+    record(session, meeting, reason, now)
+    notify_about(session, meeting, meeting.rep, reason, now)
+
+
+def notify_about(session: Session, meeting: Meeting, rep: Rep, reason: str, now: datetime) -> None:
+    """Tell ``rep`` ``reason`` about ``meeting`` on each channel they have (inbox, Telegram, e-mail)."""
     channels = [NotificationChannel.INBOX]
     if rep.telegram_chat_id is not None:
         channels.append(NotificationChannel.TELEGRAM)
@@ -306,6 +320,36 @@ def reschedule(
     meeting.sequence += 1
     _flush_or_taken(session)
     _tell_rep(session, meeting, "moved", now)
+    invitations.queue(session, meeting, now)
+    session.flush()
+    return _out(meeting)
+
+
+def is_free_for(session: Session, rep: Rep, meeting: Meeting, now: datetime) -> bool:
+    """Whether ``rep`` could hold ``meeting`` at its time: in their hours, not away, no other meeting, not
+    busy in their own calendar (read once by ``meeting_moves`` before the lock, then from its cache)."""
+    starts, ends = meeting.starts_at, meeting.ends_at
+    elsewhere = calendars.busy_elsewhere(session, rep, meeting.lead_id, starts, ends, now)
+    return fits(calendar_of(session, rep, now, meeting.id, elsewhere), starts, ends)
+
+
+def hand_over(session: Session, meeting: Meeting, rep: Rep, why: str, now: datetime) -> MeetingOut:
+    """Give a booked meeting to ``rep`` at the same time (same UID, next SEQUENCE: the visitor gets an
+    invitation naming the new rep); both reps are told and the lead's history says ``why``."""
+    if meeting.status is not MeetingStatus.BOOKED:
+        raise InvalidInput("This meeting was cancelled already.")
+    _take_rep(session, rep.id)
+    if not is_free_for(session, rep, meeting, now):
+        raise SlotTaken(f"{rep.name} is not free at that time.")
+    was = meeting.rep
+    meeting.rep = rep
+    meeting.sequence += 1
+    session.flush()
+    said = f"Meeting with lead #{meeting.lead_id} handed from {was.name} to {rep.name} ({why})"
+    record(session, meeting, f"{said}: {when_for(meeting, rep)}", now)
+    notify_about(session, meeting, rep, f"{said}: {when_for(meeting, rep)}", now)
+    if was.active:  # someone who left is not written to
+        notify_about(session, meeting, was, f"{said}: {when_for(meeting, was)}", now)
     invitations.queue(session, meeting, now)
     session.flush()
     return _out(meeting)

@@ -181,8 +181,8 @@ def claim_due(
         # Accepted since it was written: the rep knows. Written after (the visitor asked for a person on
         # a lead the rep already works): still news.
         accepted = row.lead.accepted_at is not None and row.lead.accepted_at >= row.created_at
-        if row.meeting_id is not None:  # news about a meeting: news while the lead is the rep's
-            stale, why = row.lead.assigned_rep_id != row.rep_id, "the lead is someone else's"
+        if row.meeting_id is not None:  # news about a meeting, until newer news of it goes to the rep
+            stale, why = _superseded(session, row), "newer news of the meeting went to the rep"
         elif row.activity is not None:  # a task reminder: news until the task is done or the lead moves on
             stale = row.activity.done_at is not None or row.lead.assigned_rep_id not in (None, row.rep_id)
             why = "the task is done or the lead is someone else's"
@@ -200,6 +200,18 @@ def claim_due(
         cards.append(_card(row))
     session.flush()
     return cards
+
+
+def _superseded(session: Session, row: Notification) -> bool:
+    """A later notification of the same meeting to the same rep on the same channel exists (the meeting
+    was moved, cancelled or handed on since): only the latest word is sent."""
+    newer = select(Notification.id).where(
+        Notification.meeting_id == row.meeting_id,
+        Notification.rep_id == row.rep_id,
+        Notification.channel == row.channel,
+        Notification.id > row.id,
+    )
+    return session.scalar(newer.limit(1)) is not None
 
 
 def mark_sending(session: Session, card: LeadCard, now: datetime | None = None) -> bool:

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_core import sla
+from crm_core import meeting_moves, sla
 from crm_core.errors import InvalidInput, NotFound
-from crm_core.models import OPEN_STAGES, Lead, Quota, Rep
+from crm_core.models import OPEN_STAGES, Lead, Quota, Rep, utcnow
 from crm_core.money import ISO_4217
 from crm_core.schemas import NewRep, RepOut, RepUpdate
 from crm_core.working_hours import WEEKDAYS, clock
@@ -87,11 +87,15 @@ def set_quota(
     return quota
 
 
-def update_rep(session: Session, rep_id: int, changes: RepUpdate) -> RepOut:
-    """Change a rep's languages, capacity, territories, hours, availability, active flag or calendar."""
+def update_rep(session: Session, rep_id: int, changes: RepUpdate, now: datetime | None = None) -> RepOut:
+    """Change a rep's languages, capacity, territories, hours, availability, active flag or calendar. A
+    rep made inactive, or away for longer, has their booked meetings of that time handed on
+    (``meeting_moves``)."""
+    now = now or utcnow()
     rep = session.get(Rep, rep_id)
     if rep is None:
         raise NotFound(f"No rep with id {rep_id}.")
+    was_active, was_away_until = rep.active, rep.away_until
     for field in ("languages", "capacity", "active", "territories", "timezone", "working_hours", "is_admin"):
         value = getattr(changes, field)
         if value is not None:
@@ -102,8 +106,14 @@ def update_rep(session: Session, rep_id: int, changes: RepUpdate) -> RepOut:
         rep.away_until = changes.away_until
     _set_calendar(rep, changes)
     session.flush()
+    if was_active and not rep.active:
+        meeting_moves.cover_for(session, rep, now)
+    elif rep.active and rep.away_until is not None and rep.away_until != was_away_until:
+        # only the newly away time: meetings of an earlier stretch were handed on (or asked about) then
+        already = was_away_until if was_away_until is not None and was_away_until > now else now
+        meeting_moves.cover_for(session, rep, now, since=already, until=rep.away_until)
     # back from away, active again, more room or hours: the queue need not wait for the notifier's next round
-    picked_up = sla.pick_up_queue(session)
+    picked_up = sla.pick_up_queue(session, now)
     return RepOut.model_validate(rep).model_copy(
         update={"open_leads": open_lead_counts(session).get(rep.id, 0), "picked_up": picked_up}
     )

@@ -8,7 +8,7 @@ Routing only decides who; ``crm_core.lifecycle`` writes the assignment.
 """
 
 from collections.abc import Collection
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -28,6 +28,15 @@ def is_working(rep: Rep, now: datetime) -> bool:
     )
 
 
+def why_not_cover(rep: Rep, language: str, territory: str | None) -> str | None:
+    """The reason ``rep`` cannot serve a lead in ``language`` from ``territory``, or None when they can."""
+    if language not in rep.languages:
+        return f"does not speak {language}"
+    if territory and rep.territories and territory.upper() not in rep.territories:
+        return f"does not cover {territory.upper()}"
+    return None
+
+
 def why_not(rep: Rep, load: int, language: str, territory: str | None, now: datetime) -> str | None:
     """The reason ``rep`` cannot take the lead, or None when eligible."""
     if not rep.active:
@@ -38,10 +47,8 @@ def why_not(rep: Rep, load: int, language: str, territory: str | None, now: date
         return f"away until {rep.away_until:%Y-%m-%d %H:%M} UTC"
     if not is_working(rep, now):
         return "outside working hours"
-    if language not in rep.languages:
-        return f"does not speak {language}"
-    if territory and rep.territories and territory.upper() not in rep.territories:
-        return f"does not cover {territory.upper()}"
+    if (uncovered := why_not_cover(rep, language, territory)) is not None:
+        return uncovered
     if load >= rep.capacity:
         return f"at capacity ({load}/{rep.capacity})"
     return None
@@ -77,6 +84,23 @@ def choose(
     if len(ties) > 1:
         why += f", waited longest of {len(ties)} tied"
     return chosen, why
+
+
+def stand_ins(session: Session, lead: Lead, exclude: Collection[int]) -> list[Rep]:
+    """Reps who could hold a meeting with ``lead`` in another rep's place (``crm_core.meeting_moves``):
+    active, not admins, speaking its language and covering its territory, in routing's order (least
+    loaded, then who waited longest). Whether they are free at the meeting's time is the caller's check;
+    hours now and capacity are not asked (a meeting is not a lead to work)."""
+    reps = session.scalars(
+        select(Rep).where(Rep.active.is_(True), Rep.is_admin.is_(False)).order_by(Rep.id)
+    ).all()
+    never = datetime.min.replace(tzinfo=UTC)
+    fit = [
+        rep
+        for rep in reps
+        if rep.id not in exclude and why_not_cover(rep, lead.language, lead.territory) is None
+    ]
+    return sorted(fit, key=lambda rep: (rep.open_leads, rep.last_assigned_at or never, rep.id))
 
 
 def anyone_free(session: Session, now: datetime) -> bool:

@@ -57,6 +57,17 @@ def _is_free(calendar: Calendar, start: datetime, end: datetime) -> bool:
     return all(end <= busy_start or busy_end <= start for busy_start, busy_end in calendar.busy)
 
 
+def fits(calendar: Calendar, start: datetime, end: datetime) -> bool:
+    """Whether a meeting at [start, end) (UTC) lies inside one of the rep's working spans, not while away and
+    overlapping none of the rep's meetings: what a meeting handed to another rep needs. Its time is already
+    agreed, so the grid, lead time and horizon of an offer do not apply."""
+    zone = ZoneInfo(calendar.timezone)
+    wall_start, wall_end = (moment.astimezone(zone).replace(tzinfo=None) for moment in (start, end))
+    day = wall_start.date()
+    spans = _windows(calendar, day - timedelta(days=1), day)  # yesterday's span may cross midnight
+    return any(s <= wall_start and wall_end <= e for s, e in spans) and _is_free(calendar, start, end)
+
+
 def all_free(calendar: Calendar, now: datetime, rules: SlotRules) -> Iterator[datetime]:
     """Every free slot start (UTC) from ``now + lead_time`` to ``now + horizon``, soonest first."""
     earliest, latest = now + rules.lead_time, now + rules.horizon

@@ -1,6 +1,6 @@
 """The meetings API: a lead's meetings, the rep's free slots, booking (409 when taken) and cancelling."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fastapi.testclient import TestClient
 
@@ -72,3 +72,32 @@ def test_the_meeting_kpis_over_the_api(client: TestClient, db_url: str) -> None:
         "qualified_to_booked": None,
         "median_minutes_first_message_to_booking": None,
     }
+
+
+def test_a_rep_away_or_a_lead_reassigned_moves_the_meeting_to_a_free_rep(
+    client: TestClient,  # noqa: F811
+    db_url: str,
+) -> None:
+    rep_id, lead_id, _ = seed(db_url)
+    with unit_of_work(db_url) as session:
+        bea, cleo = (
+            add_rep(session, NewRep(name=n, languages=["en"], timezone="Europe/Madrid")).id
+            for n in ("Bea", "Cleo")
+        )
+    [slot, *_] = client.get(f"/api/v1/leads/{lead_id}/meetings/slots", headers=AUTH).json()
+    booked = client.post(f"/api/v1/leads/{lead_id}/meetings", json={"starts_at": slot}, headers=AUTH).json()
+    back = (datetime.fromisoformat(slot) + timedelta(days=1)).isoformat()
+    assert client.patch(f"/api/v1/reps/{rep_id}", json={"away_until": back}, headers=AUTH).status_code == 200
+    [moved] = client.get(f"/api/v1/leads/{lead_id}/meetings", headers=AUTH).json()
+    assert (moved["id"], moved["rep_id"], moved["starts_at"], moved["sequence"]) == (
+        booked["id"],
+        bea,
+        slot,
+        1,
+    )
+    given = client.post(
+        f"/api/v1/leads/{lead_id}/assign", json={"rep_id": cleo, "by": "crm-sync"}, headers=AUTH
+    )
+    assert given.status_code == 200
+    [again] = client.get(f"/api/v1/leads/{lead_id}/meetings", headers=AUTH).json()
+    assert (again["rep_id"], again["starts_at"], again["sequence"]) == (cleo, slot, 2)

@@ -1,7 +1,8 @@
 """The visitor's invitations (``crm_core.invitations``, sent by ``bot.notify.invitations``): an e-mail
 captured by a local SMTP server (aiosmtpd), whose .ics is parsed back: one UID for the meeting, SEQUENCE
-up with each change, METHOD:CANCEL for a cancellation, the time in UTC, the visitor's link; the text in
-the visitor's language and time zone; a failed send tried again, a superseded one not sent."""
+up with each change (a hand-over to another rep names the new one), METHOD:CANCEL for a cancellation,
+the time in UTC, the visitor's link; the text in the visitor's language and time zone; a failed send tried
+again, a superseded one not sent."""
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,8 +21,8 @@ from crm_core.config import get_settings
 from crm_core.db import get_engine, unit_of_work
 from crm_core.invitations import claim_due
 from crm_core.models import Invitation, Meeting, Stage
-from crm_core.reps import add_rep
-from crm_core.schemas import NewRep
+from crm_core.reps import add_rep, update_rep
+from crm_core.schemas import NewRep, RepUpdate
 from tests.harness import free_port
 from tests.unit.helpers import make_lead
 
@@ -103,6 +104,29 @@ def test_booking_moving_and_cancelling_send_one_meetings_invitations(smtp: Mailb
     assert str(gone["UID"]) == str(event["UID"]) and int(gone["SEQUENCE"]) == 2
     assert smtp.messages[2]["Subject"].startswith("Cancelada: tu reunión con Ana")
     assert deliver_invitations(get_settings()) == 0  # each sent once
+
+
+def test_a_meeting_handed_to_another_rep_sends_an_update_naming_the_new_rep(smtp: Mailbox, crm: str) -> None:
+    lead_id = lead_with_rep(crm)
+    with unit_of_work(crm) as session:
+        booked = meetings.book(session, lead_id, TEN, "Europe/Madrid", NOW)
+        bea = add_rep(session, NewRep(name="Bea", languages=["en"], email="bea@example.com")).id
+    deliver_invitations(get_settings())
+    with unit_of_work(crm) as session:  # Ana goes away: her meeting goes to Bea, who is free then
+        update_rep(session, booked.rep_id, RepUpdate(away_until=TEN + timedelta(days=1)), now=NOW)
+        assert meetings.of_lead(session, lead_id)[0].rep_id == bea
+    assert deliver_invitations(get_settings()) == 1
+    first, update = smtp.messages
+    _, event = ics_of(first)
+    calendar, moved = ics_of(update)
+    assert str(calendar["METHOD"]) == "REQUEST" and str(moved["UID"]) == str(event["UID"])
+    assert (int(event["SEQUENCE"]), int(moved["SEQUENCE"])) == (0, 1)
+    assert moved.decoded("DTSTART") == TEN and str(moved["SUMMARY"]).startswith("Bea ·")
+    assert str(moved["ORGANIZER"]) == "mailto:bea@example.com" and moved["ORGANIZER"].params["CN"] == "Bea"
+    # (a subject this long is folded after "Subject:", and the parser keeps the fold's space)
+    assert (
+        update["Subject"].strip() == "Your meeting with Bea: Tuesday, December 1, 2026, 11:00 (Europe/Madrid)"
+    )
 
 
 def test_no_email_no_invitation_and_a_superseded_one_is_not_sent(crm: str) -> None:
