@@ -36,6 +36,8 @@ from crm_core.working_hours import WorkingHours
 ZONES = frozenset(available_timezones())
 LANGUAGE_CODE = r"^ *[A-Za-z]{2,3}(-[A-Za-z]{2,4})? *$"  # en, es, pt-BR
 TERRITORY_CODE = r"^ *[A-Za-z]{2}(-[A-Za-z0-9]{1,3})? *$"  # ISO 3166: ES, MX, US-CA
+# What the schema promises is accepted as a rep's calendar address (the validator accepts more)
+CALENDAR_URL = r"^https?://[A-Za-z0-9-]{3,63}(\.[A-Za-z0-9-]{1,63}){0,3}(:[0-9]{1,5})?/[A-Za-z0-9._~%/-]{0,200}$"
 # The schema's promise for a rep's e-mail: a plain address (the validator accepts more: any valid address)
 PLAIN_EMAIL = (
     r"^[A-Za-z0-9]{1,20}([._+-][A-Za-z0-9]{1,20}){0,2}"
@@ -132,7 +134,7 @@ class RepUpdate(BaseModel):
     clear_away: bool = False
     is_admin: bool | None = None
     # The rep's CalDAV calendar (crm_core.calendars): set the URL with its user and password, or clear it.
-    caldav_url: str | None = Field(default=None, max_length=500)
+    caldav_url: str | None = Field(default=None, max_length=500, json_schema_extra={"pattern": CALENDAR_URL})
     caldav_username: str | None = Field(default=None, max_length=200)
     caldav_password: str | None = Field(default=None, max_length=500)
     clear_caldav: bool = False

@@ -2,8 +2,8 @@
 not, to every operation, with every check on; any failure is a bug of the API or of its schema.
 
 Left out: the conversation operations that change ownership or send a message reach Rasa's HTTP API
-(test_api_takeover.py runs them against a Rasa-shaped server); adding and changing reps, whose list and
-hours rules (blank entries dropped, weekday names, time zones) the schema does not yet say (issue 15)."""
+(test_api_takeover.py runs them against a Rasa-shaped server). Adding and changing reps is in: their schema
+says what the validators accept (codes, zones, hours, a plain e-mail and calendar address)."""
 
 from collections.abc import Iterator
 
