@@ -193,6 +193,8 @@ class ActionCaptureLead(Action):  # type: ignore[misc]
             except (CrmError, SQLAlchemyError):  # the lead is saved; the rep will call instead
                 log.exception("could not offer meeting times to lead %s", lead.id)
                 offer = None
+            if offer is booking.ASK_ZONE:  # no channel said the visitor's zone: timezone_form asks it
+                return [*lead_slots(lead), SlotSet("timezone_needed", True)]
             if offer is not None:
                 booking.say(dispatcher, offer)
         return lead_slots(lead)
