@@ -334,4 +334,4 @@ class ActionOfferMeeting(Action):  # type: ignore[misc]
         reply = await in_thread(offer_in_zone, *args)
         if reply is not None:
             say(dispatcher, reply)
-        return [SlotSet("timezone_needed", False)]
+        return []
