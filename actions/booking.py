@@ -152,12 +152,13 @@ def _zone_payload(zone: str) -> str:
     return "/inform" + json.dumps({"visitor_timezone": zone}, separators=(",", ":"))
 
 
-def answered_zone(lead_id: int | None, answer: str, intent: str | None) -> str | None:
-    """The zone the visitor's answer names; the rep's when they skip the question; None when unreadable."""
+def answered_zone(lead_id: int | None, answer: str, intent: str | None, last_try: bool = False) -> str | None:
+    """The zone the visitor's answer names; the rep's when they skip the question or it is the ``last_try``
+    (the second answer it cannot read: the visitor is not held by the question); None when unreadable."""
     zone = read_time_zone(answer)
     if zone is not None:
         return zone
-    if intent in SKIP_INTENTS or plain(answer) in SKIP_WORDS:
+    if last_try or intent in SKIP_INTENTS or plain(answer) in SKIP_WORDS:
         with unit_of_work(author=BOT) as session:
             return _rep_zone(session, lead_id) if lead_id is not None else "UTC"
     return None
@@ -315,10 +316,16 @@ class ValidateTimezoneForm(FormValidationAction):  # type: ignore[misc]
     async def validate_visitor_timezone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        zone = await in_thread(
-            answered_zone, tracker.get_slot("lead_id"), str(value or ""), latest_intent(tracker)
-        )
-        return {"visitor_timezone": zone}
+        last_try = answers_since_asked(tracker.events) >= 2
+        args = (tracker.get_slot("lead_id"), str(value or ""), latest_intent(tracker), last_try)
+        return {"visitor_timezone": await in_thread(answered_zone, *args)}
+
+
+def answers_since_asked(events: list[dict[str, Any]]) -> int:
+    """How many messages the visitor wrote since timezone_form started."""
+    started = max((i for i, e in enumerate(events) if e.get("event") == "active_loop"
+                   and e.get("name") == "timezone_form"), default=-1)  # fmt: skip
+    return sum(1 for e in events[started + 1 :] if e.get("event") == "user")
 
 
 class ActionOfferMeeting(Action):  # type: ignore[misc]
