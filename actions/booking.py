@@ -2,8 +2,10 @@
 
 A pick comes from a button (``/book_meeting{"meeting_time": …}``: a slot in UTC, ``more:<after>`` for
 other times, ``none``) or from their words ("Thursday afternoon"), read in their time zone. Times are shown
-in the visitor's zone (the widget says it; else the rep's, named in the text) and language. With a meeting
-booked already, a new pick moves it. crm_core decides what is free and books; this maps the turn to it.
+in the visitor's zone and language: the widget says the zone; when no channel does (Telegram), the
+``timezone_form`` asks it once before the first offer (buttons, or a city, country, IANA name or offset
+read by ``actions.visitor_zone``; skipped: the rep's, named in the text). With a meeting booked already,
+a new pick moves it. crm_core decides what is free and books; this maps the turn to it.
 """
 
 import json
@@ -13,14 +15,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from actions.crm_writes import in_thread
-from actions.dialogue import current_language, time_zone
+from actions.dialogue import current_language, latest_intent, time_zone
+from actions.visitor_zone import choices, plain, read_time_zone, zone_label
 from crm_core import meetings
 from crm_core.db import BOT, unit_of_work
 from crm_core.errors import CrmError
@@ -30,9 +34,22 @@ from crm_core.schemas import LeadOut
 from crm_core.understanding import wished_time
 
 LABELS = {
-    "en": {"more": "Other times", "none": "No thanks", "yes": "Yes, book it"},
-    "es": {"more": "Otras horas", "none": "No, gracias", "yes": "Sí, resérvala"},
+    "en": {
+        "more": "Other times",
+        "none": "No thanks",
+        "yes": "Yes, book it",
+        "rep_time": "{rep}'s time is fine",
+    },
+    "es": {
+        "more": "Otras horas",
+        "none": "No, gracias",
+        "yes": "Sí, resérvala",
+        "rep_time": "Me vale la hora de {rep}",
+    },
 }
+# Answers to the time zone question that mean "don't ask me": the rep's zone, as when no one asked.
+SKIP_INTENTS = {"deny", "rather_not_say", "stop", "goodbye"}
+SKIP_WORDS = {"skip", "pass", "any", "whatever", "saltar", "omitir", "paso", "da igual", "cualquiera"}
 
 
 @dataclass
@@ -41,6 +58,11 @@ class Reply:
     values: dict[str, str] = field(default_factory=dict)
     buttons: list[dict[str, str]] = field(default_factory=list)
     meeting_id: int | None = None
+
+
+def _when(moment: datetime, zone: str, language: str) -> str:
+    """``moment`` in the visitor's words, the zone named as they know it ("UTC-5", not "Etc/GMT+5")."""
+    return when_text(moment, zone, language).replace(f"({zone})", f"({zone_label(zone)})")
 
 
 def _payload(value: str) -> str:
@@ -78,6 +100,10 @@ def _zone(session: Session, lead_id: int, visitor_zone: str | None) -> str:
     return lead.assigned_rep.timezone if lead is not None and lead.assigned_rep is not None else "UTC"
 
 
+def _rep_zone(session: Session, lead_id: int) -> str:
+    return _zone(session, lead_id, None)
+
+
 def _rep_name(session: Session, lead_id: int) -> str:
     lead = session.get(Lead, lead_id)
     return lead.assigned_rep.name if lead is not None and lead.assigned_rep is not None else ""
@@ -90,17 +116,60 @@ def offer(
     rep = _rep_name(session, lead_id)
     if not slots:
         return Reply("utter_meeting_no_slots", {"rep_name": rep})
-    return Reply(response, {"rep_name": rep, "time_zone": zone}, buttons(slots, zone, language))
+    return Reply(response, {"rep_name": rep, "time_zone": zone_label(zone)}, buttons(slots, zone, language))
+
+
+# offer_after_capture's answer when no channel said the visitor's zone: timezone_form asks it first.
+ASK_ZONE = Reply("timezone_form")
 
 
 def offer_after_capture(lead: LeadOut, visitor_zone: str | None, language: str) -> Reply | None:
-    """The offer that ends a qualified conversation: a SQL lead with a rep and no meeting booked yet."""
+    """The offer that ends a qualified conversation: a SQL lead with a rep and no meeting booked yet
+    (``ASK_ZONE`` first when the visitor's zone is unknown)."""
     if lead.qualification is not Qualification.SQL or lead.assigned_rep_id is None:
         return None
     with unit_of_work(author=BOT) as session:
         if any(m.status == "booked" for m in meetings.of_lead(session, lead.id)):
             return None
+        if visitor_zone is None:
+            return ASK_ZONE
         return offer(session, lead.id, _zone(session, lead.id, visitor_zone), language, "utter_meeting_offer")
+
+
+def zone_question(lead_id: int | None, language: str, again: bool = False) -> Reply:
+    """Which time zone the visitor is in: the rep's city and common ones as buttons, and "the rep's time"."""
+    with unit_of_work(author=BOT) as session:
+        rep_zone = _rep_zone(session, lead_id) if lead_id is not None else "UTC"
+        rep = _rep_name(session, lead_id) if lead_id is not None else ""
+    labels = LABELS.get(language, LABELS["en"])
+    shown = [{"title": label, "payload": _zone_payload(zone)} for label, zone in choices(rep_zone, language)]
+    if rep:
+        shown.append({"title": labels["rep_time"].format(rep=rep), "payload": _zone_payload(rep_zone)})
+    return Reply("utter_timezone_unclear" if again else "utter_ask_timezone", buttons=shown)
+
+
+def _zone_payload(zone: str) -> str:
+    return "/inform" + json.dumps({"visitor_timezone": zone}, separators=(",", ":"))
+
+
+def answered_zone(lead_id: int | None, answer: str, intent: str | None, last_try: bool = False) -> str | None:
+    """The zone the visitor's answer names; the rep's when they skip the question or it is the ``last_try``
+    (the second answer it cannot read: the visitor is not held by the question); None when unreadable."""
+    zone = read_time_zone(answer)
+    if zone is not None:
+        return zone
+    if last_try or intent in SKIP_INTENTS or plain(answer) in SKIP_WORDS:
+        with unit_of_work(author=BOT) as session:
+            return _rep_zone(session, lead_id) if lead_id is not None else "UTC"
+    return None
+
+
+def offer_in_zone(lead_id: int | None, zone: str | None, language: str) -> Reply | None:
+    """The first offer once the visitor's zone is known (None without a lead to book for)."""
+    if lead_id is None:
+        return None
+    with unit_of_work(author=BOT) as session:
+        return offer(session, lead_id, _zone(session, lead_id, zone), language, "utter_meeting_offer")
 
 
 def _book(
@@ -117,7 +186,7 @@ def _book(
     return Reply(
         "utter_meeting_booked",
         {
-            "when": when_text(booked.starts_at, zone, language),
+            "when": _when(booked.starts_at, zone, language),
             "rep_name": _rep_name(session, lead_id),
             "invited": invited.get(language, invited["en"]) if email else "",
         },
@@ -185,7 +254,7 @@ def _decide(
     labels = LABELS.get(language, LABELS["en"])
     yes = [{"title": labels["yes"], "payload": _payload(_iso(found.start))}]
     rest = buttons([found.start], zone, language)[1:]
-    return Reply("utter_meeting_nearest", {"when": when_text(found.start, zone, language)}, yes + rest)
+    return Reply("utter_meeting_nearest", {"when": _when(found.start, zone, language)}, yes + rest)
 
 
 def _parse(value: str) -> datetime | None:
@@ -221,3 +290,55 @@ class ActionBookMeeting(Action):  # type: ignore[misc]
         )
         say(dispatcher, reply)
         return [SlotSet("meeting_id", reply.meeting_id)] if reply.meeting_id else []
+
+
+class ActionAskVisitorTimezone(Action):  # type: ignore[misc]
+    """timezone_form's question (again, after an answer it could not read)."""
+
+    def name(self) -> str:
+        return "action_ask_visitor_timezone"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        again = tracker.get_slot(REQUESTED_SLOT) == "visitor_timezone"
+        say(
+            dispatcher,
+            await in_thread(zone_question, tracker.get_slot("lead_id"), current_language(tracker), again),
+        )
+        return []
+
+
+class ValidateTimezoneForm(FormValidationAction):  # type: ignore[misc]
+    def name(self) -> str:
+        return "validate_timezone_form"
+
+    async def validate_visitor_timezone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        last_try = answers_since_asked(tracker.events) >= 2
+        args = (tracker.get_slot("lead_id"), str(value or ""), latest_intent(tracker), last_try)
+        return {"visitor_timezone": await in_thread(answered_zone, *args)}
+
+
+def answers_since_asked(events: list[dict[str, Any]]) -> int:
+    """How many messages the visitor wrote since timezone_form started."""
+    started = max((i for i, e in enumerate(events) if e.get("event") == "active_loop"
+                   and e.get("name") == "timezone_form"), default=-1)  # fmt: skip
+    return sum(1 for e in events[started + 1 :] if e.get("event") == "user")
+
+
+class ActionOfferMeeting(Action):  # type: ignore[misc]
+    """The first offer, after timezone_form learned the visitor's zone."""
+
+    def name(self) -> str:
+        return "action_offer_meeting"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        args = (tracker.get_slot("lead_id"), time_zone(tracker), current_language(tracker))
+        reply = await in_thread(offer_in_zone, *args)
+        if reply is not None:
+            say(dispatcher, reply)
+        return []

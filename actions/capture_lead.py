@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
@@ -193,6 +193,8 @@ class ActionCaptureLead(Action):  # type: ignore[misc]
             except (CrmError, SQLAlchemyError):  # the lead is saved; the rep will call instead
                 log.exception("could not offer meeting times to lead %s", lead.id)
                 offer = None
+            if offer is booking.ASK_ZONE:  # no channel said the visitor's zone: timezone_form asks it
+                return [*lead_slots(lead), FollowupAction("timezone_form")]
             if offer is not None:
                 booking.say(dispatcher, offer)
         return lead_slots(lead)

@@ -72,8 +72,9 @@ def channel_metadata(tracker: Tracker, key: str) -> Any:
 
 
 def time_zone(tracker: Tracker) -> str | None:
-    """The visitor's IANA time zone, when their channel says (the widget does): dates are theirs."""
-    zone = channel_metadata(tracker, "timezone")
+    """The visitor's IANA time zone, when they told it (``visitor_timezone``, asked before a booking offer)
+    or their channel says (the widget does): dates are theirs."""
+    zone = tracker.get_slot("visitor_timezone") or channel_metadata(tracker, "timezone")
     return str(zone) if zone else None
 
 

@@ -1,6 +1,6 @@
-"""Booking in the chat (``actions.booking``): the offer after a qualified lead is saved, then the visitor's
-pick from a button or in their own words, against a real database (times relative to now: the actions
-book with the real clock)."""
+"""Booking in the chat (``actions.booking``): the offer after a qualified lead is saved (the visitor's time
+zone asked first when no channel said it), then the visitor's pick from a button or in their own words,
+against a real database (times relative to now: the actions book with the real clock)."""
 
 import asyncio
 import json
@@ -10,11 +10,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
-from actions.booking import ActionBookMeeting, offer_after_capture, pick
+from actions.booking import (
+    ASK_ZONE,
+    ActionAskVisitorTimezone,
+    ActionBookMeeting,
+    ActionOfferMeeting,
+    ValidateTimezoneForm,
+    offer_after_capture,
+    pick,
+)
 from crm_core import meetings
 from crm_core.db import unit_of_work
 from crm_core.leads import capture_lead
@@ -167,3 +175,73 @@ def test_a_time_taken_meanwhile_gets_the_free_times_again(crm: str) -> None:
     reply = pick(first.id, None, f"{slot:%Y-%m-%dT%H:%M:%SZ}", "", None, "en")
     assert reply.response == "utter_meeting_taken" and reply.meeting_id is None
     assert choose(f"{slot:%Y-%m-%dT%H:%M:%SZ}") not in [b["payload"] for b in reply.buttons]
+
+
+def run(action: Action, text: str, intent: str, slots: dict[str, Any], after: list[dict[str, Any]] | None = None,
+        entity: str | None = None, before: tuple[dict[str, Any], ...] | list[dict[str, Any]] = ()
+        ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:  # fmt: skip
+    """``action`` run after the visitor wrote ``text`` (read as ``intent``, with a button's ``entity``), then
+    ``after`` (the slot mappings' events)."""
+    entities = [{"entity": "meeting_time", "value": entity}] if entity else []
+    message = {"text": text, "intent": {"name": intent, "confidence": 0.99}, "entities": entities}
+    events = [*before, {"event": "user", "text": text, "parse_data": message, "metadata": {}}, *(after or [])]
+    values = {name: None for name in DOMAIN["slots"]} | {"language": "en"} | slots
+    tracker = Tracker("visitor-1", values, message, events, False, None, {}, "action_listen")
+    dispatcher = CollectingDispatcher()
+    result = asyncio.run(action.run(dispatcher, tracker, DOMAIN))
+    return dispatcher.messages, result
+
+
+def answer_zone(lead_id: int, text: str, intent: str = "inform", earlier: int = 0) -> Any:
+    """What validate_timezone_form makes of an answer to the time zone question (after ``earlier`` ones)."""
+    asked = [{"event": "active_loop", "name": "timezone_form"}]
+    answered = [{"event": "user", "text": "hmm", "parse_data": {}, "metadata": {}}] * earlier
+    filled = [{"event": "slot", "name": "visitor_timezone", "value": text}]
+    slots = {"lead_id": lead_id, "requested_slot": "visitor_timezone", "visitor_timezone": text}
+    _, events = run(ValidateTimezoneForm(), text, intent, slots, filled, before=asked + answered)
+    return next(e["value"] for e in events if e.get("name") == "visitor_timezone")
+
+
+def test_without_a_zone_from_the_channel_the_zone_is_asked_before_the_offer(crm: str) -> None:
+    lead = qualified_lead(crm)
+    assert offer_after_capture(lead, None, "en") is ASK_ZONE
+    [asked], _ = run(ActionAskVisitorTimezone(), "yes", "affirm", {"lead_id": lead.id})
+    assert asked["response"] == "utter_ask_timezone"
+    assert [b["title"] for b in asked["buttons"]] == ["UTC", "New York", "London", "Los Angeles",
+                                                      "Rosa's time is fine"]  # fmt: skip
+    assert asked["buttons"][1]["payload"] == '/inform{"visitor_timezone":"America/New_York"}'
+    assert asked["buttons"][-1]["payload"] == '/inform{"visitor_timezone":"UTC"}'  # Rosa's zone
+    assert all(len(b["payload"].encode()) <= 64 for b in asked["buttons"])
+    slots = {"lead_id": lead.id, "requested_slot": "visitor_timezone", "language": "es"}
+    [again], _ = run(ActionAskVisitorTimezone(), "por ahí", "inform", slots)
+    assert again["response"] == "utter_timezone_unclear" and again["buttons"][-1]["title"] == (
+        "Me vale la hora de Rosa"
+    )
+
+
+def test_the_answer_is_a_city_a_button_an_offset_or_a_skip_and_an_unreadable_one_is_asked_again_once(
+    crm: str,
+) -> None:
+    lead = qualified_lead(crm)
+    assert answer_zone(lead.id, "Ciudad de México") == "America/Mexico_City"
+    assert answer_zone(lead.id, "America/New_York") == "America/New_York"  # a button's entity
+    assert answer_zone(lead.id, "I'm on UTC-5", "out_of_scope") == "Etc/GMT+5"
+    assert answer_zone(lead.id, "purple elephants") is None  # the form asks again
+    assert answer_zone(lead.id, "purple elephants", earlier=1) == "UTC"  # once: not held by the question
+    assert answer_zone(lead.id, "skip") == "UTC"  # Rosa's
+    assert answer_zone(lead.id, "rather not", "rather_not_say") == "UTC"
+
+
+def test_the_zone_told_is_used_by_the_offer_the_confirmation_and_the_meeting(crm: str) -> None:
+    lead = qualified_lead(crm)
+    told = {"lead_id": lead.id, "visitor_timezone": "America/Mexico_City", "language": "es"}
+    [offer], events = run(ActionOfferMeeting(), "Ciudad de México", "inform", told)
+    assert offer["response"] == "utter_meeting_offer" and offer["time_zone"] == "America/Mexico_City"
+    assert events == []
+    first = json.loads(offer["buttons"][0]["payload"].removeprefix("/book_meeting"))["meeting_time"]
+    [booked], _ = run(ActionBookMeeting(), first, "book_meeting", told, entity=first)
+    assert booked["response"] == "utter_meeting_booked" and booked["when"].endswith("(America/Mexico_City)")
+    with unit_of_work(crm) as session:
+        [meeting] = session.scalars(select(Meeting)).all()
+    assert meeting.visitor_timezone == "America/Mexico_City"
+    assert f"{meeting.starts_at:%Y-%m-%dT%H:%M:%SZ}" == first
