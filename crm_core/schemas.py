@@ -37,7 +37,9 @@ ZONES = frozenset(available_timezones())
 LANGUAGE_CODE = r"^ *[A-Za-z]{2,3}(-[A-Za-z]{2,4})? *$"  # en, es, pt-BR
 TERRITORY_CODE = r"^ *[A-Za-z]{2}(-[A-Za-z0-9]{1,3})? *$"  # ISO 3166: ES, MX, US-CA
 # What the schema promises is accepted as a rep's calendar address (the validator accepts more)
-CALENDAR_URL = r"^https?://[A-Za-z0-9-]{3,63}(\.[A-Za-z0-9-]{1,63}){0,3}(:[0-9]{1,5})?/[A-Za-z0-9._~%/-]{0,200}$"
+CALENDAR_URL = (
+    r"^https?://[A-Za-z0-9-]{3,63}(\.[A-Za-z0-9-]{1,63}){0,3}(:[0-9]{1,5})?/[A-Za-z0-9._~%/-]{0,200}$"
+)
 # The schema's promise for a rep's e-mail: a plain address (the validator accepts more: any valid address)
 PLAIN_EMAIL = (
     r"^[A-Za-z0-9]{1,20}([._+-][A-Za-z0-9]{1,20}){0,2}"
