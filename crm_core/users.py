@@ -31,6 +31,8 @@ from crm_core.models import (
     ConsoleSession,
     Lead,
     LoginAttempt,
+    Meeting,
+    MeetingStatus,
     Rep,
     User,
     UserRole,
@@ -406,12 +408,26 @@ def may_see(user: UserOut, lead_rep_id: int | None) -> bool:
     return user.is_admin or (user.rep_id is not None and lead_rep_id == user.rep_id)
 
 
-def visible_lead(session: Session, user: UserOut, lead_id: int) -> LeadOut:
-    """The lead, if the user may see it; otherwise NotFound, with the same words as a missing lead."""
+def visible_lead(session: Session, user: UserOut, lead_id: int, now: datetime | None = None) -> LeadOut:
+    """The lead, if the user may see it — its owner, an admin, or a rep holding one of its meetings still
+    ahead (a stand-in: ``meeting_moves``), who must know whom they meet; otherwise NotFound, with the same
+    words as a missing lead. Changing the lead stays its owner's (``visible_lead_row``)."""
     lead = get_lead(session, lead_id)
-    if not may_see(user, lead.assigned_rep_id):
+    if not (may_see(user, lead.assigned_rep_id) or _holds_a_meeting(session, user, lead_id, now or utcnow())):
         raise NotFound(f"No lead with id {lead_id}.")
     return lead
+
+
+def _holds_a_meeting(session: Session, user: UserOut, lead_id: int, now: datetime) -> bool:
+    if user.rep_id is None:
+        return False
+    held = select(Meeting.id).where(
+        Meeting.lead_id == lead_id,
+        Meeting.rep_id == user.rep_id,
+        Meeting.status == MeetingStatus.BOOKED,
+        Meeting.ends_at > now,
+    )
+    return session.scalar(held.limit(1)) is not None
 
 
 def visible_lead_row(session: Session, user: UserOut, lead_id: int) -> Lead:

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm_core import meetings
+from crm_core import meetings, users
 from crm_core.db import unit_of_work
+from crm_core.errors import NotFound
 from crm_core.lifecycle import assign, assign_to
 from crm_core.models import Activity, Invitation, Lead, Meeting, Notification, NotificationChannel, Rep, Stage
 from crm_core.notifications import claim_due
@@ -184,3 +185,21 @@ def test_the_change_and_its_moves_are_one_transaction(db_url: str) -> None:
         assert session.get(Rep, ana).active is True  # type: ignore[union-attr]
         assert len(history(session, meeting.lead_id)) == 1
         assert session.scalars(select(Invitation).where(Invitation.sequence > 0)).all() == []
+
+
+def test_the_stand_in_may_open_the_lead_they_meet_but_not_change_it_and_not_after_the_meeting(
+    session: Session,
+) -> None:
+    ana, dora = rep(session, "Ana"), rep(session, "Dora")
+    meeting = booked(session, ana)
+    others = make_lead(session, Stage.SQL, rep_id=ana.id)
+    update_rep(session, ana.id, RepUpdate(away_until=TOMORROW), now=NOW)
+    assert session.get(Meeting, meeting.id).rep_id == dora.id  # type: ignore[union-attr]
+    login = users.create_user(session, "dora@example.com", "a long enough passphrase", "rep", rep_id=dora.id)
+    assert users.visible_lead(session, login, meeting.lead_id, now=NOW).id == meeting.lead_id
+    with pytest.raises(NotFound):
+        users.visible_lead(session, login, others.id, now=NOW)  # Ana's other lead: not Dora's business
+    with pytest.raises(NotFound):
+        users.visible_lead_row(session, login, meeting.lead_id)  # changing it stays the owner's
+    with pytest.raises(NotFound):
+        users.visible_lead(session, login, meeting.lead_id, now=meeting.ends_at)  # the meeting is over
