@@ -140,9 +140,15 @@ class HandBack(BaseModel):
     rep_id: Id | None = None  # when given, must be the owner
 
 
+# The schema says what crm_core's check of a rep's message accepts (not blank, no control characters, at most
+# MAX_TEXT); the check itself stays crm_core's, so the refusal names the problem in a sentence
+_ALLOWED = "[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]"  # crm_core.limits: lines, no controls
+SOME_TEXT = f"^{_ALLOWED}*[^\\s\u0000-\u001f\u007f-\u009f]{_ALLOWED}*$"
+
+
 class RepMessage(BaseModel):
     rep_id: Id
-    text: str  # checked by crm_core (empty, too long) so the message names the problem
+    text: str = Field(json_schema_extra={"pattern": SOME_TEXT, "maxLength": ownership.MAX_TEXT})
 
 
 class OwnershipOut(BaseModel):
