@@ -92,8 +92,8 @@ def seed(url: str, leads: int, deals: int) -> float:
     with engine.begin() as db:
         prefix, source = d.series(leads)
         db.execute(text(
-            f"{prefix} INSERT INTO contacts (id, email, created_at) "
-            f"SELECT g, 'c' || g || '@bench.example', {created} FROM {source}"
+            f"{prefix} INSERT INTO contacts (id, name, email, created_at) "
+            f"SELECT g, 'Contact ' || g, 'c' || g || '@bench.example', {created} FROM {source}"
         ))  # fmt: skip
         db.execute(text(
             f"{prefix} INSERT INTO leads (id, contact_id, budget_none_yet, authority, consent, "
@@ -103,7 +103,9 @@ def seed(url: str, leads: int, deals: int) -> float:
             "CASE g % 2 WHEN 0 THEN 'en' ELSE 'es' END, "
             "CASE g % 4 WHEN 0 THEN 'web' WHEN 1 THEN 'telegram' WHEN 2 THEN 'referral' "
             "ELSE 'csv import' END, "
-            f"50 + g % 50, CASE WHEN g % 10 < 4 THEN 'mql' ELSE 'sql' END, 'warm', {d.json('[]')}, "
+            f"50 + g % 50, CASE WHEN g % 10 < 4 THEN 'mql' ELSE 'sql' END, "
+            "CASE g % 3 WHEN 0 THEN 'hot' WHEN 1 THEN 'warm' ELSE 'cold' END, "
+            f"{d.json('[]')}, "
             f"'bench', {lead_stage}, CASE WHEN g % 10 >= 4 THEN 1 + g % {REPS} END, "
             f"{created}, {created}, 0 FROM {source}"
         ))  # fmt: skip
@@ -218,6 +220,23 @@ def measure(url: str, runs: int) -> dict[str, list[float]]:
         )
         results["lead list (search)"] = timed(
             max(3, runs // 5), lambda: list_leads(session, 50, 0, LeadQuery(text=f"{rng.randrange(10**6)}@"))
+        )
+        results["lead list (search, a name)"] = timed(
+            max(3, runs // 5),
+            lambda: list_leads(session, 50, 0, LeadQuery(text=f"tact {rng.randrange(10**5)}")),
+        )
+        results["lead list (one stage, by name)"] = timed(
+            runs,
+            lambda: list_leads(session, 50, 0, LeadQuery(stage=rng.choice(list(Stage)), sort=LeadSort.NAME)),
+        )
+        results["lead list (temp, deep page ~1000)"] = timed(
+            runs,
+            lambda: list_leads(
+                session,
+                50,
+                50 * (900 + rng.randrange(200)),
+                LeadQuery(temperature=rng.choice(list(Temperature))),
+            ),
         )
 
     def route_one(session: Session) -> None:
