@@ -18,6 +18,7 @@ import httpx
 
 if TYPE_CHECKING:
     from crm_core.schemas import LeadOut
+    from tests.fake_telegram import FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "embudo.tar.gz"
@@ -209,3 +210,38 @@ def running_stack(
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@contextmanager
+def running_telegram_gateway(stack: Stack, workdir: Path) -> Iterator["FakeTelegram"]:
+    """The Telegram gateway as a real process, polling a fake Bot API and relaying to ``stack``; its log is
+    printed when it stops."""
+    from tests.fake_telegram import FakeTelegram
+
+    fake = FakeTelegram()
+    running = fake.serve()
+    env = {
+        **os.environ,
+        "EMBUDO_TELEGRAM_TOKEN": "123456:TEST-TOKEN",
+        "EMBUDO_TELEGRAM_API_BASE_URL": fake.base_url,
+        "EMBUDO_TELEGRAM_RASA_URL": stack.rasa_url,
+        "EMBUDO_TELEGRAM_POLL_TIMEOUT": "1",
+        "EMBUDO_TELEGRAM_PENDING_DIR": str(workdir / "pending-replies"),
+    }
+    log_path = workdir / "gateway.log"
+    with log_path.open("wb") as log:
+        gateway = subprocess.Popen(
+            [str(APP_PYTHON), "-m", "bot.telegram.gateway"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        fake.wait_for(lambda: fake.sent("setMyCommands"), 30, "the gateway to start")
+        yield fake
+    finally:
+        gateway.terminate()
+        gateway.wait(timeout=20)
+        running.stop()
+        print(log_path.read_text(errors="replace")[-3000:])

@@ -7,9 +7,7 @@ zone comes with the messages: the bot asks it (an answer it cannot read gets the
 visitor presses the inline keyboards' buttons.
 All on one stack (module scope)."""
 
-import os
 import re
-import subprocess
 from collections.abc import Iterator
 from datetime import datetime
 from email import message_from_bytes, policy
@@ -33,7 +31,7 @@ from crm_core.reps import add_rep
 from crm_core.schemas import NewRep
 from tests.browser import headless_chromium
 from tests.fake_telegram import FakeTelegram
-from tests.harness import APP_PYTHON, ROOT, Stack, free_port, running_stack
+from tests.harness import Stack, free_port, running_stack, running_telegram_gateway
 
 pytestmark = pytest.mark.integration
 
@@ -223,33 +221,8 @@ def test_a_hot_visitor_books_a_meeting_in_the_widget_in_chromium(stack: Stack, m
 @pytest.fixture(scope="module")
 def telegram(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeTelegram]:
     """The Telegram gateway, polling a fake Bot API, relaying to this module's stack."""
-    fake = FakeTelegram()
-    running = fake.serve()
-    workdir = tmp_path_factory.mktemp("booking-telegram")
-    env = {
-        **os.environ,
-        "EMBUDO_TELEGRAM_TOKEN": "123456:TEST-TOKEN",
-        "EMBUDO_TELEGRAM_API_BASE_URL": fake.base_url,
-        "EMBUDO_TELEGRAM_RASA_URL": stack.rasa_url,
-        "EMBUDO_TELEGRAM_POLL_TIMEOUT": "1",
-        "EMBUDO_TELEGRAM_PENDING_DIR": str(workdir / "pending-replies"),
-    }
-    log = (workdir / "gateway.log").open("wb")
-    gateway = subprocess.Popen(
-        [str(APP_PYTHON), "-m", "bot.telegram.gateway"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        fake.wait_for(lambda: fake.sent("setMyCommands"), 30, "the gateway to start")
+    with running_telegram_gateway(stack, tmp_path_factory.mktemp("booking-telegram")) as fake:
         yield fake
-    finally:
-        gateway.terminate()
-        gateway.wait(timeout=20)
-        running.stop()
-        print((workdir / "gateway.log").read_text(errors="replace")[-3000:])
 
 
 def telegram_reply(fake: FakeTelegram, user: dict[str, Any], expect: str, act: Any) -> dict[str, Any]:

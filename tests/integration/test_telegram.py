@@ -4,6 +4,7 @@ relays to the real Rasa stack, and renders the replies."""
 import os
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from crm_core.db import unit_of_work
 from crm_core.leads import list_leads
 from tests.fake_telegram import FakeTelegram
-from tests.harness import APP_PYTHON, ROOT, Stack, running_stack
+from tests.harness import APP_PYTHON, ROOT, Stack, running_stack, running_telegram_gateway
 
 pytestmark = pytest.mark.integration
 
@@ -23,33 +24,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 @pytest.fixture
-def telegram(stack: Stack, tmp_path: Any) -> Iterator[FakeTelegram]:
-    fake = FakeTelegram()
-    running = fake.serve()
-    env = {
-        **os.environ,
-        "EMBUDO_TELEGRAM_TOKEN": "123456:TEST-TOKEN",
-        "EMBUDO_TELEGRAM_API_BASE_URL": fake.base_url,
-        "EMBUDO_TELEGRAM_RASA_URL": stack.rasa_url,
-        "EMBUDO_TELEGRAM_POLL_TIMEOUT": "1",
-        "EMBUDO_TELEGRAM_PENDING_DIR": str(tmp_path / "pending-replies"),
-    }
-    log = (tmp_path / "gateway.log").open("wb")
-    gateway = subprocess.Popen(
-        [str(APP_PYTHON), "-m", "bot.telegram.gateway"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        fake.wait_for(lambda: fake.sent("setMyCommands"), 30, "the gateway to start")
+def telegram(stack: Stack, tmp_path: Path) -> Iterator[FakeTelegram]:
+    with running_telegram_gateway(stack, tmp_path) as fake:
         yield fake
-    finally:
-        gateway.terminate()
-        gateway.wait(timeout=20)
-        running.stop()
-        print((tmp_path / "gateway.log").read_text(errors="replace")[-3000:])
 
 
 def texts(fake: FakeTelegram, chat_id: int) -> list[str]:
