@@ -1,8 +1,9 @@
 """What a chat channel accepts before Rasa sees a message: whose conversation a sender id may name, how long
 a message may be, and how fast a sender and a client address may write.
 
-Plain Python (no Rasa imports), so the app's tests read it too. ``failsafe.py`` and ``gateway.py`` apply
-it; a refused message never reaches Rasa, so nothing of it is stored in the tracker or the transcript.
+Plain Python (no Rasa imports; redis-py, which both environments have), so the app's tests read it too.
+``failsafe.py`` and ``gateway.py`` apply it; a refused message never reaches Rasa, so nothing of it is
+stored in the tracker or the transcript.
 
 - **Namespaces.** A sender id that starts with a reserved prefix belongs to one channel only:
   ``telegram-`` to the Telegram gateway's channel. A public channel (REST, socket.io) refuses it.
