@@ -25,7 +25,7 @@ from tests.harness import APP_PYTHON, RASA, ROOT, ensure_model, free_port, wait_
 
 REPLICAS = 2
 # Messages one conversation may send in any 60 s, counted in Redis by both replicas together: above the
-# form's 9, low enough that test_scale.py goes past it in a few seconds.
+# form's 9 (a conversation sends no more), low enough for test_scale.py to go past it cheaply.
 SENDER_PER_MINUTE = 12
 
 
