@@ -34,7 +34,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup run test audit audit-if-reachable lint unit unit-postgres unit-both validate rasa-test integration test-faults browser bench bench-crm bench-baseline bench-profile load eval eval-dialogue model migrate lock clean test-scale scale-engines
+.PHONY: help setup run test audit audit-if-reachable lint unit unit-postgres unit-both validate rasa-test integration test-faults browser bench bench-crm bench-baseline bench-profile load eval eval-dialogue model migrate lock clean test-scale scale-engines redis-engine
 
 help:
 	@echo "make run    set up what is missing, then start Rasa (:5005), actions (:5055) and the web app (:8000)"
@@ -92,11 +92,11 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy $(APP_CODE)
 	$(VENV)/bin/lint-imports
 
-unit: $(VENV)/.installed
+unit: $(VENV)/.installed redis-engine
 	$(VENV)/bin/pytest -q tests/unit
 
 # The same unit suite on a throwaway local PostgreSQL server (installed from Debian's packages if missing).
-unit-postgres: $(VENV)/.installed
+unit-postgres: $(VENV)/.installed redis-engine
 	scripts/with-postgres $(VENV)/bin/pytest -q tests/unit
 
 validate: $(RASA_VENV)/.installed
@@ -105,6 +105,13 @@ validate: $(RASA_VENV)/.installed
 rasa-test: $(MODEL)
 	$(RASA) test core --e2e --stories tests/test_stories.yml --model $(MODEL) \
 		--fail-on-prediction-errors --out var/rasa-test-results
+
+# The shared chat rates' unit tests (tests/unit/test_chat_rates_shared.py) start Debian's redis-server.
+redis-engine:
+	@command -v redis-server >/dev/null || { \
+		echo "Installing Debian's redis-server for the unit tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; } || { \
+		echo "Could not install redis-server: run 'sudo apt-get install redis-server'"; exit 1; }
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download is not used).
 browser:

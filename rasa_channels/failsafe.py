@@ -47,7 +47,6 @@ from rasa_channels.guard import (
     MAX_TRACKED_KEYS,
     OTHER_CHANNEL,
     Guard,
-    Limits,
     Refusal,
     is_empty,
     language_of,
@@ -234,7 +233,7 @@ class FailsafeRest(RestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         blueprint = super().blueprint(_failsafe(on_new_message))
-        guard = Guard(self.name(), Limits.from_env())
+        guard = Guard.from_env(self.name())
 
         @blueprint.middleware("request")
         async def refuse(request: Request) -> HTTPResponse | None:
@@ -261,7 +260,7 @@ class FailsafeSocketIO(SocketIOInput):
         if origins and "*" not in origins:
             _only_from(self.sio.eio, origins)
         sio = self.sio
-        self._guard_messages(sio, Guard(self.name(), Limits.from_env()))
+        self._guard_messages(sio, Guard.from_env(self.name()))
 
         @blueprint.route("/typing", methods=["POST"])
         async def person_typing(request: Request) -> HTTPResponse:

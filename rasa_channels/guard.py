@@ -1,8 +1,9 @@
 """What a chat channel accepts before Rasa sees a message: whose conversation a sender id may name, how long
 a message may be, and how fast a sender and a client address may write.
 
-Plain Python (no Rasa imports), so the app's tests read it too. ``failsafe.py`` and ``gateway.py`` apply
-it; a refused message never reaches Rasa, so nothing of it is stored in the tracker or the transcript.
+Plain Python (no Rasa imports; redis-py, which both environments have), so the app's tests read it too.
+``failsafe.py`` and ``gateway.py`` apply it; a refused message never reaches Rasa, so nothing of it is
+stored in the tracker or the transcript.
 
 - **Namespaces.** A sender id that starts with a reserved prefix belongs to one channel only:
   ``telegram-`` to the Telegram gateway's channel. A public channel (REST, socket.io) refuses it.
@@ -12,13 +13,24 @@ it; a refused message never reaches Rasa, so nothing of it is stored in the trac
   characters (tab, newline and carriage return are fine) or lone surrogates; metadata at most 8,000
   characters of JSON. An empty message (or only spaces) is ignored: passed on to no one, stored nowhere.
 - **Rates.** At most ``EMBUDO_CHAT_SENDER_PER_MINUTE`` accepted messages per sender (default 30) and
-  ``EMBUDO_CHAT_ADDRESS_PER_MINUTE`` per client address (default 120) in any 60 s; each Rasa process
-  counts its own.
+  ``EMBUDO_CHAT_ADDRESS_PER_MINUTE`` per client address (default 120) in any 60 s, per channel. With
+  ``EMBUDO_REDIS_HOST`` set (the scale-out lock store's Redis; ``EMBUDO_REDIS_PORT``, ``EMBUDO_REDIS_DB``,
+  ``EMBUDO_REDIS_PASSWORD``, ``EMBUDO_REDIS_SSL`` as that Redis needs) every Rasa replica counts in the same
+  place: one sorted set of timestamps per key under ``embudo:rate:``, trimmed, counted and added to by one
+  Lua script, so two replicas racing for the last slot cannot both get it. The replicas' clocks stamp the
+  messages (keep them in step, NTP: a skew moves the window's edge by as much). Without it each Rasa
+  process counts its own. A Redis that does not answer (within 0.5 s) is no reason to refuse visitors
+  nor to crash: that process counts alone (a warning in its log), asks Redis again after
+  ``REDIS_RETRY_SECONDS``, and counts together again once it answers; meanwhile a visitor may get up to
+  the limit from each replica. The Redis calls are synchronous (as Rasa's own RedisLockStore's are): a
+  round trip on the private network, on the channel's event loop.
 """
 
 import json
+import logging
 import os
 import re
+import secrets
 import time
 import unicodedata
 from collections import OrderedDict, deque
@@ -26,7 +38,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import redis
+
 from rasa_channels.wording import REFUSALS
+
+log = logging.getLogger(__name__)
 
 # The gateway's channel owns these conversations (bot/telegram/gateway.py names them the same way).
 RESERVED_PREFIXES = {"telegram-": "telegram"}
@@ -35,6 +51,24 @@ MAX_METADATA_CHARS = 8_000
 WINDOW_SECONDS = 60.0
 # Keys (senders, addresses) a limiter remembers at most; the longest idle ones are forgotten first.
 MAX_TRACKED_KEYS = 100_000
+# Shared counting: the keys' prefix in Redis (Rasa's lock store uses ``embudo:lock:``), how long a Redis call
+# may take, and how long a process counts alone after Redis did not answer before it asks again.
+REDIS_KEY_PREFIX = "embudo:rate:"
+REDIS_TIMEOUT_SECONDS = 0.5
+REDIS_RETRY_SECONDS = 5.0
+# KEYS[1]: one key's sorted set of accepted messages (member: a unique id, score: when). ARGV: now, the
+# window (s), the limit, a new member. Forgets what left the window, then adds the message only if there is
+# room, as one step (Redis runs a script alone), so the count never passes the limit.
+SLIDING_WINDOW_SCRIPT = """
+local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
+return 1
+"""
 
 
 @dataclass(frozen=True)
@@ -57,6 +91,55 @@ class Limits:
             number("EMBUDO_CHAT_MAX_CHARS", cls.max_chars),
             number("EMBUDO_CHAT_SENDER_PER_MINUTE", cls.sender_per_minute),
             number("EMBUDO_CHAT_ADDRESS_PER_MINUTE", cls.address_per_minute),
+        )
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    """The Redis the replicas count in: the lock store's (``deploy/endpoints.scale.yml`` reads the same
+    ``EMBUDO_REDIS_HOST`` and ``EMBUDO_REDIS_PORT``)."""
+
+    host: str
+    port: int = 6379
+    db: int = 0
+    password: str | None = None
+    ssl: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "RedisSettings | None":
+        """None without ``EMBUDO_REDIS_HOST``: each process counts its own."""
+        host = environ.get("EMBUDO_REDIS_HOST", "").strip()
+        if not host:
+            return None
+
+        def number(name: str, default: int) -> int:
+            value = environ.get(name, "").strip()
+            if not value:
+                return default
+            if not value.isdigit():
+                raise ValueError(f"{name} must be a whole number, not {value!r}")
+            return int(value)
+
+        ssl = environ.get("EMBUDO_REDIS_SSL", "").strip().lower()
+        if ssl not in ("", "0", "1", "false", "true", "no", "yes"):
+            raise ValueError(f"EMBUDO_REDIS_SSL must be true or false, not {ssl!r}")
+        return cls(
+            host,
+            number("EMBUDO_REDIS_PORT", cls.port),
+            number("EMBUDO_REDIS_DB", cls.db),
+            environ.get("EMBUDO_REDIS_PASSWORD") or None,
+            ssl in ("1", "true", "yes"),
+        )
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(
+            host=self.host,
+            port=self.port,
+            db=self.db,
+            password=self.password,
+            ssl=self.ssl,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         )
 
 
@@ -154,15 +237,96 @@ class RateLimiter:
         return allowed
 
 
+class SharedRateLimiter:
+    """``RateLimiter``'s rule counted in Redis, so every process using the same Redis shares one count per
+    key. While Redis does not answer, a ``RateLimiter`` of this process counts instead."""
+
+    def __init__(
+        self,
+        limit: int,
+        client: redis.Redis,
+        prefix: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.limit = limit
+        self.prefix = prefix
+        self.clock = clock  # wall-clock time: the replicas' stamps are compared with one another
+        self._script = client.register_script(SLIDING_WINDOW_SCRIPT)
+        self._alone = RateLimiter(limit, clock)
+        self._alone_until: float | None = None  # while set, Redis did not answer: count alone till then
+
+    @property
+    def shared(self) -> bool:
+        """Whether the last count was Redis's (False after Redis did not answer, until it does again)."""
+        return self._alone_until is None
+
+    def allows(self, key: str) -> bool:
+        now = self.clock()
+        if self._alone_until is not None and now < self._alone_until:
+            return self._alone.allows(key)
+        try:
+            member = f"{now!r}:{secrets.token_hex(8)}"  # two messages in the same instant are two
+            args = [repr(now), WINDOW_SECONDS, self.limit, member]
+            allowed = self._script(keys=[self.prefix + key], args=args)
+        except (redis.RedisError, OSError) as error:
+            if self._alone_until is None:
+                log.warning(
+                    "%s…: Redis did not answer (%s); counting in this process alone, asking again in %.0f s",
+                    self.prefix,
+                    error,
+                    REDIS_RETRY_SECONDS,
+                )
+            self._alone_until = now + REDIS_RETRY_SECONDS
+            return self._alone.allows(key)
+        if self._alone_until is not None:
+            log.warning("%s…: Redis answers again; counting with the other processes", self.prefix)
+            self._alone_until = None
+            self._alone = RateLimiter(self.limit, self.clock)  # the next outage starts from nothing
+        return bool(allowed)
+
+
 class Guard:
     """One channel's checks, in order: the sender id, the message, then the rates (only a message that
-    passes everything else is counted)."""
+    passes everything else is counted). The rates are counted in ``redis`` when given (shared by every
+    process using it), else in this process."""
 
-    def __init__(self, channel: str, limits: Limits, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        channel: str,
+        limits: Limits,
+        clock: Callable[[], float] | None = None,
+        redis_settings: RedisSettings | None = None,
+    ) -> None:
         self.channel = channel
         self.limits = limits
-        self.by_sender = RateLimiter(limits.sender_per_minute, clock)
-        self.by_address = RateLimiter(limits.address_per_minute, clock)
+        self.by_sender: RateLimiter | SharedRateLimiter
+        self.by_address: RateLimiter | SharedRateLimiter
+        if redis_settings is None:
+            self.by_sender = RateLimiter(limits.sender_per_minute, clock or time.monotonic)
+            self.by_address = RateLimiter(limits.address_per_minute, clock or time.monotonic)
+        else:
+            client = redis_settings.client()
+            prefix = f"{REDIS_KEY_PREFIX}{channel}:"
+            self.by_sender = SharedRateLimiter(
+                limits.sender_per_minute, client, prefix + "sender:", clock or time.time
+            )
+            self.by_address = SharedRateLimiter(
+                limits.address_per_minute, client, prefix + "address:", clock or time.time
+            )
+
+    @classmethod
+    def from_env(cls, channel: str, environ: Mapping[str, str] = os.environ) -> "Guard":
+        """The channel's guard as the environment configures it (limits, and Redis if any)."""
+        settings = RedisSettings.from_env(environ)
+        if settings is not None:
+            log.info(
+                "%s: chat rates counted in Redis at %s:%s (db %s), shared by every Rasa process using it",
+                channel,
+                settings.host,
+                settings.port,
+                settings.db,
+            )
+        return cls(channel, Limits.from_env(environ), redis_settings=settings)
 
     def shape_refusal(self, sender_id: object, text: object, metadata: object) -> Refusal | None:
         return sender_refusal(sender_id, self.channel) or message_refusal(text, metadata, self.limits)

@@ -6,6 +6,7 @@ servers sharing the PostgreSQL tracker store and the Redis lock store. Afterward
 every message each visitor sent is in its tracker (PostgreSQL) once and in order, each transcript line was
 copied once by the two copiers, each conversation wrote one lead, and each lead's Telegram card reached the
 fake Bot API once although two notifiers deliver the outbox. ``EMBUDO_SCALE_CONVERSATIONS`` sets the number.
+Also: one visitor writing to both replicas at once is refused past the per-sender rate of both together.
 """
 
 import asyncio
@@ -29,7 +30,7 @@ from crm_core.models import Message, Notification, NotificationChannel
 from crm_core.reps import add_rep
 from crm_core.schemas import NewRep
 from tests.fake_telegram import FakeTelegram
-from tests.scale.topology import Topology, running_topology
+from tests.scale.topology import SENDER_PER_MINUTE, Topology, running_topology
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("EMBUDO_TEST_POSTGRES_URL"), reason="needs PostgreSQL: make test-scale"
@@ -251,6 +252,31 @@ def test_conversations_alternating_between_replicas_lose_nothing(
     assert leads_once == {"once": CONVERSATIONS, "none": 0, "more than once": 0}, topology.log_tail()
     assert cards_once == {"once": len(lead_ids), "none": 0, "more than once": 0}
     assert copied == events_to_copy
+
+
+def test_the_replicas_count_one_senders_rate_together(world: tuple[Topology, FakeTelegram]) -> None:
+    """One visitor's messages all at once, half to each replica: counted apart, neither would refuse any
+    (7 each, under 12). The rate is checked as each request arrives, before Rasa's turn, so the answer does
+    not depend on how long the accepted turns take."""
+    topology, _ = world
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=120) as http:
+            return await asyncio.gather(
+                *(
+                    http.post(
+                        f"{topology.rasa_urls[turn % len(topology.rasa_urls)]}/webhooks/rest/webhook",
+                        json={"sender": "scale-rate", "message": f"hello there, good evening, number {turn}"},
+                    )
+                    for turn in range(SENDER_PER_MINUTE + 2)
+                )
+            )
+
+    replies = asyncio.run(burst())
+    statuses = Counter(reply.status_code for reply in replies)
+    print(f"one sender, {len(replies)} messages at once over both replicas: {dict(statuses)}")
+    assert statuses == {200: SENDER_PER_MINUTE, 429: 2}, topology.log_tail()
+    assert {reply.json()["error"] for reply in replies if reply.status_code == 429} == {"too_fast"}
 
 
 def _copied(topology: Topology) -> int:

@@ -1,10 +1,11 @@
 """The scale-out topology on one machine, for `make test-scale`: existing engines, our configuration.
 
 PostgreSQL (started by scripts/with-postgres, its URL in ``EMBUDO_TEST_POSTGRES_URL``) holds two databases,
-Rasa's tracker store and the CRM; Redis (Debian's redis-server) is Rasa's lock store; nginx (Debian's) balances
-two action servers and two web processes, and fronts the two Rasa replicas' channels. Two notifiers and one
-transcript copier run beside them. Rasa reads deploy/endpoints.scale.yml, filled from the environment as a
-deployment would fill it. Everything lives in a temporary folder on free ports and is stopped at the end.
+Rasa's tracker store and the CRM; Redis (Debian's redis-server) is Rasa's lock store and where both replicas
+count the chat rates together (rasa_channels/guard.py); nginx (Debian's) balances two action servers and two
+web processes, and fronts the two Rasa replicas' channels. Two notifiers and one transcript copier run beside
+them. Rasa reads deploy/endpoints.scale.yml, filled from the environment as a deployment would fill it.
+Everything lives in a temporary folder on free ports and is stopped at the end.
 """
 
 import os
@@ -23,6 +24,9 @@ from sqlalchemy.engine import make_url
 from tests.harness import APP_PYTHON, RASA, ROOT, ensure_model, free_port, wait_until
 
 REPLICAS = 2
+# Messages one conversation may send in any 60 s, counted in Redis by both replicas together: above the
+# form's 9 (a conversation sends no more), low enough for test_scale.py to go past it cheaply.
+SENDER_PER_MINUTE = 12
 
 
 @dataclass
@@ -127,6 +131,7 @@ def running_topology(workdir: Path, telegram_base_url: str) -> Iterator[Topology
         "EMBUDO_TELEGRAM_API_BASE_URL": telegram_base_url,
         "EMBUDO_NOTIFY_BACKOFF_SECONDS": "0.5",
         "EMBUDO_CHAT_ADDRESS_PER_MINUTE": "100000",  # every test visitor is 127.0.0.1
+        "EMBUDO_CHAT_SENDER_PER_MINUTE": str(SENDER_PER_MINUTE),
         "RASA_TELEMETRY_ENABLED": "false",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
         "PYTHONPATH": str(ROOT),
