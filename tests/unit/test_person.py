@@ -3,8 +3,9 @@ team is back in their own time; nobody joined in time; the rep handed back. Real
 real SQLite CRM."""
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from rasa_sdk import Tracker
@@ -19,6 +20,7 @@ from crm_core.db import unit_of_work
 from crm_core.models import Lead, Notification, Owner
 from crm_core.reps import add_rep
 from crm_core.schemas import NewRep
+from crm_core.working_hours import WEEKDAYS
 from tests.unit.test_contact_first import DOMAIN
 
 TUESDAY_23_UTC = datetime(2026, 12, 1, 23, 0, tzinfo=UTC)  # Wednesday 00:00 in Madrid
@@ -81,7 +83,9 @@ def test_a_rep_on_shift_is_asked_to_join_and_the_conversation_waits_for_them(crm
 
 def test_out_of_hours_the_visitor_hears_when_the_team_is_back_and_nothing_waits(crm: str) -> None:
     with unit_of_work(crm) as session:
-        hours = {"sun": ["10:00", "10:01"]}  # a rep who is practically never on
+        # one minute, three days from now: whatever the clock, the rep is off shift now
+        later = datetime.now(ZoneInfo("Europe/Madrid")) + timedelta(days=3)
+        hours = {WEEKDAYS[later.weekday()]: ["10:00", "10:01"]}
         add_rep(session, NewRep(name="Rosa", languages=["en"], timezone="Europe/Madrid", working_hours=hours))
     events, said = run(ActionAskContact(), tracker("live-2", "request_human", wants_person=True))
     [told] = said
