@@ -25,11 +25,11 @@ from sqlalchemy.orm import Session
 from actions.crm_writes import in_thread
 from actions.dialogue import current_language, latest_intent, time_zone
 from actions.visitor_zone import choices, plain, read_time_zone, zone_label
-from crm_core import meetings
 from crm_core.db import BOT, unit_of_work
 from crm_core.errors import CrmError
-from crm_core.invitations import when_text
 from crm_core.models import Lead, Meeting, MeetingStatus, Qualification, utcnow
+from crm_core.scheduling import meetings
+from crm_core.scheduling.invitations import when_text
 from crm_core.schemas import LeadOut
 from crm_core.understanding import wished_time
 

@@ -16,10 +16,10 @@ from actions import booking
 from actions.crm_writes import in_thread, save_capture
 from actions.dialogue import conversation_channel, current_language, slot_or_none, time_zone
 from crm_core.errors import CrmError
-from crm_core.leads import capture_lead
 from crm_core.models import Authority, Qualification
-from crm_core.pending_captures import PendingCapture
-from crm_core.policy import LeadFacts
+from crm_core.qualification.policy import LeadFacts
+from crm_core.sales.leads import capture_lead
+from crm_core.sales.pending_captures import PendingCapture
 from crm_core.schemas import ConversationRef, LeadOut
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 Database calls run in a worker thread (``in_thread``), so one conversation waiting for a locked or slow
 database never holds up another's answer. A lead capture is tried again after a short pause; if the
-database still cannot take it, it stays kept on disk (``crm_core.pending_captures``) and this process
+database still cannot take it, it stays kept on disk (``crm_core.sales.pending_captures``) and this process
 writes it as soon as it can: a background task started here retries with a capped backoff, and every
 later turn of any conversation starts that task again when kept captures are waiting. After a restart the
 server (``actions/server.py``) starts writing what an earlier run kept before any visitor writes again.
@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from crm_core import pending_captures
-from crm_core.pending_captures import PendingCapture
+from crm_core.sales import pending_captures
+from crm_core.sales.pending_captures import PendingCapture
 from crm_core.schemas import LeadOut
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """A visitor who asks for a person, in the dialogue. A rep on shift is asked to join the chat now (the lead is
 handed to them and the conversation waits for a person); otherwise the visitor hears when the team is back,
 in their own time zone, and is asked how to be reached. Who can join and when the team is back are
-``crm_core.live_request``'s rules; this module only says them.
+``crm_core.assignment.live_request``'s rules; this module only says them.
 
 Two actions the bot runs on its own initiative, through Rasa's HTTP API (``bot/live_chat.py``):
 ``action_nobody_joined`` when nobody took the chat in time (asks for an e-mail or phone for a callback),
@@ -28,8 +28,8 @@ from actions.capture_lead import capture, lead_slots
 from actions.crm_writes import in_thread
 from actions.dialogue import SKIPPED, current_language, phone_regions_of, slot_or_none, time_zone
 from actions.told_the_rep import told_the_rep, visitor_lines_while_paused
+from crm_core.assignment.live_request import join_now, who_can_join
 from crm_core.db import BOT, unit_of_work
-from crm_core.live_request import join_now, who_can_join
 from crm_core.models import utcnow
 
 log = logging.getLogger(__name__)

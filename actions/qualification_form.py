@@ -27,8 +27,8 @@ from actions.dialogue import (
     time_zone,
 )
 from actions.edits import edit_of, question_edited
+from crm_core.chats.transcripts import FAILED_TURN
 from crm_core.models import Authority
-from crm_core.transcripts import FAILED_TURN
 from crm_core.understanding import (
     find_company,
     find_person_name,

@@ -3,7 +3,7 @@
 Rasa starts a session after an hour's silence (`session_config`) or a restart, and every new session begins
 unpaused: a visitor writing back to a rep the next morning would get the bot answering over the rep. This
 action does what Rasa's own `action_session_start` does (a new session, the slots carried over) and pauses
-the conversation again while crm_core.ownership says a rep owns it.
+the conversation again while crm_core.chats.ownership says a rep owns it.
 """
 
 import logging
@@ -15,7 +15,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.crm_writes import in_thread
-from crm_core import ownership
+from crm_core.chats import ownership
 from crm_core.db import BOT, unit_of_work
 from crm_core.errors import NotFound
 from crm_core.models import Owner

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.stack import Measured, measure_turns
 from crm_core.db import unit_of_work
-from crm_core.reps import add_rep
+from crm_core.people.reps import add_rep
 from crm_core.schemas import NewRep
 from tests.harness import RASA, ROOT, free_port, running_stack
 

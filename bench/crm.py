@@ -27,12 +27,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from crm_core.board import board
 from crm_core.db import MIGRATIONS_DIR, get_engine, unit_of_work, upgrade_database
-from crm_core.kpis import dashboard, forecast
-from crm_core.leads import LeadQuery, LeadSort, list_leads
-from crm_core.lifecycle import assign
 from crm_core.models import Contact, Lead, Qualification, Stage, Temperature
+from crm_core.reporting.kpis import dashboard, forecast
+from crm_core.sales.board import board
+from crm_core.sales.leads import LeadQuery, LeadSort, list_leads
+from crm_core.sales.lifecycle import assign
 
 REPS = 50
 STAGES = ["new", "new", "mql", "mql", "sql", "contacted", "proposal", "negotiation", "won", "lost"]

@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.visitors import Persona, PersonaFileError, Visitor, load_personas
 from crm_core.db import unit_of_work
-from crm_core.leads import list_leads
 from crm_core.models import Lead
-from crm_core.reps import add_rep
+from crm_core.people.reps import add_rep
+from crm_core.sales.leads import list_leads
 from crm_core.schemas import NewRep
 from tests.harness import ROOT, Stack, running_stack
 

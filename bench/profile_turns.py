@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.stack import one_conversation, summary, ten_concurrent
 from crm_core.db import unit_of_work
-from crm_core.reps import add_rep
+from crm_core.people.reps import add_rep
 from crm_core.schemas import NewRep
 from tests.harness import ROOT, running_stack
 

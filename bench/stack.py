@@ -21,7 +21,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from crm_core.db import unit_of_work
-from crm_core.reps import add_rep
+from crm_core.people.reps import add_rep
 from crm_core.schemas import NewRep
 from tests.harness import RASA, ROOT, running_stack
 

@@ -21,9 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert, text
 
-from crm_core.db import get_engine, unit_of_work, upgrade_database
-from crm_core.models import Contact, Conversation, Lead, Message
-from crm_core.transcript_search import (
+from crm_core.chats.transcript_search import (
     FORM_QUESTIONS,
     SlotCondition,
     TranscriptFilter,
@@ -31,6 +29,8 @@ from crm_core.transcript_search import (
     export_csv,
     search_transcripts,
 )
+from crm_core.db import get_engine, unit_of_work, upgrade_database
+from crm_core.models import Contact, Conversation, Lead, Message
 
 WORDS = [
     "price",

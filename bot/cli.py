@@ -9,13 +9,13 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import cli_admin, cli_crm, cli_kpis, cli_scoring, cli_users
+from crm_core.chats.transcripts import as_text, sync_transcripts, transcript
 from crm_core.config import get_settings
 from crm_core.db import set_process_author, unit_of_work, upgrade_database
 from crm_core.errors import CrmError, explain
-from crm_core.leads import LeadQuery, get_lead, list_leads
-from crm_core.reps import add_rep, list_reps, parse_hours
+from crm_core.people.reps import add_rep, list_reps, parse_hours
+from crm_core.sales.leads import LeadQuery, get_lead, list_leads
 from crm_core.schemas import LeadOut, NewRep
-from crm_core.transcripts import as_text, sync_transcripts, transcript
 
 app = typer.Typer(help="Embudo: lead capture and qualification with a small CRM.", no_args_is_help=True)
 reps_app = typer.Typer(help="Sales reps who receive qualified leads.", no_args_is_help=True)

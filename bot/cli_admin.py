@@ -1,6 +1,7 @@
 """Admin commands of ``embudo``: privacy (erase a contact, the retention purge, the erasure log),
 qualification policy versions and the changes suggested from closed leads. Thin adapters around
-``crm_core.privacy``, ``crm_core.policy_store`` and ``crm_core.policy_suggestions``."""
+``crm_core.people.privacy``, ``crm_core.qualification.policy_store`` and
+``crm_core.qualification.policy_suggestions``."""
 
 import json
 from datetime import UTC, datetime
@@ -10,11 +11,11 @@ from typing import Annotated
 import typer
 
 from bot.cli_crm import Format, work
-from crm_core import policy_suggestions
 from crm_core.config import get_settings
 from crm_core.models import SuggestionStatus
-from crm_core.policy_store import active_policy, policy_versions, save_policy
-from crm_core.privacy import ErasureOut, erase_contact, erasures, find_contacts, purge_never_qualified
+from crm_core.people.privacy import ErasureOut, erase_contact, erasures, find_contacts, purge_never_qualified
+from crm_core.qualification import policy_suggestions
+from crm_core.qualification.policy_store import active_policy, policy_versions, save_policy
 
 privacy_app = typer.Typer(help="Erasing contacts on request, and the retention purge.", no_args_is_help=True)
 policy_app = typer.Typer(help="The qualification policy and its versions.", no_args_is_help=True)

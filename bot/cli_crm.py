@@ -18,10 +18,14 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_core import activities, csv_io, deals, dedup, lifecycle, pipeline, reps, sla, webhooks, winback
+from crm_core.assignment import sla
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidInput, explain
+from crm_core.exchange import csv_io, webhooks
 from crm_core.models import Deal, Lead, Rep
+from crm_core.outreach import winback
+from crm_core.people import reps
+from crm_core.sales import activities, deals, dedup, lifecycle, pipeline
 from crm_core.schemas import NewDeal, RepUpdate
 
 deals_app = typer.Typer(
@@ -132,7 +136,7 @@ def lead_move(
 
 def lead_history(lead_id: Annotated[int, typer.Argument()], output: Format = "text") -> None:
     """The lead's stage history, its deals' moves and its routing decisions."""
-    from crm_core.routing import audit_log
+    from crm_core.assignment.routing import audit_log
 
     with work() as session:
         changes = pipeline.history(session, lead_id)

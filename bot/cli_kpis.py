@@ -1,7 +1,7 @@
 """KPI commands of ``embudo``: ``kpis``, ``forecast`` and the exchange rates (``rates show|versions|import``).
 
-Thin adapters around ``crm_core.kpis`` and ``crm_core.money``: one period and one currency per run, the
-same figures the console's KPI page shows.
+Thin adapters around ``crm_core.reporting.kpis`` and ``crm_core.money``: one period and one currency per run,
+the same figures the console's KPI page shows.
 """
 
 from collections.abc import Mapping
@@ -12,7 +12,8 @@ from typing import Annotated
 import typer
 
 from bot.cli_crm import Format, _day, _dump, _pct, _start_of, fail, work
-from crm_core import kpis, money
+from crm_core import money
+from crm_core.reporting import kpis
 
 rates_app = typer.Typer(help="Exchange rates: the one table every money figure is converted with.")
 

@@ -1,8 +1,9 @@
 """The ``embudo scoring`` commands: train the learned win probability and show the model in use.
 
-Thin adapters around ``crm_core.win_training``; the rule-based score and class are the policy's and are
-not touched here: training also compares the policy with the same outcomes and stores the changes the
-evidence supports as suggestions (``crm_core.policy_suggestions``), which an admin accepts or rejects.
+Thin adapters around ``crm_core.learning.win_training``; the rule-based score and class are the policy's and
+are not touched here: training also compares the policy with the same outcomes and stores the changes the
+evidence supports as suggestions (``crm_core.qualification.policy_suggestions``), which an admin accepts or
+rejects.
 """
 
 from datetime import UTC, datetime
@@ -10,9 +11,9 @@ from datetime import UTC, datetime
 import typer
 
 from bot.cli_crm import Format, _dump, work
-from crm_core import policy_suggestions
+from crm_core.learning.win_training import model_status, train_win_model
+from crm_core.qualification import policy_suggestions
 from crm_core.schemas import WinModelOut
-from crm_core.win_training import model_status, train_win_model
 
 scoring_app = typer.Typer(
     help="The learned win probability, beside the policy's rule-based score.", no_args_is_help=True

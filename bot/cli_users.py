@@ -10,10 +10,10 @@ from typing import Annotated
 
 import typer
 
-from crm_core import users
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError
 from crm_core.models import UserRole
+from crm_core.people import users
 
 admin_app = typer.Typer(help="Console administrators.", no_args_is_help=True)
 users_app = typer.Typer(help="Console logins of admins and reps.", no_args_is_help=True)

@@ -25,12 +25,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.telegram.typing_notice import TypingNotSent, show_typing
-from crm_core import ownership
+from crm_core.chats import ownership
+from crm_core.chats.ownership import Move, Ownership
+from crm_core.chats.transcripts import REP_AUTHOR
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidTransition
 from crm_core.models import Owner
-from crm_core.ownership import Move, Ownership
-from crm_core.transcripts import REP_AUTHOR
 
 log = logging.getLogger(__name__)
 TELEGRAM_PREFIX = "telegram-"  # the gateway's conversation ids (bot/telegram/gateway.py: sender_id)

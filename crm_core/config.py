@@ -6,10 +6,10 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_POLICY_FILE = Path(__file__).with_name("qualification_policy.yml")
-DEFAULT_PIPELINE_FILE = Path(__file__).with_name("pipeline.yml")
+DEFAULT_POLICY_FILE = Path(__file__).parent / "qualification" / "qualification_policy.yml"
+DEFAULT_PIPELINE_FILE = Path(__file__).parent / "sales" / "pipeline.yml"
 DEFAULT_RATES_FILE = Path(__file__).with_name("exchange_rates.yml")
-DEFAULT_OUTREACH_FILE = Path(__file__).with_name("outreach.yml")
+DEFAULT_OUTREACH_FILE = Path(__file__).parent / "outreach" / "outreach.yml"
 
 
 class Settings(BaseSettings):
@@ -18,7 +18,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///var/embudo.db"
     # How long a SQLite write waits for another writer's lock before it fails ("database is locked").
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
-    # Lead captures the CRM database could not take yet (crm_core.pending_captures); unset: a
+    # Lead captures the CRM database could not take yet (crm_core.sales.pending_captures); unset: a
     # `pending-captures` folder beside a SQLite database, else var/pending-captures.
     pending_captures_dir: Path | None = None
     # Where Rasa's conversation events are read from for transcripts: the SQL tracker store's database
@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     pipeline_file: Path = DEFAULT_PIPELINE_FILE
     # Exchange rates version 0 (``embudo rates import`` stores newer versions in the database).
     rates_file: Path = DEFAULT_RATES_FILE
-    # Messages to contacts: the win-back message and the MQL nurture schedule (crm_core.winback).
+    # Messages to contacts: the win-back message and the MQL nurture schedule (crm_core.outreach.winback).
     outreach_file: Path = DEFAULT_OUTREACH_FILE
     # Where the reader of an e-mail from us can write back: a page with the chat widget, or a Telegram
     # deep link (https://t.me/BOT?start=recycled); unset: the web app's demo page (public_web_url).
@@ -58,10 +58,10 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = 8
     webhook_backoff_seconds: int = 30
     # A visitor who asked for a person waits this long for a rep to take the chat over; then the bot
-    # says nobody could join and asks how to call them back (crm_core.live_request).
+    # says nobody could join and asks how to call them back (crm_core.assignment.live_request).
     live_wait_minutes: float = Field(default=3.0, gt=0)
-    # Meetings booked in the chat (crm_core.meetings, crm_core.slots): length, grid, how far ahead at
-    # least and at most, how many slots an offer shows (at most per_day of them on one day).
+    # Meetings booked in the chat (crm_core.scheduling.meetings, crm_core.scheduling.slots): length, grid, how
+    # far ahead at least and at most, how many slots an offer shows (at most per_day of them on one day).
     meeting_minutes: int = Field(default=30, ge=5, le=480)
     meeting_step_minutes: int = Field(default=30, ge=5, le=480)
     meeting_lead_minutes: int = Field(default=120, ge=0)
@@ -74,8 +74,8 @@ class Settings(BaseSettings):
     caldav_cache_seconds: float = Field(default=90.0, ge=0, le=3600)
     # Conversations of never-qualified visitors are purged after this many idle days (`embudo privacy purge`).
     retention_days: int = 180
-    # The learned win probability (crm_core.win_training) is fitted only from at least this many closed
-    # leads (won or lost), at least min_won of them won: fewer outcomes teach noise, not a signal.
+    # The learned win probability (crm_core.learning.win_training) is fitted only from at least this many
+    # closed leads (won or lost), at least min_won of them won: fewer outcomes teach noise, not a signal.
     win_model_min_closed: int = Field(default=200, ge=20)
     win_model_min_won: int = Field(default=30, ge=10)
 

@@ -137,7 +137,8 @@ class Rep(Base):
     # _keep_counters in the transaction of each change (whoever made it), so routing never counts.
     open_leads: Mapped[int] = mapped_column(default=0, server_default="0")
     # The rep's own CalDAV calendar (optional): its busy times are taken out of the offered meeting slots
-    # (crm_core.calendars). The password is stored as given (see the README's "Meetings"); it is never shown.
+    # (crm_core.scheduling.calendars). The password is stored as given (see the README's "Meetings"); it is
+    # never shown.
     caldav_url: Mapped[str | None] = mapped_column(String(500))
     caldav_username: Mapped[str | None] = mapped_column(String(200))
     caldav_password: Mapped[str | None] = mapped_column(String(500))
@@ -174,7 +175,8 @@ class Contact(Base):
     company: Mapped[str | None] = mapped_column(String(200))
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    # The person asked for no more messages (``crm_core.winback.unsubscribe``): nothing is sent to them again.
+    # The person asked for no more messages (``crm_core.outreach.winback.unsubscribe``): nothing is sent to
+    # them again.
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     leads: Mapped[list["Lead"]] = relationship(back_populates="contact")
@@ -220,7 +222,7 @@ class Lead(Base):
     temperature: Mapped[Temperature] = mapped_column(_enum(Temperature))
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     policy_version: Mapped[str] = mapped_column(String(40))
-    # When to look at the lead again: a nurture-later verdict, or a lost lead (``crm_core.winback``);
+    # When to look at the lead again: a nurture-later verdict, or a lost lead (``crm_core.outreach.winback``);
     # cleared once the re-check was made.
     recheck_on: Mapped[date | None] = mapped_column(index=True)
     # A lead won back: the closed lead whose win-back message the visitor answered (source ``recycled``).
@@ -245,9 +247,9 @@ class Lead(Base):
     # One bit (models.stage_bit) per stage the lead's own history shows: what the funnel counts, so it
     # never groups the history table. Set by pipeline.record_stage with each history row.
     reached_stages: Mapped[int] = mapped_column(default=0, server_default="0", active_history=True)
-    # Speed to lead, kept with each change (``crm_core.pipeline``): the lead's first move to sql, its first
-    # acceptance after that and by which rep, and its first contact after that (a call, e-mail or meeting
-    # logged, the move to contacted, a rep's message). The KPI reads these, never the history.
+    # Speed to lead, kept with each change (``crm_core.sales.pipeline``): the lead's first move to sql, its
+    # first acceptance after that and by which rep, and its first contact after that (a call, e-mail or
+    # meeting logged, the move to contacted, a rep's message). The KPI reads these, never the history.
     qualified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     first_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     accepted_by_id: Mapped[int | None]  # a rep id (no foreign key: the lead's rep relationship stays one)
@@ -309,7 +311,7 @@ class Deal(Base):
     lead_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Why it was lost (one of the pipeline's ``lost_reasons``), asked by the move to lost; NULL otherwise.
     lost_reason: Mapped[str | None] = mapped_column(String(40))
-    # A lost deal's re-check (chosen when it was lost, else the policy's days): ``crm_core.winback``.
+    # A lost deal's re-check (chosen when it was lost, else the policy's days): ``crm_core.outreach.winback``.
     recheck_on: Mapped[date | None] = mapped_column(index=True)
 
     lead: Mapped[Lead | None] = relationship()
@@ -356,7 +358,8 @@ class MeetingStatus(enum.StrEnum):
 
 
 class Meeting(Base):
-    """A meeting of a lead with a rep, booked in the chat, the API or the console (``crm_core.meetings``).
+    """A meeting of a lead with a rep, booked in the chat, the API or the console
+    (``crm_core.scheduling.meetings``).
 
     ``sequence`` counts the changes sent out as invitations (iCalendar SEQUENCE); ``uid`` stays.
     """
@@ -569,7 +572,8 @@ class Notification(OutboxRow, Base):
     # means the sender stopped mid-send, and the row is never sent again (it may have arrived).
     sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # an admin was told it is stuck
-    # Set: a reminder that this task is due (crm_core.task_reminders), not a lead handed to the rep.
+    # Set: a reminder that this task is due (crm_core.scheduling.task_reminders), not a lead handed to the
+    # rep.
     activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id"))
     # Set: news about this meeting (booked, moved, cancelled), not a lead handed to the rep.
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"))
@@ -594,7 +598,8 @@ class WebhookDelivery(OutboxRow, Base):
 
 class Invitation(OutboxRow, Base):
     """The outbox of the visitor's calendar invitations (e-mail with an .ics), written in the transaction
-    that books, moves or cancels the meeting; the notifier sends them (``crm_core.invitations``)."""
+    that books, moves or cancels the meeting; the notifier sends them
+    (``crm_core.scheduling.invitations``)."""
 
     __tablename__ = "invitations"
     __table_args__ = NEVER_REUSED
@@ -616,10 +621,10 @@ class OutreachKind(enum.StrEnum):
 
 
 class Outreach(OutboxRow, Base):
-    """A message to a contact (``crm_core.winback``): written when a re-check comes due, with the rep's task,
-    and sent by the notifier on the contact's channel. ``channel`` "none" records a re-check whose contact
-    could not be written to (no consent on record, unsubscribed, no channel): failed at once, never sent.
-    ``key`` makes writing one twice impossible (one per lead and due date, or per nurture step)."""
+    """A message to a contact (``crm_core.outreach.winback``): written when a re-check comes due, with the
+    rep's task, and sent by the notifier on the contact's channel. ``channel`` "none" records a re-check whose
+    contact could not be written to (no consent on record, unsubscribed, no channel): failed at once, never
+    sent. ``key`` makes writing one twice impossible (one per lead and due date, or per nurture step)."""
 
     __tablename__ = "outreach"
     __table_args__ = NEVER_REUSED
@@ -675,7 +680,7 @@ class StageTimeTally(Base):
 
 class SlaTally(Base):
     """Acceptance clocks decided, by the UTC day the lead was handed to the rep: how many (accepted,
-    passed or expired) and how many were accepted in time. Written by ``crm_core.lifecycle`` when a rep
+    passed or expired) and how many were accepted in time. Written by ``crm_core.sales.lifecycle`` when a rep
     accepts or passes a lead or its clock runs out; the SLA-compliance KPI adds these rows up."""
 
     __tablename__ = "sla_tallies"
@@ -864,7 +869,8 @@ class LoginAttempt(Base):
 
 
 class Brake(Base):
-    """A streak of tries for one key (an account from one address, an address): see crm_core.login_brake."""
+    """A streak of tries for one key (an account from one address, an address): see
+    crm_core.people.login_brake."""
 
     __tablename__ = "brakes"
 
@@ -967,9 +973,9 @@ class Erasure(Base):
 
 
 class WinModel(Base):
-    """A learned win probability (``crm_core.win_training``): fitted on the closed leads created in
+    """A learned win probability (``crm_core.learning.win_training``): fitted on the closed leads created in
     [window_start, window_end], the newest of them held out for the metrics. The newest row scores open
-    leads (``crm_core.win_probability``). ``model`` is plain JSON (features, coefficients, intercept,
+    leads (``crm_core.learning.win_probability``). ``model`` is plain JSON (features, coefficients, intercept,
     calibration), never a pickle: scoring is a dot product, and a stored row can be read and audited.
     Never changed or deleted: each training is a new version."""
 

@@ -30,8 +30,8 @@ from crm_core.limits import (
 )
 from crm_core.models import ActivityKind, Authority, Qualification, Stage, Temperature
 from crm_core.money import ISO_4217
-from crm_core.policy import Reason
-from crm_core.working_hours import WorkingHours
+from crm_core.people.working_hours import WorkingHours
+from crm_core.qualification.policy import Reason
 
 ZONES = frozenset(available_timezones())
 LANGUAGE_CODE = r"^ *[A-Za-z]{2,3}(-[A-Za-z]{2,4})? *$"  # en, es, pt-BR
@@ -135,7 +135,8 @@ class RepUpdate(BaseModel):
     away_until: Moment | None = None
     clear_away: bool = False
     is_admin: bool | None = None
-    # The rep's CalDAV calendar (crm_core.calendars): set the URL with its user and password, or clear it.
+    # The rep's CalDAV calendar (crm_core.scheduling.calendars): set the URL with its user and password, or
+    # clear it.
     caldav_url: str | None = Field(default=None, max_length=500, json_schema_extra={"pattern": CALENDAR_URL})
     caldav_username: str | None = Field(default=None, max_length=200)
     caldav_password: str | None = Field(default=None, max_length=500)
@@ -269,9 +270,9 @@ class LeadOut(BaseModel):
     conversation_id: str | None
     created_at: datetime
     accept_by: datetime | None = None  # the owner's acceptance deadline while the clock runs
-    overdue: bool = False  # waited longer than the SLA (crm_core.sla.is_overdue)
-    # The learned chance of winning an open lead (crm_core.win_probability) and its main factors for and
-    # against; None and [] for a closed lead, or while no model has been trained.
+    overdue: bool = False  # waited longer than the SLA (crm_core.assignment.sla.is_overdue)
+    # The learned chance of winning an open lead (crm_core.learning.win_probability) and its main factors for
+    # and against; None and [] for a closed lead, or while no model has been trained.
     win_probability: float | None = None
     win_factors: list[WinFactor] = []
 
@@ -354,7 +355,7 @@ class DealOut(BaseModel):
     created_at: datetime
     closed_at: datetime | None
     lost_reason: str | None = None
-    recheck_on: date | None = None  # a lost deal's re-check (crm_core.winback); cleared once made
+    recheck_on: date | None = None  # a lost deal's re-check (crm_core.outreach.winback); cleared once made
 
 
 class ActivityOut(BaseModel):

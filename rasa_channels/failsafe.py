@@ -18,8 +18,8 @@ the exception and carries on, and the visitor usually gets nothing at all (``Rem
 action failed, when the bot said it could not save the visitor's details (our actions' reply to a CRM
 failure), or when a turn the bot owns produced no reply, they answer with a clear message that offers a
 person, recorded in the conversation as a bot message marked ``embudo: failed_turn``. The transcript copier
-(``crm_core.transcripts``) turns that mark into "waiting for a person" in the CRM, where reps can take the
-conversation over. A paused conversation (a person owns it) is left alone: silence is right there.
+(``crm_core.chats.transcripts``) turns that mark into "waiting for a person" in the CRM, where reps can take
+the conversation over. A paused conversation (a person owns it) is left alone: silence is right there.
 
 This module runs inside Rasa's environment (Python 3.10), like ``nlu_components``; credentials.yml names
 the two classes in place of ``rest`` and ``socketio``; they keep Rasa's names, URLs and settings.

@@ -3,7 +3,7 @@ tests can read it too)."""
 
 # The socket.io event that tells the widget a person is writing (not a bot_uttered: nothing to show or keep).
 PERSON_TYPING_EVT = "embudo_person_typing"
-FAILED_TURN = "failed_turn"  # the mark crm_core.transcripts reads (metadata "embudo")
+FAILED_TURN = "failed_turn"  # the mark crm_core.chats.transcripts reads (metadata "embudo")
 # Responses our actions give when crm_core could not store something (the CRM is down).
 CRM_FAILURE_RESPONSES = frozenset({"utter_lead_not_saved"})
 

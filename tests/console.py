@@ -13,14 +13,14 @@ from pathlib import Path
 
 import httpx
 
+from crm_core.chats.transcripts import RasaEvent, ingest
 from crm_core.db import unit_of_work
-from crm_core.leads import capture_lead
 from crm_core.models import Authority, UserRole
-from crm_core.policy import LeadFacts
-from crm_core.reps import add_rep
+from crm_core.people.reps import add_rep
+from crm_core.people.users import create_user
+from crm_core.qualification.policy import LeadFacts
+from crm_core.sales.leads import capture_lead
 from crm_core.schemas import ConversationRef, NewRep
-from crm_core.transcripts import RasaEvent, ingest
-from crm_core.users import create_user
 from tests.harness import APP_PYTHON, ROOT, free_port
 
 PASSWORD = "correct horse battery"

@@ -75,7 +75,7 @@ class Stack:
     def lead(self, sender: str) -> "LeadOut":
         """The one lead captured from conversation ``sender``."""
         from crm_core.db import unit_of_work
-        from crm_core.leads import list_leads
+        from crm_core.sales.leads import list_leads
 
         with unit_of_work(self.crm_url) as session:
             found = [lead for lead in list_leads(session) if lead.conversation_id == sender]

@@ -1,4 +1,5 @@
-"""A rep's busy times from their CalDAV calendar (the ``caldav`` library): ``crm_core.calendars``' reader.
+"""A rep's busy times from their CalDAV calendar (the ``caldav`` library): ``crm_core.scheduling.calendars``'
+reader.
 
 The calendar at the rep's URL is asked for its events in the range (a CalDAV time-range query);
 recurring events are expanded here (``recurring-ical-events``, the same on every server), all-day and
@@ -20,11 +21,11 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar as ICalendar
 
-from crm_core.calendars import CalendarUnavailable, Interval, RepCalendar
 from crm_core.config import get_settings
+from crm_core.scheduling.calendars import CalendarUnavailable, Interval, RepCalendar
 
-# The UIDs of Embudo's meetings (crm_core.meetings): one the rep put into their calendar is counted from
-# the database, where a move or a cancellation is already known and its own time is free to move to.
+# The UIDs of Embudo's meetings (crm_core.scheduling.meetings): one the rep put into their calendar is counted
+# from the database, where a move or a cancellation is already known and its own time is free to move to.
 EMBUDO_UID = "@embudo"
 # Read a day more than asked, so the next offers (whose range ends a little later) are served from it.
 _READ_AHEAD = timedelta(days=1)

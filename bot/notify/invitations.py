@@ -1,15 +1,15 @@
-"""Sends the visitors' meeting invitations (``crm_core.invitations``): an e-mail whose text says the time
-and the link, with the ``.ics`` both as the calendar part and as an attachment (what mail clients offer
-to add to a calendar)."""
+"""Sends the visitors' meeting invitations (``crm_core.scheduling.invitations``): an e-mail whose text says
+the time and the link, with the ``.ics`` both as the calendar part and as an attachment (what mail clients
+offer to add to a calendar)."""
 
 import logging
 import smtplib
 from email.message import EmailMessage
 
 from bot.notify import mail
-from crm_core import invitations
 from crm_core.config import Settings
 from crm_core.db import unit_of_work
+from crm_core.scheduling import invitations
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
-"""The notifier's win-back and nurture chores (``crm_core.winback``): re-checks that came due and the next
-nurture messages are written (every 30 s), and the messages to contacts are sent — Telegram with the
+"""The notifier's win-back and nurture chores (``crm_core.outreach.winback``): re-checks that came due and the
+next nurture messages are written (every 30 s), and the messages to contacts are sent — Telegram with the
 notifier's bot (the same bot the visitors talk to), e-mail over SMTP with a List-Unsubscribe header.
 
 Before a win-back message goes to a Telegram chat, the chat's Rasa conversation is restarted (Rasa's own
@@ -17,11 +17,11 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from bot import live_chat
 from bot.notify import mail
 from bot.telegram.delivery import maybe_delivered, retry_after_seconds
-from crm_core import outreach_outbox, outreach_texts, winback
 from crm_core.config import Settings
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError
 from crm_core.models import OutreachKind
+from crm_core.outreach import outreach_outbox, outreach_texts, winback
 
 log = logging.getLogger(__name__)
 

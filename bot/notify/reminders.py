@@ -1,10 +1,10 @@
 """The notifier's task-reminder chore: tasks that fell due get their reminders written to the outbox
-(``crm_core.task_reminders``), which the notifier then delivers like every notification."""
+(``crm_core.scheduling.task_reminders``), which the notifier then delivers like every notification."""
 
 import logging
 
 from crm_core.db import unit_of_work
-from crm_core.task_reminders import remind_due_tasks
+from crm_core.scheduling.task_reminders import remind_due_tasks
 
 log = logging.getLogger(__name__)
 

@@ -25,12 +25,11 @@ from bot.notify.lead_buttons import lead_buttons
 from bot.notify.reminders import REMIND_EVERY, send_task_reminders
 from bot.telegram.delivery import maybe_delivered, retry_after_seconds
 from bot.telegram.settings import TelegramSettings
-from crm_core import live_request
+from crm_core.assignment import live_request
+from crm_core.assignment.sla import enforce_sla, pick_up_queue
 from crm_core.config import Settings, get_settings
 from crm_core.db import unit_of_work
-from crm_core.errors import CrmError
-from crm_core.models import NotificationChannel, utcnow
-from crm_core.notifications import (
+from crm_core.delivery.notifications import (
     LeadCard,
     claim_due,
     mark_failed,
@@ -38,9 +37,10 @@ from crm_core.notifications import (
     mark_sent,
     mark_sent_unknown,
 )
-from crm_core.privacy import purge_never_qualified
-from crm_core.sla import enforce_sla, pick_up_queue
-from crm_core.webhooks import deliver_due
+from crm_core.errors import CrmError
+from crm_core.exchange.webhooks import deliver_due
+from crm_core.models import NotificationChannel, utcnow
+from crm_core.people.privacy import purge_never_qualified
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,8 @@ class Notifier:
         return len(cards)
 
     async def _send_telegram(self, card: LeadCard) -> None:
-        """One card, at most once: "sending" is committed before the call (see crm_core.notifications)."""
+        """One card, at most once: "sending" is committed before the call (see
+        crm_core.delivery.notifications)."""
         assert self.bot is not None and card.chat_id is not None
         with unit_of_work() as session:
             if not mark_sending(session, card):

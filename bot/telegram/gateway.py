@@ -50,12 +50,12 @@ from bot.telegram.pending_replies import PendingReplies, PendingReply
 from bot.telegram.rasa_client import RasaRelay, RasaUnavailable
 from bot.telegram.settings import TelegramSettings
 from bot.telegram.texts import LANGUAGES, text
-from crm_core import ownership
+from crm_core.chats import ownership
 from crm_core.db import unit_of_work
+from crm_core.delivery.notifications import rep_for_telegram_chat
 from crm_core.errors import CrmError
-from crm_core.lifecycle import accept, pass_lead
 from crm_core.models import IngestCursor, MessageRole
-from crm_core.notifications import rep_for_telegram_chat
+from crm_core.sales.lifecycle import accept, pass_lead
 
 log = logging.getLogger(__name__)
 

@@ -21,27 +21,22 @@ from sqlalchemy.orm import Session
 
 from bot import live_chat
 from bot.live_chat import RasaApi, RasaUnavailable
-from crm_core import (
-    activities,
-    deals,
-    kpis,
-    lifecycle,
-    login_brake,
-    meetings,
-    ownership,
-    pipeline,
-    reps,
-    timeline,
-)
+from crm_core.chats import ownership
+from crm_core.chats.transcripts import transcript
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidTransition, NotFound
-from crm_core.leads import LeadQuery, LeadSort, get_lead, list_leads
+from crm_core.learning.win_training import model_status
 from crm_core.limits import Code, Count, Day, Id, Line, Moment, Name, SenderId, Text
-from crm_core.login_brake import BrakeOn, BrakeRule
-from crm_core.meeting_kpis import MeetingKpis
-from crm_core.meeting_kpis import meeting_kpis as meeting_figures
 from crm_core.models import ActivityKind, MessageRole, Qualification, Stage, StageChange, Temperature
 from crm_core.models import Owner as ChatOwner
+from crm_core.people import login_brake, reps
+from crm_core.people.login_brake import BrakeOn, BrakeRule
+from crm_core.reporting import kpis
+from crm_core.reporting.meeting_kpis import MeetingKpis
+from crm_core.reporting.meeting_kpis import meeting_kpis as meeting_figures
+from crm_core.sales import activities, deals, lifecycle, pipeline, timeline
+from crm_core.sales.leads import LeadQuery, LeadSort, get_lead, list_leads
+from crm_core.scheduling import meetings
 from crm_core.schemas import (
     ActivityOut,
     Currency,
@@ -54,8 +49,6 @@ from crm_core.schemas import (
     RepUpdate,
     WinModelStatus,
 )
-from crm_core.transcripts import transcript
-from crm_core.win_training import model_status
 
 _bearer = HTTPBearer(auto_error=False)
 DEFAULT_TOKEN_MISSES = BrakeRule(free=5, window=timedelta(minutes=15))

@@ -20,10 +20,10 @@ from bot.calendars.caldav_busy import read_busy
 from bot.web import api, console, meeting_links, unsubscribe_links
 from bot.web.body_limit import BodyLimit
 from bot.web.headers import SecurityHeaders
-from crm_core import calendars
 from crm_core.db import get_engine
 from crm_core.limits import BODY_BYTES
-from crm_core.login_brake import BrakeRule
+from crm_core.people.login_brake import BrakeRule
+from crm_core.scheduling import calendars
 
 HERE = Path(__file__).parent
 

@@ -1,6 +1,7 @@
 """The visitor's page behind the link in their invitation: see the meeting, cancel it, or move it to
-another free time of the same rep. The secret in the link is the only key (``crm_core.meetings.by_link``);
-the page speaks the lead's language and shows times in the zone the visitor booked in."""
+another free time of the same rep. The secret in the link is the only key
+(``crm_core.scheduling.meetings.by_link``); the page speaks the lead's language and shows times in the zone
+the visitor booked in."""
 
 from datetime import datetime
 from typing import Annotated
@@ -9,11 +10,11 @@ from fastapi import FastAPI, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from crm_core import meetings
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, NotFound
-from crm_core.invitations import when_text
 from crm_core.models import Lead
+from crm_core.scheduling import meetings
+from crm_core.scheduling.invitations import when_text
 
 Token = Annotated[str, Path(min_length=20, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 

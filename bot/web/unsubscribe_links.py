@@ -1,6 +1,6 @@
 """The contact's page behind the unsubscribe link in every win-back and nurture message: one button that
-stops every message to them (``crm_core.winback.unsubscribe``). The secret in the link is the only key; a
-GET only shows the page (mail scanners follow links), the button — or a mail client's one-click
+stops every message to them (``crm_core.outreach.winback.unsubscribe``). The secret in the link is the only
+key; a GET only shows the page (mail scanners follow links), the button — or a mail client's one-click
 List-Unsubscribe POST — records it."""
 
 from typing import Annotated
@@ -10,10 +10,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
-from crm_core import winback
 from crm_core.db import unit_of_work
 from crm_core.errors import NotFound
 from crm_core.models import Outreach
+from crm_core.outreach import winback
 
 Token = Annotated[str, Path(min_length=20, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 

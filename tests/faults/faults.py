@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from crm_core.db import unit_of_work
-from crm_core.leads import list_leads
+from crm_core.sales.leads import list_leads
 from tests.harness import ROOT, Stack
 
 # The visitor of every fault: a hot SQL lead, answering whatever the bot asks (Rasa's `requested_slot`).

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from crm_core.db import unit_of_work
-from crm_core.reps import add_rep
+from crm_core.people.reps import add_rep
 from crm_core.schemas import NewRep
 from rasa_channels.wording import OFFER
 from tests.faults.faults import (

@@ -21,9 +21,9 @@ import pytest
 from sqlalchemy import select
 
 from crm_core.db import unit_of_work
-from crm_core.lifecycle import assign_to
 from crm_core.models import Notification, NotificationChannel, Rep, Stage
-from crm_core.reps import add_rep
+from crm_core.people.reps import add_rep
+from crm_core.sales.lifecycle import assign_to
 from crm_core.schemas import NewRep
 from tests.fake_telegram import FakeTelegram
 from tests.faults.conftest import TELEGRAM_ROWS

@@ -27,7 +27,7 @@ from bot.notify.invitations import deliver_invitations
 from crm_core.config import get_settings
 from crm_core.db import get_engine, unit_of_work
 from crm_core.models import Conversation, Lead, Meeting, Notification, NotificationChannel
-from crm_core.reps import add_rep
+from crm_core.people.reps import add_rep
 from crm_core.schemas import NewRep
 from tests.browser import headless_chromium
 from tests.fake_telegram import FakeTelegram

@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, select, text
 
 from bot.telegram.texts import TEXTS
+from crm_core.chats.transcripts import sync_transcripts
 from crm_core.db import unit_of_work
 from crm_core.models import Message
-from crm_core.transcripts import sync_transcripts
 from rasa_channels.wording import OFFER, REFUSALS
 from tests.fake_telegram import FakeTelegram
 from tests.harness import APP_PYTHON, ROOT, Stack, running_stack

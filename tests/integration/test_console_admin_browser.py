@@ -13,12 +13,12 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, expect
 from sqlalchemy import create_engine, func, select
 
+from crm_core.chats.transcripts import RASA_EVENTS, sync_transcripts
 from crm_core.db import unit_of_work
 from crm_core.models import Contact, Conversation, Lead, UserRole
-from crm_core.reps import add_rep
+from crm_core.people.reps import add_rep
+from crm_core.people.users import create_user
 from crm_core.schemas import NewRep
-from crm_core.transcripts import RASA_EVENTS, sync_transcripts
-from crm_core.users import create_user
 from tests.browser import headless_chromium
 from tests.console import ADMIN, PASSWORD, ROSA, console_server
 from tests.harness import Stack, running_stack

@@ -10,8 +10,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from crm_core.db import unit_of_work
-from crm_core.deals import list_deals, open_deal
 from crm_core.models import Lead, Stage
+from crm_core.sales.deals import list_deals, open_deal
 from crm_core.schemas import NewDeal
 from tests.browser import headless_chromium
 from tests.console import ADMIN, PASSWORD, ROSA, Seeded, console_server, seed

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
+from crm_core.chats.transcripts import sync_transcripts, transcript
 from crm_core.db import unit_of_work
 from crm_core.models import Authority, Contact, MessageRole, Qualification, Stage, Temperature
-from crm_core.reps import add_rep
+from crm_core.people.reps import add_rep
 from crm_core.schemas import NewRep
-from crm_core.transcripts import sync_transcripts, transcript
 from tests.harness import Stack, running_stack
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, expect
 
-from crm_core import ownership
+from crm_core.chats import ownership
 from crm_core.db import unit_of_work
 from crm_core.models import Owner
 from rasa_channels.wording import KEPT, OFFER

@@ -15,7 +15,7 @@ from aiosmtpd.controller import Controller
 
 from crm_core.db import unit_of_work
 from crm_core.models import Lead, Notification, NotificationChannel
-from crm_core.reps import add_rep
+from crm_core.people.reps import add_rep
 from crm_core.schemas import LeadOut, NewRep
 from tests.fake_telegram import FakeTelegram, RunningFake
 from tests.harness import APP_PYTHON, ROOT, Stack, free_port, running_stack

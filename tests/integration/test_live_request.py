@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from crm_core.db import unit_of_work
+from crm_core.delivery.notifications import claim_due
 from crm_core.models import Lead, NotificationChannel, Rep
-from crm_core.notifications import claim_due
 from tests.harness import APP_PYTHON, ROOT, Stack, running_stack
 from tests.integration.test_takeover import TOKEN, eventually, lines
 

@@ -147,11 +147,11 @@ def test_a_rep_answers_from_the_console_live_view_while_the_visitor_writes_in_th
     from decimal import Decimal
 
     from crm_core.db import unit_of_work
-    from crm_core.leads import capture_lead
     from crm_core.models import Authority, Rep, UserRole
-    from crm_core.policy import LeadFacts
+    from crm_core.people.users import create_user
+    from crm_core.qualification.policy import LeadFacts
+    from crm_core.sales.leads import capture_lead
     from crm_core.schemas import ConversationRef
-    from crm_core.users import create_user
 
     visitor = browser.new_context(locale="en-GB").new_page()
     visitor.goto(stack.web_url)

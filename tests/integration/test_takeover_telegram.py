@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
+from crm_core.chats.transcripts import transcript
 from crm_core.db import unit_of_work
-from crm_core.leads import capture_lead
 from crm_core.models import Authority, MessageRole, Owner
-from crm_core.policy import LeadFacts
-from crm_core.reps import add_rep
+from crm_core.people.reps import add_rep
+from crm_core.qualification.policy import LeadFacts
+from crm_core.sales.leads import capture_lead
 from crm_core.schemas import ConversationRef, NewRep
-from crm_core.transcripts import transcript
 from tests.fake_telegram import FakeTelegram
 from tests.harness import APP_PYTHON, ROOT, Stack, running_stack
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from crm_core.db import unit_of_work
-from crm_core.leads import list_leads
+from crm_core.sales.leads import list_leads
 from tests.fake_telegram import FakeTelegram
 from tests.harness import APP_PYTHON, ROOT, Stack, running_stack, running_telegram_gateway
 

@@ -6,8 +6,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from crm_core.db import unit_of_work
-from crm_core.leads import list_leads
 from crm_core.models import Qualification
+from crm_core.sales.leads import list_leads
 from tests.browser import headless_chromium
 from tests.harness import Stack, running_stack
 

@@ -20,10 +20,10 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from crm_core.db import unit_of_work
-from crm_core.leads import capture_lead
 from crm_core.models import Activity, Contact, Lead
-from crm_core.policy import LeadFacts
-from crm_core.reps import add_rep
+from crm_core.people.reps import add_rep
+from crm_core.qualification.policy import LeadFacts
+from crm_core.sales.leads import capture_lead
 from crm_core.schemas import ConversationRef, NewRep
 from tests.fake_telegram import FakeTelegram
 from tests.harness import APP_PYTHON, ROOT, Stack, free_port, running_stack

@@ -25,9 +25,9 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from crm_core.db import unit_of_work
-from crm_core.leads import list_leads
 from crm_core.models import Message, Notification, NotificationChannel
-from crm_core.reps import add_rep
+from crm_core.people.reps import add_rep
+from crm_core.sales.leads import list_leads
 from crm_core.schemas import NewRep
 from tests.fake_telegram import FakeTelegram
 from tests.scale.topology import SENDER_PER_MINUTE, Topology, running_topology

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from crm_core.models import Contact, Lead, Qualification, Stage, Temperature
-from crm_core.pipeline import record_stage
+from crm_core.sales.pipeline import record_stage
 
 
 def at(day: int, month: int = 1, hour: int = 9, year: int = 2026) -> datetime:

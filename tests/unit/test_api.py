@@ -111,9 +111,9 @@ def test_deals_kpis_forecast_and_reps(client: TestClient, db_url: str) -> None:
 
 
 def test_sla_accept_and_pass(client: TestClient, db_url: str, session: Session) -> None:
-    from crm_core.lifecycle import assign
     from crm_core.models import Lead
-    from crm_core.reps import add_rep
+    from crm_core.people.reps import add_rep
+    from crm_core.sales.lifecycle import assign
     from crm_core.schemas import NewRep
 
     with unit_of_work(db_url) as work:
@@ -131,10 +131,10 @@ def test_sla_accept_and_pass(client: TestClient, db_url: str, session: Session) 
 
 
 def test_assign_gives_a_queued_lead_to_the_chosen_rep(client: TestClient, db_url: str) -> None:
-    from crm_core.lifecycle import move
+    from crm_core.assignment.routing import audit_log
     from crm_core.models import Lead
-    from crm_core.reps import add_rep
-    from crm_core.routing import audit_log
+    from crm_core.people.reps import add_rep
+    from crm_core.sales.lifecycle import move
     from crm_core.schemas import NewRep
 
     with unit_of_work(db_url) as work:

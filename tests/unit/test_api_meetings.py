@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from crm_core.db import unit_of_work
 from crm_core.models import Stage
-from crm_core.reps import add_rep
+from crm_core.people.reps import add_rep
 from crm_core.schemas import NewRep
 from tests.unit.helpers import make_lead
 from tests.unit.test_api import AUTH, client  # noqa: F401 (the fixture)

@@ -8,10 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from crm_core import ownership
+from crm_core.chats import ownership
+from crm_core.chats.ownership import Move
 from crm_core.db import unit_of_work
 from crm_core.models import Owner
-from crm_core.ownership import Move
 from tests.console import Seeded, console_server, seed
 from tests.harness import free_port
 

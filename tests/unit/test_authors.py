@@ -1,4 +1,4 @@
-"""Who made each change, and when (``db.author_of``, ``crm_core.timeline``): every stage move, routing
+"""Who made each change, and when (``db.author_of``, ``crm_core.sales.timeline``): every stage move, routing
 decision, activity, task done and deal edit records the author of its unit of work — a console user,
 the API, the CLI, the bot, or ``system`` for the notifier's chores — and the lead's record lists them."""
 
@@ -10,15 +10,16 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.web.app import WebSettings, create_app
-from crm_core import activities, lifecycle, sla
+from crm_core.assignment import sla
 from crm_core.config import get_settings
 from crm_core.db import get_engine, unit_of_work
-from crm_core.deals import delete_deal, open_deal, update_deal
 from crm_core.models import Stage, utcnow
-from crm_core.pipeline import move_deal
-from crm_core.reps import add_rep
+from crm_core.people.reps import add_rep
+from crm_core.sales import activities, lifecycle
+from crm_core.sales.deals import delete_deal, open_deal, update_deal
+from crm_core.sales.pipeline import move_deal
+from crm_core.sales.timeline import lead_timeline
 from crm_core.schemas import DealUpdate, NewDeal, NewRep
-from crm_core.timeline import lead_timeline
 from tests.unit.helpers import make_lead
 
 PILOT = NewDeal(title="Pilot", value=Decimal("12000"), currency="EUR")

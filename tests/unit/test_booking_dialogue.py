@@ -23,11 +23,11 @@ from actions.booking import (
     offer_after_capture,
     pick,
 )
-from crm_core import meetings
 from crm_core.db import unit_of_work
-from crm_core.leads import capture_lead
 from crm_core.models import Meeting
-from crm_core.reps import add_rep, list_reps
+from crm_core.people.reps import add_rep, list_reps
+from crm_core.sales.leads import capture_lead
+from crm_core.scheduling import meetings
 from crm_core.schemas import ConversationRef, LeadOut, NewRep
 from tests.console import hot_facts
 

@@ -7,9 +7,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from crm_core.db import unit_of_work
-from crm_core.leads import capture_lead
 from crm_core.models import Authority
-from crm_core.policy import LeadFacts
+from crm_core.qualification.policy import LeadFacts
+from crm_core.sales.leads import capture_lead
 from crm_core.schemas import ConversationRef
 
 EMBUDO = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "embudo"

@@ -7,13 +7,13 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from crm_core.chats.transcripts import sync_transcripts
 from crm_core.db import unit_of_work
-from crm_core.leads import capture_lead
 from crm_core.models import Contact, PolicyVersion
-from crm_core.policy import LeadFacts
-from crm_core.policy_store import default_policy_text
+from crm_core.qualification.policy import LeadFacts
+from crm_core.qualification.policy_store import default_policy_text
+from crm_core.sales.leads import capture_lead
 from crm_core.schemas import ConversationRef
-from crm_core.transcripts import sync_transcripts
 from tests.unit.test_transcripts import RasaEvents
 
 EMBUDO = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "embudo"

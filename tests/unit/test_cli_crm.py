@@ -221,8 +221,8 @@ def test_a_lost_deal_and_lead_take_a_re_check_date_and_the_nurture_queue_lists_w
 ) -> None:
     from datetime import date, timedelta
 
-    from crm_core import winback
     from crm_core.models import Deal, utcnow
+    from crm_core.outreach import winback
 
     with unit_of_work(db_url) as session:
         lead_id = make_lead(session, Stage.PROPOSAL).id

@@ -4,7 +4,7 @@ import os
 import subprocess
 
 from crm_core.db import unit_of_work
-from crm_core.users import authenticate, resume_session, start_session
+from crm_core.people.users import authenticate, resume_session, start_session
 from tests.unit.test_cli import EMBUDO
 
 

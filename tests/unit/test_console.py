@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from bot.web.console import require_admin
 from crm_core.db import unit_of_work
 from crm_core.models import Activity, Deal, Lead, Stage
-from crm_core.users import find_user
+from crm_core.people.users import find_user
 from tests.console import (
     ADMIN,
     BEN,
@@ -408,9 +408,10 @@ def test_winning_a_lead_with_open_deals_is_refused_and_names_them(
 def test_the_inbox_links_to_the_live_view_while_the_visitor_waits_for_a_person(
     web: str, seeded: Seeded, db_url: str
 ) -> None:
-    from crm_core import live_request, ownership
+    from crm_core.assignment import live_request
+    from crm_core.chats import ownership
+    from crm_core.chats.ownership import Move
     from crm_core.models import utcnow
-    from crm_core.ownership import Move
 
     with unit_of_work(db_url) as session:  # the visitor asks for a person: Rosa, who has the lead, is told
         live_request.join_now(session, seeded.rosa_lead, seeded.rosa_sender, utcnow())

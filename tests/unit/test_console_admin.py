@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from crm_core.db import unit_of_work
 from crm_core.models import Contact, Conversation, Erasure, Lead, PolicyVersion, Rep
-from crm_core.policy_store import default_policy_text
+from crm_core.qualification.policy_store import default_policy_text
 from tests.console import ADMIN, HOSTILE, ROSA, Seeded, console_server, csrf_of, seed, signed_in
 from tests.unit.test_transcripts import RasaEvents
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from crm_core import deals, pipeline
 from crm_core.db import unit_of_work
 from crm_core.models import Deal
-from crm_core.reps import set_quota
+from crm_core.people.reps import set_quota
+from crm_core.sales import deals, pipeline
 from crm_core.schemas import NewDeal
 from tests.console import ADMIN, Seeded, console_server, csrf_of, seed, signed_in
 from tests.unit.test_cli import EMBUDO

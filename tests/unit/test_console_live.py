@@ -10,12 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from crm_core import ownership
-from crm_core.conversations import conversation_for
+from crm_core.chats import ownership
+from crm_core.chats.conversations import conversation_for
+from crm_core.chats.ownership import Move
+from crm_core.chats.transcripts import RasaEvent, ingest
 from crm_core.db import unit_of_work
 from crm_core.models import Owner
-from crm_core.ownership import Move
-from crm_core.transcripts import RasaEvent, ingest
 from tests.console import ADMIN, BEN, ROSA, Seeded, console_server, csrf_of, seed, signed_in
 from tests.harness import free_port
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from crm_core import meetings
 from crm_core.db import unit_of_work
 from crm_core.models import Meeting
+from crm_core.scheduling import meetings
 from tests.console import BEN, ROSA, Seeded, console_server, csrf_of, seed, signed_in
 
 

@@ -14,11 +14,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.capture_lead import facts_from_slots, next_steps
 from actions.contact import ActionAskContact
 from actions.qualification_form import ValidateQualificationForm
-from crm_core import ownership
+from crm_core.chats import ownership
 from crm_core.db import unit_of_work
-from crm_core.leads import list_leads
 from crm_core.models import Owner, Qualification
-from crm_core.reps import add_rep
+from crm_core.people.reps import add_rep
+from crm_core.sales.leads import list_leads
 from crm_core.schemas import NewRep
 
 DOMAIN: dict[str, Any] = yaml.safe_load((Path(__file__).parents[2] / "domain.yml").read_text())

@@ -1,4 +1,4 @@
-"""A turn is never lost to the CRM database (actions/crm_writes.py, crm_core/pending_captures.py): a capture
+"""A turn is never lost to the CRM database (actions/crm_writes.py, crm_core/sales/pending_captures.py): a capture
 the locked database cannot take is kept, the visitor is told their details are being saved, and the lead is
 written exactly once when the database is back; meanwhile other conversations get their answers. Runs the
 real actions on a real SQLite database held by another writer ("database is locked")."""
@@ -24,12 +24,12 @@ from actions import crm_writes
 from actions.capture_lead import ActionCaptureLead
 from actions.qualification_form import ValidateQualificationForm
 from actions.session import ActionSessionStart
-from crm_core import pending_captures
 from crm_core.config import get_settings
 from crm_core.db import get_engine, unit_of_work
-from crm_core.leads import list_leads
 from crm_core.models import Notification, Qualification
-from crm_core.reps import add_rep
+from crm_core.people.reps import add_rep
+from crm_core.sales import pending_captures
+from crm_core.sales.leads import list_leads
 from crm_core.schemas import NewRep
 from tests.harness import ROOT, free_port, wait_until
 from tests.unit.test_form_idempotence import ANSWERED

@@ -6,13 +6,13 @@ import io
 import pytest
 from sqlalchemy import text
 
-from crm_core.csv_cells import FORMULA_STARTS, defuse, restore
-from crm_core.csv_io import export_leads, import_leads
+from crm_core.chats.transcript_search import export_csv
+from crm_core.chats.transcripts import RasaEvent, ingest
 from crm_core.db import unit_of_work
-from crm_core.leads import capture_lead
+from crm_core.exchange.csv_cells import FORMULA_STARTS, defuse, restore
+from crm_core.exchange.csv_io import export_leads, import_leads
+from crm_core.sales.leads import capture_lead
 from crm_core.schemas import ConversationRef
-from crm_core.transcript_search import export_csv
-from crm_core.transcripts import RasaEvent, ingest
 from tests.unit.test_leads import HOT
 
 FORMULAS = {

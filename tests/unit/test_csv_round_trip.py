@@ -9,16 +9,16 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_core import lifecycle
-from crm_core.csv_io import export_leads, import_leads
 from crm_core.db import unit_of_work
-from crm_core.deals import open_deal
 from crm_core.errors import InvalidInput
-from crm_core.leads import capture_lead
+from crm_core.exchange.csv_io import export_leads, import_leads
 from crm_core.models import AssignmentEvent, Contact, Deal, Lead, Notification, Stage, StageChange
-from crm_core.pipeline import move_deal
-from crm_core.policy import LeadFacts
-from crm_core.reps import add_rep, open_lead_counts, recount_open_leads
+from crm_core.people.reps import add_rep, open_lead_counts, recount_open_leads
+from crm_core.qualification.policy import LeadFacts
+from crm_core.sales import lifecycle
+from crm_core.sales.deals import open_deal
+from crm_core.sales.leads import capture_lead
+from crm_core.sales.pipeline import move_deal
 from crm_core.schemas import ConversationRef, NewDeal, NewRep
 from tests.unit.helpers import at
 from tests.unit.test_leads import HOT

@@ -1,4 +1,4 @@
-"""Editing and deleting deals (``crm_core.deals``, and the API's PATCH / DELETE): open deals change, closed
+"""Editing and deleting deals (``crm_core.sales.deals``, and the API's PATCH / DELETE): open deals change, closed
 deals and the deals of a closed lead are the record and are refused with what to do instead."""
 
 from collections.abc import Iterator
@@ -12,13 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.web.app import WebSettings, create_app
-from crm_core import lifecycle
 from crm_core.config import get_settings
 from crm_core.db import get_engine, unit_of_work
-from crm_core.deals import delete_deal, get_deal, list_deals, open_deal, update_deal
 from crm_core.errors import InvalidTransition, NotFound
 from crm_core.models import Stage, StageChange
-from crm_core.pipeline import move_deal
+from crm_core.sales import lifecycle
+from crm_core.sales.deals import delete_deal, get_deal, list_deals, open_deal, update_deal
+from crm_core.sales.pipeline import move_deal
 from crm_core.schemas import DealUpdate, NewDeal
 from tests.unit.helpers import make_lead
 

@@ -4,7 +4,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_core.dedup import (
+from crm_core.errors import InvalidInput, InvalidTransition
+from crm_core.models import Contact, Lead
+from crm_core.qualification.policy import LeadFacts
+from crm_core.sales.dedup import (
     merge_contacts,
     merge_log,
     normalize_email,
@@ -12,10 +15,7 @@ from crm_core.dedup import (
     resolve_contact,
     unmerge,
 )
-from crm_core.errors import InvalidInput, InvalidTransition
-from crm_core.leads import capture_lead
-from crm_core.models import Contact, Lead
-from crm_core.policy import LeadFacts
+from crm_core.sales.leads import capture_lead
 from crm_core.schemas import ConversationRef
 
 

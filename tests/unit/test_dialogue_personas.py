@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from bench.visitors import REFUSALS, Persona, PersonaFileError, Visitor, load_personas
-from crm_core.policy import load_policy, temperature_of
+from crm_core.qualification.policy import load_policy, temperature_of
 from tests.unit.test_bot_data import _examples, _plain
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +43,7 @@ def test_enough_personas_half_of_them_spanish() -> None:
 
 
 def test_expected_timelines_agree_with_the_expected_temperature() -> None:
-    policy = load_policy(ROOT / "crm_core" / "qualification_policy.yml")
+    policy = load_policy(ROOT / "crm_core" / "qualification" / "qualification_policy.yml")
     for persona in OURS:
         expect = persona.expect
         if expect.timeline_days and expect.temperature:

@@ -6,13 +6,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from crm_core import ownership
-from crm_core.leads import capture_lead
+from crm_core.chats import ownership
+from crm_core.chats.ownership import Move
+from crm_core.chats.transcripts import FAILED_TURN, sync_transcripts, transcript
 from crm_core.models import Lead, Notification, Owner, Rep
-from crm_core.ownership import Move
-from crm_core.policy import LeadFacts
+from crm_core.qualification.policy import LeadFacts
+from crm_core.sales.leads import capture_lead
 from crm_core.schemas import ConversationRef
-from crm_core.transcripts import FAILED_TURN, sync_transcripts, transcript
 from rasa_channels.wording import FAILED_TURN as MARK_THE_CHANNELS_WRITE
 from tests.unit.test_transcripts import RasaEvents
 

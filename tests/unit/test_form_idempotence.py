@@ -13,8 +13,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.capture_lead import facts_from_slots
 from actions.qualification_form import ValidateQualificationForm
-from crm_core.policy import load_policy
-from crm_core.policy import qualify as verdict_on
+from crm_core.qualification.policy import load_policy
+from crm_core.qualification.policy import qualify as verdict_on
 
 ROOT = Path(__file__).parents[2]
 DOMAIN: dict[str, Any] = yaml.safe_load((ROOT / "domain.yml").read_text())
@@ -79,7 +79,7 @@ def test_every_stored_slot_validates_to_itself(stored: dict[str, Any], message: 
 
 
 def test_restarting_the_form_keeps_an_sql_lead_sql() -> None:
-    policy = load_policy(ROOT / "crm_core" / "qualification_policy.yml")
+    policy = load_policy(ROOT / "crm_core" / "qualification" / "qualification_policy.yml")
     before = verdict_on(facts_from_slots(ANSWERED), policy)
     values, _ = revalidated(ANSWERED)
     after = verdict_on(facts_from_slots(ANSWERED | values), policy)

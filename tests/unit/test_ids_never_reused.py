@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import text
 
 from crm_core.db import get_engine, unit_of_work
-from crm_core.leads import capture_lead
 from crm_core.models import Conversation
-from crm_core.privacy import erase_contact
+from crm_core.people.privacy import erase_contact
+from crm_core.sales.leads import capture_lead
 from crm_core.schemas import ConversationRef
 from tests.unit.test_leads import HOT
 

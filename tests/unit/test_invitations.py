@@ -1,4 +1,4 @@
-"""The visitor's invitations (``crm_core.invitations``, sent by ``bot.notify.invitations``): an e-mail
+"""The visitor's invitations (``crm_core.scheduling.invitations``, sent by ``bot.notify.invitations``): an e-mail
 captured by a local SMTP server (aiosmtpd), whose .ics is parsed back: one UID for the meeting, SEQUENCE
 up with each change (a hand-over to another rep names the new one), METHOD:CANCEL for a cancellation,
 the time in UTC, the visitor's link; the text in the visitor's language and time zone; a failed send tried
@@ -16,12 +16,12 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from bot.notify.invitations import deliver_invitations
-from crm_core import meetings
 from crm_core.config import get_settings
 from crm_core.db import get_engine, unit_of_work
-from crm_core.invitations import claim_due
 from crm_core.models import Invitation, Meeting, Stage
-from crm_core.reps import add_rep, update_rep
+from crm_core.people.reps import add_rep, update_rep
+from crm_core.scheduling import meetings
+from crm_core.scheduling.invitations import claim_due
 from crm_core.schemas import NewRep, RepUpdate
 from tests.harness import free_port
 from tests.unit.helpers import make_lead

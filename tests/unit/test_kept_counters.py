@@ -14,12 +14,8 @@ from alembic.config import Config
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_core import lifecycle
+from crm_core.assignment.sla import enforce_sla
 from crm_core.db import MIGRATIONS_DIR, unit_of_work
-from crm_core.deals import open_deal
-from crm_core.dedup import merge_contacts, unmerge
-from crm_core.leads import capture_lead
-from crm_core.lifecycle import accept, assign, move_lead, pass_lead
 from crm_core.models import (
     Authority,
     Contact,
@@ -32,11 +28,15 @@ from crm_core.models import (
     stage_bit,
     tally_key,
 )
-from crm_core.pipeline import move
-from crm_core.policy import LeadFacts
-from crm_core.reps import add_rep, recount_open_leads, update_rep
+from crm_core.people.reps import add_rep, recount_open_leads, update_rep
+from crm_core.qualification.policy import LeadFacts
+from crm_core.sales import lifecycle
+from crm_core.sales.deals import open_deal
+from crm_core.sales.dedup import merge_contacts, unmerge
+from crm_core.sales.leads import capture_lead
+from crm_core.sales.lifecycle import accept, assign, move_lead, pass_lead
+from crm_core.sales.pipeline import move
 from crm_core.schemas import ConversationRef, NewDeal, NewRep, RepUpdate
-from crm_core.sla import enforce_sla
 from tests.unit.helpers import at, make_lead
 
 HOT = LeadFacts(

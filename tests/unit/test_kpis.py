@@ -44,9 +44,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.orm import Session
 
-from crm_core import lifecycle, pipeline
-from crm_core.deals import open_deal
-from crm_core.kpis import (
+from crm_core.models import Lead, Stage
+from crm_core.people.reps import add_rep, set_quota
+from crm_core.reporting.kpis import (
     dashboard,
     deal_report,
     forecast,
@@ -55,8 +55,8 @@ from crm_core.kpis import (
     source_performance,
     stage_conversion,
 )
-from crm_core.models import Lead, Stage
-from crm_core.reps import add_rep, set_quota
+from crm_core.sales import lifecycle, pipeline
+from crm_core.sales.deals import open_deal
 from crm_core.schemas import NewDeal, NewRep
 from tests.unit.helpers import at, make_lead
 

@@ -36,10 +36,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm_core import lifecycle, pipeline
-from crm_core.deals import open_deal
 from crm_core.errors import InvalidInput, InvalidTransition
-from crm_core.kpis import (
+from crm_core.models import Deal, Lead, Stage
+from crm_core.money import import_rates
+from crm_core.people.privacy import erase_contact
+from crm_core.people.reps import add_rep, set_quota
+from crm_core.reporting.kpis import (
     dashboard,
     deal_report,
     forecast,
@@ -48,10 +50,8 @@ from crm_core.kpis import (
     rep_performance,
     source_performance,
 )
-from crm_core.models import Deal, Lead, Stage
-from crm_core.money import import_rates
-from crm_core.privacy import erase_contact
-from crm_core.reps import add_rep, set_quota
+from crm_core.sales import lifecycle, pipeline
+from crm_core.sales.deals import open_deal
 from crm_core.schemas import NewDeal, NewRep
 from tests.unit.helpers import at, make_lead
 

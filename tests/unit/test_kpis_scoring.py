@@ -20,8 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_core.db import unit_of_work
-from crm_core.kpis_scoring import ConversionRow, conversion_by_score
 from crm_core.models import Lead, Stage, Temperature
+from crm_core.reporting.kpis_scoring import ConversionRow, conversion_by_score
 from tests.console import ADMIN, console_server, seed, signed_in
 from tests.unit.test_cli import EMBUDO
 from tests.unit.test_console_kpis import cells

@@ -20,11 +20,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.orm import Session
 
-from crm_core import activities, lifecycle, pipeline
-from crm_core.deals import open_deal
-from crm_core.kpis_speed import speed_to_lead, time_in_stage
 from crm_core.models import Deal, Stage
-from crm_core.reps import add_rep
+from crm_core.people.reps import add_rep
+from crm_core.reporting.kpis_speed import speed_to_lead, time_in_stage
+from crm_core.sales import activities, lifecycle, pipeline
+from crm_core.sales.deals import open_deal
 from crm_core.schemas import NewDeal, NewRep
 from tests.unit.helpers import make_lead
 

@@ -5,9 +5,9 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_core.leads import capture_lead, correct_lead
 from crm_core.models import Authority, Contact, Lead, Qualification
-from crm_core.policy import LeadFacts
+from crm_core.qualification.policy import LeadFacts
+from crm_core.sales.leads import capture_lead, correct_lead
 from crm_core.schemas import ConversationRef
 
 CHAT = ConversationRef(channel="rest", sender_id="visitor-1")

@@ -1,4 +1,4 @@
-"""Lead lists (``crm_core.leads.list_leads``): search, every filter, every order and paging, on five leads
+"""Lead lists (``crm_core.sales.leads.list_leads``): search, every filter, every order and paging, on five leads
 built by hand so that each expected list can be read off the table below.
 
     id  name        company   e-mail / phone                 class    temp  score stage     rep   source    lang  waiting
@@ -15,13 +15,13 @@ import pytest
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
-from crm_core import users
-from crm_core.board import board
-from crm_core.leads import LeadQuery, LeadSort, lead_page_ids, list_leads
 from crm_core.models import Contact, Lead, Qualification, Stage, Temperature
-from crm_core.reps import add_rep
+from crm_core.people import users
+from crm_core.people.reps import add_rep
+from crm_core.people.users import UserOut
+from crm_core.sales.board import board
+from crm_core.sales.leads import LeadQuery, LeadSort, lead_page_ids, list_leads
 from crm_core.schemas import NewRep
-from crm_core.users import UserOut
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 LEAD_FIELDS = (

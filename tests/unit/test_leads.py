@@ -6,13 +6,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_core import lifecycle
 from crm_core.db import unit_of_work
 from crm_core.errors import NotFound
-from crm_core.leads import capture_lead, get_lead, list_leads
 from crm_core.models import Authority, Contact, Conversation, Lead, Qualification, Stage
-from crm_core.policy import LeadFacts
-from crm_core.reps import add_rep
+from crm_core.people.reps import add_rep
+from crm_core.qualification.policy import LeadFacts
+from crm_core.sales import lifecycle
+from crm_core.sales.leads import capture_lead, get_lead, list_leads
 from crm_core.schemas import ConversationRef, NewRep
 
 HOT = LeadFacts(
@@ -63,7 +63,7 @@ def test_same_email_is_the_same_contact_and_a_returning_lead_is_updated(session:
 
 
 def test_a_closed_lead_is_not_reopened_by_a_return_visit(session: Session) -> None:
-    from crm_core.lifecycle import move_lead
+    from crm_core.sales.lifecycle import move_lead
 
     first = capture_lead(session, HOT, ConversationRef(channel="rest", sender_id="one"))
     move_lead(session, first.id, "won")
@@ -95,7 +95,7 @@ def test_list_and_show(session: Session) -> None:
 
 
 def test_capture_records_the_stage_history(session: Session) -> None:
-    from crm_core.pipeline import history
+    from crm_core.sales.pipeline import history
 
     ref = ConversationRef(channel="rest", sender_id="hist")
     first = capture_lead(session, HOT.model_copy(update={"timeline_days": None}), ref)

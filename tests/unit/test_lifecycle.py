@@ -1,4 +1,4 @@
-"""A lead's lifecycle (crm_core.lifecycle): every transition, allowed and refused, through real rows."""
+"""A lead's lifecycle (crm_core.sales.lifecycle): every transition, allowed and refused, through real rows."""
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -7,18 +7,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm_core import lifecycle
-from crm_core.deals import open_deal
+from crm_core.assignment.routing import audit_log
+from crm_core.assignment.sla import enforce_sla, pick_up_queue, unassigned_queue
 from crm_core.errors import InvalidInput, InvalidTransition, NotFound
-from crm_core.kpis import forecast
-from crm_core.leads import capture_lead
 from crm_core.models import AssignmentAction, Deal, Lead, Qualification, Rep, Stage
-from crm_core.pipeline import history, move_deal
-from crm_core.policy import LeadFacts
-from crm_core.reps import recount_open_leads, update_rep
-from crm_core.routing import audit_log
+from crm_core.people.reps import recount_open_leads, update_rep
+from crm_core.qualification.policy import LeadFacts
+from crm_core.reporting.kpis import forecast
+from crm_core.sales import lifecycle
+from crm_core.sales.deals import open_deal
+from crm_core.sales.leads import capture_lead
+from crm_core.sales.pipeline import history, move_deal
 from crm_core.schemas import ConversationRef, NewDeal, RepUpdate
-from crm_core.sla import enforce_sla, pick_up_queue, unassigned_queue
 from tests.unit.helpers import at
 from tests.unit.test_leads import HOT
 from tests.unit.test_sla import MONDAY_10_UTC, rep
@@ -216,7 +216,7 @@ def test_a_phone_number_gives_a_chatbot_lead_its_territory_and_the_reason_says_s
 
 
 def test_the_browser_locale_gives_a_territory_when_the_phone_does_not(session: Session) -> None:
-    from crm_core.conversations import conversation_for
+    from crm_core.chats.conversations import conversation_for
     from crm_core.models import Message, MessageRole
 
     conversation = conversation_for(session, CHAT.channel, CHAT.sender_id)
@@ -240,7 +240,7 @@ def test_the_browser_locale_gives_a_territory_when_the_phone_does_not(session: S
 
 
 def test_the_browser_time_zone_gives_a_territory_when_phone_and_locale_do_not(session: Session) -> None:
-    from crm_core.conversations import conversation_for
+    from crm_core.chats.conversations import conversation_for
     from crm_core.models import Message, MessageRole
 
     conversation = conversation_for(session, CHAT.channel, CHAT.sender_id)
@@ -265,7 +265,7 @@ def test_the_browser_time_zone_gives_a_territory_when_phone_and_locale_do_not(se
 
 
 def test_a_city_the_visitor_names_gives_a_territory_before_their_locale(session: Session) -> None:
-    from crm_core.conversations import conversation_for
+    from crm_core.chats.conversations import conversation_for
     from crm_core.models import Message, MessageRole
 
     conversation = conversation_for(session, CHAT.channel, CHAT.sender_id)
@@ -290,7 +290,7 @@ def test_a_city_the_visitor_names_gives_a_territory_before_their_locale(session:
 
 
 def test_a_time_zone_that_names_no_country_gives_no_territory() -> None:
-    from crm_core.territories import from_timezone
+    from crm_core.people.territories import from_timezone
 
     assert (from_timezone("America/Mexico_City"), from_timezone("Asia/Tokyo")) == ("MX", "JP")
     assert (from_timezone("UTC"), from_timezone("Mars/Olympus"), from_timezone(None)) == (None, None, None)

@@ -10,13 +10,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from bot.web.app import WebSettings, create_app
-from crm_core import activities
 from crm_core.config import get_settings
 from crm_core.db import get_engine, unit_of_work
 from crm_core.errors import InvalidInput
 from crm_core.limits import MAX_BIG_INT, MAX_INT, as_number
 from crm_core.models import Activity, Deal, PolicyVersion, Rep, Stage
-from crm_core.policy_store import InvalidPolicy, default_policy_text, save_policy
+from crm_core.qualification.policy_store import InvalidPolicy, default_policy_text, save_policy
+from crm_core.sales import activities
 from tests.unit.helpers import make_lead
 
 TOKEN = "limits-token"

@@ -1,4 +1,4 @@
-"""Asking for a person (crm_core.live_request): who can join the chat now, when the team is back, how long a
+"""Asking for a person (crm_core.assignment.live_request): who can join the chat now, when the team is back, how long a
 visitor waits. Times are worked out by hand: in December Madrid is UTC+1 and New York UTC−5; 1 December 2026
 is a Tuesday."""
 
@@ -7,14 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from crm_core import live_request, ownership
-from crm_core.conversations import conversation_for
-from crm_core.leads import capture_lead
-from crm_core.lifecycle import accept
+from crm_core.assignment import live_request
+from crm_core.chats import ownership
+from crm_core.chats.conversations import conversation_for
+from crm_core.chats.ownership import Move
+from crm_core.delivery.notifications import claim_due, inbox
 from crm_core.models import Lead, Message, MessageRole, NotificationChannel, Owner, Rep
-from crm_core.notifications import claim_due, inbox
-from crm_core.ownership import Move
-from crm_core.policy import LeadFacts
+from crm_core.qualification.policy import LeadFacts
+from crm_core.sales.leads import capture_lead
+from crm_core.sales.lifecycle import accept
 from crm_core.schemas import ConversationRef
 
 WEEKDAYS_9_TO_5 = {day: ["09:00", "17:00"] for day in ("mon", "tue", "wed", "thu", "fri")}

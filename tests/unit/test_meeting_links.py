@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.web.app import WebSettings, create_app
-from crm_core import meetings
 from crm_core.db import unit_of_work
 from crm_core.models import Invitation, Meeting, Stage
-from crm_core.reps import add_rep
+from crm_core.people.reps import add_rep
+from crm_core.scheduling import meetings
 from crm_core.schemas import NewRep
 from tests.unit.helpers import make_lead
 

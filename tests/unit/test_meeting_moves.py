@@ -1,4 +1,4 @@
-"""Meetings that change hands (``crm_core.meeting_moves``), through the real entry points: a rep made away
+"""Meetings that change hands (``crm_core.scheduling.meeting_moves``), through the real entry points: a rep made away
 or inactive (``reps.update_rep``) hands their meetings of that time to a free colleague who could serve the
 lead; a lead given to another rep (``lifecycle.assign_to``, the SLA's re-routing) takes its meetings to
 them when free. Nobody free: the meeting stays and an admin is asked. Each move is in the lead's history,
@@ -10,16 +10,17 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm_core import meetings, users
+from crm_core.assignment.sla import enforce_sla
 from crm_core.db import unit_of_work
+from crm_core.delivery.notifications import claim_due
 from crm_core.errors import NotFound
-from crm_core.lifecycle import assign, assign_to
 from crm_core.models import Activity, Invitation, Lead, Meeting, Notification, NotificationChannel, Rep, Stage
-from crm_core.notifications import claim_due
-from crm_core.reps import add_rep, update_rep
+from crm_core.people import users
+from crm_core.people.reps import add_rep, update_rep
+from crm_core.sales.lifecycle import assign, assign_to
+from crm_core.scheduling import meetings
+from crm_core.scheduling.slots import Calendar, fits
 from crm_core.schemas import NewRep, RepUpdate
-from crm_core.sla import enforce_sla
-from crm_core.slots import Calendar, fits
 from tests.unit.helpers import make_lead
 
 NOW = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)  # a Tuesday

@@ -1,4 +1,4 @@
-"""Booking meetings (``crm_core.meetings``): one transaction with the meeting, the lead's history and the
+"""Booking meetings (``crm_core.scheduling.meetings``): one transaction with the meeting, the lead's history and the
 rep's notifications; slots that are not free refused; cancel and move; two visitors racing for one slot
 of one rep (threads, each in its own unit of work, on SQLite and PostgreSQL)."""
 
@@ -9,12 +9,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm_core import meetings
 from crm_core.db import unit_of_work
+from crm_core.delivery.notifications import claim_due
 from crm_core.errors import InvalidInput, NotFound
-from crm_core.lifecycle import accept
-from crm_core.meeting_kpis import meeting_kpis
-from crm_core.meetings import SlotTaken
 from crm_core.models import (
     Activity,
     ActivityKind,
@@ -25,8 +22,11 @@ from crm_core.models import (
     Rep,
     Stage,
 )
-from crm_core.notifications import claim_due
-from crm_core.reps import add_rep
+from crm_core.people.reps import add_rep
+from crm_core.reporting.meeting_kpis import meeting_kpis
+from crm_core.sales.lifecycle import accept
+from crm_core.scheduling import meetings
+from crm_core.scheduling.meetings import SlotTaken
 from crm_core.schemas import NewRep
 from tests.unit.helpers import make_lead
 

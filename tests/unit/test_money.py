@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy.orm import Session
 
 from crm_core.db import unit_of_work
-from crm_core.leads import capture_lead
 from crm_core.models import Authority, Qualification
 from crm_core.money import InvalidRates, current_rates, default_rates, import_rates, rate_versions
-from crm_core.policy import LeadFacts
+from crm_core.qualification.policy import LeadFacts
+from crm_core.sales.leads import capture_lead
 from crm_core.schemas import ConversationRef
 from tests.unit.test_cli import embudo
 

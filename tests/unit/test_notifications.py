@@ -6,9 +6,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm_core.lifecycle import accept, assign, hand_to_a_person, pass_lead
-from crm_core.models import Notification, NotificationChannel, Rep, Stage
-from crm_core.notifications import (
+from crm_core.delivery.notifications import (
     TELEGRAM_LIMIT,
     claim_due,
     inbox,
@@ -17,7 +15,9 @@ from crm_core.notifications import (
     mark_sent,
     telegram_length,
 )
-from crm_core.reps import add_rep
+from crm_core.models import Notification, NotificationChannel, Rep, Stage
+from crm_core.people.reps import add_rep
+from crm_core.sales.lifecycle import accept, assign, hand_to_a_person, pass_lead
 from crm_core.schemas import NewRep
 from tests.unit.helpers import at, make_lead
 

@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.notify.worker import Notifier
+from crm_core.chats.transcripts import sync_transcripts
 from crm_core.config import get_settings
 from crm_core.db import get_engine, unit_of_work
-from crm_core.leads import capture_lead
 from crm_core.models import Conversation, Lead
-from crm_core.reps import add_rep, update_rep
+from crm_core.people.reps import add_rep, update_rep
+from crm_core.sales.leads import capture_lead
 from crm_core.schemas import ConversationRef, NewRep, RepUpdate
-from crm_core.transcripts import sync_transcripts
 from tests.unit.test_privacy import chat, rasa_senders
 from tests.unit.test_transcript_search import SQL_FACTS
 from tests.unit.test_transcripts import RasaEvents

@@ -12,10 +12,10 @@ from telegram import Bot
 
 from bot import live_chat
 from bot.notify import outreach
-from crm_core import winback
 from crm_core.config import get_settings
 from crm_core.db import unit_of_work
 from crm_core.models import Outreach
+from crm_core.outreach import winback
 from tests.fake_telegram import FakeTelegram
 from tests.harness import free_port
 from tests.unit.test_invitations import Mailbox, smtp

@@ -7,13 +7,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_core import ownership
-from crm_core.conversations import conversation_for
+from crm_core.chats import ownership
+from crm_core.chats.conversations import conversation_for
+from crm_core.chats.ownership import Move
+from crm_core.chats.transcripts import transcript
 from crm_core.db import unit_of_work
 from crm_core.errors import InvalidInput, InvalidTransition, NotFound
 from crm_core.models import Owner, OwnershipChange, Rep
-from crm_core.ownership import Move
-from crm_core.transcripts import transcript
 from tests.unit.test_transcripts import RasaEvents
 
 
@@ -137,8 +137,8 @@ def test_only_the_owner_writes_and_only_real_text(session: Session, reps: tuple[
 def test_rep_messages_in_rasa_events_become_rep_lines_of_the_transcript(
     session: Session, reps: tuple[int, int], tmp_path: Path
 ) -> None:
+    from crm_core.chats.transcripts import sync_transcripts
     from crm_core.models import MessageRole
-    from crm_core.transcripts import sync_transcripts
 
     ana, _ = reps
     events = RasaEvents(tmp_path / "tracker.db")
@@ -165,8 +165,8 @@ def test_rep_messages_in_rasa_events_become_rep_lines_of_the_transcript(
 def test_lines_to_relay_are_rep_lines_and_visitor_lines_of_conversations_a_rep_answers(
     session: Session, reps: tuple[int, int], tmp_path: Path
 ) -> None:
+    from crm_core.chats.transcripts import sync_transcripts
     from crm_core.models import MessageRole
-    from crm_core.transcripts import sync_transcripts
 
     ana, _ = reps
     rep = session.get(Rep, ana)
@@ -205,8 +205,8 @@ def test_lines_to_relay_are_rep_lines_and_visitor_lines_of_conversations_a_rep_a
 def test_lines_the_bot_said_on_its_own_initiative_are_relayed_and_its_replies_are_not(
     session: Session, reps: tuple[int, int], tmp_path: Path
 ) -> None:
+    from crm_core.chats.transcripts import sync_transcripts
     from crm_core.models import MessageRole
-    from crm_core.transcripts import sync_transcripts
 
     events = RasaEvents(tmp_path / "tracker.db")
     events.user("telegram-78", "hello", "greet", 0.9)
@@ -237,7 +237,7 @@ def test_the_conversation_of_a_lead(session: Session, reps: tuple[int, int]) -> 
 def test_transcripts_show_prints_rep_lines_and_who_answered_when(
     db_url: str, reps: tuple[int, int], session: Session, tmp_path: Path
 ) -> None:
-    from crm_core.transcripts import sync_transcripts
+    from crm_core.chats.transcripts import sync_transcripts
     from tests.unit.test_cli import embudo
 
     ana, _ = reps
@@ -279,8 +279,8 @@ def test_conversations_waiting_for_a_person_longest_first_with_their_lead(
 ) -> None:
     from datetime import UTC, datetime
 
-    from crm_core.leads import capture_lead
-    from crm_core.policy import LeadFacts
+    from crm_core.qualification.policy import LeadFacts
+    from crm_core.sales.leads import capture_lead
     from crm_core.schemas import ConversationRef
 
     lead = capture_lead(

@@ -15,12 +15,12 @@ from actions.capture_lead import save_lead
 from actions.contact import ActionAskContact
 from actions.person import ActionNobodyJoined, ActionResumeAfterPerson, when_back
 from actions.told_the_rep import told_the_rep
-from crm_core import ownership
+from crm_core.chats import ownership
 from crm_core.db import unit_of_work
 from crm_core.models import Lead, Notification, Owner
-from crm_core.reps import add_rep
+from crm_core.people.reps import add_rep
+from crm_core.people.working_hours import WEEKDAYS
 from crm_core.schemas import NewRep
-from crm_core.working_hours import WEEKDAYS
 from tests.unit.test_contact_first import DOMAIN
 
 TUESDAY_23_UTC = datetime(2026, 12, 1, 23, 0, tzinfo=UTC)  # Wednesday 00:00 in Madrid

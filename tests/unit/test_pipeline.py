@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_core.activities import add_activity, add_note, list_activities
-from crm_core.deals import list_deals, open_deal
 from crm_core.errors import InvalidInput, InvalidTransition, NotFound
-from crm_core.lifecycle import move, move_lead
 from crm_core.models import Deal, Stage, StageChange
-from crm_core.pipeline import current_pipeline, history, load_pipeline, move_deal
+from crm_core.sales.activities import add_activity, add_note, list_activities
+from crm_core.sales.deals import list_deals, open_deal
+from crm_core.sales.lifecycle import move, move_lead
+from crm_core.sales.pipeline import current_pipeline, history, load_pipeline, move_deal
 from crm_core.schemas import NewDeal
 from tests.unit.helpers import at, make_lead
 

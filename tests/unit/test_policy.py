@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from crm_core.config import DEFAULT_POLICY_FILE, DEFAULT_RATES_FILE
 from crm_core.models import Authority, Qualification, Temperature
 from crm_core.money import load_rates
-from crm_core.policy import CurrencyRules, LeadFacts, Policy, load_policy, qualify, with_rates
+from crm_core.qualification.policy import CurrencyRules, LeadFacts, Policy, load_policy, qualify, with_rates
 
 # the policy as leads are classed by it: budgets converted with the exchange rates file
 POLICY = with_rates(load_policy(DEFAULT_POLICY_FILE), load_rates(DEFAULT_RATES_FILE))

@@ -6,17 +6,17 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_core.leads import capture_lead
 from crm_core.models import Authority, PolicyVersion, Temperature
 from crm_core.money import default_rates
-from crm_core.policy import LeadFacts, current_policy, with_rates
-from crm_core.policy_store import (
+from crm_core.qualification.policy import LeadFacts, current_policy, with_rates
+from crm_core.qualification.policy_store import (
     InvalidPolicy,
     active_policy,
     default_policy_text,
     policy_versions,
     save_policy,
 )
+from crm_core.sales.leads import capture_lead
 from crm_core.schemas import ConversationRef
 
 FACTS = LeadFacts(

@@ -14,10 +14,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_core import policy_suggestions as ps
 from crm_core.db import unit_of_work
 from crm_core.errors import InvalidTransition, NotFound
-from crm_core.leads import capture_lead
 from crm_core.models import (
     Authority,
     Contact,
@@ -29,8 +27,10 @@ from crm_core.models import (
     SuggestionStatus,
     Temperature,
 )
-from crm_core.policy import LeadFacts, current_policy
-from crm_core.policy_store import active_policy, default_policy_text, save_policy
+from crm_core.qualification import policy_suggestions as ps
+from crm_core.qualification.policy import LeadFacts, current_policy
+from crm_core.qualification.policy_store import active_policy, default_policy_text, save_policy
+from crm_core.sales.leads import capture_lead
 from crm_core.schemas import ConversationRef
 from tests.console import ADMIN, ROSA, console_server, csrf_of, seed, signed_in
 from tests.unit.test_cli_admin import embudo

@@ -8,10 +8,8 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from crm_core import activities, deals, dedup, meetings
+from crm_core.chats.transcripts import RASA_EVENTS, sync_transcripts
 from crm_core.errors import InvalidInput, NotFound
-from crm_core.leads import capture_lead
-from crm_core.lifecycle import move_lead
 from crm_core.models import (
     Activity,
     AssignmentEvent,
@@ -28,12 +26,15 @@ from crm_core.models import (
     StageChange,
     utcnow,
 )
-from crm_core.policy import LeadFacts
-from crm_core.privacy import erase_contact, erasures, purge_never_qualified
-from crm_core.reps import add_rep
+from crm_core.people.privacy import erase_contact, erasures, purge_never_qualified
+from crm_core.people.reps import add_rep
+from crm_core.qualification.policy import LeadFacts
+from crm_core.sales import activities, deals, dedup
+from crm_core.sales.leads import capture_lead
+from crm_core.sales.lifecycle import move_lead
+from crm_core.scheduling import meetings
+from crm_core.scheduling.task_reminders import remind_due_tasks
 from crm_core.schemas import ConversationRef, DealUpdate, NewDeal, NewRep
-from crm_core.task_reminders import remind_due_tasks
-from crm_core.transcripts import RASA_EVENTS, sync_transcripts
 from tests.unit.test_kept_counters import assert_kept_figures_equal_a_recount
 from tests.unit.test_transcript_search import SQL_FACTS
 from tests.unit.test_transcripts import RasaEvents

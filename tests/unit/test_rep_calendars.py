@@ -1,4 +1,4 @@
-"""A rep's own CalDAV calendar (``crm_core.calendars`` + ``bot/calendars/caldav_busy.py``): its busy times
+"""A rep's own CalDAV calendar (``crm_core.scheduling.calendars`` + ``bot/calendars/caldav_busy.py``): its busy times
 are not offered and cannot be booked; a calendar that cannot be read leaves the offer to Embudo's own
 meetings and hours and tells the rep once. Against a real Radicale server started on a free port in a
 temporary folder; events are put into it with the ``caldav`` library."""
@@ -20,10 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.calendars import caldav_busy
-from crm_core import calendars, meetings
-from crm_core.meetings import SlotTaken
 from crm_core.models import Notification, NotificationChannel, Rep, Stage
-from crm_core.reps import add_rep, list_reps, update_rep
+from crm_core.people.reps import add_rep, list_reps, update_rep
+from crm_core.scheduling import calendars, meetings
+from crm_core.scheduling.meetings import SlotTaken
 from crm_core.schemas import NewRep, RepUpdate
 from tests.unit.helpers import make_lead
 from tests.unit.test_cli import EMBUDO, embudo
@@ -178,7 +178,7 @@ def test_a_refused_password_still_offers_slots_and_tells_the_rep_once(
     url = new_calendar(radicale, "DTSTART:20261201T090000Z\r\nDTEND:20261201T170000Z\r\nSUMMARY:Busy")
     ana = rep_with(session, url, password="not-the-password")
     first, second = (make_lead(session, Stage.SQL, rep_id=ana.id) for _ in range(2))
-    with caplog.at_level(logging.WARNING, logger="crm_core.calendars"):
+    with caplog.at_level(logging.WARNING, logger="crm_core.scheduling.calendars"):
         assert meetings.offer_slots(session, first.id, NOW) == WITHOUT_CALENDAR
         assert meetings.offer_slots(session, second.id, NOW) == WITHOUT_CALENDAR
         booked = meetings.book(session, second.id, at(1, 9), now=NOW)  # nothing it cannot know is checked

@@ -4,10 +4,10 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from crm_core.lifecycle import assign
+from crm_core.assignment.routing import pick_rep
 from crm_core.models import Lead, Qualification, Rep, Stage, Temperature, utcnow
-from crm_core.reps import add_rep
-from crm_core.routing import pick_rep
+from crm_core.people.reps import add_rep
+from crm_core.sales.lifecycle import assign
 from crm_core.schemas import NewRep
 
 

@@ -9,11 +9,11 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.session import ActionSessionStart
-from crm_core import ownership
-from crm_core.conversations import conversation_for
+from crm_core.chats import ownership
+from crm_core.chats.conversations import conversation_for
+from crm_core.chats.ownership import Move
 from crm_core.db import unit_of_work
 from crm_core.models import Rep
-from crm_core.ownership import Move
 from tests.unit.test_contact_first import DOMAIN
 
 

@@ -18,10 +18,10 @@ from sqlalchemy import func, select
 from bot.web.app import WebSettings, create_app
 from bot.web.console.password_checks import password_checks
 from bot.web.console.security import console_settings
-from crm_core import login_brake, users
 from crm_core.db import unit_of_work
-from crm_core.login_brake import BrakeRule
 from crm_core.models import LoginAttempt
+from crm_core.people import login_brake, users
+from crm_core.people.login_brake import BrakeRule
 from tests.console import ADMIN, PASSWORD, ROSA, Seeded, console_server, csrf_of, login, seed
 
 

@@ -5,13 +5,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
+from crm_core.assignment.routing import audit_log, pick_rep
+from crm_core.assignment.sla import enforce_sla, unassigned_queue
 from crm_core.errors import InvalidInput, InvalidTransition
-from crm_core.lifecycle import accept, assign, pass_lead
 from crm_core.models import AssignmentAction, Lead, Rep, Stage
-from crm_core.reps import add_rep, update_rep
-from crm_core.routing import audit_log, pick_rep
+from crm_core.people.reps import add_rep, update_rep
+from crm_core.sales.lifecycle import accept, assign, pass_lead
 from crm_core.schemas import NewRep, RepUpdate
-from crm_core.sla import enforce_sla, unassigned_queue
 from tests.unit.helpers import at, make_lead
 
 MONDAY_10_UTC = at(5, hour=10)  # 2026-01-05 is a Monday

@@ -1,10 +1,10 @@
-"""Slot finding (``crm_core.slots``): working hours in the rep's time zone, DST changes, spans across
+"""Slot finding (``crm_core.scheduling.slots``): working hours in the rep's time zone, DST changes, spans across
 midnight, away dates, other meetings, the lead time, and the nearest slot to a wish."""
 
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from crm_core.slots import Calendar, SlotRules, all_free, nearest, offer
+from crm_core.scheduling.slots import Calendar, SlotRules, all_free, nearest, offer
 
 MADRID = ZoneInfo("Europe/Madrid")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -1,4 +1,4 @@
-"""Task reminders (``crm_core.task_reminders``, the notifier's chore ``bot.notify.reminders``): a task that
+"""Task reminders (``crm_core.scheduling.task_reminders``, the notifier's chore ``bot.notify.reminders``): a task that
 falls due reminds its rep once, in the console inbox and on Telegram when the rep has a chat; through the
 outbox, so a done task's pending reminder is cancelled rather than sent."""
 
@@ -11,13 +11,13 @@ from sqlalchemy.orm import Session
 from telegram import Bot
 
 from bot.notify.worker import Notifier
-from crm_core import activities
 from crm_core.config import get_settings
 from crm_core.db import get_engine, unit_of_work
-from crm_core.lifecycle import accept, assign_to
+from crm_core.delivery.notifications import claim_due, inbox
 from crm_core.models import Notification, NotificationChannel, Stage, utcnow
-from crm_core.notifications import claim_due, inbox
-from crm_core.task_reminders import remind_due_tasks
+from crm_core.sales import activities
+from crm_core.sales.lifecycle import accept, assign_to
+from crm_core.scheduling.task_reminders import remind_due_tasks
 from tests.fake_telegram import FakeTelegram
 from tests.unit.helpers import at, make_lead
 from tests.unit.test_notifications import rep, rows

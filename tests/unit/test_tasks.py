@@ -1,5 +1,5 @@
 """Tasks: an activity with a due time is open until marked done; a rep's open tasks, soonest first, on the
-leads they have (crm_core.activities, and the API)."""
+leads they have (crm_core.sales.activities, and the API)."""
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -9,12 +9,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from bot.web.app import WebSettings, create_app
-from crm_core.activities import add_activity, complete, due_tasks
 from crm_core.config import get_settings
 from crm_core.db import get_engine, unit_of_work
 from crm_core.errors import InvalidInput, InvalidTransition
 from crm_core.models import Stage
-from crm_core.reps import add_rep
+from crm_core.people.reps import add_rep
+from crm_core.sales.activities import add_activity, complete, due_tasks
 from crm_core.schemas import NewRep
 from tests.unit.helpers import make_lead
 

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 import pytest
 
 from bot import live_chat
-from crm_core.conversations import conversation_for
+from crm_core.chats.conversations import conversation_for
+from crm_core.chats.ownership import Move, change
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError
 from crm_core.models import Rep
-from crm_core.ownership import Move, change
 from tests.fake_telegram import FakeTelegram
 
 CHAT = 55501

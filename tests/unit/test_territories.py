@@ -1,8 +1,8 @@
-"""A territory from a country or city the visitor names (``crm_core.territories.stated_place``, places.yml)."""
+"""A territory from a country or city the visitor names (``crm_core.people.territories.stated_place``, places.yml)."""
 
 import pytest
 
-from crm_core.territories import Place, fold, stated_place
+from crm_core.people.territories import Place, fold, stated_place
 
 
 @pytest.mark.parametrize(

@@ -12,13 +12,7 @@ import yaml
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from crm_core.errors import InvalidInput, NotFound
-from crm_core.leads import capture_lead
-from crm_core.models import Authority, Conversation, Qualification, Temperature
-from crm_core.policy import LeadFacts
-from crm_core.reps import add_rep
-from crm_core.schemas import ConversationRef, NewRep
-from crm_core.transcript_search import (
+from crm_core.chats.transcript_search import (
     FORM_QUESTIONS,
     SlotCondition,
     TranscriptFilter,
@@ -29,7 +23,13 @@ from crm_core.transcript_search import (
     search_transcripts,
     transcript_detail,
 )
-from crm_core.transcripts import sync_transcripts
+from crm_core.chats.transcripts import sync_transcripts
+from crm_core.errors import InvalidInput, NotFound
+from crm_core.models import Authority, Conversation, Qualification, Temperature
+from crm_core.people.reps import add_rep
+from crm_core.qualification.policy import LeadFacts
+from crm_core.sales.leads import capture_lead
+from crm_core.schemas import ConversationRef, NewRep
 from tests.unit.test_transcripts import RasaEvents
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
+from crm_core.chats.transcripts import RASA_EVENTS, sync_transcripts, transcript
 from crm_core.errors import NotFound
-from crm_core.leads import capture_lead
 from crm_core.models import Conversation, Message, MessageRole
-from crm_core.policy import LeadFacts
+from crm_core.qualification.policy import LeadFacts
+from crm_core.sales.leads import capture_lead
 from crm_core.schemas import ConversationRef
-from crm_core.transcripts import RASA_EVENTS, sync_transcripts, transcript
 
 
 class RasaEvents:

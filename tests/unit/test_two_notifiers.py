@@ -12,14 +12,14 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from crm_core.assignment.sla import enforce_sla
 from crm_core.db import unit_of_work
-from crm_core.lifecycle import assign, move
+from crm_core.delivery.notifications import claim_due
+from crm_core.exchange.webhooks import Post, deliver_due
 from crm_core.models import Lead, Notification, NotificationChannel, Stage, WebhookDelivery
-from crm_core.notifications import claim_due
-from crm_core.reps import add_rep
+from crm_core.people.reps import add_rep
+from crm_core.sales.lifecycle import assign, move
 from crm_core.schemas import NewRep
-from crm_core.sla import enforce_sla
-from crm_core.webhooks import Post, deliver_due
 from tests.unit.helpers import make_lead
 from tests.unit.test_sla import MONDAY_10_UTC
 

@@ -8,15 +8,15 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm_core import users
+from crm_core.chats.transcripts import RasaEvent, ingest
 from crm_core.db import unit_of_work
 from crm_core.errors import InvalidInput, NotFound
-from crm_core.leads import LeadQuery, capture_lead
 from crm_core.models import Brake, ConsoleSession, LoginAttempt, User, UserRole, utcnow
-from crm_core.reps import add_rep
+from crm_core.people import users
+from crm_core.people.reps import add_rep
+from crm_core.people.users import LoginLimits, TooManyAttempts
+from crm_core.sales.leads import LeadQuery, capture_lead
 from crm_core.schemas import ConversationRef, NewRep
-from crm_core.transcripts import RasaEvent, ingest
-from crm_core.users import LoginLimits, TooManyAttempts
 from tests.console import hot_facts
 
 PASSWORD = "a long enough secret"

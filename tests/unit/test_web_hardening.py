@@ -10,11 +10,11 @@ from urllib.parse import quote, urlsplit
 import httpx
 from sqlalchemy import func, select
 
+from crm_core.chats.transcripts import ingest
 from crm_core.db import unit_of_work
-from crm_core.leads import capture_lead
 from crm_core.models import Activity, Deal
+from crm_core.sales.leads import capture_lead
 from crm_core.schemas import ConversationRef
-from crm_core.transcripts import ingest
 from tests.console import ADMIN, _conversation, console_server, csrf_of, hot_facts, seed, signed_in
 
 TOKEN = "hardening-token"

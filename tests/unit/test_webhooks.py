@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session
 
 from crm_core.config import get_settings
 from crm_core.db import unit_of_work
-from crm_core.leads import capture_lead
-from crm_core.lifecycle import move
+from crm_core.delivery.outbox import backoff
+from crm_core.exchange.webhooks import MAX_BACKOFF, deliver_due
 from crm_core.models import Stage, WebhookDelivery, utcnow
-from crm_core.outbox import backoff
-from crm_core.reps import add_rep
+from crm_core.people.reps import add_rep
+from crm_core.sales.leads import capture_lead
+from crm_core.sales.lifecycle import move
 from crm_core.schemas import ConversationRef, NewRep
-from crm_core.webhooks import MAX_BACKOFF, deliver_due
 from tests.unit.helpers import at, make_lead
 from tests.unit.test_leads import HOT
 

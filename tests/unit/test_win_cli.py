@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.web.app import WebSettings, create_app
-from crm_core import policy_suggestions
 from crm_core.config import get_settings
 from crm_core.db import get_engine, unit_of_work
 from crm_core.models import Lead, Stage, SuggestionStatus
+from crm_core.qualification import policy_suggestions
 from tests.unit.test_cli import embudo
 from tests.unit.win_history import as_csv, history
 

@@ -6,8 +6,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from crm_core.db import unit_of_work
+from crm_core.learning.win_training import train_win_model
 from crm_core.models import Lead, Stage
-from crm_core.win_training import train_win_model
 from tests.console import ADMIN, ROSA, console_server, seed, signed_in
 from tests.unit.win_history import add_closed_leads, history
 

@@ -4,10 +4,10 @@ channel, and the same names whether the lead is learned from or scored."""
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from crm_core.learning.win_features import lead_features
 from crm_core.models import Authority, Conversation, Lead, Stage
 from crm_core.money import ExchangeRates
-from crm_core.policy import current_policy, with_rates
-from crm_core.win_features import lead_features
+from crm_core.qualification.policy import current_policy, with_rates
 
 CREATED = datetime(2026, 3, 2, 9, tzinfo=UTC)
 

@@ -11,12 +11,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from crm_core.db import get_engine, unit_of_work
-from crm_core.leads import get_lead, list_leads
+from crm_core.learning.win_features import lead_features
+from crm_core.learning.win_probability import HIGHEST, LOWEST, LearnedModel, win_scorer
+from crm_core.learning.win_training import learn
 from crm_core.models import Authority, Contact, Lead, Qualification, Stage, Temperature, WinModel, utcnow
-from crm_core.policy import current_policy
-from crm_core.win_features import lead_features
-from crm_core.win_probability import HIGHEST, LOWEST, LearnedModel, win_scorer
-from crm_core.win_training import learn
+from crm_core.qualification.policy import current_policy
+from crm_core.sales.leads import get_lead, list_leads
 from tests.unit.test_win_training import _as_lead
 from tests.unit.win_history import history
 

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import func, select
 
 from crm_core.config import get_settings
-from crm_core.csv_io import export_leads, import_leads
 from crm_core.db import unit_of_work
+from crm_core.exchange.csv_io import export_leads, import_leads
+from crm_core.learning.win_features import lead_features
+from crm_core.learning.win_training import CannotTrain, learn, model_status, train_win_model
 from crm_core.models import Authority, Lead, Stage, WinModel
-from crm_core.policy import current_policy
-from crm_core.win_features import lead_features
-from crm_core.win_training import CannotTrain, learn, model_status, train_win_model
+from crm_core.qualification.policy import current_policy
 from tests.unit.win_history import PastLead, add_closed_leads, history
 
 

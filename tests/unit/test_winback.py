@@ -1,4 +1,4 @@
-"""Winning back the lost and nurturing MQLs (``crm_core.winback``): what comes due and when, who is told,
+"""Winning back the lost and nurturing MQLs (``crm_core.outreach.winback``): what comes due and when, who is told,
 who may be written to (consent, unsubscribes, erasure), each message once, in the lead's language, and the
 visitor who answers coming back as a recycled lead with its revenue counted."""
 
@@ -13,12 +13,8 @@ from pydantic import ValidationError
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from crm_core import kpis, outreach_outbox, outreach_texts, winback
 from crm_core.db import unit_of_work
-from crm_core.deals import open_deal
 from crm_core.errors import InvalidInput
-from crm_core.leads import capture_lead
-from crm_core.lifecycle import move_lead
 from crm_core.models import (
     Activity,
     ActivityKind,
@@ -32,12 +28,17 @@ from crm_core.models import (
     Stage,
     utcnow,
 )
-from crm_core.pipeline import move_deal
-from crm_core.policy import LeadFacts
-from crm_core.privacy import erase_contact
-from crm_core.reps import add_rep
+from crm_core.outreach import outreach_outbox, outreach_texts, winback
+from crm_core.people.privacy import erase_contact
+from crm_core.people.reps import add_rep
+from crm_core.qualification.policy import LeadFacts
+from crm_core.reporting import kpis
+from crm_core.sales.deals import open_deal
+from crm_core.sales.leads import capture_lead
+from crm_core.sales.lifecycle import move_lead
+from crm_core.sales.pipeline import move_deal
+from crm_core.scheduling.task_reminders import remind_due_tasks
 from crm_core.schemas import ConversationRef, NewDeal, NewRep
-from crm_core.task_reminders import remind_due_tasks
 from tests.unit.test_leads import HOT
 
 NOW = utcnow()

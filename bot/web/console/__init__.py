@@ -7,7 +7,7 @@ For new console pages (the admin half builds on this):
   ``AdminUser`` (403 for reps). Anonymous visitors are redirected to /login. Changing requests
   (POST/PUT/PATCH/DELETE) are refused with 403 unless the form carries ``csrf_token`` (every template gets
   it: ``<input type="hidden" name="csrf_token" value="{{ csrf_token }}">``) or the ``X-CSRF-Token`` header.
-- Reach leads and transcripts only through ``lead_for`` / ``transcript_for`` (or ``crm_core.users``'s
+- Reach leads and transcripts only through ``lead_for`` / ``transcript_for`` (or ``crm_core.people.users``'s
   ``visible_*`` functions): another rep's lead is then a 404, never a leak.
 - ``render(request, "console/page.html", {...})`` extends ``console/base.html`` (nav, flash, logout);
   ``redirect(request, url, "message")`` after a form. ``console/_transcript.html`` shows a transcript.

@@ -1,8 +1,8 @@
 """The KPI dashboard: the numbers ``embudo kpis`` prints, as charts and tables, over one period.
 
 Reps and admins see the same figures (the whole team's, like the CLI); every number comes from the same
-``crm_core.kpis.dashboard`` call the CLI makes, so the page and the shell cannot disagree. Money is in
-the reporting currency (every deal converted at the exchange rates in force) unless one currency is
+``crm_core.reporting.kpis.dashboard`` call the CLI makes, so the page and the shell cannot disagree. Money is
+in the reporting currency (every deal converted at the exchange rates in force) unless one currency is
 chosen; a currency without a rate is named at the top of the page.
 """
 
@@ -14,11 +14,11 @@ from fastapi.responses import HTMLResponse
 from bot.web.console.admin_charts import Bar, bar_chart, column_chart, percent
 from bot.web.console.auth import RepOrAdmin
 from bot.web.console.rendering import render
-from crm_core import kpis
 from crm_core.db import unit_of_work
 from crm_core.limits import FIRST_DAY, LAST_DAY
 from crm_core.money import ISO_4217, current_rates
-from crm_core.pipeline import current_pipeline
+from crm_core.reporting import kpis
+from crm_core.sales.pipeline import current_pipeline
 
 router = APIRouter(prefix="/console")
 

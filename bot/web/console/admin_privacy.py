@@ -8,11 +8,11 @@ from fastapi.responses import HTMLResponse, Response
 
 from bot.web.console.auth import AdminUser
 from bot.web.console.rendering import redirect, render
-from crm_core import privacy
 from crm_core.config import get_settings
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, NotFound
 from crm_core.limits import Id, as_number
+from crm_core.people import privacy
 
 router = APIRouter(prefix="/console/admin/privacy")
 

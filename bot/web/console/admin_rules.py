@@ -12,12 +12,13 @@ from pydantic import ValidationError
 
 from bot.web.console.auth import AdminUser
 from bot.web.console.rendering import redirect, render
-from crm_core import policy_store, policy_suggestions, reps
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidInput, NotFound, explain
 from crm_core.limits import Id
 from crm_core.models import SuggestionStatus
-from crm_core.pipeline import current_pipeline
+from crm_core.people import reps
+from crm_core.qualification import policy_store, policy_suggestions
+from crm_core.sales.pipeline import current_pipeline
 from crm_core.schemas import NewRep, RepOut, RepUpdate
 
 router = APIRouter(prefix="/console/admin")

@@ -13,12 +13,12 @@ from sqlalchemy import distinct, select
 from bot.web.console.admin_charts import Bar, bar_chart, percent
 from bot.web.console.auth import AdminUser
 from bot.web.console.rendering import render
-from crm_core import transcript_search as search
+from crm_core.chats import transcript_search as search
+from crm_core.chats.transcripts import MessageOut, TranscriptOut
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidInput, NotFound, explain
 from crm_core.limits import FIRST_DAY, LAST_DAY, Id, Page, as_number
 from crm_core.models import Conversation, Lead, Qualification, Rep, Temperature
-from crm_core.transcripts import MessageOut, TranscriptOut
 
 router = APIRouter(prefix="/console/admin/transcripts")
 

@@ -27,11 +27,11 @@ from bot.web.console.security import (
     sign,
     unsign,
 )
-from crm_core import users
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError
 from crm_core.models import UserRole
-from crm_core.users import LoginLimits, SignedIn, TooManyAttempts, UserOut
+from crm_core.people import users
+from crm_core.people.users import LoginLimits, SignedIn, TooManyAttempts, UserOut
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SIGN_INS_BUSY = "Too many sign-ins are being checked right now. Please try again in a few seconds."

@@ -4,7 +4,8 @@
 Every change goes through crm_core in one unit of work; a refusal (CrmError) rolls it back and shows the
 page again with crm_core's message in the form that caused it (a ``Problem``: beside the field at fault when
 ``InvalidInput.field`` names one) and what the rep typed. A rep reaches only their own leads: the lead
-is loaded through ``crm_core.users`` first, so another rep's lead is "not found" (404) for every action.
+is loaded through ``crm_core.people.users`` first, so another rep's lead is "not found" (404) for every
+action.
 """
 
 import json
@@ -24,28 +25,22 @@ from sqlalchemy.orm import Session
 from bot.web.console.auth import AdminUser, RepOrAdmin
 from bot.web.console.numbers import format_amount, parse_amount, viewer_locale
 from bot.web.console.rendering import redirect, render
-from crm_core import (
-    activities,
-    deals,
-    lifecycle,
-    meetings,
-    notifications,
-    ownership,
-    pipeline,
-    sla,
-    timeline,
-    users,
-)
+from crm_core.assignment import sla
+from crm_core.chats import ownership
+from crm_core.chats.transcripts import TranscriptOut, as_text
 from crm_core.db import unit_of_work
+from crm_core.delivery import notifications
 from crm_core.errors import CrmError, InvalidInput, InvalidTransition, NotFound, explain
-from crm_core.leads import LeadQuery, lead_out
+from crm_core.learning.win_training import model_status
 from crm_core.limits import TEXT_LENGTH, Id, SenderId, as_number
 from crm_core.models import ActivityKind, Lead, Rep, Stage, utcnow
-from crm_core.pipeline import current_pipeline
+from crm_core.people import users
+from crm_core.people.users import UserOut
+from crm_core.sales import activities, deals, lifecycle, pipeline, timeline
+from crm_core.sales.leads import LeadQuery, lead_out
+from crm_core.sales.pipeline import current_pipeline
+from crm_core.scheduling import meetings
 from crm_core.schemas import DealUpdate, LeadOut, NewDeal
-from crm_core.transcripts import TranscriptOut, as_text
-from crm_core.users import UserOut
-from crm_core.win_training import model_status
 
 router = APIRouter(prefix="/console")
 

@@ -23,13 +23,13 @@ from bot.live_chat import RasaApi
 from bot.web.console.auth import RepOrAdmin
 from bot.web.console.inbox import lead_for, transcript_for
 from bot.web.console.rendering import redirect, render
-from crm_core import ownership
+from crm_core.chats import ownership
+from crm_core.chats.transcripts import messages_after
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidInput
 from crm_core.limits import Count, SenderId, as_number
 from crm_core.models import Owner
-from crm_core.transcripts import messages_after
-from crm_core.users import UserOut
+from crm_core.people.users import UserOut
 
 router = APIRouter(prefix="/console/live")
 

@@ -33,7 +33,7 @@ class ConsoleSettings(BaseSettings):
     secret_key_file: Path = Path("var/secret_key")
     session_hours: float = 12
     cookie_secure: bool | None = None  # None: Secure when the request came over HTTPS
-    # the login brakes (crm_core.users.LoginLimits): free tries of one account from one address (a day)
+    # the login brakes (crm_core.people.users.LoginLimits): free tries of one account from one address (a day)
     # and of one address (a window), then a wait from the first delay doubling up to the longest
     login_failures_per_account: int = Field(default=5, ge=1)
     login_failures_per_address: int = Field(default=30, ge=1)

@@ -1,9 +1,10 @@
 """The rep's daily work lists: the pipeline board (``/console/board``) and the lead list (``/console/leads``).
 
 Both read the same query string (search, filters, sort, page), so a filtered view is a link to keep or share;
-``ListForm`` turns it into a ``crm_core.leads.LeadQuery`` and says which parameter is wrong, beside its field.
-A card moves through ``crm_core.lifecycle.move``, as on the lead page and in the API; a refused move shows
-the lifecycle's message on that card and changes nothing. Reps see only their own leads (``users``).
+``ListForm`` turns it into a ``crm_core.sales.leads.LeadQuery`` and says which parameter is wrong, beside its
+field. A card moves through ``crm_core.sales.lifecycle.move``, as on the lead page and in the API; a refused
+move shows the lifecycle's message on that card and changes nothing. Reps see only their own leads
+(``users``).
 """
 
 from collections.abc import Mapping
@@ -19,15 +20,16 @@ from sqlalchemy import select
 from bot.web.console.auth import RepOrAdmin
 from bot.web.console.inbox import allowed_moves
 from bot.web.console.rendering import redirect, render
-from crm_core import lifecycle, users
-from crm_core.board import board
 from crm_core.db import unit_of_work
 from crm_core.errors import CrmError, InvalidTransition, NotFound
-from crm_core.leads import LeadQuery, LeadSort
 from crm_core.limits import MAX_INT, as_number
 from crm_core.models import Qualification, Rep, Temperature
-from crm_core.pipeline import current_pipeline, parse_stage
-from crm_core.users import UserOut
+from crm_core.people import users
+from crm_core.people.users import UserOut
+from crm_core.sales import lifecycle
+from crm_core.sales.board import board
+from crm_core.sales.leads import LeadQuery, LeadSort
+from crm_core.sales.pipeline import current_pipeline, parse_stage
 
 router = APIRouter(prefix="/console")
 

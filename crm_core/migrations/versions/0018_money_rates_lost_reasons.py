@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from crm_core.pipeline import current_pipeline
+from crm_core.sales.pipeline import current_pipeline
 
 revision: str = "0018"
 down_revision: str | None = "0017_task_done"

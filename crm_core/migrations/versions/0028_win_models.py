@@ -1,4 +1,4 @@
-"""win_models: versions of the learned win probability, as plain JSON (crm_core.win_training)
+"""win_models: versions of the learned win probability, as plain JSON (crm_core.learning.win_training)
 
 Revision ID: 0028_win_models
 Revises: 0027_winback

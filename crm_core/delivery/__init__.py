@@ -1,0 +1,5 @@
+"""Telling reps: the notifications outbox, and the retry schedule every outbox shares.
+
+- ``outbox``
+- ``notifications``
+"""
