@@ -217,10 +217,11 @@ def _ordered(page: Select[int], sort: LeadSort) -> Select[int]:
         return page.order_by(Lead.id)
     if sort is LeadSort.SCORE:
         return page.order_by(Lead.score.desc(), Lead.id.desc())
-    if sort is LeadSort.NAME:  # NULLS LAST is PostgreSQL's B-tree order, so ix_contacts_name serves it there
+    # NULLS LAST (both databases know it) is PostgreSQL's B-tree order: the column's index can serve it there
+    if sort is LeadSort.NAME:
         return page.order_by(Contact.name.asc().nulls_last(), Lead.id.desc())
     if sort is LeadSort.ACCEPT_BY:
-        return page.order_by(Lead.sla_due_at.is_(None), Lead.sla_due_at, Lead.id.desc())
+        return page.order_by(Lead.sla_due_at.asc().nulls_last(), Lead.id.desc())
     return page.order_by(Lead.id.desc())
 
 

@@ -198,10 +198,10 @@ class Lead(Base):
         # the board: a column is a stage, often narrowed to one temperature or class
         Index("ix_leads_stage_temperature_id", "stage", "temperature", "id"),
         Index("ix_leads_stage_qualification_id", "stage", "qualification", "id"),
-        # revision 0030: class + temperature by score (language read from the index too), and one rep's
+        # revision 0030: class + temperature by score (language read from the index too); the KPI's win
+        # rate by score and temperature (closed leads by creation time, from the index alone); one rep's
         # overdue leads (partial: only leads not yet accepted have a clock running)
         Index("ix_leads_class_temp_score", "qualification", "temperature", "score", "id", "language"),
-        # the KPI's win rate by score and temperature reads closed leads by creation time from this alone
         Index("ix_leads_stage_created_outcome", "stage", "created_at", "score", "temperature"),
         Index(
             "ix_leads_rep_due",
