@@ -277,12 +277,36 @@ def fresh_postgres_database(admin_url: str, name: str) -> str:
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
+def existing_postgres_database(admin_url: str, name: str) -> str | None:
+    admin = create_engine(admin_url)
+    with admin.connect() as connection:
+        found = connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name})
+    admin.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False) if found else None
+
+
+def reuse(url: str) -> float:
+    """An already seeded database: only the newest revisions (say, new indexes) and fresh statistics."""
+    started = time.perf_counter()
+    upgrade_database(url)
+    with get_engine(url).connect().execution_options(isolation_level="AUTOCOMMIT") as db:
+        db.execute(text("VACUUM ANALYZE"))
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--deals", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="PostgreSQL: measure the embudo_bench database an earlier run left on the same server (e.g. "
+        "inside one scripts/with-postgres session) instead of seeding again; it is upgraded to the newest "
+        "revision and analysed first",
+    )
     args = parser.parse_args()
     print(f"{args.leads:,} leads, {args.deals:,} deals, {REPS} reps; targets (PostgreSQL): KPI p95 ≤ 500 ms, "
           "list page and board p95 ≤ 50 ms, routing p95 ≤ 20 ms")  # fmt: skip
@@ -294,9 +318,15 @@ def main() -> None:
             get_engine(url).dispose()
     admin_url = os.environ.get("EMBUDO_TEST_POSTGRES_URL")
     if args.only != "sqlite" and admin_url:
-        url = fresh_postgres_database(admin_url, "embudo_bench")
-        seconds = seed(url, args.leads, args.deals)
-        report("PostgreSQL", seconds, measure(url, args.runs))
+        reused = args.reuse and existing_postgres_database(admin_url, "embudo_bench")
+        if reused:
+            url = reused
+            seconds = reuse(url)
+        else:
+            url = fresh_postgres_database(admin_url, "embudo_bench")
+            seconds = seed(url, args.leads, args.deals)
+        report("PostgreSQL" + (" (database reused, upgraded and analysed)" if reused else ""), seconds,
+               measure(url, args.runs))  # fmt: skip
         get_engine(url).dispose()
     elif args.only != "sqlite":
         print("PostgreSQL skipped: run under scripts/with-postgres (make bench-crm does)")

@@ -22,6 +22,7 @@ from sqlalchemy import (
     func,
     inspect,
     literal_column,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -199,6 +200,18 @@ class Lead(Base):
         # the board: a column is a stage, often narrowed to one temperature or class
         Index("ix_leads_stage_temperature_id", "stage", "temperature", "id"),
         Index("ix_leads_stage_qualification_id", "stage", "qualification", "id"),
+        # revision 0030: class + temperature by score (language read from the index too); the KPI's win
+        # rate by score and temperature (closed leads by creation time, from the index alone); one rep's
+        # overdue leads (partial: only leads not yet accepted have a clock running)
+        Index("ix_leads_class_temp_score", "qualification", "temperature", "score", "id", "language"),
+        Index("ix_leads_stage_created_outcome", "stage", "created_at", "score", "temperature"),
+        Index(
+            "ix_leads_rep_due",
+            "assigned_rep_id",
+            "sla_due_at",
+            postgresql_where=text("accepted_at IS NULL"),
+            sqlite_where=text("accepted_at IS NULL"),
+        ),
         NEVER_REUSED,
     )
 

@@ -91,22 +91,23 @@ def is_overdue(lead: Lead, now: datetime | None = None) -> bool:
     )
 
 
-def overdue_condition(now: datetime | None = None) -> ColumnElement[bool]:
+def overdue_condition(now: datetime | None = None, owned: bool = False) -> ColumnElement[bool]:
     """``is_overdue`` as a WHERE clause, for lead lists and the board (NULL-safe, so that its negation
-    finds every other lead)."""
+    finds every other lead). ``owned``: the query only reads leads that have an owner (one rep's), so the
+    branch for unowned leads is left out; the rest is then what the partial index ``ix_leads_rep_due``
+    (rep, due time, unaccepted leads) serves."""
     now = now or utcnow()
     pipeline = current_pipeline()
     waited = timedelta(minutes=pipeline.sla.accept_minutes)
+    past_due = and_(Lead.sla_due_at.is_not(None), Lead.sla_due_at <= now)
+    unowned_waiting = and_(
+        Lead.sla_due_at.is_(None),
+        Lead.assigned_rep_id.is_(None),
+        Lead.qualification == Qualification.SQL,
+        Lead.created_at <= now - waited,
+    )
     return and_(
         Lead.stage.in_(pipeline.open_stages),
         Lead.accepted_at.is_(None),
-        or_(
-            and_(Lead.sla_due_at.is_not(None), Lead.sla_due_at <= now),
-            and_(
-                Lead.sla_due_at.is_(None),
-                Lead.assigned_rep_id.is_(None),
-                Lead.qualification == Qualification.SQL,
-                Lead.created_at <= now - waited,
-            ),
-        ),
+        past_due if owned else or_(past_due, unowned_waiting),
     )

@@ -36,13 +36,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from crm_core.models import UNKNOWN_SOURCE, Deal, Lead, LeadTally, Quota, Rep, Stage, stage_bit, utcnow
 from crm_core.money import ExchangeRates, current_rates
 from crm_core.outreach.winback import RECYCLED
-from crm_core.periods import Expr, Period, as_utc, days_between
+from crm_core.periods import Period, as_utc, days_between
 from crm_core.reporting import kpis_scoring, kpis_speed
 from crm_core.sales.pipeline import PipelineConfig, current_pipeline
 
@@ -389,13 +389,15 @@ def deal_report(
     each original currency's own figures), or with ``currency`` only that currency's deals."""
     pipeline = pipeline or current_pipeline()
     rates = rates or current_rates(session)
-    is_won = Deal.stage == Stage.WON
+    is_won = and_(Deal.stage == Stage.WON, *_closed_in(since, until))
+    is_lost = and_(Deal.stage == Stage.LOST, *_closed_in(since, until))
+    is_open = Deal.stage.in_(pipeline.open_stages)
     per_currency: dict[str, _Closed] = defaultdict(_Closed)
-    closed = session.execute(
+    rows = session.execute(  # one pass over the deals for the closed and the open figures
         select(
             Deal.currency,
             func.count().filter(is_won),
-            func.count().filter(Deal.stage == Stage.LOST),
+            func.count().filter(is_lost),
             func.sum(Deal.value).filter(is_won),
             # cycle: a deal's first history row to its (last) move to won, both kept on the deal
             func.sum(days_between(session, Deal.first_stage_at, Deal.won_at)).filter(is_won),
@@ -403,25 +405,22 @@ def deal_report(
             # and from the lead's creation (copied onto the deal) to the same move
             func.sum(days_between(session, Deal.lead_created_at, Deal.won_at)).filter(is_won),
             func.count(Deal.lead_created_at).filter(is_won, Deal.won_at.is_not(None)),
+            func.count().filter(is_open),
+            func.sum(Deal.value).filter(is_open),
         )
-        .where(*_in_currency(currency), *_closed_in(since, until), Deal.stage.in_([Stage.WON, Stage.LOST]))
+        .where(*_in_currency(currency), or_(is_won, is_lost, is_open))
         .group_by(Deal.currency)
     )
-    for code, won, lost, value, cycle, cycles, lead_cycle, lead_cycles in closed:
+    for code, won, lost, value, cycle, cycles, lead_cycle, lead_cycles, still_open, open_value in rows:
         sums = per_currency[code]
         sums.won, sums.lost = won, lost
         if won:
             sums.won_value.add(code, value, won)
         sums.cycle_days, sums.cycles = float(cycle or 0), cycles
         sums.lead_cycle_days, sums.lead_cycles = float(lead_cycle or 0), lead_cycles
-    still_open = session.execute(
-        select(Deal.currency, func.count(), func.sum(Deal.value))
-        .where(*_in_currency(currency), Deal.stage.in_(pipeline.open_stages))
-        .group_by(Deal.currency)
-    )
-    for code, count, value in still_open:
-        per_currency[code].open = count
-        per_currency[code].open_value.add(code, value, count)
+        if still_open:
+            sums.open = still_open
+            sums.open_value.add(code, open_value, still_open)
     target = _target(rates, currency)
     everything = _Closed()
     for sums in per_currency.values():
@@ -431,31 +430,45 @@ def deal_report(
     return report
 
 
-def _won_by(
+ClosedDeals = list[tuple[str, int | None, str, int, int, Decimal]]
+
+
+def closed_deals(
     session: Session,
-    key: Expr,
-    since: datetime | date | None,
-    until: datetime | date | None,
-    currency: str | None,
-) -> dict[object, tuple[int, int, Purse]]:
-    """key → (won, lost, won value per currency) over deals closed in the period."""
+    since: datetime | date | None = None,
+    until: datetime | date | None = None,
+    currency: str | None = None,
+) -> ClosedDeals:
+    """(lead source, lead's rep, currency, won, lost, won value) over deals closed in the period: what the
+    source and the rep figures are both made of, read in one pass (the dashboard shares it)."""
+    source = func.coalesce(Deal.lead_source, UNKNOWN_SOURCE)
     rows = session.execute(
         select(
-            key,
+            source,
+            Deal.lead_rep_id,
             Deal.currency,
             func.sum(case((Deal.stage == Stage.WON, 1), else_=0)),
             func.sum(case((Deal.stage == Stage.LOST, 1), else_=0)),
             func.sum(case((Deal.stage == Stage.WON, Deal.value), else_=0)),
         )
         .where(*_closed_in(since, until), *_in_currency(currency))
-        .group_by(key, Deal.currency)
+        .group_by(source, Deal.lead_rep_id, Deal.currency)
     ).all()
+    return [
+        (str(name), rep, code, int(won or 0), int(lost or 0), value)
+        for name, rep, code, won, lost, value in rows
+    ]
+
+
+def _won_by(deals: ClosedDeals, by_rep: bool) -> dict[object, tuple[int, int, Purse]]:
+    """source (or rep) → (won, lost, won value per currency)."""
     found: dict[object, tuple[int, int, Purse]] = {}
-    for name, code, won, lost, value in rows:
+    for source, rep, code, won, lost, value in deals:
+        name = rep if by_rep else source
         before_won, before_lost, purse = found.get(name, (0, 0, Purse()))
         if won:
-            purse.add(code, value, int(won))
-        found[name] = (before_won + int(won or 0), before_lost + int(lost or 0), purse)
+            purse.add(code, value, won)
+        found[name] = (before_won + won, before_lost + lost, purse)
     return found
 
 
@@ -465,6 +478,7 @@ def source_performance(
     since: datetime | None = None,
     until: datetime | None = None,
     rates: ExchangeRates | None = None,
+    deals: ClosedDeals | None = None,
 ) -> list[SourceRow]:
     """Per lead source: leads created in the period, how many of them were won, and the value of the
     source's deals won in the period (by the copy of the lead's source kept on each deal)."""
@@ -475,7 +489,7 @@ def source_performance(
     for name, _reached, won, n in lead_groups(session, since, until):
         leads[name] += n
         won_leads[name] += n if won else 0
-    values = _won_by(session, func.coalesce(Deal.lead_source, UNKNOWN_SOURCE), since, until, currency)
+    values = _won_by(deals if deals is not None else closed_deals(session, since, until, currency), False)
     names = set(leads) | {str(name) for name, (won, _lost, _v) in values.items() if won}
     rows = []
     for name in names:
@@ -501,11 +515,12 @@ def rep_performance(
     since: datetime | None = None,
     until: datetime | None = None,
     rates: ExchangeRates | None = None,
+    deals: ClosedDeals | None = None,
 ) -> list[RepRow]:
     """Per rep: deals won and lost in the period (deals of leads assigned to the rep), win rate, won value."""
     rates = rates or current_rates(session)
     target = _target(rates, currency)
-    results = _won_by(session, Deal.lead_rep_id, since, until, currency)
+    results = _won_by(deals if deals is not None else closed_deals(session, since, until, currency), True)
     rows = []
     for rep in session.scalars(select(Rep).order_by(Rep.id)):
         won, lost, purse = results.get(rep.id, (0, 0, Purse()))
@@ -544,7 +559,7 @@ def goal_attainment(
     rows = []
     for quota, name in session.execute(query):
         _won, _lost, purse = _won_by(
-            session, Deal.lead_rep_id, quota.period_start, quota.period_end, None
+            closed_deals(session, quota.period_start, quota.period_end), by_rep=True
         ).get(quota.rep_id, (0, 0, Purse()))
         value, missing = purse.total(rates, quota.currency)
         rows.append(
@@ -688,8 +703,9 @@ def dashboard(
     rates = current_rates(session)
     since, until = as_utc(since), as_utc(until)
     deals = deal_report(session, currency, since, until, rates=rates)
-    sources = source_performance(session, currency, since, until, rates=rates)
-    reps = rep_performance(session, currency, since, until, rates=rates)
+    closed = closed_deals(session, since, until, currency)
+    sources = source_performance(session, currency, since, until, rates=rates, deals=closed)
+    reps = rep_performance(session, currency, since, until, rates=rates, deals=closed)
     quotas = goal_attainment(session, since, until, rates=rates)
     lost = lost_reasons(session, currency, since, until, rates=rates)
     months = forecast(session, currency, today=today, rates=rates)

@@ -3,9 +3,11 @@ temperature (hot / warm / cold), so a team can see whether hot really converts b
 
 Over leads created in the period [since, until) that are closed (won or lost), each counted by the score
 and temperature the policy gave it when it was classed: win rate = won / (won + lost). Bands are 20 points
-wide (0–19 … 80–100). Grouped in SQL (``ix_leads_stage_*`` narrows to the closed stages).
+wide (0–19 … 80–100). Grouped in SQL in one pass, which reads only the index
+``ix_leads_stage_created_outcome`` (stage, creation time, score, temperature).
 """
 
+from collections import defaultdict
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -46,17 +48,16 @@ def conversion_by_score(
     band = case(*((Lead.score <= high, low) for low, high in BANDS[:-1]), else_=BANDS[-1][0]).label("band")
     won = func.sum(case((Lead.stage == Stage.WON, 1), else_=0))
     closed = [Lead.stage.in_([Stage.WON, Stage.LOST]), *within(Lead.created_at, since, until)]
-    by_band = {
-        low: (count, int(wins or 0))
-        for low, count, wins in session.execute(select(band, func.count(), won).where(*closed).group_by(band))
-    }
-    by_temperature = {
-        temperature: (count, int(wins or 0))
-        for temperature, count, wins in session.execute(
-            select(Lead.temperature, func.count(), won).where(*closed).group_by(Lead.temperature)
-        )
-    }
+    # one pass over the closed leads, both ways at once: (band, temperature) groups, added up below
+    by_band: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    by_temperature: dict[Temperature, list[int]] = defaultdict(lambda: [0, 0])
+    for low, temperature, count, wins in session.execute(
+        select(band, Lead.temperature, func.count(), won).where(*closed).group_by(band, Lead.temperature)
+    ):
+        for totals in (by_band[low], by_temperature[temperature]):
+            totals[0] += count
+            totals[1] += int(wins or 0)
     return ScoringConversion(
-        by_score=[_row(_band_label(low, high), *by_band.get(low, (0, 0))) for low, high in BANDS],
-        by_temperature=[_row(t.value, *by_temperature.get(t, (0, 0))) for t in Temperature],
+        by_score=[_row(_band_label(low, high), *by_band.get(low, [0, 0])) for low, high in BANDS],
+        by_temperature=[_row(t.value, *by_temperature.get(t, [0, 0])) for t in Temperature],
     )

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, Select, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from crm_core.assignment.sla import is_overdue, overdue_condition
 from crm_core.chats.conversations import conversation_for
@@ -161,8 +161,8 @@ def lead_out(lead: Lead, now: datetime | None = None, scorer: WinScorer | None =
 
 
 _LEAD_RELATIONS = (
-    selectinload(Lead.contact),
-    selectinload(Lead.assigned_rep),
+    joinedload(Lead.contact),
+    joinedload(Lead.assigned_rep),
     selectinload(Lead.conversations),
 )
 
@@ -217,10 +217,11 @@ def _ordered(page: Select[int], sort: LeadSort) -> Select[int]:
         return page.order_by(Lead.id)
     if sort is LeadSort.SCORE:
         return page.order_by(Lead.score.desc(), Lead.id.desc())
+    # NULLS LAST (both databases know it) is PostgreSQL's B-tree order: the column's index can serve it there
     if sort is LeadSort.NAME:
-        return page.order_by(Contact.name.is_(None), Contact.name, Lead.id.desc())
+        return page.order_by(Contact.name.asc().nulls_last(), Lead.id.desc())
     if sort is LeadSort.ACCEPT_BY:
-        return page.order_by(Lead.sla_due_at.is_(None), Lead.sla_due_at, Lead.id.desc())
+        return page.order_by(Lead.sla_due_at.asc().nulls_last(), Lead.id.desc())
     return page.order_by(Lead.id.desc())
 
 
@@ -248,10 +249,11 @@ def lead_page_ids(query: LeadQuery, limit: int, offset: int, now: datetime) -> S
         page = page.where(Lead.source == query.source)
     if query.language:
         page = page.where(Lead.language == query.language)
+    owned = query.rep_id is not None and not query.unassigned  # one rep's leads: see overdue_condition
     if query.overdue is True:
-        page = page.where(overdue_condition(now))
+        page = page.where(overdue_condition(now, owned))
     elif query.overdue is False:
-        page = page.where(~overdue_condition(now))
+        page = page.where(~overdue_condition(now, owned))
     return _ordered(page, query.sort).limit(limit).offset(offset)
 
 
