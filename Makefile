@@ -34,7 +34,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup run test audit audit-if-reachable lint unit unit-postgres unit-both validate rasa-test integration test-faults browser bench bench-crm bench-baseline bench-profile load eval eval-dialogue model migrate lock clean test-scale scale-engines redis-engine
+.PHONY: help setup run test audit audit-if-reachable lint unit unit-postgres unit-both validate rasa-test integration test-faults browser bench bench-crm bench-baseline bench-profile load eval eval-dialogue probe model migrate lock clean test-scale scale-engines redis-engine
 
 help:
 	@echo "make run    set up what is missing, then start Rasa (:5005), actions (:5055) and the web app (:8000)"
@@ -168,6 +168,11 @@ bench: setup $(MODEL) browser bench-crm
 # NLU evaluation on a held-out 20% split of each language (intent macro-F1, entity F1).
 eval: setup
 	$(VENV)/bin/python bench/nlu_eval.py
+
+# The buying-intent probe (bench/probes/, never trained on): buying requests of every kind and near-misses,
+# parsed by the trained model; per category, with every miss.
+probe: $(RASA_VENV)/.installed $(MODEL)
+	$(RASA_VENV)/bin/python bench/probe_buying.py $(MODEL) 2>/dev/null | grep -v '^20[0-9][0-9]-'
 
 # The dialogue benchmark: simulated visitors (bench/personas/) chat with the real stack over REST; then the
 # external dev set, when it is there, as a separate report. Fails below 95 % of personas exactly right.

@@ -49,6 +49,7 @@ from crm_core.understanding import (
     says_bought_elsewhere,
     says_has_none,
     says_not_buying,
+    states_need,
 )
 
 log = logging.getLogger(__name__)
@@ -332,10 +333,12 @@ class ValidateQualificationForm(FormValidationAction):  # type: ignore[misc]
     async def extract_need(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
-        """A visitor who opens with what they need has answered the first question already."""
+        """A visitor who opens with what they need has answered the first question already — also when the
+        opening asks for a quote or a demo and says what for ("a quote for a booking bot for our clinics")."""
         opening = tracker.get_slot(REQUESTED_SLOT) is None and tracker.get_slot("need") is None
-        if opening and latest_intent(tracker) == "inform" and _message(tracker):
-            return {"need": _message(tracker)}
+        text, intent = _message(tracker), latest_intent(tracker)
+        if opening and text and (intent == "inform" or (intent == "request_sales" and states_need(text))):
+            return {"need": text}
         return {}
 
     async def extract_budget(

@@ -95,11 +95,11 @@ _NEGATED = re.compile(r"\b(no|not|don'?t|never|nunca|won'?t|\w+n't|ni)\b(\W+\w+)
 # "contratarlo") or nothing ("we want to buy, who do I talk to?"). "To buy a bike" is shopping elsewhere.
 _OURS = re.compile(
     r"^(\W|$)|^(today|now|soon|from|with|asap|right away|hoy|ya|ahora|con)\b|"
-    r"^(it|this|that|them|one|esto|eso)\b|^(uno|una)(\W|$| para| de| con| ya| hoy)|"
+    r"^(it|this|that|them|one|esto|eso)\b|^(uno|una)([^\w\s]|$|\s+(para|de|con|ya|hoy)\b)|"
     r"\b(yours?|embudo|bots?|chat\w*|assistants?|crm|software|tools?|platform|plans?|licen[cs]es?|seats?|"
     r"subscriptions?|products?|services?|solutions?|systems?|widgets?|accounts?|users?|vuestr[oa]s?|"
     r"asistentes?|herramientas?|servicios?|sistemas?|plataformas?|productos?|soluci[oó]n|soluciones|"
-    r"licencias?|planes|plan|cuentas?|programas?|usuarios?)\b",
+    r"licencias?|planes|plan|cuentas?|programas?|usuarios?|suscripci[oó]n|suscripciones)\b",
     re.I,
 )
 
@@ -176,14 +176,23 @@ _SALES_ASK = re.compile(
     r"sales (team|rep|person|people|call)|pricing|price list|"
     r"cotizaci[oó]n|cotizar\w*|cotizen|demostraci[oó]n|prueba gratu?i\w*|periodo de prueba|"
     r"equipo (comercial|de ventas)|(un|una|el|vuestro|su) (comercial|vendedor\w*)|lista de precios|"
-    r"(pasar|pasen|pas[aá]is|pases|mandar|manden|mand[aá]is|enviar|env[ií]en|enviad|pedir|pido|solicitar|"
-    r"solicito|preparar|hacer|hagan|dar|den) (\w+ )?(un |el |vuestro |su )?presupuesto)\b",
+    r"(pasar|pasen|pas[aá]is|pases|pasas|pasan|mandar|manden|mand[aá]is|mandas|mandan|enviar|env[ií]en|enviad|"
+    r"env[ií]as|env[ií]an|pedir|pido|solicitar|solicito|preparar|hacer|hagan|hac[eé]is|hacen|haces|dar|den|"
+    r"necesito|necesitamos|quiero|queremos|quisiera|querr[ií]a|querr[ií]amos) (\w+ )?(un |el |vuestro |su )?"
+    r"presupuestos?|presupuestos? sin compromiso|"
+    r"propuesta (econ[oó]mica|comercial|con (precios|costes|costos))|"
+    # being shown the product: "could you show us how it works?", "¿me enseñáis cómo funciona?"
+    r"(show|enseñ\w+|muestr\w+|mostrar\w*) ((me|us|nos) )?(how it works|around|the (product|tool)|"
+    r"c[oó]mo funciona|la herramienta|el producto)|walk (me|us) through|"
+    r"(see|ver) (it|the product|el producto|la herramienta|el bot|el chat) "
+    r"(live|in action|en vivo|en directo))\b",
     re.I,
 )
 _PRICE_ASK = re.compile(
     r"\b(how much(?! (time|data|space|memory|storage|traffic|effort|work|ram|longer|more|of)\b)|"
     r"what (does|do|would|will) (it|this|that|they|\w+) cost|prices?|costs?|"
-    r"cu[aá]nto (cuesta|cuestan|vale|valen|sale|salen|cobr[aá]is|cobran|cobras|costar[ií]a|nos costar[ií]a)|"
+    r"cu[aá]nto (me |nos |te )?(cuesta|cuestan|vale|valen|sale|salen|cobr[aá]is|cobran|cobras|costar[ií]an?|"
+    r"saldr[ií]an?|cobrar[ií]ais|cobrar[ií]an|cobrar[ií]as)|"
     r"precios?|tarifas?|coste|costo)\b",
     re.I,
 )
@@ -196,7 +205,13 @@ _SOMEONE_ELSES = re.compile(
     r"licen[cs]es?|seats?|subscriptions?|products?|services?|solutions?|systems?|widgets?|accounts?|users?|"
     r"asistentes?|herramientas?|servicios?|sistemas?|plataformas?|productos?|soluci[oó]n|soluciones|"
     r"licencias?|planes|plan|cuentas?|programas?|usuarios?|suscripci[oó]n|equipo|empresa|team|company|"
-    r"month|year|mes|año|vuestr\w+|your|yours|our|ours|us|me|nos|nuestr\w+|su|sus|\d+)\b)[^\W\d_]+",
+    r"month|year|mes|año|vuestr\w+|your|yours|you|our|ours|us|me|nos|nuestr\w+|su|sus|\d+)\b)[^\W\d_]+",
+    re.I,
+)
+# Our product named outright after an ask: "the price for 25 seats", "a demo of your bot", "vuestro plan".
+_NAMES_OURS = re.compile(
+    r"\b(embudo|your|yours|vuestr[oa]s?|bots?|chatbots?|seats?|licen[cs]es?|licencias?|users?|usuarios?|"
+    r"plans?|planes|tiers?)\b",
     re.I,
 )
 
@@ -205,9 +220,27 @@ def asks_for_sales(text: str) -> bool:
     """Whether the visitor asks for a quote, a demo, a trial or our prices ("can we get a demo next
     week?", "¿cuánto cuesta para 5 usuarios?"), not that they don't want one ("no quiero una demo") nor the
     price of something else ("how much is a flight to Lima?")."""
-    asks = [match for pattern in (_SALES_ASK, _PRICE_ASK) for match in pattern.finditer(text)]
+    asks = _asks(text)
     return bool(asks) and all(
-        not _NEGATED.search(text[: match.start()])
-        and not _SOMEONE_ELSES.match(" ".join(text[match.end() :].split()[:4]))
+        not _NEGATED.search(text[: match.start()]) and not _someone_elses(_following(text, match))
         for match in asks
     )
+
+
+def asks_for_ours_by_name(text: str) -> bool:
+    """Whether a sales ask (`asks_for_sales`) names our product outright ("what's the price for 25 seats?",
+    "¿cuánto cuesta vuestro plan?"): such an ask is ours even where the classifier took it for off-topic."""
+    return asks_for_sales(text) and any(_NAMES_OURS.search(_following(text, match)) for match in _asks(text))
+
+
+def _asks(text: str) -> list[re.Match[str]]:
+    return [match for pattern in (_SALES_ASK, _PRICE_ASK) for match in pattern.finditer(text)]
+
+
+def _following(text: str, match: re.Match[str]) -> str:
+    return " ".join(text[match.end() :].split()[:4])
+
+
+def _someone_elses(following: str) -> bool:
+    # "a quote for car insurance" is someone else's; "a quote for a booking bot" names ours after a word.
+    return bool(_SOMEONE_ELSES.match(following)) and not _NAMES_OURS.search(following)

@@ -2,7 +2,8 @@
 
 English and Spanish. One module per kind of value: ``timeline`` (when: days until needed), ``money``
 (budget, currency, period → yearly figure), ``people`` (names, companies, head counts), ``authority``
-(who decides), ``contact`` (e-mail, phone), ``messages`` (questions, corrections) and ``language``.
+(who decides), ``contact`` (e-mail, phone), ``messages`` (questions, corrections, a need stated with a
+request) and ``language``.
 Maintained libraries do the hard parts (Duckling for the calendar, ``phonenumbers``, ``email-validator``,
 ``lingua``); the rules here say what a value means for a lead. Import from this package, not its modules.
 """
@@ -26,6 +27,7 @@ from crm_core.understanding.messages import (
     parse_yes_no,
     says_bought_elsewhere,
     says_not_buying,
+    states_need,
 )
 from crm_core.understanding.money import Budget, mentions_budget, parse_budget
 from crm_core.understanding.people import (
@@ -64,6 +66,7 @@ __all__ = [
     "says_bought_elsewhere",
     "says_has_none",
     "says_not_buying",
+    "states_need",
     "today_in",
     "wished_time",
 ]

@@ -93,3 +93,38 @@ def says_bought_elsewhere(text: str) -> bool:
     """Whether the visitor says they already bought from someone else ("we went with another vendor",
     "ya contratamos otra herramienta"): a lead to park for a later check-in."""
     return bool(_BOUGHT_ELSEWHERE.search(text))
+
+
+# What a request for a quote, a demo or a trial is for, when it says so: "a quote for a booking bot for our
+# clinics", "una demo del chat para atender reservas". A use the bot would have — answering, booking,
+# qualifying, taking orders; bookings, appointments, patients, guests — right after "for", "to", "that",
+# "para", "que" (at most two words between); or the thing wished for. A bare ask ("a price for two of our
+# websites", "una demo la semana que viene", "to book a demo", "que me llamen") says no need.
+_USE_WORDS = (
+    r"(book(s|ings?)?(?!\s+(in\s+)?(a|an|the|some|una?)?\s*(demo|call|meeting|trial|time|slot))|"
+    r"reservations?|appointments?|"
+    r"enquir(y|ies)|inquir(y|ies)|patients|guests|tenants|customers|orders|customer (service|support|care)|"
+    r"(answer|reply|respond|handl|qualif|captur|collect|screen|filter|triag)\w*"
+    r"(?!\s+(my|our|a few|some|these)\s+questions)|"
+    r"reservas|reservaciones|citas|pacientes|hu[eé]spedes|inquilinos|clientes|pedidos|"
+    r"atenci[oó]n al cliente|atend\w*|atiend\w*|respond\w*|contest\w*|gestion\w*|capt[ae]\w*|"
+    r"cualifi\w*|califi\w*|filtr\w*|recog\w*|recoj\w*|automatiz\w*)"
+)
+# Or the thing wished for, said as a need: "we're looking for a chat assistant", "buscamos un chat para …".
+_WISHED_THING = (
+    r"\b(need|want|looking for|after|searching for|busco|buscamos|necesito|necesitamos|quiero|queremos|"
+    r"quisiera|quisi[eé]ramos)\s+(a|an|some|un|una|alg[uú]n)\s+([\w'-]+\s+)?"
+    r"(chat\w*|bots?|assistants?|asistentes?|widgets?|tools?|herramientas?|systems?|sistemas?)\b"
+)
+_STATES_NEED = re.compile(
+    rf"\b(for|to|that|which|so|para|que|con el fin de)\s+((?!me\b|you\b|te\b)[\w'-]+\s+){{0,2}}"
+    rf"{_USE_WORDS}\b|{_WISHED_THING}",
+    re.I,
+)
+
+
+def states_need(text: str) -> bool:
+    """Whether a request for a quote, a demo or a trial also says what it is for ("we need a quote for a
+    booking bot for our 3 clinics", "queremos una demo del chat para atender reservas de la clínica"):
+    then it answers "what do you need it for?" too, and that question is not asked."""
+    return bool(_STATES_NEED.search(text))

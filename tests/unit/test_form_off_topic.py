@@ -270,3 +270,40 @@ def test_a_plain_stop_ends_the_questions_and_stores_nothing(asked: str) -> None:
     slots, said = run_form(asked, "enough, I'm not answering any more of this", "stop", filled=False)
     assert slots == {asked: None, "form_stopped": True, "requested_slot": None}
     assert said == ["utter_form_stopped"]
+
+
+def open_form(text: str, intent: str) -> dict[str, Any]:
+    """The slots the form's validation sets when ``text``, classified ``intent``, opens the conversation
+    (no question asked yet), as after the rules' action_open_enquiry."""
+    events = [
+        {"event": "user", "text": text, "parse_data": {"intent": {"name": intent}}},
+        {"event": "action", "name": "action_open_enquiry"},
+        {"event": "action", "name": "qualification_form"},
+    ]
+    slots = {name: None for name in DOMAIN["slots"]} | {"language": "en"}
+    message = {
+        "text": text,
+        "intent": {"name": intent},
+        "intent_ranking": [{"name": intent, "confidence": 0.9}],
+    }
+    tracker = Tracker("visitor", slots, message, events, False, None,
+                      {"name": "qualification_form"}, "action_listen")  # fmt: skip
+    result = asyncio.run(ValidateQualificationForm().run(CollectingDispatcher(), tracker, DOMAIN))
+    return {event["name"]: event["value"] for event in result if event.get("event") == "slot"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can we get a quote for a bot that books lessons at our two driving schools?",
+        "nos gustaría una demo de un chat para atender a los huéspedes del hostal",
+    ],
+)
+def test_a_request_for_a_quote_that_says_what_for_answers_the_need(text: str) -> None:
+    slots = open_form(text, "request_sales")
+    assert slots["need"] == text and slots["requested_slot"] == "budget"
+
+
+def test_a_bare_request_for_a_quote_is_asked_the_need() -> None:
+    slots = open_form("could you send a quote over for two of our sites?", "request_sales")
+    assert slots.get("need") is None and slots["requested_slot"] == "need"

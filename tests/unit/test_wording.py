@@ -4,6 +4,7 @@ NameGuard and fallback)."""
 import pytest
 
 from nlu_components.wording import (
+    asks_for_ours_by_name,
     asks_for_sales,
     keyboard_mash,
     name_shaped,
@@ -83,6 +84,7 @@ def test_real_wording_is_not_mash(text: str) -> None:
         "we want to buy, who do I talk to?",
         "we'd like to purchase two more seats",
         "quisiéramos contratar el plan anual",
+        "quiero comprar una, ¿cómo hago?",
     ],
 )
 def test_an_explicit_wish_to_buy_is_found(text: str) -> None:
@@ -98,6 +100,7 @@ def test_an_explicit_wish_to_buy_is_found(text: str) -> None:
         "what does it do?",
         "I'd like to buy a second-hand van",
         "necesito comprar pintura para la oficina",
+        "quiero contratar una mudanza para el sábado",
     ],
 )
 def test_a_negated_or_absent_wish_to_buy_is_not(text: str) -> None:
@@ -155,6 +158,13 @@ def test_a_hypothesis_a_denial_or_leaving_them_is_not(text: str) -> None:
         "necesito que me hagan un presupuesto",
         "quiero hablar con un comercial",
         "¿tienen periodo de prueba?",
+        "how much do you charge a month?",
+        "an estimate for a booking bot, please",
+        "¿hacéis presupuestos?",
+        "quisiera presupuesto sin compromiso",
+        "¿nos enseñáis cómo funciona?",
+        "could you show us around the tool on Monday?",
+        "¿cuánto nos saldría con dos sedes?",
     ],
 )
 def test_asking_for_a_quote_a_demo_a_trial_or_our_prices_is_a_sales_ask(text: str) -> None:
@@ -173,7 +183,26 @@ def test_asking_for_a_quote_a_demo_a_trial_or_our_prices_is_a_sales_ask(text: st
         "no tenemos presupuesto",
         "el presupuesto es de 3000 euros",
         "¿tienen API?",
+        "a quote for a cleaning service",
+        "necesito presupuesto para cambiar las ventanas",
+        "quiero ver el partido en directo",
     ],
 )
 def test_a_refusal_the_price_of_something_else_or_the_visitors_own_budget_is_not(text: str) -> None:
     assert not asks_for_sales(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "names_ours"),
+    [
+        ("what would 30 seats cost?", False),  # the ask comes after what is priced
+        ("what's the cost for 30 seats?", True),
+        ("¿cuánto cuesta vuestro plan de empresa?", True),
+        ("a demo of your bot for our sales team", True),
+        ("how much is a flight to Lima?", False),
+        ("can you quote me for home insurance?", False),
+        ("¿cuánto sale un curso de cocina?", False),
+    ],
+)
+def test_an_ask_that_names_our_product_outright(text: str, names_ours: bool) -> None:
+    assert asks_for_ours_by_name(text) is names_ours
