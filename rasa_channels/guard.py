@@ -71,6 +71,17 @@ return 1
 """
 
 
+def whole_number(environ: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    """A setting that is a whole number (``default`` when unset); anything else is refused by name."""
+    value = environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < minimum:
+        bound = f" ≥ {minimum}" if minimum else ""
+        raise ValueError(f"{name} must be a whole number{bound}, not {value!r}")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class Limits:
     max_chars: int = 2_000
@@ -79,18 +90,10 @@ class Limits:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Limits":
-        def number(name: str, default: int) -> int:
-            value = environ.get(name, "").strip()
-            if not value:
-                return default
-            if not value.isdigit() or int(value) < 1:
-                raise ValueError(f"{name} must be a whole number ≥ 1, not {value!r}")
-            return int(value)
-
         return cls(
-            number("EMBUDO_CHAT_MAX_CHARS", cls.max_chars),
-            number("EMBUDO_CHAT_SENDER_PER_MINUTE", cls.sender_per_minute),
-            number("EMBUDO_CHAT_ADDRESS_PER_MINUTE", cls.address_per_minute),
+            whole_number(environ, "EMBUDO_CHAT_MAX_CHARS", cls.max_chars, minimum=1),
+            whole_number(environ, "EMBUDO_CHAT_SENDER_PER_MINUTE", cls.sender_per_minute, minimum=1),
+            whole_number(environ, "EMBUDO_CHAT_ADDRESS_PER_MINUTE", cls.address_per_minute, minimum=1),
         )
 
 
@@ -112,21 +115,13 @@ class RedisSettings:
         if not host:
             return None
 
-        def number(name: str, default: int) -> int:
-            value = environ.get(name, "").strip()
-            if not value:
-                return default
-            if not value.isdigit():
-                raise ValueError(f"{name} must be a whole number, not {value!r}")
-            return int(value)
-
         ssl = environ.get("EMBUDO_REDIS_SSL", "").strip().lower()
         if ssl not in ("", "0", "1", "false", "true", "no", "yes"):
             raise ValueError(f"EMBUDO_REDIS_SSL must be true or false, not {ssl!r}")
         return cls(
             host,
-            number("EMBUDO_REDIS_PORT", cls.port),
-            number("EMBUDO_REDIS_DB", cls.db),
+            whole_number(environ, "EMBUDO_REDIS_PORT", cls.port),
+            whole_number(environ, "EMBUDO_REDIS_DB", cls.db),
             environ.get("EMBUDO_REDIS_PASSWORD") or None,
             ssl in ("1", "true", "yes"),
         )
