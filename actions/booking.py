@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
@@ -276,6 +276,12 @@ class ActionBookMeeting(Action):  # type: ignore[misc]
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
+        no_lead = tracker.get_slot("lead_id") is None and not tracker.get_slot("lead_saved")
+        if no_lead and not tracker.active_loop_name:
+            # "Can someone call me tomorrow at 10?" before any question: a request for a call, so the
+            # qualification starts (the rep it finds offers the times). A lead kept while the CRM is down
+            # (lead_saved, no lead_id yet) is told to wait instead.
+            return [FollowupAction("action_open_enquiry")]
         entities = tracker.latest_message.get("entities") or []
         choice = next((str(e["value"]) for e in entities if e.get("entity") == "meeting_time"), None)
         text = str(tracker.latest_message.get("text") or "")

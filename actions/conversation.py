@@ -4,7 +4,7 @@ fallback's "did you mean …?"."""
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -31,6 +31,7 @@ NEW_ENQUIRY_SLOTS = (
 # a question already answered (the FAQ, "are you a bot?", small talk) that leads on to the questions.
 OPENING_LINES = {
     "request_sales": "utter_sales_intro",
+    "book_meeting": "utter_sales_intro",  # a time for a call before any lead (ActionBookMeeting sends it here)
     "faq": "utter_bridge_to_questions",
     "bot_challenge": "utter_bridge_to_questions",
     "chitchat": "utter_bridge_to_questions",
@@ -62,9 +63,12 @@ class ActionOpenEnquiry(Action):  # type: ignore[misc]
             dispatcher.utter_message(response="utter_greet_returning", person_name=name)
         else:
             dispatcher.utter_message(response="utter_greet")
+        # The rules start the form after a request for a quote; a call asked for with a time has no rule
+        # of its own (its intent's rule books), so the form is started here.
+        start = [FollowupAction("qualification_form")] if latest_intent(tracker) == "book_meeting" else []
         if tracker.get_slot("qualification") is None:
-            return []  # the first enquiry is still under way: keep its answers
-        return [SlotSet(slot, None) for slot in NEW_ENQUIRY_SLOTS]
+            return start  # the first enquiry is still under way: keep its answers
+        return [SlotSet(slot, None) for slot in NEW_ENQUIRY_SLOTS] + start
 
 
 class ActionExplainQuestion(Action):  # type: ignore[misc]

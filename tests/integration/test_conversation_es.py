@@ -120,3 +120,12 @@ def test_spanish_correction_after_the_lead_was_saved_and_stop(stack: Stack) -> N
     assert "presupuesto" in say(stack, other, "hola, buscamos un chat para la clínica veterinaria")
     stopped = say(stack, other, "mejor paramos aquí, gracias")
     assert "No te preguntaré nada más" in stopped, stopped
+
+
+def test_a_time_for_a_call_before_any_question_starts_the_qualification(stack: Stack) -> None:
+    # Escrito como la elección de una hora ofrecida, pero no se ofreció ninguna: piden una llamada.
+    sender = "it-es-llamada"
+    reply = say(stack, sender, "el jueves sobre las 12 podría hablar con vuestro comercial")
+    assert "Te hago unas preguntas rápidas" in reply, reply
+    assert "¿Qué estás buscando?" in reply, reply
+    assert slots(stack, sender)["requested_slot"] == "need"

@@ -163,3 +163,12 @@ def test_stop_ends_the_form_and_says_so(stack: Stack) -> None:
     stopped = texts(stack.say(sender, "actually stop here please, no more"))
     assert "I've stopped" in stopped, stopped
     assert stack.tracker(sender)["active_loop"] in ({}, None)
+
+
+def test_a_time_for_a_call_before_any_question_starts_the_qualification(stack: Stack) -> None:
+    # Written like the pick of an offered time, but nothing was offered: a request for a call.
+    sender = "it-call-first"
+    reply = texts(stack.say(sender, "wednesday at half past two works for a call with your team"))
+    assert "Happy to set that up" in reply, reply
+    assert "What are you looking for?" in reply, reply
+    assert stack.tracker(sender)["active_loop"].get("name") == "qualification_form"

@@ -76,7 +76,7 @@ def choose(value: str) -> str:
 
 
 def run_action(text: str, lead_id: int | None, meeting_id: int | None = None, entity: str | None = None,
-               language: str = "en", zone: str | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:  # fmt: skip
+               language: str = "en", zone: str | None = None, lead_saved: bool | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:  # fmt: skip
     message = {
         "text": text,
         "intent": {"name": "book_meeting", "confidence": 0.99},
@@ -88,6 +88,7 @@ def run_action(text: str, lead_id: int | None, meeting_id: int | None = None, en
         "language": language,
         "lead_id": lead_id,
         "meeting_id": meeting_id,
+        "lead_saved": lead_saved,
     }
     tracker = Tracker("visitor-1", slots, message, events, False, None, {}, "action_listen")
     dispatcher = CollectingDispatcher()
@@ -146,7 +147,9 @@ def test_other_times_no_thanks_and_no_lead(crm: str) -> None:
     assert more["buttons"][0]["payload"] > choose(f"{slots[-1]:%Y-%m-%dT%H:%M:%SZ}")  # later than the offer
     [no], events = run_action(choose("none"), lead.id, entity="none")
     assert no["response"] == "utter_meeting_declined" and events == []
-    [not_yet], _ = run_action("thursday at 10 works", None)
+    said, events = run_action("thursday at 10 works", None)
+    assert said == [] and events == [{"event": "followup", "name": "action_open_enquiry", "timestamp": None}]
+    [not_yet], _ = run_action("thursday at 10 works", None, lead_saved=True)  # kept while the CRM is down
     assert not_yet["response"] == "utter_meeting_not_yet"
 
 
