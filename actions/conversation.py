@@ -31,7 +31,7 @@ NEW_ENQUIRY_SLOTS = (
 # a question already answered (the FAQ, "are you a bot?", small talk) that leads on to the questions.
 OPENING_LINES = {
     "request_sales": "utter_sales_intro",
-    "book_meeting": "utter_sales_intro",  # a time for a call before any lead (ActionBookMeeting sends it here)
+    "book_meeting": "utter_sales_intro",  # a time for a call before any lead (sent by ActionBookMeeting)
     "faq": "utter_bridge_to_questions",
     "bot_challenge": "utter_bridge_to_questions",
     "chitchat": "utter_bridge_to_questions",
