@@ -32,7 +32,7 @@ each deal's cycle ends and copies of its lead's source and owner), which always 
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
 
@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 from crm_core.models import UNKNOWN_SOURCE, Deal, Lead, LeadTally, Quota, Rep, Stage, stage_bit
 from crm_core.money import ExchangeRates, current_rates
 from crm_core.outreach.winback import RECYCLED
-from crm_core.periods import Period, as_utc, days_between
+from crm_core.periods import Period, as_utc, days_between, split_days
 from crm_core.reporting import kpis_scoring, kpis_speed
 from crm_core.sales.pipeline import PipelineConfig, current_pipeline
 
@@ -201,10 +201,6 @@ class Dashboard(BaseModel):
 LeadGroup = tuple[str, int, bool, int]  # source, stages reached (bits), won, leads
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), UTC)
-
-
 def lead_groups(
     session: Session, since: datetime | None = None, until: datetime | None = None
 ) -> list[LeadGroup]:
@@ -213,38 +209,24 @@ def lead_groups(
     Whole UTC days come from ``lead_tallies``; the part of a day at either end of the period is counted
     from the leads themselves (at most a day of rows each, found by the ``created_at`` index).
     """
-    since, until = as_utc(since), as_utc(until)
-    tallied = select(
-        LeadTally.source, LeadTally.reached_stages, LeadTally.won, func.sum(LeadTally.leads)
-    ).group_by(LeadTally.source, LeadTally.reached_stages, LeadTally.won)
-    # whole days: first_day <= day < last_day; the rest of either end's day from the leads
-    first_day = None if since is None else since.date() + timedelta(days=since.time() != time())
-    last_day = None if until is None else until.date()
-    partial: list[tuple[datetime, datetime]] = []
-    whole_days = first_day is None or last_day is None or first_day < last_day
-    if not whole_days:
-        partial.append((since, until))  # type: ignore[arg-type]  # both are set here
-    else:
-        if since is not None and first_day is not None and since < _midnight(first_day):
-            partial.append((since, _midnight(first_day)))
-        if until is not None and last_day is not None and _midnight(last_day) < until:
-            partial.append((_midnight(last_day), until))
-        if first_day is not None:
-            tallied = tallied.where(LeadTally.day >= first_day)
-        if last_day is not None:
-            tallied = tallied.where(LeadTally.day < last_day)
+    days = split_days(since, until)
     groups: list[LeadGroup] = []
     source, won = func.coalesce(Lead.source, UNKNOWN_SOURCE), Lead.stage == Stage.WON
-    for start, end in partial:
-        if start >= end:
-            continue
+    for start, end in days.partial:
         rows = session.execute(
             select(source, Lead.reached_stages, won, func.count())
             .where(Lead.created_at >= start, Lead.created_at < end)
             .group_by(source, Lead.reached_stages, won)
         )
         groups += [(name, reached, bool(is_won), n) for name, reached, is_won, n in rows]
-    if whole_days:
+    if days.whole_days:
+        tallied = select(
+            LeadTally.source, LeadTally.reached_stages, LeadTally.won, func.sum(LeadTally.leads)
+        ).group_by(LeadTally.source, LeadTally.reached_stages, LeadTally.won)
+        if days.first_day is not None:
+            tallied = tallied.where(LeadTally.day >= days.first_day)
+        if days.last_day is not None:
+            tallied = tallied.where(LeadTally.day < days.last_day)
         groups += [(name, reached, bool(w), int(n)) for name, reached, w, n in session.execute(tallied)]
     return groups
 
