@@ -230,9 +230,9 @@ class Lead(Base):
     language: Mapped[str] = mapped_column(String(8), default="en")
     source: Mapped[str | None] = mapped_column(String(200), active_history=True)
 
-    score: Mapped[int] = mapped_column(default=0)
+    score: Mapped[int] = mapped_column(default=0, active_history=True)  # (active_history: outcome tallies)
     qualification: Mapped[Qualification] = mapped_column(_enum(Qualification), index=True)
-    temperature: Mapped[Temperature] = mapped_column(_enum(Temperature))
+    temperature: Mapped[Temperature] = mapped_column(_enum(Temperature), active_history=True)
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     policy_version: Mapped[str] = mapped_column(String(40))
     # When to look at the lead again: a nurture-later verdict, or a lost lead (``crm_core.outreach.winback``);
@@ -704,6 +704,27 @@ class SlaTally(Base):
     met: Mapped[int] = mapped_column(default=0)
 
 
+class OutcomeTally(Base):
+    """Closed (won or lost) leads by the UTC day they were created, the 20-point band of their score, their
+    temperature and whether won: the win rate by score and temperature adds these rows up instead of every
+    closed lead. Kept in step by ``_keep_counters`` like ``LeadTally`` (revision 0031)."""
+
+    __tablename__ = "outcome_tallies"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    band: Mapped[int] = mapped_column(primary_key=True)  # score_band: the band's lowest score
+    temperature: Mapped[Temperature] = mapped_column(_enum(Temperature), primary_key=True)
+    won: Mapped[bool] = mapped_column(primary_key=True)
+    leads: Mapped[int] = mapped_column(default=0)
+
+
+def score_band(score: int) -> int:
+    """The lowest score of the 20-point band ``score`` is in: 0–19, 20–39, 40–59, 60–79, 80–100 (below 0
+    counts in the first, above 100 in the last). The KPI's bands (``reporting.kpis_scoring``), and
+    ``OutcomeTally``'s."""
+    return max(0, min(80, score // 20 * 20))
+
+
 UNKNOWN_SOURCE = "unknown"
 
 TallyKey = tuple[date, str, int, bool]
@@ -713,6 +734,19 @@ def tally_key(created_at: datetime, source: str | None, reached_stages: int, sta
     """The ``lead_tallies`` row a lead is counted in."""
     created_at = created_at if created_at.tzinfo else created_at.replace(tzinfo=UTC)
     return created_at.astimezone(UTC).date(), source or UNKNOWN_SOURCE, reached_stages, stage is Stage.WON
+
+
+OutcomeKey = tuple[date, int, Temperature, bool]
+
+
+def outcome_key(
+    created_at: datetime, score: int, temperature: Temperature, stage: Stage
+) -> OutcomeKey | None:
+    """The ``outcome_tallies`` row a lead is counted in; None while it is not closed."""
+    if stage not in (Stage.WON, Stage.LOST):
+        return None
+    day = tally_key(created_at, None, 0, stage)[0]
+    return day, score_band(score), Temperature(temperature), stage is Stage.WON
 
 
 def _before_and_now(row: Base, field: str) -> tuple[Any, Any]:
@@ -742,6 +776,7 @@ def _keep_counters(session: Session, _flush: UOWTransaction, _instances: object)
     deletes, in the same transaction: whichever code path changed the lead, the counts stay exact."""
     loads: dict[int, int] = {}
     tallies: dict[TallyKey, int] = {}
+    outcomes: dict[OutcomeKey, int] = {}
 
     def count(rep_id: int | None, stage: Stage, key: TallyKey | None, sign: int) -> None:
         if rep_id is not None and stage in OPEN_STAGES:
@@ -749,17 +784,23 @@ def _keep_counters(session: Session, _flush: UOWTransaction, _instances: object)
         if key is not None:
             tallies[key] = tallies.get(key, 0) + sign
 
+    def count_outcome(key: OutcomeKey | None, sign: int) -> None:
+        if key is not None:
+            outcomes[key] = outcomes.get(key, 0) + sign
+
     for lead in session.new:
         if isinstance(lead, Lead):
             lead.created_at = lead.created_at or utcnow()
             lead.stage = lead.stage or Stage.NEW
             lead.reached_stages = lead.reached_stages or 0
+            lead.score = lead.score or 0
             count(
                 _owner_before_and_now(lead)[1],
                 lead.stage,
                 tally_key(lead.created_at, lead.source, lead.reached_stages, lead.stage),
                 1,
             )
+            count_outcome(outcome_key(lead.created_at, lead.score, lead.temperature, lead.stage), 1)
     for lead in session.dirty:
         if isinstance(lead, Lead) and session.is_modified(lead):
             owner = _owner_before_and_now(lead)
@@ -769,6 +810,9 @@ def _keep_counters(session: Session, _flush: UOWTransaction, _instances: object)
             reached = _before_and_now(lead, "reached_stages")
             count(owner[0], stage[0], tally_key(created[0], source[0], reached[0], stage[0]), -1)
             count(owner[1], stage[1], tally_key(created[1], source[1], reached[1], stage[1]), 1)
+            score, temperature = _before_and_now(lead, "score"), _before_and_now(lead, "temperature")
+            count_outcome(outcome_key(created[0], score[0], temperature[0], stage[0]), -1)
+            count_outcome(outcome_key(created[1], score[1], temperature[1], stage[1]), 1)
             if (owner[0], source[0], created[0]) != (owner[1], source[1], created[1]):
                 _copy_to_deals(session, lead.id, owner[1], source[1], created[1])
     for deal in (*session.new, *session.dirty):
@@ -786,7 +830,8 @@ def _keep_counters(session: Session, _flush: UOWTransaction, _instances: object)
         if isinstance(lead, Lead):
             key = tally_key(lead.created_at, lead.source, lead.reached_stages, lead.stage)
             count(lead.assigned_rep_id, lead.stage, key, -1)
-    _apply(session, loads, tallies)
+            count_outcome(outcome_key(lead.created_at, lead.score, lead.temperature, lead.stage), -1)
+    _apply(session, loads, tallies, outcomes)
 
 
 def _copy_to_deals(
@@ -803,7 +848,9 @@ def _copy_to_deals(
             session.expire(deal, ["lead_rep_id", "lead_source", "lead_created_at"])
 
 
-def _apply(session: Session, loads: dict[int, int], tallies: dict[TallyKey, int]) -> None:
+def _apply(
+    session: Session, loads: dict[int, int], tallies: dict[TallyKey, int], outcomes: dict[OutcomeKey, int]
+) -> None:
     """Add the deltas in SQL (``x = x + n``), so concurrent transactions add up rather than overwrite."""
     connection = session.connection()
     for rep_id, delta in loads.items():
@@ -824,6 +871,22 @@ def _apply(session: Session, loads: dict[int, int], tallies: dict[TallyKey, int]
                 statement.on_conflict_do_update(
                     index_elements=[LeadTally.day, LeadTally.source, LeadTally.reached_stages, LeadTally.won],
                     set_={"leads": LeadTally.leads + statement.excluded.leads},
+                )
+            )
+    for (day, band, temperature, won), delta in outcomes.items():
+        if delta:
+            outcome = insert(OutcomeTally).values(
+                day=day, band=band, temperature=temperature, won=won, leads=delta
+            )
+            connection.execute(
+                outcome.on_conflict_do_update(
+                    index_elements=[
+                        OutcomeTally.day,
+                        OutcomeTally.band,
+                        OutcomeTally.temperature,
+                        OutcomeTally.won,
+                    ],
+                    set_={"leads": OutcomeTally.leads + outcome.excluded.leads},
                 )
             )
 

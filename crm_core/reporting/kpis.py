@@ -32,17 +32,18 @@ each deal's cycle ends and copies of its lead's source and owner), which always 
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
-from crm_core.models import UNKNOWN_SOURCE, Deal, Lead, LeadTally, Quota, Rep, Stage, stage_bit, utcnow
+from crm_core.models import UNKNOWN_SOURCE, Deal, Lead, LeadTally, Quota, Rep, Stage, stage_bit
 from crm_core.money import ExchangeRates, current_rates
 from crm_core.outreach.winback import RECYCLED
-from crm_core.periods import Period, as_utc, days_between
+from crm_core.periods import Period, as_utc, days_between, split_days
 from crm_core.reporting import kpis_scoring, kpis_speed
 from crm_core.sales.pipeline import PipelineConfig, current_pipeline
 
@@ -200,10 +201,6 @@ class Dashboard(BaseModel):
 LeadGroup = tuple[str, int, bool, int]  # source, stages reached (bits), won, leads
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), UTC)
-
-
 def lead_groups(
     session: Session, since: datetime | None = None, until: datetime | None = None
 ) -> list[LeadGroup]:
@@ -212,38 +209,24 @@ def lead_groups(
     Whole UTC days come from ``lead_tallies``; the part of a day at either end of the period is counted
     from the leads themselves (at most a day of rows each, found by the ``created_at`` index).
     """
-    since, until = as_utc(since), as_utc(until)
-    tallied = select(
-        LeadTally.source, LeadTally.reached_stages, LeadTally.won, func.sum(LeadTally.leads)
-    ).group_by(LeadTally.source, LeadTally.reached_stages, LeadTally.won)
-    # whole days: first_day <= day < last_day; the rest of either end's day from the leads
-    first_day = None if since is None else since.date() + timedelta(days=since.time() != time())
-    last_day = None if until is None else until.date()
-    partial: list[tuple[datetime, datetime]] = []
-    whole_days = first_day is None or last_day is None or first_day < last_day
-    if not whole_days:
-        partial.append((since, until))  # type: ignore[arg-type]  # both are set here
-    else:
-        if since is not None and first_day is not None and since < _midnight(first_day):
-            partial.append((since, _midnight(first_day)))
-        if until is not None and last_day is not None and _midnight(last_day) < until:
-            partial.append((_midnight(last_day), until))
-        if first_day is not None:
-            tallied = tallied.where(LeadTally.day >= first_day)
-        if last_day is not None:
-            tallied = tallied.where(LeadTally.day < last_day)
+    days = split_days(since, until)
     groups: list[LeadGroup] = []
     source, won = func.coalesce(Lead.source, UNKNOWN_SOURCE), Lead.stage == Stage.WON
-    for start, end in partial:
-        if start >= end:
-            continue
+    for start, end in days.partial:
         rows = session.execute(
             select(source, Lead.reached_stages, won, func.count())
             .where(Lead.created_at >= start, Lead.created_at < end)
             .group_by(source, Lead.reached_stages, won)
         )
         groups += [(name, reached, bool(is_won), n) for name, reached, is_won, n in rows]
-    if whole_days:
+    if days.whole_days:
+        tallied = select(
+            LeadTally.source, LeadTally.reached_stages, LeadTally.won, func.sum(LeadTally.leads)
+        ).group_by(LeadTally.source, LeadTally.reached_stages, LeadTally.won)
+        if days.first_day is not None:
+            tallied = tallied.where(LeadTally.day >= days.first_day)
+        if days.last_day is not None:
+            tallied = tallied.where(LeadTally.day < days.last_day)
         groups += [(name, reached, bool(w), int(n)) for name, reached, w, n in session.execute(tallied)]
     return groups
 
@@ -376,6 +359,96 @@ class _Closed:
         )
 
 
+class ClosedGroup(NamedTuple):
+    """Deals won or lost in a period that share these keys, with their sums: what the deal report, the source
+    and rep figures, lost reasons and recovered revenue all add up (the dashboard reads them once)."""
+
+    stage: Stage  # won or lost
+    currency: str
+    source: str  # the lead's, copied onto the deal ("unknown" without one)
+    rep_id: int | None  # the lead's owner, copied onto the deal
+    lost_reason: str | None
+    recycled_closed_at: datetime | None  # when closed, for deals of recycled leads only (recovered revenue)
+    deals: int
+    value: Decimal
+    cycle_days: Decimal | float  # sum over the deals with both cycle ends (days_between's type)
+    cycles: int
+    lead_cycle_days: Decimal | float
+    lead_cycles: int
+
+
+def closed_deal_groups(
+    session: Session,
+    since: datetime | date | None = None,
+    until: datetime | date | None = None,
+    currency: str | None = None,
+) -> list[ClosedGroup]:
+    """Deals won or lost (closed) in [since, until), grouped by every key a closed-deal figure splits them by:
+    one pass over the deals table for all of those figures."""
+    source = func.coalesce(Deal.lead_source, UNKNOWN_SOURCE)
+    recycled_at = case((Deal.lead_source == RECYCLED, Deal.closed_at))
+    keys = (Deal.stage, Deal.currency, source, Deal.lead_rep_id, Deal.lost_reason, recycled_at)
+    rows = session.execute(
+        select(
+            *keys,
+            func.count(),
+            func.sum(Deal.value),
+            # cycle: a deal's first history row to its (last) move to won, both kept on the deal
+            func.sum(days_between(session, Deal.first_stage_at, Deal.won_at)),
+            func.count(Deal.first_stage_at).filter(Deal.won_at.is_not(None)),
+            # and from the lead's creation (copied onto the deal) to the same move
+            func.sum(days_between(session, Deal.lead_created_at, Deal.won_at)),
+            func.count(Deal.lead_created_at).filter(Deal.won_at.is_not(None)),
+        )
+        .where(Deal.stage.in_([Stage.WON, Stage.LOST]), *_closed_in(since, until), *_in_currency(currency))
+        .group_by(*keys)
+    )
+    return [
+        ClosedGroup(
+            Stage(stage),
+            code,
+            str(name),
+            rep,
+            reason,
+            recycled,
+            int(n),
+            Decimal(value or 0),
+            cycle or 0,
+            int(cycles),
+            lead_cycle or 0,
+            int(lead_cycles),
+        )
+        for stage, code, name, rep, reason, recycled, n, value, cycle, cycles, lead_cycle, lead_cycles in rows
+    ]
+
+
+class OpenGroup(NamedTuple):
+    """Open deals (now) of one expected close date, stage and currency: the forecast's and the deal report's
+    open figures."""
+
+    expected_close_date: date | None
+    stage: Stage
+    currency: str
+    deals: int
+    value: Decimal
+
+
+def open_deal_groups(
+    session: Session, currency: str | None = None, pipeline: PipelineConfig | None = None
+) -> list[OpenGroup]:
+    """The deals open now (in the pipeline's open stages) by expected close date, stage and currency."""
+    pipeline = pipeline or current_pipeline()
+    rows = session.execute(
+        select(Deal.expected_close_date, Deal.stage, Deal.currency, func.count(), func.sum(Deal.value))
+        .where(*_in_currency(currency), Deal.stage.in_(pipeline.open_stages))
+        .group_by(Deal.expected_close_date, Deal.stage, Deal.currency)
+    )
+    return [
+        OpenGroup(close, Stage(stage), code, int(n), Decimal(value or 0))
+        for close, stage, code, n, value in rows
+    ]
+
+
 def deal_report(
     session: Session,
     currency: str | None = None,
@@ -383,44 +456,37 @@ def deal_report(
     until: datetime | None = None,
     pipeline: PipelineConfig | None = None,
     rates: ExchangeRates | None = None,
+    closed: list[ClosedGroup] | None = None,
+    open_deals: list[OpenGroup] | None = None,
 ) -> DealReport:
     """Win rate, won value, average deal and cycle over deals closed in the period; open opportunities
     and pipeline velocity now. Every deal converted into the reporting currency (``by_currency`` has
-    each original currency's own figures), or with ``currency`` only that currency's deals."""
-    pipeline = pipeline or current_pipeline()
+    each original currency's own figures), or with ``currency`` only that currency's deals. ``closed`` /
+    ``open_deals``: the groups already read for this period and currency (the dashboard shares them)."""
     rates = rates or current_rates(session)
-    is_won = and_(Deal.stage == Stage.WON, *_closed_in(since, until))
-    is_lost = and_(Deal.stage == Stage.LOST, *_closed_in(since, until))
-    is_open = Deal.stage.in_(pipeline.open_stages)
+    if closed is None:
+        closed = closed_deal_groups(session, since, until, currency)
+    if open_deals is None:
+        open_deals = open_deal_groups(session, currency, pipeline)
     per_currency: dict[str, _Closed] = defaultdict(_Closed)
-    rows = session.execute(  # one pass over the deals for the closed and the open figures
-        select(
-            Deal.currency,
-            func.count().filter(is_won),
-            func.count().filter(is_lost),
-            func.sum(Deal.value).filter(is_won),
-            # cycle: a deal's first history row to its (last) move to won, both kept on the deal
-            func.sum(days_between(session, Deal.first_stage_at, Deal.won_at)).filter(is_won),
-            func.count(Deal.first_stage_at).filter(is_won, Deal.won_at.is_not(None)),
-            # and from the lead's creation (copied onto the deal) to the same move
-            func.sum(days_between(session, Deal.lead_created_at, Deal.won_at)).filter(is_won),
-            func.count(Deal.lead_created_at).filter(is_won, Deal.won_at.is_not(None)),
-            func.count().filter(is_open),
-            func.sum(Deal.value).filter(is_open),
-        )
-        .where(*_in_currency(currency), or_(is_won, is_lost, is_open))
-        .group_by(Deal.currency)
-    )
-    for code, won, lost, value, cycle, cycles, lead_cycle, lead_cycles, still_open, open_value in rows:
-        sums = per_currency[code]
-        sums.won, sums.lost = won, lost
-        if won:
-            sums.won_value.add(code, value, won)
-        sums.cycle_days, sums.cycles = float(cycle or 0), cycles
-        sums.lead_cycle_days, sums.lead_cycles = float(lead_cycle or 0), lead_cycles
-        if still_open:
-            sums.open = still_open
-            sums.open_value.add(code, open_value, still_open)
+    cycles: dict[str, list[Decimal | float]] = defaultdict(lambda: [0, 0])  # summed as read, made float once
+    for group in closed:
+        sums = per_currency[group.currency]
+        if group.stage is Stage.WON:
+            sums.won += group.deals
+            sums.won_value.add(group.currency, group.value, group.deals)
+            cycles[group.currency][0] += group.cycle_days  # type: ignore[operator]  # one type per database
+            cycles[group.currency][1] += group.lead_cycle_days  # type: ignore[operator]
+            sums.cycles += group.cycles
+            sums.lead_cycles += group.lead_cycles
+        else:
+            sums.lost += group.deals
+    for code, (cycle, lead_cycle) in cycles.items():
+        per_currency[code].cycle_days, per_currency[code].lead_cycle_days = float(cycle), float(lead_cycle)
+    for deals in open_deals:
+        sums = per_currency[deals.currency]
+        sums.open += deals.deals
+        sums.open_value.add(deals.currency, deals.value, deals.deals)
     target = _target(rates, currency)
     everything = _Closed()
     for sums in per_currency.values():
@@ -438,26 +504,21 @@ def closed_deals(
     since: datetime | date | None = None,
     until: datetime | date | None = None,
     currency: str | None = None,
+    closed: list[ClosedGroup] | None = None,
 ) -> ClosedDeals:
     """(lead source, lead's rep, currency, won, lost, won value) over deals closed in the period: what the
-    source and the rep figures are both made of, read in one pass (the dashboard shares it)."""
-    source = func.coalesce(Deal.lead_source, UNKNOWN_SOURCE)
-    rows = session.execute(
-        select(
-            source,
-            Deal.lead_rep_id,
-            Deal.currency,
-            func.sum(case((Deal.stage == Stage.WON, 1), else_=0)),
-            func.sum(case((Deal.stage == Stage.LOST, 1), else_=0)),
-            func.sum(case((Deal.stage == Stage.WON, Deal.value), else_=0)),
-        )
-        .where(*_closed_in(since, until), *_in_currency(currency))
-        .group_by(source, Deal.lead_rep_id, Deal.currency)
-    ).all()
-    return [
-        (str(name), rep, code, int(won or 0), int(lost or 0), value)
-        for name, rep, code, won, lost, value in rows
-    ]
+    source and the rep figures are both made of (from ``closed``, the period's groups, when given)."""
+    if closed is None:
+        closed = closed_deal_groups(session, since, until, currency)
+    found: dict[tuple[str, int | None, str], tuple[int, int, Decimal]] = {}
+    for group in closed:
+        key = (group.source, group.rep_id, group.currency)
+        won, lost, value = found.get(key, (0, 0, Decimal(0)))
+        if group.stage is Stage.WON:
+            found[key] = (won + group.deals, lost, value + group.value)
+        else:
+            found[key] = (won, lost + group.deals, value)
+    return [(name, rep, code, won, lost, value) for (name, rep, code), (won, lost, value) in found.items()]
 
 
 def _won_by(deals: ClosedDeals, by_rep: bool) -> dict[object, tuple[int, int, Purse]]:
@@ -585,19 +646,18 @@ def lost_reasons(
     since: datetime | None = None,
     until: datetime | None = None,
     rates: ExchangeRates | None = None,
+    closed: list[ClosedGroup] | None = None,
 ) -> list[LostReason]:
     """Deals lost in the period by the reason given, most deals first ("not given": lost before reasons
     were asked)."""
     rates = rates or current_rates(session)
     target = _target(rates, currency)
-    rows = session.execute(
-        select(Deal.lost_reason, Deal.currency, func.count(), func.sum(Deal.value))
-        .where(Deal.stage == Stage.LOST, *_closed_in(since, until), *_in_currency(currency))
-        .group_by(Deal.lost_reason, Deal.currency)
-    ).all()
+    if closed is None:
+        closed = closed_deal_groups(session, since, until, currency)
     purses: dict[str, Purse] = defaultdict(Purse)
-    for reason, code, count, value in rows:
-        purses[reason or "not given"].add(code, value, count)
+    for group in closed:
+        if group.stage is Stage.LOST:
+            purses[group.lost_reason or "not given"].add(group.currency, group.value, group.deals)
     result = []
     for reason, purse in purses.items():
         value, missing = purse.total(rates, target)
@@ -619,6 +679,7 @@ def forecast(
     pipeline: PipelineConfig | None = None,
     today: date | None = None,
     rates: ExchangeRates | None = None,
+    open_deals: list[OpenGroup] | None = None,
 ) -> list[ForecastMonth]:
     """Open deals by month of expected close: count, value, and value weighted by stage probability;
     months before ``today``'s (UTC) are flagged overdue."""
@@ -628,12 +689,9 @@ def forecast(
     this_month = (today or datetime.now(UTC).date()).strftime("%Y-%m")
     values: dict[str, Purse] = defaultdict(Purse)
     weighted: dict[str, Purse] = defaultdict(Purse)
-    rows = session.execute(
-        select(Deal.expected_close_date, Deal.stage, Deal.currency, func.count(), func.sum(Deal.value))
-        .where(*_in_currency(currency), Deal.stage.in_(pipeline.open_stages))
-        .group_by(Deal.expected_close_date, Deal.stage, Deal.currency)
-    ).all()
-    for close, stage, code, count, value in rows:
+    if open_deals is None:
+        open_deals = open_deal_groups(session, currency, pipeline)
+    for close, stage, code, count, value in open_deals:
         month = close.strftime("%Y-%m") if close is not None else "unscheduled"
         values[month].add(code, value, count)
         weighted[month].add(code, Decimal(value) * Decimal(str(pipeline.probability(stage))), count)
@@ -662,23 +720,21 @@ def recovered_revenue(
     since: datetime | None = None,
     until: datetime | None = None,
     rates: ExchangeRates | None = None,
+    closed: list[ClosedGroup] | None = None,
 ) -> list[RecoveredQuarter]:
     """Recovered revenue: the won deals of leads won back (source ``recycled``, by the copy of the lead's
     source on each deal) closed in the period, by the UTC quarter they were won in, oldest first."""
     rates = rates or current_rates(session)
     target = _target(rates, currency)
+    if closed is None:
+        closed = closed_deal_groups(session, since, until, currency)
     purses: dict[str, Purse] = defaultdict(Purse)
-    rows = session.execute(
-        select(Deal.closed_at, Deal.currency, Deal.value).where(
-            Deal.stage == Stage.WON,
-            Deal.lead_source == RECYCLED,
-            *_closed_in(since, until),
-            *_in_currency(currency),
-        )
-    ).all()
-    for closed_at, code, value in rows:
-        won_on = (closed_at or utcnow()).astimezone(UTC)  # a won deal always has closed_at
-        purses[f"{won_on.year}-Q{(won_on.month - 1) // 3 + 1}"].add(code, value)
+    for group in closed:
+        if group.stage is Stage.WON and group.source == RECYCLED and group.recycled_closed_at is not None:
+            won_on = group.recycled_closed_at.astimezone(UTC)
+            purses[f"{won_on.year}-Q{(won_on.month - 1) // 3 + 1}"].add(
+                group.currency, group.value, group.deals
+            )
     quarters = []
     for quarter in sorted(purses):
         value, missing = purses[quarter].total(rates, target)
@@ -702,14 +758,17 @@ def dashboard(
     """Everything ``embudo kpis`` and the console's KPI page show, over one period and one currency."""
     rates = current_rates(session)
     since, until = as_utc(since), as_utc(until)
-    deals = deal_report(session, currency, since, until, rates=rates)
-    closed = closed_deals(session, since, until, currency)
-    sources = source_performance(session, currency, since, until, rates=rates, deals=closed)
-    reps = rep_performance(session, currency, since, until, rates=rates, deals=closed)
+    # the deals table is read twice for every deal figure: the period's closed deals, the open ones now
+    closed = closed_deal_groups(session, since, until, currency)
+    open_deals = open_deal_groups(session, currency)
+    deals = deal_report(session, currency, since, until, rates=rates, closed=closed, open_deals=open_deals)
+    by_source_and_rep = closed_deals(session, since, until, currency, closed=closed)
+    sources = source_performance(session, currency, since, until, rates=rates, deals=by_source_and_rep)
+    reps = rep_performance(session, currency, since, until, rates=rates, deals=by_source_and_rep)
     quotas = goal_attainment(session, since, until, rates=rates)
-    lost = lost_reasons(session, currency, since, until, rates=rates)
-    months = forecast(session, currency, today=today, rates=rates)
-    recovered = recovered_revenue(session, currency, since, until, rates=rates)
+    lost = lost_reasons(session, currency, since, until, rates=rates, closed=closed)
+    months = forecast(session, currency, today=today, rates=rates, open_deals=open_deals)
+    recovered = recovered_revenue(session, currency, since, until, rates=rates, closed=closed)
     flagged = [
         deals.unconverted,
         *(q.unconverted for q in quotas),

@@ -3,8 +3,10 @@ temperature (hot / warm / cold), so a team can see whether hot really converts b
 
 Over leads created in the period [since, until) that are closed (won or lost), each counted by the score
 and temperature the policy gave it when it was classed: win rate = won / (won + lost). Bands are 20 points
-wide (0–19 … 80–100). Grouped in SQL in one pass, which reads only the index
-``ix_leads_stage_created_outcome`` (stage, creation time, score, temperature).
+wide (0–19 … 80–100, ``models.score_band``). Whole UTC days are added up from the daily
+``outcome_tallies`` (kept by ``models._keep_counters``); the part of a day at either end of the period is
+grouped from the leads themselves, by ``ix_leads_stage_created_outcome`` (stage, creation time, score,
+temperature).
 """
 
 from collections import defaultdict
@@ -14,8 +16,8 @@ from pydantic import BaseModel
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from crm_core.models import Lead, Stage, Temperature
-from crm_core.periods import within
+from crm_core.models import Lead, OutcomeTally, Stage, Temperature
+from crm_core.periods import split_days, within
 
 BAND_WIDTH = 20
 BANDS = [(low, low + BAND_WIDTH - 1 if low < 80 else 100) for low in range(0, 100, BAND_WIDTH)]
@@ -47,15 +49,31 @@ def conversion_by_score(
     """Closed leads created in [since, until): win rate per score band and per temperature."""
     band = case(*((Lead.score <= high, low) for low, high in BANDS[:-1]), else_=BANDS[-1][0]).label("band")
     won = func.sum(case((Lead.stage == Stage.WON, 1), else_=0))
-    closed = [Lead.stage.in_([Stage.WON, Stage.LOST]), *within(Lead.created_at, since, until)]
-    # one pass over the closed leads, both ways at once: (band, temperature) groups, added up below
+    days = split_days(since, until)
+    groups: list[tuple[int, Temperature, int, int]] = []  # band, temperature, closed, won
+    for start, end in days.partial:  # (band, temperature) groups of the leads, added up below
+        groups += session.execute(
+            select(band, Lead.temperature, func.count(), won)
+            .where(Lead.stage.in_([Stage.WON, Stage.LOST]), *within(Lead.created_at, start, end))
+            .group_by(band, Lead.temperature)
+        ).all()
+    if days.whole_days:
+        tallied = select(
+            OutcomeTally.band,
+            OutcomeTally.temperature,
+            func.sum(OutcomeTally.leads),
+            func.sum(case((OutcomeTally.won, OutcomeTally.leads), else_=0)),
+        ).group_by(OutcomeTally.band, OutcomeTally.temperature)
+        if days.first_day is not None:
+            tallied = tallied.where(OutcomeTally.day >= days.first_day)
+        if days.last_day is not None:
+            tallied = tallied.where(OutcomeTally.day < days.last_day)
+        groups += session.execute(tallied).all()
     by_band: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     by_temperature: dict[Temperature, list[int]] = defaultdict(lambda: [0, 0])
-    for low, temperature, count, wins in session.execute(
-        select(band, Lead.temperature, func.count(), won).where(*closed).group_by(band, Lead.temperature)
-    ):
-        for totals in (by_band[low], by_temperature[temperature]):
-            totals[0] += count
+    for low, temperature, count, wins in groups:
+        for totals in (by_band[low], by_temperature[Temperature(temperature)]):
+            totals[0] += int(count or 0)
             totals[1] += int(wins or 0)
     return ScoringConversion(
         by_score=[_row(_band_label(low, high), *by_band.get(low, [0, 0])) for low, high in BANDS],

@@ -2,12 +2,13 @@
 ``crm_core.sales.lifecycle``."""
 
 import enum
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, Select, func, or_, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import QueryableAttribute, Session, joinedload, selectinload
 
 from crm_core.assignment.sla import is_overdue, overdue_condition
 from crm_core.chats.conversations import conversation_for
@@ -212,17 +213,29 @@ def _search(text: str) -> ColumnElement[bool]:
     return or_(*matches)
 
 
-def _ordered(page: Select[int], sort: LeadSort) -> Select[int]:
+SortKey = tuple[ColumnElement[Any] | QueryableAttribute[Any], bool, bool]  # (column, descending, NULLs last)
+
+
+def sort_keys(sort: LeadSort) -> list[SortKey]:
+    """The columns a list in this order is sorted by: the lead list's and each board column's order."""
     if sort is LeadSort.OLDEST:
-        return page.order_by(Lead.id)
+        return [(Lead.id, False, False)]
     if sort is LeadSort.SCORE:
-        return page.order_by(Lead.score.desc(), Lead.id.desc())
+        return [(Lead.score, True, False), (Lead.id, True, False)]
     # NULLS LAST (both databases know it) is PostgreSQL's B-tree order: the column's index can serve it there
     if sort is LeadSort.NAME:
-        return page.order_by(Contact.name.asc().nulls_last(), Lead.id.desc())
+        return [(Contact.name, False, True), (Lead.id, True, False)]
     if sort is LeadSort.ACCEPT_BY:
-        return page.order_by(Lead.sla_due_at.asc().nulls_last(), Lead.id.desc())
-    return page.order_by(Lead.id.desc())
+        return [(Lead.sla_due_at, False, True), (Lead.id, True, False)]
+    return [(Lead.id, True, False)]
+
+
+def ordering(keys: Sequence[SortKey]) -> list[ColumnElement[Any]]:
+    """ORDER BY clauses for ``sort_keys`` (or the same keys read from a subquery)."""
+    return [
+        column.desc() if descending else column.asc().nulls_last() if nulls_last else column.asc()
+        for column, descending, nulls_last in keys
+    ]
 
 
 def lead_page_ids(query: LeadQuery, limit: int, offset: int, now: datetime) -> Select[int]:
@@ -254,7 +267,7 @@ def lead_page_ids(query: LeadQuery, limit: int, offset: int, now: datetime) -> S
         page = page.where(overdue_condition(now, owned))
     elif query.overdue is False:
         page = page.where(~overdue_condition(now, owned))
-    return _ordered(page, query.sort).limit(limit).offset(offset)
+    return page.order_by(*ordering(sort_keys(query.sort))).limit(limit).offset(offset)
 
 
 def list_leads(

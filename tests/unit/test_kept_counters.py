@@ -1,6 +1,6 @@
 """The figures crm_core keeps instead of counting (reps' open leads, leads' reached stages, deals' cycle ends and
-lead copies, daily lead tallies) equal a recount from the rows themselves after every kind of change, each
-change in its own transaction as the app makes them. Runs on SQLite and, under scripts/with-postgres, PostgreSQL.
+lead copies, daily lead and outcome tallies) equal a recount from the rows themselves after every kind of
+change, each change in its own transaction as the app makes them. Runs on SQLite and, under scripts/with-postgres, PostgreSQL.
 """
 
 from collections import Counter
@@ -22,9 +22,12 @@ from crm_core.models import (
     Deal,
     Lead,
     LeadTally,
+    OutcomeTally,
     Rep,
     Stage,
     StageChange,
+    Temperature,
+    outcome_key,
     stage_bit,
     tally_key,
 )
@@ -74,6 +77,17 @@ def assert_kept_figures_equal_a_recount(session: Session) -> None:
         if row.leads
     }
     assert kept == dict(tallies)
+    outcomes = Counter(
+        key
+        for lead in leads
+        if (key := outcome_key(lead.created_at, lead.score, lead.temperature, lead.stage)) is not None
+    )
+    kept_outcomes = {
+        (row.day, row.band, row.temperature, row.won): row.leads
+        for row in session.scalars(select(OutcomeTally))
+        if row.leads
+    }
+    assert kept_outcomes == dict(outcomes)
 
     # a deal of an erased contact has no lead nor history any more: its kept copies are its record
     for deal in session.scalars(select(Deal).where(Deal.lead_id.is_not(None))):
@@ -150,6 +164,8 @@ def test_kept_figures_equal_a_recount_after_mixed_operations(db_url: str) -> Non
         first.source = "telegram"
         second.assigned_rep = session.get(Rep, ids["Ana"])
         second.created_at = second.created_at - timedelta(days=3)
+        won = lead(session, "L3")  # closed: re-scored and re-tempered, its outcome moves band and temperature
+        won.score, won.temperature = won.score + 40, Temperature.COLD
 
     step(direct_edits)
 

@@ -20,8 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_core.db import unit_of_work
-from crm_core.models import Lead, Stage, Temperature
-from crm_core.reporting.kpis_scoring import ConversionRow, conversion_by_score
+from crm_core.models import Lead, Stage, Temperature, score_band
+from crm_core.reporting.kpis_scoring import BANDS, ConversionRow, conversion_by_score
 from tests.console import ADMIN, console_server, seed, signed_in
 from tests.unit.test_cli import EMBUDO
 from tests.unit.test_console_kpis import cells
@@ -73,6 +73,37 @@ def test_closed_leads_win_rate_per_band_and_temperature(session: Session) -> Non
     everything = conversion_by_score(session)  # no period: the October lead (score 30, cold) counts too
     assert rows(everything.by_score)[1] == ("20–39", 2, 1)
     assert rows(everything.by_temperature)[2] == ("cold", 4, 2)
+
+
+def test_a_period_that_starts_or_ends_inside_a_day_counts_that_part_from_the_leads(session: Session) -> None:
+    # whole days come from the daily outcome tallies, the rest of a day at either end from the leads
+    known_set(session)
+    day = datetime(2026, 11, 10, tzinfo=UTC)
+    inside = conversion_by_score(session, since=day.replace(hour=8), until=day.replace(hour=10))
+    assert rows(inside.by_temperature) == [("hot", 5, 4), ("warm", 5, 1), ("cold", 3, 1)]
+    after = conversion_by_score(session, since=day.replace(hour=9, minute=30), until=day.replace(hour=23))
+    assert rows(after.by_temperature) == [("hot", 0, 0), ("warm", 0, 0), ("cold", 0, 0)]
+    across = conversion_by_score(
+        session, since=datetime(2026, 9, 30, 12, tzinfo=UTC), until=day.replace(hour=9)
+    )
+    assert rows(across.by_temperature) == [("hot", 0, 0), ("warm", 0, 0), ("cold", 1, 1)]  # October's lead
+    assert rows(conversion_by_score(session, since=day.replace(hour=9)).by_score)[4] == ("80–100", 5, 4)
+
+
+def test_a_closed_lead_rescored_moves_to_its_new_band_and_temperature(session: Session) -> None:
+    known_set(session)
+    lead = session.scalars(select(Lead).where(Lead.score == 19)).one()  # the cold won lead, 0–19
+    lead.score, lead.temperature = 65, Temperature.WARM
+    session.flush()
+    report = conversion_by_score(session, since=SINCE)
+    assert rows(report.by_score)[0] == ("0–19", 2, 0) and rows(report.by_score)[3] == ("60–79", 1, 1)
+    assert rows(report.by_temperature) == [("hot", 5, 4), ("warm", 6, 2), ("cold", 2, 0)]
+
+
+def test_the_kept_band_of_a_score_is_the_reports_band() -> None:
+    for score in range(-5, 110):
+        low = next((low for low, high in BANDS if score <= high), BANDS[-1][0])
+        assert score_band(score) == low
 
 
 @pytest.fixture

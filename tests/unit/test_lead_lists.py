@@ -166,6 +166,21 @@ def test_the_board_has_a_column_per_stage_with_the_querys_leads(
 
 
 @pytest.mark.parametrize(
+    ("sort", "sql_column"),
+    [(LeadSort.NEWEST, [5, 1]), (LeadSort.OLDEST, [1, 5]), (LeadSort.SCORE, [1, 5]), (LeadSort.NAME, [1, 5]),
+     (LeadSort.ACCEPT_BY, [1, 5])],
+)  # fmt: skip
+def test_each_board_column_is_the_lead_lists_page_in_the_querys_order(
+    session: Session, leads: dict[str, int], sort: LeadSort, sql_column: list[int]
+) -> None:
+    # all columns come from one statement, re-sorted: each must still be exactly the list's page
+    columns = {c.stage: [lead.id for lead in c.leads] for c in board(session, LeadQuery(sort=sort), now=NOW)}
+    assert columns[Stage.SQL] == sql_column
+    for stage, column in columns.items():
+        assert column == ids(session, LeadQuery(stage=stage, sort=sort), limit=25)
+
+
+@pytest.mark.parametrize(
     ("text", "index"),
     [("fjord.example", "ix_contacts_email_trgm"), ("carla", "ix_contacts_name_trgm"),
      ("600 111", "ix_contacts_phone_trgm")],
