@@ -1,6 +1,7 @@
 """Persistent CRM records (SQLAlchemy 2 typed ORM). Rules about them live in the service modules."""
 
 import enum
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -288,6 +289,63 @@ class Conversation(Base):
 
     lead: Mapped[Lead | None] = relationship(back_populates="conversations")
     messages: Mapped[list["Message"]] = relationship(back_populates="conversation", order_by="Message.id")
+
+
+# A lead as a card reads it: plain rows from one Core select (``crm_core.sales.lead_rows``), no ORM
+# objects, shaped like ``Lead`` where the card, its overdue flag and its win probability read it
+# (``lead.contact.name``, ``lead.assigned_rep.name``, ``lead.conversations[0].channel``), so the same
+# functions take either.
+@dataclass(frozen=True, slots=True)
+class ContactRow:
+    name: str | None
+    email: str | None
+    phone: str | None
+    company: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RepRow:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRow:
+    channel: str
+    sender_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeadRow:
+    id: int
+    need: str | None
+    budget_amount: Decimal | None
+    budget_currency: str | None
+    budget_none_yet: bool
+    authority: Authority
+    timeline_days: int | None
+    company_size: int | None
+    consent: bool
+    just_asking: bool
+    bought_competitor: bool
+    language: str
+    source: str | None
+    score: int
+    qualification: Qualification
+    temperature: Temperature
+    reasons: list[dict[str, Any]]
+    policy_version: str
+    recheck_on: date | None
+    recycled_from_id: int | None
+    stage: Stage
+    assigned_rep_id: int | None
+    accepted_at: datetime | None
+    sla_due_at: datetime | None
+    created_at: datetime
+    first_accepted_at: datetime | None
+    first_contact_at: datetime | None
+    contact: ContactRow
+    assigned_rep: RepRow | None
+    conversations: list[ConversationRow]
 
 
 class ActivityKind(enum.StrEnum):

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from crm_core.assignment.routing import anyone_free, least_loaded_admin
-from crm_core.models import AssignmentAction, Lead, Qualification, utcnow
+from crm_core.models import AssignmentAction, Lead, LeadRow, Qualification, utcnow
 from crm_core.sales.lifecycle import move_on, pick_up
 from crm_core.sales.pipeline import current_pipeline
 
@@ -73,7 +73,7 @@ def pick_up_queue(session: Session, now: datetime | None = None, limit: int | No
     return [lead.id for lead in waiting if pick_up(session, lead, now) is not None]
 
 
-def is_overdue(lead: Lead, now: datetime | None = None) -> bool:
+def is_overdue(lead: Lead | LeadRow, now: datetime | None = None) -> bool:
     """The lead has waited longer than the SLA: its owner's acceptance deadline has passed, or it has sat in
     the queue (an SQL lead with no owner) for longer than the acceptance minutes since it was created."""
     now = now or utcnow()

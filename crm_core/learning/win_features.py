@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
-from crm_core.models import Authority, Lead
+from crm_core.models import Authority, Lead, LeadRow
 from crm_core.qualification.policy import LeadFacts, Policy, budget_in_policy_currency
 
 Features = dict[str, float]
@@ -41,7 +41,7 @@ def _band(value: Bound, bands: tuple[tuple[Bound, str], ...], top: str) -> str:
     return next((label for bound, label in bands if value <= bound), top)
 
 
-def _budget(lead: Lead, policy: Policy) -> str:
+def _budget(lead: Lead | LeadRow, policy: Policy) -> str:
     if lead.budget_amount is None:
         return "none yet" if lead.budget_none_yet else "unknown"
     facts = LeadFacts(budget_amount=lead.budget_amount, budget_currency=lead.budget_currency)
@@ -52,13 +52,13 @@ def _budget(lead: Lead, policy: Policy) -> str:
     return _band(converted, _BUDGET_BANDS, _BUDGET_TOP) + code
 
 
-def first_response_at(lead: Lead) -> datetime | None:
+def first_response_at(lead: Lead | LeadRow) -> datetime | None:
     """When a rep first took the lead up: accepted it or contacted the visitor, whichever came first."""
     moments = [at for at in (lead.first_accepted_at, lead.accepted_at, lead.first_contact_at) if at]
     return min(moments) if moments else None
 
 
-def _speed(lead: Lead, now: datetime) -> str | None:
+def _speed(lead: Lead | LeadRow, now: datetime) -> str | None:
     """The band of the time from the lead's creation to a rep's first response; None while an open lead
     is younger than the slowest band and nobody has responded yet (it may still be fast)."""
     responded = first_response_at(lead)
@@ -73,7 +73,7 @@ def _text(value: str | None) -> str:
     return " ".join((value or "").lower().split())[:60] or "unknown"
 
 
-def lead_features(lead: Lead, policy: Policy, now: datetime) -> Features:
+def lead_features(lead: Lead | LeadRow, policy: Policy, now: datetime) -> Features:
     """The lead's features (every value 1.0); ``policy`` gives the currency budgets are banded in, and
     ``now`` tells whether an open lead nobody responded to is already slow."""
     channel = lead.conversations[0].channel if lead.conversations else "none recorded"

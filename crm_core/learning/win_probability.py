@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_core.learning.win_features import Features, lead_features
-from crm_core.models import OPEN_STAGES, Lead, WinModel, utcnow
+from crm_core.models import OPEN_STAGES, Lead, LeadRow, WinModel, utcnow
 from crm_core.qualification.policy import Policy
 from crm_core.qualification.policy_store import active_policy
 from crm_core.schemas import WinFactor
@@ -90,7 +90,7 @@ class WinScorer:
     policy: Policy
     now: datetime
 
-    def score(self, lead: Lead) -> tuple[float | None, list[WinFactor]]:
+    def score(self, lead: Lead | LeadRow) -> tuple[float | None, list[WinFactor]]:
         """(probability, factors) of an open lead; (None, []) for a won or lost one."""
         if lead.stage not in OPEN_STAGES:
             return None, []

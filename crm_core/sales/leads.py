@@ -15,13 +15,14 @@ from crm_core.chats.conversations import conversation_for
 from crm_core.errors import NotFound
 from crm_core.learning.win_probability import WinScorer, win_scorer
 from crm_core.limits import Id, Search, as_number
-from crm_core.models import Contact, Lead, Qualification, Stage, Temperature, utcnow
+from crm_core.models import Contact, Lead, LeadRow, Qualification, Stage, Temperature, utcnow
 from crm_core.outreach.winback import RECYCLED, answered_winback
 from crm_core.people.territories import Territory, territory_of
 from crm_core.qualification.policy import LeadFacts, Policy
 from crm_core.qualification.policy import qualify as verdict_on
 from crm_core.qualification.policy_store import active_policy
 from crm_core.sales.dedup import _lenient, normalize_email, normalize_phone, resolve_contact
+from crm_core.sales.lead_rows import lead_rows
 from crm_core.sales.lifecycle import qualify
 from crm_core.sales.pipeline import current_pipeline
 from crm_core.schemas import ConversationRef, LeadOut
@@ -122,7 +123,7 @@ def correct_lead(
     return capture_lead(session, facts, conversation_ref, language=language, source=source)
 
 
-def lead_out(lead: Lead, now: datetime | None = None, scorer: WinScorer | None = None) -> LeadOut:
+def lead_out(lead: Lead | LeadRow, now: datetime | None = None, scorer: WinScorer | None = None) -> LeadOut:
     """The lead as callers see it; with ``scorer``, an open lead also gets its learned win probability."""
     win_probability, win_factors = scorer.score(lead) if scorer else (None, [])
     conversation = lead.conversations[0] if lead.conversations else None
@@ -288,13 +289,11 @@ def list_leads(
 
 
 def leads_by_ids(session: Session, ids: list[int], now: datetime | None = None) -> list[LeadOut]:
-    """The leads with these ids, in this order, read in one go (with contacts, owners and conversations),
-    open ones scored by the newest win model (loaded once for all of them)."""
+    """The leads with these ids, in this order, read in one go as plain rows (``lead_rows``: with contacts,
+    owners and conversations, no ORM objects), open ones scored by the newest win model (loaded once for
+    all of them). The board, the console's lists and the API's all read leads through here."""
     now = now or utcnow()
-    rows = {
-        lead.id: lead
-        for lead in session.scalars(select(Lead).options(*_LEAD_RELATIONS).where(Lead.id.in_(ids)))
-    }
+    rows = lead_rows(session, ids)
     scorer = win_scorer(session, now) if rows else None
     return [lead_out(rows[lead_id], now, scorer) for lead_id in ids if lead_id in rows]
 

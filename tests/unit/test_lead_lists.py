@@ -9,19 +9,23 @@ built by hand so that each expected list can be read off the table below.
     5   Eva Luna    Luna_Co   eva@luna.example               SQL      warm  70    sql       –     web       es    queued 1 h: overdue
 """
 
+import json
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
-from crm_core.models import Contact, Lead, Qualification, Stage, Temperature
+from crm_core.learning.win_probability import win_scorer
+from crm_core.models import Contact, Conversation, Lead, Qualification, Stage, Temperature, WinModel
 from crm_core.people import users
 from crm_core.people.reps import add_rep
 from crm_core.people.users import UserOut
 from crm_core.sales.board import board
-from crm_core.sales.leads import LeadQuery, LeadSort, lead_page_ids, list_leads
+from crm_core.sales.leads import LeadQuery, LeadSort, lead_out, lead_page_ids, leads_by_ids, list_leads
 from crm_core.schemas import NewRep
+from tests.unit.test_win_probability import _learned
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 LEAD_FIELDS = (
@@ -239,3 +243,38 @@ def test_on_postgresql_the_pages_slow_at_scale_can_read_their_indexes(
     )
     assert index in plan, plan
     assert ids(session, query) == expected
+
+
+def test_cards_read_as_plain_rows_are_what_the_orm_entities_gave(
+    session: Session, leads: dict[str, int]
+) -> None:
+    # leads_by_ids reads Core rows (lead_rows); lead_out on the ORM entity (get_lead's path) must agree on
+    # every field: contact, owner, first conversation, money, reasons, dates, overdue, win probability
+    model, _ = _learned()
+    session.add(
+        WinModel(
+            version=1, window_start=NOW, window_end=NOW, held_out_from=NOW, won=1, lost=1, metrics={},
+            model=json.loads(json.dumps(model.as_json())),
+        )
+    )  # fmt: skip
+    first, second, third = (session.get_one(Lead, i) for i in (1, 2, 3))
+    first.budget_amount, first.budget_currency, first.timeline_days = Decimal("12000.50"), "EUR", 30
+    first.reasons = [{"component": "budget", "points": 20, "why": "EUR 12000.50 stated"}]
+    second.recheck_on, second.recycled_from_id, second.company_size = NOW.date(), 4, 40
+    third.first_accepted_at, third.first_contact_at = NOW - timedelta(days=6), NOW - timedelta(days=5)
+    session.add_all(
+        [
+            Conversation(channel="telegram", sender_id="tg-1", lead=first),
+            Conversation(channel="web", sender_id="web-1", lead=first),
+            Conversation(channel="web", sender_id="web-2", lead=third),
+        ]
+    )
+    session.flush()
+    session.expire_all()
+    everyone = [5, 4, 3, 2, 1, 99]  # 99: no such lead, left out
+    cards = leads_by_ids(session, everyone, NOW)
+    scorer = win_scorer(session, NOW)
+    assert scorer is not None
+    entities = [lead_out(session.get_one(Lead, i), NOW, scorer) for i in everyone[:-1]]
+    assert [card.model_dump() for card in cards] == [entity.model_dump() for entity in entities]
+    assert cards[4].channel == "telegram" and cards[2].win_probability is not None
