@@ -6,8 +6,9 @@ Loading a board's 200 leads as ORM entities (identity map, instrumented attribut
 collections) cost most of a board call; these rows are read-only and built straight from the result
 tuples."""
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Integer, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from crm_core.models import Contact, ContactRow, Conversation, ConversationRow, Lead, LeadRow, Rep, RepRow
 
@@ -49,23 +50,35 @@ _CONTACT_COLUMNS = (
 _CONTACT_FIELDS = [column.name for column in _CONTACT_COLUMNS]
 
 
+def _one_of(
+    column: InstrumentedAttribute[int] | InstrumentedAttribute[int | None], ids: list[int], postgresql: bool
+) -> ColumnElement[bool]:
+    # PostgreSQL: one array parameter; IN would render (and psycopg parse) 200 parameters a statement
+    if postgresql:
+        return column == any_(bindparam("ids", ids, type_=ARRAY(Integer)))
+    return column.in_(ids)
+
+
 def lead_rows(session: Session, ids: list[int]) -> dict[int, LeadRow]:
-    """The leads with these ids (those that exist), by id."""
+    """The leads with these ids (those that exist), by id. Executed on the session's connection: the
+    rows are plain tuples, with nothing for the ORM to do."""
     if not ids:
         return {}
+    connection = session.connection()
+    postgresql = connection.dialect.name == "postgresql"
     conversations: dict[int | None, list[ConversationRow]] = {}
     # in id order: a lead's first conversation is the one its card shows (the one it started in)
-    for lead_id, channel, sender_id in session.execute(
+    for lead_id, channel, sender_id in connection.execute(
         select(Conversation.lead_id, Conversation.channel, Conversation.sender_id)
-        .where(Conversation.lead_id.in_(ids))
+        .where(_one_of(Conversation.lead_id, ids, postgresql))
         .order_by(Conversation.id)
     ):
         conversations.setdefault(lead_id, []).append(ConversationRow(channel, sender_id))
-    found = session.execute(
+    found = connection.execute(
         select(*_LEAD_COLUMNS, *_CONTACT_COLUMNS, Rep.name.label("rep_name"))
         .join(Contact, Contact.id == Lead.contact_id)
         .outerjoin(Rep, Rep.id == Lead.assigned_rep_id)
-        .where(Lead.id.in_(ids))
+        .where(_one_of(Lead.id, ids, postgresql))
     )
     rows = {}
     for row in found:
