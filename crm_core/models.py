@@ -27,7 +27,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, UOWTransaction, mapped_column, relationship
 from sqlalchemy.orm.util import identity_key
 
@@ -919,34 +919,27 @@ def _apply(
             rep.open_leads = Rep.open_leads + delta  # SQL: x = x + n, written by this flush
         else:
             connection.execute(update(Rep).where(Rep.id == rep_id).values(open_leads=Rep.open_leads + delta))
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     for (day, source, reached, won), delta in tallies.items():
-        if delta:
-            statement = insert(LeadTally).values(
-                day=day, source=source, reached_stages=reached, won=won, leads=delta
-            )
-            connection.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[LeadTally.day, LeadTally.source, LeadTally.reached_stages, LeadTally.won],
-                    set_={"leads": LeadTally.leads + statement.excluded.leads},
-                )
-            )
+        _add_leads(connection, LeadTally, delta, day=day, source=source, reached_stages=reached, won=won)
     for (day, band, temperature, won), delta in outcomes.items():
-        if delta:
-            outcome = insert(OutcomeTally).values(
-                day=day, band=band, temperature=temperature, won=won, leads=delta
-            )
-            connection.execute(
-                outcome.on_conflict_do_update(
-                    index_elements=[
-                        OutcomeTally.day,
-                        OutcomeTally.band,
-                        OutcomeTally.temperature,
-                        OutcomeTally.won,
-                    ],
-                    set_={"leads": OutcomeTally.leads + outcome.excluded.leads},
-                )
-            )
+        _add_leads(connection, OutcomeTally, delta, day=day, band=band, temperature=temperature, won=won)
+
+
+def _add_leads(
+    connection: Connection, tally: type[LeadTally] | type[OutcomeTally], delta: int, **key: object
+) -> None:
+    """Adds ``delta`` to the ``leads`` of ``tally``'s row with this key (its primary key), inserting the row
+    when there is none: one upsert, so concurrent transactions add up."""
+    if not delta:
+        return
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(tally).values(**key, leads=delta)
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[getattr(tally, name) for name in key],
+            set_={"leads": tally.leads + statement.excluded.leads},
+        )
+    )
 
 
 class UserRole(enum.StrEnum):
