@@ -6,7 +6,10 @@ Loading a board's 200 leads as ORM entities (identity map, instrumented attribut
 collections) cost most of a board call; these rows are read-only and built straight from the result
 tuples."""
 
-from sqlalchemy import ColumnElement, Integer, any_, bindparam, select
+from dataclasses import fields
+from typing import Any
+
+from sqlalchemy import ColumnElement, Integer, Select, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -47,16 +50,48 @@ _CONTACT_COLUMNS = (
     Contact.phone.label("contact_phone"),
     Contact.company.label("contact_company"),
 )
-_CONTACT_FIELDS = [column.name for column in _CONTACT_COLUMNS]
+_LEADS = len(_LEAD_COLUMNS)
+_CONTACTS = _LEADS + len(_CONTACT_COLUMNS)
+if [field.name for field in fields(LeadRow)] != [
+    *(column.key for column in _LEAD_COLUMNS),
+    "contact",
+    "assigned_rep",
+    "conversations",
+]:
+    raise TypeError(
+        "LeadRow's fields must be _LEAD_COLUMNS, then its parts, in this order: rows are built by position"
+    )
 
 
 def _one_of(
-    column: InstrumentedAttribute[int] | InstrumentedAttribute[int | None], ids: list[int], postgresql: bool
+    column: InstrumentedAttribute[int] | InstrumentedAttribute[int | None], postgresql: bool
 ) -> ColumnElement[bool]:
-    # PostgreSQL: one array parameter; IN would render (and psycopg parse) 200 parameters a statement
+    """``column`` is one of the ``ids`` parameter's values. PostgreSQL: one array parameter; IN would render
+    (and psycopg parse) 200 parameters a statement. SQLite: an expanding IN."""
     if postgresql:
-        return column == any_(bindparam("ids", ids, type_=ARRAY(Integer)))
-    return column.in_(ids)
+        return column == any_(bindparam("ids", type_=ARRAY(Integer)))
+    return column.in_(bindparam("ids", expanding=True))
+
+
+def _statements(postgresql: bool) -> tuple[Select[int | None, str, str], Select[*tuple[Any, ...]]]:
+    """(the leads' conversations, the leads with their contacts' and owners' columns), built once per
+    dialect: only the ``ids`` parameter changes from call to call, so neither is rebuilt (nor its cache key
+    worked out from a fresh tree) for every board and list."""
+    conversations = (
+        select(Conversation.lead_id, Conversation.channel, Conversation.sender_id)
+        .where(_one_of(Conversation.lead_id, postgresql))
+        .order_by(Conversation.id)
+    )
+    leads = (
+        select(*_LEAD_COLUMNS, *_CONTACT_COLUMNS, Rep.name.label("rep_name"))
+        .join(Contact, Contact.id == Lead.contact_id)
+        .outerjoin(Rep, Rep.id == Lead.assigned_rep_id)
+        .where(_one_of(Lead.id, postgresql))
+    )
+    return conversations, leads
+
+
+_STATEMENTS = {True: _statements(True), False: _statements(False)}
 
 
 def lead_rows(session: Session, ids: list[int]) -> dict[int, LeadRow]:
@@ -65,30 +100,21 @@ def lead_rows(session: Session, ids: list[int]) -> dict[int, LeadRow]:
     if not ids:
         return {}
     connection = session.connection()
-    postgresql = connection.dialect.name == "postgresql"
+    conversations_of, leads = _STATEMENTS[connection.dialect.name == "postgresql"]
+    parameters = {"ids": ids}
     conversations: dict[int | None, list[ConversationRow]] = {}
     # in id order: a lead's first conversation is the one its card shows (the one it started in)
-    for lead_id, channel, sender_id in connection.execute(
-        select(Conversation.lead_id, Conversation.channel, Conversation.sender_id)
-        .where(_one_of(Conversation.lead_id, ids, postgresql))
-        .order_by(Conversation.id)
-    ):
+    for lead_id, channel, sender_id in connection.execute(conversations_of, parameters).all():
         conversations.setdefault(lead_id, []).append(ConversationRow(channel, sender_id))
-    found = connection.execute(
-        select(*_LEAD_COLUMNS, *_CONTACT_COLUMNS, Rep.name.label("rep_name"))
-        .join(Contact, Contact.id == Lead.contact_id)
-        .outerjoin(Rep, Rep.id == Lead.assigned_rep_id)
-        .where(_one_of(Lead.id, ids, postgresql))
-    )
     rows = {}
-    for row in found:
-        fields = row._asdict()
-        rep = fields.pop("rep_name")
-        contact = ContactRow(*(fields.pop(name) for name in _CONTACT_FIELDS))
-        rows[row.id] = LeadRow(
-            **fields,
-            contact=contact,
-            assigned_rep=RepRow(rep) if rep is not None else None,
-            conversations=conversations.get(row.id, []),
+    for row in connection.execute(leads, parameters).all():
+        rep = row[_CONTACTS]
+        # by position: LeadRow's fields are the lead's columns, then its parts (checked above)
+        values: tuple[Any, ...] = (
+            *row[:_LEADS],
+            ContactRow(*row[_LEADS:_CONTACTS]),
+            RepRow(rep) if rep is not None else None,
+            conversations.get(row[0], []),
         )
+        rows[row[0]] = LeadRow(*values)
     return rows
