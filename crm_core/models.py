@@ -353,7 +353,7 @@ class LeadRow:
     first_contact_at: datetime | None
     contact: ContactRow
     assigned_rep: RepRow | None
-    conversations: list[ConversationRow]
+    conversations: list[ConversationRow]  # the first (by id) only, or none: all a card reads of them
 
 
 class ActivityKind(enum.StrEnum):

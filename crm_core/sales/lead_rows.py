@@ -1,6 +1,6 @@
 """Reading leads for cards and lists without ORM objects: one Core select of the columns a card shows
-(and those its overdue flag and win probability are worked out from) joined to the contact's and owner's,
-one more for the leads' conversations, into plain ``models.LeadRow`` values.
+(and those its overdue flag and win probability are worked out from) joined to the contact's, the owner's
+and the first conversation's, into plain ``models.LeadRow`` values.
 
 Loading a board's 200 leads as ORM entities (identity map, instrumented attributes, relationship
 collections) cost most of a board call; these rows are read-only and built straight from the result
@@ -9,7 +9,7 @@ tuples."""
 from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, any_, bindparam, select
+from sqlalchemy import ColumnElement, Integer, Select, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -73,48 +73,52 @@ def _one_of(
     return column.in_(bindparam("ids", expanding=True))
 
 
-def _statements(postgresql: bool) -> tuple[Select[int | None, str, str], Select[*tuple[Any, ...]]]:
-    """(the leads' conversations, the leads with their contacts' and owners' columns), built once per
-    dialect: only the ``ids`` parameter changes from call to call, so neither is rebuilt (nor its cache key
-    worked out from a fresh tree) for every board and list."""
-    conversations = (
-        select(Conversation.lead_id, Conversation.channel, Conversation.sender_id)
+def _statement(postgresql: bool) -> Select[*tuple[Any, ...]]:
+    """The leads with their contacts' and owners' columns and their first conversation's (by id: the one
+    they started in, the one a card shows), built once per dialect: only the ``ids`` parameter changes from
+    call to call, so it is not rebuilt (nor its cache key worked out from a fresh tree) for every board and
+    list. One statement, one round trip."""
+    first = (
+        select(Conversation.lead_id, func.min(Conversation.id).label("id"))
         .where(_one_of(Conversation.lead_id, postgresql))
-        .order_by(Conversation.id)
+        .group_by(Conversation.lead_id)
+        .subquery("first_conversation")
     )
-    leads = (
-        select(*_LEAD_COLUMNS, *_CONTACT_COLUMNS, Rep.name.label("rep_name"))
+    return (
+        select(
+            *_LEAD_COLUMNS,
+            *_CONTACT_COLUMNS,
+            Rep.name.label("rep_name"),
+            Conversation.channel,
+            Conversation.sender_id,
+        )
         .join(Contact, Contact.id == Lead.contact_id)
         .outerjoin(Rep, Rep.id == Lead.assigned_rep_id)
+        .outerjoin(first, first.c.lead_id == Lead.id)
+        .outerjoin(Conversation, Conversation.id == first.c.id)
         .where(_one_of(Lead.id, postgresql))
     )
-    return conversations, leads
 
 
-_STATEMENTS = {True: _statements(True), False: _statements(False)}
+_STATEMENTS = {True: _statement(True), False: _statement(False)}
 
 
 def lead_rows(session: Session, ids: list[int]) -> dict[int, LeadRow]:
     """The leads with these ids (those that exist), by id. Executed on the session's connection: the
-    rows are plain tuples, with nothing for the ORM to do."""
+    rows are plain tuples, with nothing for the ORM to do. A row's ``conversations`` holds the lead's first
+    conversation only (or none): all that cards, lists and the win features read of them."""
     if not ids:
         return {}
     connection = session.connection()
-    conversations_of, leads = _STATEMENTS[connection.dialect.name == "postgresql"]
-    parameters = {"ids": ids}
-    conversations: dict[int | None, list[ConversationRow]] = {}
-    # in id order: a lead's first conversation is the one its card shows (the one it started in)
-    for lead_id, channel, sender_id in connection.execute(conversations_of, parameters).all():
-        conversations.setdefault(lead_id, []).append(ConversationRow(channel, sender_id))
     rows = {}
-    for row in connection.execute(leads, parameters).all():
-        rep = row[_CONTACTS]
+    for row in connection.execute(_STATEMENTS[connection.dialect.name == "postgresql"], {"ids": ids}).all():
+        rep, channel, sender_id = row[_CONTACTS:]
         # by position: LeadRow's fields are the lead's columns, then its parts (checked above)
         values: tuple[Any, ...] = (
             *row[:_LEADS],
             ContactRow(*row[_LEADS:_CONTACTS]),
             RepRow(rep) if rep is not None else None,
-            conversations.get(row[0], []),
+            [ConversationRow(channel, sender_id)] if channel is not None else [],
         )
         rows[row[0]] = LeadRow(*values)
     return rows
