@@ -28,7 +28,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, UOWTransaction, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    SessionTransaction,
+    UOWTransaction,
+    mapped_column,
+    relationship,
+)
 from sqlalchemy.orm.util import identity_key
 
 
@@ -345,7 +353,7 @@ class LeadRow:
     first_contact_at: datetime | None
     contact: ContactRow
     assigned_rep: RepRow | None
-    conversations: list[ConversationRow]
+    conversations: list[ConversationRow]  # the first (by id) only, or none: all a card reads of them
 
 
 class ActivityKind(enum.StrEnum):
@@ -828,6 +836,38 @@ def _owner_before_and_now(lead: Lead) -> tuple[int | None, int | None]:
     return before, now
 
 
+# Leads this session inserted in its current transaction that no deal or meeting has pointed at since: in the
+# database they have neither, so what would only look for them (the copy to a lead's deals, the meetings to
+# follow its new owner) has nothing to do. Kept by ``_note_fresh_leads``, forgotten when the transaction ends.
+_FRESH_LEADS = "embudo_fresh_leads"
+
+
+@event.listens_for(Session, "after_flush")
+def _note_fresh_leads(session: Session, _flush: UOWTransaction) -> None:
+    """Leads this flush inserted are fresh; a lead a deal or meeting written by it points at is not (any
+    more). Every ORM write of deals and meetings passes here; crm_core writes neither with Core statements
+    (``privacy`` only takes deals off their lead)."""
+    fresh: set[int] = session.info.setdefault(_FRESH_LEADS, set())
+    fresh.update(row.id for row in session.new if isinstance(row, Lead))
+    for row in (*session.new, *session.dirty):
+        if isinstance(row, Deal | Meeting) and row.lead_id is not None:
+            fresh.discard(row.lead_id)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_fresh_leads(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_FRESH_LEADS, None)
+
+
+def has_no_deals_or_meetings(session: Session, lead_id: int | None) -> bool:
+    """True when ``lead_id`` is certainly without deals and meetings, written or pending: a lead inserted in
+    this transaction that none has pointed at since (False means "maybe": read the database)."""
+    if lead_id is None or lead_id not in session.info.get(_FRESH_LEADS, ()):
+        return False
+    return not any(isinstance(row, Deal | Meeting) for row in (*session.new, *session.dirty))
+
+
 @event.listens_for(Session, "before_flush")
 def _keep_counters(session: Session, _flush: UOWTransaction, _instances: object) -> None:
     """Move reps' ``open_leads`` and the ``lead_tallies`` rows for every lead this flush adds, changes or
@@ -895,7 +935,10 @@ def _keep_counters(session: Session, _flush: UOWTransaction, _instances: object)
 def _copy_to_deals(
     session: Session, lead_id: int, rep_id: int | None, source: str | None, created_at: datetime
 ) -> None:
-    """A lead's new owner, source or creation time reaches the copies on its deals."""
+    """A lead's new owner, source or creation time reaches the copies on its deals (a lead just inserted
+    has none yet: no statement)."""
+    if has_no_deals_or_meetings(session, lead_id):
+        return
     session.connection().execute(
         update(Deal)
         .where(Deal.lead_id == lead_id)

@@ -8,6 +8,7 @@ Cards move through ``crm_core.sales.lifecycle.move`` like every other stage chan
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import Select, literal_column, select, union_all
 from sqlalchemy.orm import Session
@@ -30,7 +31,23 @@ def board_page_ids(query: LeadQuery, stages: list[Stage], limit: int, now: datet
     """(column, lead id) rows: for each stage (column = its position in ``stages``) the first ``limit`` ids
     of ``query`` with that stage, column by column in the query's order. One statement, one round trip:
     a UNION ALL of the lead list's page query per stage (each still stops after ``limit`` index entries),
-    sorted again by column and the same keys, since a UNION ALL by itself promises no order."""
+    sorted again by column and the same keys, since a UNION ALL by itself promises no order.
+
+    Building it (eight page queries, their subqueries, the union) costs more than running it, so a statement
+    that does not depend on ``now`` (no overdue filter) is built once per query, stages and limit and kept
+    (``_page_ids``): statements are immutable, and the same one serves every board with those inputs."""
+    if query.overdue is None:
+        return _page_ids(query, tuple(stages), limit)
+    return _build_page_ids(query, stages, limit, now)
+
+
+@lru_cache(maxsize=256)
+def _page_ids(query: LeadQuery, stages: tuple[Stage, ...], limit: int) -> Select[int, int]:
+    # ``now`` is only read by the overdue filter, which this query has not got
+    return _build_page_ids(query, list(stages), limit, utcnow())
+
+
+def _build_page_ids(query: LeadQuery, stages: list[Stage], limit: int, now: datetime) -> Select[int, int]:
     keys = sort_keys(query.sort)
     parts = []
     for column, stage in enumerate(stages):

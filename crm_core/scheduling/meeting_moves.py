@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from crm_core.assignment import routing
 from crm_core.delivery.notifications import ALERT
-from crm_core.models import Lead, Meeting, MeetingStatus, Rep
+from crm_core.models import Lead, Meeting, MeetingStatus, Rep, has_no_deals_or_meetings
 from crm_core.scheduling import meetings
 from crm_core.scheduling.meetings import SlotTaken
 
@@ -57,19 +57,35 @@ def _ask_admin(session: Session, meeting: Meeting, trouble: str, now: datetime) 
     meetings.notify_about(session, meeting, admin, said, now)
 
 
-def follow_owner(session: Session, lead: Lead, owner: Rep, now: datetime) -> list[Meeting]:
-    """The lead now belongs to ``owner``: its booked meetings still ahead go to them when they are free at
-    that time; otherwise each stays with its rep and an admin is asked. Returns the meetings not moved."""
-    ahead = session.scalars(
-        select(Meeting)
-        .where(
-            Meeting.lead_id == lead.id,
-            Meeting.status == MeetingStatus.BOOKED,
-            Meeting.starts_at > now,
-            Meeting.rep_id != owner.id,
-        )
-        .order_by(Meeting.starts_at, Meeting.id)
-    ).all()
+def ahead_of(session: Session, lead: Lead, owner: Rep, now: datetime) -> list[Meeting]:
+    """The lead's booked meetings still ahead that ``owner`` does not hold yet: what ``follow_owner`` moves.
+    It reads only meetings, so a caller may ask before writing the hand-off itself (``lifecycle._hand``
+    does, so that the hand-off's writes go in one flush rather than being flushed by this query). A lead
+    inserted in this transaction has none: no query."""
+    if has_no_deals_or_meetings(session, lead.id):
+        return []
+    return list(
+        session.scalars(
+            select(Meeting)
+            .where(
+                Meeting.lead_id == lead.id,
+                Meeting.status == MeetingStatus.BOOKED,
+                Meeting.starts_at > now,
+                Meeting.rep_id != owner.id,
+            )
+            .order_by(Meeting.starts_at, Meeting.id)
+        ).all()
+    )
+
+
+def follow_owner(
+    session: Session, lead: Lead, owner: Rep, now: datetime, ahead: Sequence[Meeting] | None = None
+) -> list[Meeting]:
+    """The lead now belongs to ``owner``: its booked meetings still ahead (``ahead``, read now when not
+    given) go to them when they are free at that time; otherwise each stays with its rep and an admin is
+    asked. Returns the meetings not moved."""
+    if ahead is None:
+        ahead = ahead_of(session, lead, owner, now)
     why, problem = f"the lead is now {owner.name}'s", f"{owner.name} is not free then"
     return [m for m in ahead if settle(session, m, [owner], why, problem, now) is None]
 

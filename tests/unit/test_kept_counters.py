@@ -232,3 +232,22 @@ def test_a_lead_cannot_go_to_a_rep_not_yet_saved(session: Session) -> None:
     with pytest.raises(ValueError, match="Save a new rep"):
         session.flush()
     session.rollback()
+
+
+def test_a_deal_opened_on_a_lead_of_this_transaction_still_gets_its_new_owner(session: Session) -> None:
+    """A lead inserted in this transaction is known to have no deals (its owner's copy is then not written to
+    deals): until a deal is opened on it, after which the copy is written again."""
+    ana = session.get(Rep, add_rep(session, NewRep(name="Ana", languages=["en"])).id)
+    bea = session.get(Rep, add_rep(session, NewRep(name="Bea", languages=["en"])).id)
+    assert ana is not None and bea is not None
+    lead = make_lead(session, Stage.SQL)
+    deal = session.get(
+        Deal, open_deal(session, lead.id, NewDeal(title="d", value=Decimal(5), currency="EUR")).id
+    )
+    assert deal is not None and deal.lead_rep_id is None
+    lifecycle.assign_to(session, lead.id, ana.id, by="admin")
+    assert deal.lead_rep_id == ana.id
+    lifecycle.assign_to(session, lead.id, bea.id, by="admin")
+    session.expire_all()
+    assert deal.lead_rep_id == bea.id
+    assert_kept_figures_equal_a_recount(session)

@@ -169,6 +169,29 @@ def test_the_board_has_a_column_per_stage_with_the_querys_leads(
     assert overdue["sql"] == [5, 1] and overdue["proposal"] == []
 
 
+def test_a_board_asked_again_reads_the_leads_as_they_are_then(
+    session: Session, leads: dict[str, int]
+) -> None:
+    """The board's statement is kept between calls: the leads it finds are still those of the moment, and
+    the overdue filter still reads its own time."""
+
+    def sql_column(query: LeadQuery, now: datetime = NOW) -> list[int]:
+        return next(
+            [lead.id for lead in c.leads] for c in board(session, query, now=now) if c.stage is Stage.SQL
+        )
+
+    assert sql_column(LeadQuery(temperature=T.WARM)) == [5]
+    session.add(
+        Lead(contact=Contact(name="Fay"), policy_version="test", qualification=Q.SQL, temperature=T.WARM,
+             stage=Stage.SQL, created_at=NOW, language="en")
+    )  # fmt: skip
+    session.flush()
+    assert sql_column(LeadQuery(temperature=T.WARM)) == [6, 5]
+    assert sql_column(LeadQuery(overdue=True)) == [5, 1]
+    # two hours earlier Eva had waited less than the acceptance minutes, and Ana's deadline was ahead
+    assert sql_column(LeadQuery(overdue=True), NOW - timedelta(hours=2)) == []
+
+
 @pytest.mark.parametrize(
     ("sort", "sql_column"),
     [(LeadSort.NEWEST, [5, 1]), (LeadSort.OLDEST, [1, 5]), (LeadSort.SCORE, [1, 5]), (LeadSort.NAME, [1, 5]),

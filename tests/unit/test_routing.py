@@ -2,9 +2,11 @@
 
 from datetime import timedelta
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from crm_core.assignment.routing import pick_rep
+from crm_core.db import get_engine, unit_of_work
 from crm_core.models import Lead, Qualification, Rep, Stage, Temperature, utcnow
 from crm_core.people.reps import add_rep
 from crm_core.sales.lifecycle import assign
@@ -83,3 +85,36 @@ def test_ties_go_round_robin_to_whoever_waited_longest(session: Session) -> None
     order = [assign(session, open_lead(session)) for _ in range(6)]
     assert [r.name for r in order if r] == ["Ana", "Ben", "Cai", "Ana", "Ben", "Cai"]
     assert all(r.last_assigned_at is not None for r in reps)
+
+
+def test_routing_a_lead_of_this_transaction_reads_no_deals_or_meetings(db_url: str) -> None:
+    """A lead inserted in this transaction has neither deals nor meetings: routing it writes no owner copy
+    to deals and looks for no meetings to move. In a later transaction, it does both."""
+    with unit_of_work(db_url) as session:
+        rep(session, "Ana")
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(get_engine(db_url), "before_cursor_execute", seen)
+    try:
+        with unit_of_work(db_url) as session:
+            lead = open_lead(session)
+            statements.clear()
+            assert assign(session, lead) is not None
+            assert not [s for s in statements if "deals" in s or "meetings" in s]
+            session.rollback()
+            lead = open_lead(session)
+            lead_id = lead.id
+        with unit_of_work(db_url) as session:
+            lead = session.get(Lead, lead_id)
+            assert lead is not None
+            statements.clear()
+            assert assign(session, lead) is not None
+            assert [s.split()[0] for s in statements if "deals" in s or "meetings" in s] == [
+                "SELECT",
+                "UPDATE",
+            ]
+    finally:
+        event.remove(get_engine(db_url), "before_cursor_execute", seen)
