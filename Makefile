@@ -34,7 +34,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup run test audit audit-if-reachable lint unit unit-postgres unit-both validate rasa-test integration test-faults browser bench bench-crm bench-baseline bench-profile load eval eval-dialogue probe model migrate lock clean test-scale scale-engines redis-engine
+.PHONY: help setup run test audit audit-if-reachable lint unit unit-postgres unit-both validate rasa-test integration test-faults browser bench bench-crm bench-baseline bench-profile load eval eval-cv eval-dialogue probe model migrate lock clean test-scale scale-engines redis-engine
 
 help:
 	@echo "make run    set up what is missing, then start Rasa (:5005), actions (:5055) and the web app (:8000)"
@@ -168,6 +168,11 @@ bench: setup $(MODEL) browser bench-crm
 # NLU evaluation on a held-out 20% split of each language (intent macro-F1, entity F1).
 eval: setup
 	$(VENV)/bin/python bench/nlu_eval.py
+
+# Choosing NLU data without the held-out part: 5-fold cross-validation of the intent classifier on `make eval`'s
+# training part. Compare new examples with and without: make eval-cv CV_ARGS="--new FILE" (--misses INTENT lists misses).
+eval-cv: $(RASA_VENV)/.installed
+	$(RASA_VENV)/bin/python bench/nlu_cv.py $(CV_ARGS) 2>/dev/null
 
 # The buying-intent probe (bench/probes/, never trained on): buying requests of every kind and near-misses,
 # parsed by the trained model; per category, with every miss.

@@ -70,13 +70,20 @@ def embeddings(texts: list[str]) -> np.ndarray:
     return np.vstack([cache[key[text]] for text in texts])
 
 
-def predict(train: np.ndarray, test: np.ndarray, texts: list[str], labels: list[str], config: dict) -> list[str]:
+def predict(
+    vectors: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    texts: list[str],
+    labels: list[str],
+    config: dict,
+) -> list[str]:
     characters = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True)
     characters.fit([texts[i] for i in train])
 
     def features(rows: np.ndarray) -> csr_matrix:
         weighted = characters.transform([texts[i] for i in rows]) * config["char_weight"]
-        return hstack([csr_matrix(VECTORS[rows]), weighted]).tocsr()
+        return hstack([csr_matrix(vectors[rows]), weighted]).tocsr()
 
     regression = LogisticRegression(C=config["C"], max_iter=5000)
     regression.fit(features(train), [labels[i] for i in train])
@@ -88,7 +95,14 @@ def predict(train: np.ndarray, test: np.ndarray, texts: list[str], labels: list[
     return predicted
 
 
-def cross_validate(texts: list[str], labels: list[str], languages: list[str], dropped: set[int], config: dict) -> dict:
+def cross_validate(
+    vectors: np.ndarray,
+    texts: list[str],
+    labels: list[str],
+    languages: list[str],
+    dropped: set[int],
+    config: dict,
+) -> dict:
     """Predictions of every example not in `dropped`, each by a model that never saw its fold; the
     examples in `dropped` are neither trained on nor scored."""
     predictions: dict[int, str] = {}
@@ -97,12 +111,14 @@ def cross_validate(texts: list[str], labels: list[str], languages: list[str], dr
     for train, test in folds.split(np.zeros(len(texts)), strata):
         train = np.array([i for i in train if i not in dropped])
         test = np.array([i for i in test if i not in dropped])
-        for i, guess in zip(test, predict(train, test, texts, labels, config), strict=True):
+        for i, guess in zip(test, predict(vectors, train, test, texts, labels, config), strict=True):
             predictions[int(i)] = guess
     return predictions
 
 
-def report(name: str, predictions: dict[int, str], labels: list[str], languages: list[str], scored: set[int]) -> None:
+def report(
+    name: str, predictions: dict[int, str], labels: list[str], languages: list[str], scored: set[int]
+) -> None:
     for language in sorted(set(languages)):
         rows = [i for i in sorted(scored) if languages[i] == language]
         truth = [labels[i] for i in rows]
@@ -110,7 +126,9 @@ def report(name: str, predictions: dict[int, str], labels: list[str], languages:
         macro = f1_score(truth, guess, labels=sorted(set(truth)), average="macro", zero_division=0)
         buyers = [i for i in rows if labels[i] == "request_sales"]
         recall = sum(predictions[i] == "request_sales" for i in buyers) / max(1, len(buyers))
-        print(f"{name:<22} {language}  macro-F1 {macro:.3f}  buying recall {recall:.3f} ({len(buyers)})  examples {len(rows)}")
+        print(
+            f"{name:<22} {language}  macro-F1 {macro:.3f}  buying recall {recall:.3f} ({len(buyers)})  examples {len(rows)}"
+        )
 
 
 def main() -> int:
@@ -132,26 +150,31 @@ def main() -> int:
             texts.append(text)
             labels.append(label)
             languages.append(language)
-    global VECTORS
-    VECTORS = embeddings(texts)
+    vectors = embeddings(texts)
     new = set()
     if arguments.new:
-        lines = {line.strip() for line in arguments.new.read_text(encoding="utf-8").splitlines() if line.strip()}
+        lines = {
+            line.strip() for line in arguments.new.read_text(encoding="utf-8").splitlines() if line.strip()
+        }
         new = {i for i, text in enumerate(texts) if text in lines}
         print(f"{len(new)} of {len(lines)} new examples are in the training part")
     scored = set(range(len(texts))) - new
-    predictions = cross_validate(texts, labels, languages, set(), config)
+    predictions = cross_validate(vectors, texts, labels, languages, set(), config)
     report("with" if new else "all", predictions, labels, languages, scored)
     if arguments.misses:
         for i in sorted(scored, key=lambda i: (languages[i], predictions[i])):
             if labels[i] == arguments.misses and predictions[i] != labels[i]:
                 print(f"  miss {languages[i]} → {predictions[i]:<18} {texts[i]}")
     if new:
-        report("without", cross_validate(texts, labels, languages, new, config), labels, languages, scored)
+        report(
+            "without",
+            cross_validate(vectors, texts, labels, languages, new, config),
+            labels,
+            languages,
+            scored,
+        )
     return 0
 
-
-VECTORS = np.zeros((0, 0))
 
 if __name__ == "__main__":
     sys.exit(main())
