@@ -1,10 +1,10 @@
 """When the visitor needs it: free text → days from today, today being the visitor's (their time zone).
 
-Our rules say what sales talk means ("end of April" → 30 April, "Q3" → 1 July, "asap" → a week, "after the
-summer" → 1 September); Duckling reads the rest of the calendar (weekdays, holidays, "by June 1st", "el 15 de
-marzo", "next Friday"). A month or date already past this year means next year's. No cap: a
-year away is a (cold) timeframe too. Unknown ("no sé", "no rush") is None; a hedged timeframe ("sin prisa,
-igual el año que viene") still counts as that timeframe.
+Our rules say what sales talk means ("end of April" → 30 April, "early June" → 5 June, "Q3" → 1 July, "asap"
+→ a week, "after the summer" → 1 September); Duckling reads the rest of the calendar (weekdays, holidays,
+"by June 1st", "el 15 de marzo", "next Friday"). A month or date already past this year means next year's.
+No cap: a year away is a (cold) timeframe too. Unknown ("no sé", "no rush") is None; a hedged timeframe
+("sin prisa, igual el año que viene") still counts as that timeframe.
 """
 
 import calendar
@@ -17,6 +17,9 @@ from crm_core.understanding import _duckling
 from crm_core.understanding.numbers import COUNT, to_count
 
 ASAP_DAYS = 7  # "asap", "ya mismo": needed now, within the week
+# "the beginning of June" is its first days, not the 1st itself: a month's start said a month ahead is not
+# "needed now" (read as the 1st, "early January" on 2 December was the policy's last hot day).
+BEGINNING_OF_MONTH_DAY = 5
 
 _MONTHS = {
     "january": 1, "jan": 1, "february": 2, "feb": 2, "march": 3, "mar": 3, "april": 4, "apr": 4, "may": 5,
@@ -232,8 +235,8 @@ def _explicit_date(text: str, today: date) -> date | None:
     """The date our own rules read in ``text``, most specific first; None when none applies."""
     if match := _END_OF_MONTH.search(text):
         return _next_occurrence(_month_of(match), None, today)
-    if match := _BEGINNING_OF_MONTH.search(text):
-        return _next_occurrence(_month_of(match), 1, today)
+    if match := _BEGINNING_OF_MONTH.search(text):  # its first days: a rep writes "early June" as ~5 June
+        return _next_occurrence(_month_of(match), BEGINNING_OF_MONTH_DAY, today)
     if match := _MIDDLE_OF_MONTH.search(text):
         return _next_occurrence(_month_of(match), 15, today)
     if match := _WEEK_OF_MONTH.search(text):

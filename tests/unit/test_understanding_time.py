@@ -18,15 +18,15 @@ TODAY = date(2026, 3, 18)  # a Wednesday in Q1
     [
         # end / beginning / middle of a month, its second week
         ("we'd like it live by the end of May", date(2026, 5, 31)),
-        ("ideally at the beginning of June", date(2026, 6, 1)),
+        ("ideally at the beginning of June", date(2026, 6, 5)),
         ("around the middle of April", date(2026, 4, 15)),
         ("the second week of July works", date(2026, 7, 8)),
         ("before March is out", date(2026, 3, 31)),
         ("by mid-January", date(2027, 1, 15)),
-        ("the beginning of March", date(2027, 3, 1)),  # already past: next year's
+        ("the beginning of March", date(2027, 3, 5)),  # already past: next year's
         ("a finales de mayo", date(2026, 5, 31)),
         ("antes de que termine abril", date(2026, 4, 30)),
-        ("a principios de enero", date(2027, 1, 1)),
+        ("a principios de enero", date(2027, 1, 5)),
         ("a mediados de junio", date(2026, 6, 15)),
         ("la segunda semana de abril", date(2026, 4, 8)),
         ("antes de final de mes", date(2026, 3, 31)),
@@ -109,6 +109,14 @@ def test_a_duration_or_urgency(text: str, days: int | None) -> None:
 )
 def test_no_timeframe_is_unknown(text: str) -> None:
     assert parse_timeline_days(text, today=TODAY) is None
+
+
+def test_the_start_of_a_month_is_its_first_days_not_the_1st() -> None:
+    early_december = date(2026, 12, 2)
+    # a month ahead is not "needed now" (the policy's hot ends at 30 days); its own first days still are
+    assert parse_timeline_days("early January would be good", early_december) == 34
+    assert parse_timeline_days("para comienzos de diciembre", early_december) == 3
+    assert parse_timeline_days("para comienzos de diciembre", date(2026, 12, 9)) == 361  # past: next year's
 
 
 def test_today_is_the_visitors_today() -> None:
