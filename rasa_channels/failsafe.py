@@ -42,6 +42,7 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from rasa_channels import action_replies  # noqa: F401  (the action server's answers checked faster)
 from rasa_channels.guard import (
     BAD_REQUEST,
     MAX_TRACKED_KEYS,
@@ -53,6 +54,7 @@ from rasa_channels.guard import (
     metadata_of,
     owner_of,
 )
+from rasa_channels.understanding import understand
 from rasa_channels.wording import CRM_FAILURE_RESPONSES, FAILED_TURN, KEPT, OFFER, PERSON_TYPING_EVT
 
 log = logging.getLogger(__name__)
@@ -146,6 +148,7 @@ def _failsafe(on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Callab
 
         output.send_response = counted
         try:
+            await understand(_agent(), message)
             await on_new_message(message)
         except Exception:
             log.exception("the turn of %s failed on %r", message.sender_id, (message.text or "")[:100])

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from crm_core.schemas import LeadOut
     from tests.fake_telegram import FakeTelegram
 
+# As the Procfile runs the Rasa server: the sentence encoder's OpenMP engine on one thread per message, so
+# the second core serves Rasa's event loop and the action server (README "Performance").
+SERVING_THREADS = {"OMP_NUM_THREADS": "1"}
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "embudo.tar.gz"
 RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
@@ -142,6 +145,7 @@ def running_stack(
         # Every test client is 127.0.0.1: the per-address limit would count them all as one visitor
         # (tests/integration/test_chat_limits.py sets its own limits).
         "EMBUDO_CHAT_ADDRESS_PER_MINUTE": "100000",
+        **SERVING_THREADS,
         **(env or {}),
     }
     # The same setting and default as the Procfile: which pages may open the chat.

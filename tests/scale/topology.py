@@ -21,7 +21,7 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.harness import APP_PYTHON, RASA, ROOT, ensure_model, free_port, wait_until
+from tests.harness import APP_PYTHON, RASA, ROOT, SERVING_THREADS, ensure_model, free_port, wait_until
 
 REPLICAS = 2
 # Messages one conversation may send in any 60 s, counted in Redis by both replicas together: above the
@@ -135,6 +135,7 @@ def running_topology(workdir: Path, telegram_base_url: str) -> Iterator[Topology
         "RASA_TELEMETRY_ENABLED": "false",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
         "PYTHONPATH": str(ROOT),
+        **SERVING_THREADS,
     }
     commands: dict[str, list[str]] = {
         "redis": [
