@@ -109,11 +109,12 @@ def test_the_running_server_understands_and_keeps_every_turn(stack: Stack) -> No
     warning only, had it not loaded) and the channels understand messages off the loop: what Rasa
     recorded is what a parse of the same text gives."""
     sender = "rasa-work-1"
-    for text in ("hello there", "could you send me a quote for the chatbot?"):
+    texts = ["hey, good afternoon to you", "could you send me a quote for the chatbot?"]
+    for text in texts:
         assert stack.say(sender, text)
     tracker = stack.tracker(sender)
     said = [e for e in tracker["events"] if e["event"] == "user"]
-    assert [e["text"] for e in said] == ["hello there", "could you send me a quote for the chatbot?"]
+    assert [e["text"] for e in said] == texts
     assert said[1]["parse_data"]["intent"]["name"] == "request_sales"
     assert tracker["active_loop"]["name"] == "qualification_form"
     with sqlite3.connect(stack.logs / "tracker.db") as connection:
