@@ -106,8 +106,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 def test_the_running_server_understands_and_keeps_every_turn(stack: Stack) -> None:
     """endpoints.yml names our tracker store (Rasa would fall back to keeping trackers in memory, with a
-    warning only, had it not loaded) and the channels understand messages off the loop: what Rasa
-    recorded is what a parse of the same text gives."""
+    warning only, had it not loaded) and the channels understand messages off the loop: the turns Rasa
+    recorded carry the understood intent, the form is open, and the SQLite file holds every message."""
     sender = "rasa-work-1"
     texts = ["hey, good afternoon to you", "could you send me a quote for the chatbot?"]
     for text in texts:
