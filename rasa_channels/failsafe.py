@@ -42,7 +42,7 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from rasa_channels import action_replies  # noqa: F401  (the action server's answers checked faster)
+from rasa_channels import action_calls  # noqa: F401  (the domain sent once, the answers checked faster)
 from rasa_channels.guard import (
     BAD_REQUEST,
     MAX_TRACKED_KEYS,

@@ -1,34 +1,47 @@
-"""The Rasa server's work moved off its event loop or done once (rasa_channels/understanding.py,
-tracker_store.py, action_replies.py), tried in Rasa's own environment (Python 3.10, the real Rasa 3.6
-classes) and through the running stack."""
+"""The Rasa server's work moved off its event loop, done once or left out (rasa_channels/understanding.py,
+tracker_store.py, action_calls.py), tried in Rasa's own environment (Python 3.10, the real Rasa 3.6
+classes) and through the running stack, whose action server is the real rasa_sdk."""
 
 import json
 import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
-from tests.harness import ROOT, Stack, running_stack
+from tests.harness import MODEL, ROOT, Stack, running_stack
 
 pytestmark = pytest.mark.integration
 
 RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
 
-# Run by Rasa's interpreter: the checked answers and the stored trackers, printed as JSON.
+# Run by Rasa's interpreter: the checked answers, the action calls and the stored trackers, printed as JSON.
 IN_RASA = r"""
 import asyncio, json, sys, threading
+from aiohttp import web
 from jsonschema import ValidationError, validate
 from rasa.core.actions.action import RemoteAction
+from rasa.core.channels.channel import CollectingOutputChannel
+from rasa.core.nlg import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+from rasa.shared.core.events import (
+    ActionExecuted, BotUttered, Event, SessionStarted, SlotSet, UserUttered, deserialise_events,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.utils.common import all_subclasses
+from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy import event
 
-import rasa_channels.failsafe  # what credentials.yml loads: it brings the faster check with it
+import rasa_channels.failsafe  # what credentials.yml loads: it brings the action calls' changes with it
+from rasa_channels.action_calls import domain_digest
 from rasa_channels.tracker_store import OffLoopSQLTrackerStore
 
+out = {}
+
+# The action server's answers: ours and Rasa's own check side by side.
 answers = [
     {"events": [{"event": "slot", "name": "budget", "value": 12000}], "responses": [{"text": "ok"}]},
     {"events": [], "responses": []},
@@ -46,32 +59,113 @@ def verdict(check, answer):
         return "refused: " + error.message
 
 action = RemoteAction("validate_qualification_form", None)
-ours = [verdict(action._validate_action_result, answer) for answer in answers]
-rasas = [verdict(lambda a: validate(a, RemoteAction.action_response_format_spec()) or True, a) for a in answers]
+out["ours"] = [verdict(action._validate_action_result, answer) for answer in answers]
+out["rasas"] = [verdict(lambda a: validate(a, RemoteAction.action_response_format_spec()) or True, a) for a in answers]
+
+# Event classes: the remembered lookup answers as Rasa's walk does, for every type, twice.
+walk = lambda name: next((c for c in all_subclasses(Event) if c.type_name == name), None)
+names = sorted({c.type_name for c in all_subclasses(Event)})
+out["event_classes_agree"] = all(Event.resolve_by_type(n) is walk(n) for n in names + names)
+out["unknown_default"] = Event.resolve_by_type("no such", BotUttered) is BotUttered
+try:
+    Event.resolve_by_type("no such")
+    out["unknown"] = "accepted"
+except ValueError as error:
+    out["unknown"] = str(error)
 
 domain = Domain.from_yaml("slots:\n  budget:\n    type: any\n    mappings: [{type: custom}]\n")
-threads = set()
+
+# The action calls, against a server answering as rasa_sdk does: 449 to a call without the domain whose
+# digest it does not hold.
+calls = []
+
+async def webhook(request):
+    call = await request.json()
+    calls.append({"action": call["next_action"], "digest": call.get("domain_digest"), "domain": "domain" in call})
+    if "domain" in call:
+        webhook.digest = call.get("domain_digest")
+    elif call.get("domain_digest") != webhook.digest:
+        return web.json_response({"error": "no domain", "action_name": call["next_action"]}, status=449)
+    return web.json_response({"events": [{"event": "slot", "name": "budget", "value": len(calls)}], "responses": []})
+webhook.digest = None
+
+async def call_actions():
+    app = web.Application()
+    app.router.add_post("/webhook", webhook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook")
+    tracker = DialogueStateTracker.from_events("v-0", [ActionExecuted("action_listen")], domain.slots)
+    results = []
+    for name in ("action_one", "action_two"):
+        events = await RemoteAction(name, endpoint).run(
+            CollectingOutputChannel(), TemplatedNaturalLanguageGenerator(domain.responses), tracker, domain)
+        results.append([e.as_dict()["value"] for e in events])
+    webhook.digest = None  # the action server restarted
+    events = await RemoteAction("action_three", endpoint).run(
+        CollectingOutputChannel(), TemplatedNaturalLanguageGenerator(domain.responses), tracker, domain)
+    results.append([e.as_dict()["value"] for e in events])
+    await runner.cleanup()
+    return results
+
+out["results"] = asyncio.run(call_actions())
+out["calls"] = calls
+out["digest"] = domain_digest(domain)
+out["digest_again"] = domain_digest(Domain.from_yaml("slots:\n  budget:\n    type: any\n    mappings: [{type: custom}]\n"))
+out["other_digest"] = domain_digest(Domain.from_yaml("slots:\n  budget:\n    type: text\n    mappings: [{type: custom}]\n"))
+
+# The tracker store: queries in its thread, the stored events counted once, sessions kept apart.
+threads, statements = set(), []
+
+def seen(conn, cursor, statement, *args):
+    threads.add(threading.current_thread().name)
+    statements.append(statement)
+
+def user(text, at):
+    return UserUttered(text, {"name": "inform", "confidence": 0.9}, timestamp=at)
 
 async def store_and_read():
     store = OffLoopSQLTrackerStore(domain=domain, dialect="sqlite", db=sys.argv[1])
-    event.listen(store.engine, "before_cursor_execute", lambda *_: threads.add(threading.current_thread().name))
+    event.listen(store.engine, "before_cursor_execute", seen)
     tracker = DialogueStateTracker.from_events("v-1", [
-        ActionExecuted("action_listen"), UserUttered("we have 12k", {"name": "inform", "confidence": 0.9}),
-        SlotSet("budget", 12000),
+        ActionExecuted("action_listen", timestamp=1), user("we have 12k", 2), SlotSet("budget", 12000, timestamp=3),
     ], domain.slots)
-    await store.save(tracker)
-    tracker.update(SlotSet("budget", 15000))
+    await store.save(tracker)  # a new conversation: counted as Rasa counts
+    tracker.update(SlotSet("budget", 15000, timestamp=4))
     await asyncio.gather(store.save(tracker), store.retrieve("nobody"))
-    again = await OffLoopSQLTrackerStore(domain=domain, dialect="sqlite", db=sys.argv[1]).retrieve("v-1")
-    return [e.as_dict()["event"] for e in again.events], again.get_slot("budget")
+    read = await store.retrieve("v-1")
+    statements.clear()
+    read.update(user("make it 16k", 5))
+    read.update(SlotSet("budget", 16000, timestamp=6))
+    await store.save(read)  # the tracker it read: no count first
+    out["save_statements"] = [s.split()[0] for s in statements]
+    copy = read.copy()
+    copy.update(BotUttered("noted", timestamp=7))
+    await store.save(copy)  # a copy: counted, so only its one new event is written
+    # a new session: only its events are read back, and saving the same tracker twice writes nothing twice
+    again = await store.retrieve("v-1")
+    for e in [ActionExecuted("action_session_start", timestamp=100), SessionStarted(timestamp=100),
+              SlotSet("budget", 16000, timestamp=100), ActionExecuted("action_listen", timestamp=100),
+              user("hello again", 101)]:
+        again.update(e)
+    await store.save(again)
+    await store.save(again)
+    other = OffLoopSQLTrackerStore(domain=domain, dialect="sqlite", db=sys.argv[1])
+    latest = await other.retrieve("v-1")
+    full = await other.retrieve_full_tracker("v-1")
+    return ([e.as_dict()["event"] for e in latest.events], latest.get_slot("budget"),
+            [e.as_dict()["event"] for e in full.events])
 
-events, budget = asyncio.run(store_and_read())
-print(json.dumps({"ours": ours, "rasas": rasas, "events": events, "budget": budget, "threads": sorted(threads)}))
+out["latest"], out["budget"], out["full"] = asyncio.run(store_and_read())
+out["threads"] = sorted(threads)
+print(json.dumps(out))
 """
 
 
-def test_in_rasas_own_environment(tmp_path: Path) -> None:
-    database = tmp_path / "tracker.db"
+def in_rasa(database: Path) -> dict[str, Any]:
     done = subprocess.run(
         [str(RASA_PYTHON), "-c", IN_RASA, str(database)],
         cwd=ROOT,
@@ -81,7 +175,13 @@ def test_in_rasas_own_environment(tmp_path: Path) -> None:
         env={"PATH": "/usr/bin:/bin", "RASA_TELEMETRY_ENABLED": "false", "PYTHONWARNINGS": "ignore"},
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    seen: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return seen
+
+
+def test_in_rasas_own_environment(tmp_path: Path) -> None:
+    database = tmp_path / "tracker.db"
+    seen = in_rasa(database)
 
     # The action server's answers: accepted and refused exactly as Rasa's own check does, with its message.
     assert [str(v).split(". Failed to validate")[0] for v in seen["ours"]] == [str(v) for v in seen["rasas"]]
@@ -89,13 +189,36 @@ def test_in_rasas_own_environment(tmp_path: Path) -> None:
     assert all(str(v).startswith("refused: ") for v in seen["ours"][3:])
     assert all("Failed to validate Action server response" in str(v) for v in seen["ours"][3:])
 
-    # The tracker store: every event stored once, in order, read back by another store; in WAL mode.
-    assert seen["events"] == ["action", "user", "slot", "slot"]
-    assert seen["budget"] == 15000
+    # The domain goes once per action server: the first call is refused without it and sent again with it
+    # (the action ran once), the next carries the digest only, and a restarted server gets it again.
+    digest = seen["digest"]
+    assert seen["calls"] == [
+        {"action": "action_one", "digest": digest, "domain": False},
+        {"action": "action_one", "digest": digest, "domain": True},
+        {"action": "action_two", "digest": digest, "domain": False},
+        {"action": "action_three", "digest": digest, "domain": False},
+        {"action": "action_three", "digest": digest, "domain": True},
+    ]
+    assert seen["results"] == [[2], [3], [5]]
+    assert seen["digest_again"] == digest != seen["other_digest"]
+
+    # Event classes: the same as Rasa's lookup; an unknown type still refused, or the default given.
+    assert seen["event_classes_agree"] is True
+    assert seen["unknown_default"] is True
+    assert seen["unknown"] == "Unknown event name 'no such'."
+
+    # The tracker store: every event stored once, in order; the save of a tracker it read inserts at once.
+    assert seen["save_statements"] == ["INSERT"]
+    old_session = ["action", "user", "slot", "slot", "user", "slot", "bot"]
+    new_session = ["action", "session_started", "slot", "action", "user"]
+    assert seen["full"] == old_session + new_session
+    assert seen["latest"] == new_session
+    assert seen["budget"] == 16000
     assert seen["threads"] == ["embudo-tracker-store"]  # every query after start-up, none on the loop
     with sqlite3.connect(database) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert connection.execute("SELECT count(*) FROM events WHERE sender_id = 'v-1'").fetchone() == (4,)
+        count = connection.execute("SELECT count(*) FROM events WHERE sender_id = 'v-1'").fetchone()
+    assert count == (len(old_session + new_session),)
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +246,36 @@ def test_the_running_server_understands_and_keeps_every_turn(stack: Stack) -> No
             "SELECT data FROM events WHERE sender_id = ? AND type_name = 'user' ORDER BY id", (sender,)
         ).fetchall()
     assert [json.loads(row[0])["text"] for row in stored] == [e["text"] for e in said]
+
+
+def test_the_real_action_server_holds_the_domain_rasa_named(stack: Stack) -> None:
+    """After a form turn the real rasa_sdk action server holds the domain under the digest the Rasa server
+    sends: a call naming that digest without the domain runs; a call naming another digest gets 449."""
+    assert stack.say("rasa-work-2", "we would like a demo of the chatbot, please")
+    tracker = stack.tracker("rasa-work-2")
+    call = {"next_action": "validate_timezone_form", "sender_id": "rasa-work-2", "tracker": tracker}
+    digest = model_domain_digest()
+    held = httpx.post(f"{stack.action_url}/webhook", json={**call, "domain_digest": digest}, timeout=30)
+    assert held.status_code == 200, held.text
+    assert "events" in held.json()
+    other = httpx.post(f"{stack.action_url}/webhook", json={**call, "domain_digest": "0" * 64}, timeout=30)
+    assert other.status_code == 449
+
+
+def model_domain_digest() -> str:
+    """The digest of the trained model's domain, computed in Rasa's environment as the Rasa server does."""
+    script = (
+        "import sys; from rasa.engine.storage.local_model_storage import LocalModelStorage; "
+        "from rasa_channels.action_calls import domain_digest; "
+        "print(domain_digest(LocalModelStorage.metadata_from_archive(sys.argv[1]).domain))"
+    )
+    done = subprocess.run(
+        [str(RASA_PYTHON), "-c", script, str(MODEL)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": "/usr/bin:/bin", "RASA_TELEMETRY_ENABLED": "false", "PYTHONWARNINGS": "ignore"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip().splitlines()[-1]
