@@ -189,6 +189,10 @@ eval-dialogue: setup $(MODEL)
 bench-baseline: setup $(MODEL)
 	$(VENV)/bin/python bench/bare_rasa.py
 
+# Where a turn's time goes: py-spy on the Rasa and action servers during 10 concurrent conversations.
+bench-profile: setup $(MODEL)
+	$(VENV)/bin/python bench/profile_turns.py
+
 # 100 conversations at once, one message every 2-5 s each, for 2 minutes: throughput, p50/p95/p99, errors, leads.
 # Shorter: make load LOAD_ARGS="--seconds 30 --conversations 20"
 load: setup $(MODEL)

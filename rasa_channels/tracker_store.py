@@ -12,6 +12,8 @@ write, and each commit still reaches the disk.
 
 What a turn costs there is less than Rasa's own (the rows and their order are the same):
 
+- on SQLite one connection is kept open (SQLAlchemy 1.4, which Rasa 3.6 pins, opened a new one for every
+  read and every save);
 - a read fetches only the events' JSON, not ORM objects, and remembers on the tracker how many of its
   events were stored; the save of that same tracker object writes the events after those, so it no longer
   counts the stored events with a second query first (any other tracker is counted as Rasa does);
@@ -33,6 +35,8 @@ from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy import event
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import QueuePool
 
 T = TypeVar("T")
 STORED = "_embudo_stored"  # on a tracker read here: (the tracker's id, how many of its events are stored)
@@ -62,7 +66,15 @@ class OffLoopSQLTrackerStore(SQLTrackerStore):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.engine.dialect.name == "sqlite":
+            # SQLAlchemy 1.4 opens a new SQLite connection for every session (NullPool): each read and save
+            # paid a connect and the PRAGMAs. One kept connection, used by one caller at a time, instead.
+            url = self.engine.url
+            self.engine.dispose()
+            self.engine = sa.create_engine(
+                url, poolclass=QueuePool, connect_args={"check_same_thread": False}
+            )
             event.listen(self.engine, "connect", _sqlite_settings)
+            self.sessionmaker = sessionmaker(bind=self.engine)
         self._thread = _DatabaseThread()
 
     async def _retrieve(

@@ -118,7 +118,7 @@ out["digest_again"] = domain_digest(Domain.from_yaml("slots:\n  budget:\n    typ
 out["other_digest"] = domain_digest(Domain.from_yaml("slots:\n  budget:\n    type: text\n    mappings: [{type: custom}]\n"))
 
 # The tracker store: queries in its thread, the stored events counted once, sessions kept apart.
-threads, statements = set(), []
+threads, statements, connections = set(), [], []
 
 def seen(conn, cursor, statement, *args):
     threads.add(threading.current_thread().name)
@@ -130,6 +130,7 @@ def user(text, at):
 async def store_and_read():
     store = OffLoopSQLTrackerStore(domain=domain, dialect="sqlite", db=sys.argv[1])
     event.listen(store.engine, "before_cursor_execute", seen)
+    event.listen(store.engine, "connect", lambda *_: connections.append(1))
     tracker = DialogueStateTracker.from_events("v-1", [
         ActionExecuted("action_listen", timestamp=1), user("we have 12k", 2), SlotSet("budget", 12000, timestamp=3),
     ], domain.slots)
@@ -161,6 +162,7 @@ async def store_and_read():
 
 out["latest"], out["budget"], out["full"] = asyncio.run(store_and_read())
 out["threads"] = sorted(threads)
+out["connections"] = len(connections)
 print(json.dumps(out))
 """
 
@@ -215,6 +217,7 @@ def test_in_rasas_own_environment(tmp_path: Path) -> None:
     assert seen["latest"] == new_session
     assert seen["budget"] == 16000
     assert seen["threads"] == ["embudo-tracker-store"]  # every query after start-up, none on the loop
+    assert seen["connections"] == 1  # one SQLite connection kept for all the store's reads and saves
     with sqlite3.connect(database) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         count = connection.execute("SELECT count(*) FROM events WHERE sender_id = 'v-1'").fetchone()
@@ -279,3 +282,17 @@ def model_domain_digest() -> str:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout.strip().splitlines()[-1]
+
+
+def test_the_faq_answer_is_chosen_only_for_questions(stack: Stack) -> None:
+    """The FAQ's response selector runs for a message classified ``faq`` only (nlu_components/faq_selector.py):
+    the question gets its answer, and the messages of other intents carry no selector ranking."""
+    sender = "rasa-work-3"
+    assert stack.say(sender, "good morning!")
+    replies = stack.say(sender, "could your bot push the contacts it collects into Zoho?")
+    assert any("webhooks" in r.get("text", "") for r in replies), replies
+    said = [e for e in stack.tracker(sender)["events"] if e["event"] == "user"]
+    assert [e["parse_data"]["intent"]["name"] for e in said] == ["greet", "faq"]
+    assert "response_selector" not in said[0]["parse_data"]
+    chosen = said[1]["parse_data"]["response_selector"]["faq"]["response"]
+    assert chosen["utter_action"] == "utter_faq/integrations"
