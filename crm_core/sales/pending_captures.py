@@ -153,8 +153,13 @@ def waiting(folder: Path | None = None) -> list[str]:
     folder = folder or store_dir()
     if not folder.is_dir():
         return []
-    files = sorted(folder.glob("*.json"), key=lambda path: path.stat().st_mtime)
-    return [path.stem for path in files]
+    kept: list[tuple[float, str]] = []
+    for path in folder.glob("*.json"):
+        try:
+            kept.append((path.stat().st_mtime, path.stem))
+        except FileNotFoundError:  # written and removed meanwhile, by another conversation's turn
+            continue
+    return [key for _, key in sorted(kept)]
 
 
 def write_waiting(folder: Path | None = None) -> int:

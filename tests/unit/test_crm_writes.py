@@ -28,9 +28,10 @@ from crm_core.config import get_settings
 from crm_core.db import get_engine, unit_of_work
 from crm_core.models import Notification, Qualification
 from crm_core.people.reps import add_rep
+from crm_core.qualification.policy import LeadFacts
 from crm_core.sales import pending_captures
 from crm_core.sales.leads import list_leads
-from crm_core.schemas import NewRep
+from crm_core.schemas import ConversationRef, NewRep
 from tests.harness import ROOT, free_port, wait_until
 from tests.unit.test_form_idempotence import ANSWERED
 
@@ -214,3 +215,17 @@ def test_another_conversation_gets_its_answer_while_a_capture_waits_for_the_data
     assert order.index("other conversation answered") < order.index("capture attempt ended")
     leads, _ = leads_and_cards(locked_crm)
     assert [lead.conversation_id for lead in leads] == ["visitor-1"]
+
+
+def test_a_capture_removed_while_the_waiting_ones_are_listed_is_skipped(tmp_path: Path) -> None:
+    """Another conversation's turn may write and remove its capture between the listing of the folder and
+    the reading of each file's age: the list leaves it out instead of failing the turn that asked (a load
+    test saw that turn answered with the failure message). A dangling link is such a file: listed, gone."""
+    kept = pending_captures.keep(
+        pending_captures.PendingCapture(
+            conversation=ConversationRef(channel="rest", sender_id="visitor-9"), facts=LeadFacts(need="a bot")
+        ),
+        tmp_path,
+    )
+    (tmp_path / "written-meanwhile.json").symlink_to(tmp_path / "no-longer-there.json")
+    assert pending_captures.waiting(tmp_path) == [kept.key()]
