@@ -167,9 +167,10 @@ print(json.dumps(out))
 """
 
 
-def in_rasa(database: Path) -> dict[str, Any]:
+def run_in_rasa(script: str, *args: str) -> str:
+    """``script`` run by Rasa's interpreter from the repository root; its last line of output."""
     done = subprocess.run(
-        [str(RASA_PYTHON), "-c", IN_RASA, str(database)],
+        [str(RASA_PYTHON), "-c", script, *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -177,7 +178,11 @@ def in_rasa(database: Path) -> dict[str, Any]:
         env={"PATH": "/usr/bin:/bin", "RASA_TELEMETRY_ENABLED": "false", "PYTHONWARNINGS": "ignore"},
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    seen: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return done.stdout.strip().splitlines()[-1]
+
+
+def in_rasa(database: Path) -> dict[str, Any]:
+    seen: dict[str, Any] = json.loads(run_in_rasa(IN_RASA, str(database)))
     return seen
 
 
@@ -272,16 +277,7 @@ def model_domain_digest() -> str:
         "from rasa_channels.action_calls import domain_digest; "
         "print(domain_digest(LocalModelStorage.metadata_from_archive(sys.argv[1]).domain))"
     )
-    done = subprocess.run(
-        [str(RASA_PYTHON), "-c", script, str(MODEL)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"PATH": "/usr/bin:/bin", "RASA_TELEMETRY_ENABLED": "false", "PYTHONWARNINGS": "ignore"},
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout.strip().splitlines()[-1]
+    return run_in_rasa(script, str(MODEL))
 
 
 def test_the_faq_answer_is_chosen_only_for_questions(stack: Stack) -> None:
