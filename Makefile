@@ -40,7 +40,7 @@ help:
 	@echo "make run    set up what is missing, then start Rasa (:5005), actions (:5055) and the web app (:8000)"
 	@echo "make test   set up what is missing, then run every check (lint, unit, Rasa, integration)"
 	@echo "make bench  measure the full stack, side by side with a bare rasa init bot, and the CRM at 1,000,000 leads"
-	@echo "make load   100 visitors at a human pace for 2 minutes, over REST and socket.io (LOAD_ARGS=\"--seconds 30\")"
+	@echo "make load   100 visitors at a human pace for 2 minutes, over REST and socket.io, then a bare rasa init bot under the same load (LOAD_ARGS=\"--seconds 30 --no-baseline\")"
 	@echo "make test-faults  kill and lock the real processes; prints what was lost (all 0)"
 	@echo "make test-scale   two Rasa / action / web / notifier processes on PostgreSQL, Redis and nginx, 50 conversations"
 

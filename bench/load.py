@@ -13,6 +13,11 @@ CRM database is read: every conversation that finished the form should have exac
 CRM could not take at once is kept and written a moment later by the action server; the reading waits up to
 60 s for those and says how many there were.
 
+Then the same visitors, in the same numbers and at the same pace, talk to a bare `rasa init` bot (Rasa's
+defaults, no action server: bench/bare_rasa.py) on the same machine, for a baseline measured in the same run
+(``--no-baseline`` leaves it out). They all talk over REST there: the bare bot answers some of our messages
+with silence, which REST shows at once (an empty answer) and socket.io only as a reply that never comes.
+
 Prints figures only; asserts nothing (issue 17's targets: 0 errors, p95 ≤ 500 ms, every lead written once).
 """
 
@@ -36,6 +41,7 @@ from websockets.exceptions import WebSocketException
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.bare_rasa import bare_model, bare_rasa
 from bench.stack import percentile
 from crm_core.db import unit_of_work
 from crm_core.people.reps import add_rep
@@ -93,6 +99,7 @@ async def rest_conversation(
     rng: random.Random,
     deadline: float,
     out: Results,
+    reply_expected: bool,
 ) -> bool:
     for text in turns:
         if time.monotonic() > deadline:
@@ -110,7 +117,7 @@ async def rest_conversation(
             out.errors[f"REST: {type(error).__name__}"] += 1
             return False
         out.latencies["REST"].append(time.perf_counter() - started)
-        if not replies:
+        if not replies and reply_expected:
             out.errors["REST: turn without a reply"] += 1
             return False
         await think(rng)
@@ -196,9 +203,10 @@ async def socket_conversation(
 
 
 async def visitor_slot(
-    slot: int, rasa_url: str, http: httpx.AsyncClient, deadline: float, out: Results
+    slot: int, rasa_url: str, http: httpx.AsyncClient, deadline: float, out: Results, bare: bool
 ) -> None:
-    """One open conversation after another, until the time is up; even slots over REST, odd over socket.io."""
+    """One open conversation after another, until the time is up; even slots over REST, odd over socket.io
+    (all over REST for a ``bare`` bot, whose silent turns are no errors)."""
     rng = random.Random(slot)
     await asyncio.sleep(rng.uniform(0, 5))  # visitors arrive over the first seconds, not all at once
     rest_url = f"{rasa_url}/webhooks/rest/webhook"
@@ -208,8 +216,8 @@ async def visitor_slot(
         sender = f"load-{slot}-{n}"
         turns = script(rng, slot * 1000 + n)
         out.started.append(sender)
-        if slot % 2 == 0:
-            done = await rest_conversation(http, rest_url, sender, turns, rng, deadline, out)
+        if slot % 2 == 0 or bare:
+            done = await rest_conversation(http, rest_url, sender, turns, rng, deadline, out, not bare)
         else:
             done = await socket_conversation(ws_url, sender, turns, rng, deadline, out)
         if done:
@@ -219,13 +227,19 @@ async def visitor_slot(
         n += 1
 
 
-async def drive(rasa_url: str, conversations: int, seconds: float) -> tuple[Results, float]:
+async def drive(
+    rasa_url: str, conversations: int, seconds: float, bare: bool = False
+) -> tuple[Results, float]:
+    """The visitors against the Rasa server at ``rasa_url``; ``bare``: a bare bot, talked to over REST only,
+    whose turns may be answered with no reply (its rules may well stay silent)."""
     out = Results()
     limits = httpx.Limits(max_connections=conversations, max_keepalive_connections=conversations)
     async with httpx.AsyncClient(limits=limits) as http:
         started = time.monotonic()
         deadline = started + seconds
-        await asyncio.gather(*(visitor_slot(i, rasa_url, http, deadline, out) for i in range(conversations)))
+        await asyncio.gather(
+            *(visitor_slot(i, rasa_url, http, deadline, out, bare) for i in range(conversations))
+        )
         return out, time.monotonic() - started
 
 
@@ -270,15 +284,23 @@ def kept_captures(action_log: Path) -> int:
     return text.count("the CRM could not take the lead")
 
 
-def report(out: Results, wall: float, leads: Counter[str]) -> None:
-    every = [s for seconds in out.latencies.values() for s in seconds]
+def every_turn(out: Results) -> list[float]:
+    return [s for seconds in out.latencies.values() for s in seconds]
+
+
+def report_turns(out: Results, wall: float) -> None:
+    every = every_turn(out)
     print(f"turns answered {len(every)} in {wall:.0f} s: {len(every) / wall:.1f} msg/s")
     print(f"per turn: {turn_figures(every)}")
     for channel, seconds in out.latencies.items():
-        print(f"  {channel:<9} {len(seconds):>5} turns: {turn_figures(seconds)}")
+        if seconds:
+            print(f"  {channel:<9} {len(seconds):>5} turns: {turn_figures(seconds)}")
     print(
         f"errors {sum(out.errors.values())}" + "".join(f"\n  {n} × {what}" for what, n in out.errors.items())
     )
+
+
+def report_leads(out: Results, leads: Counter[str]) -> None:
     finished = set(out.finished)
     once = sum(1 for c in finished if leads[c] == 1)
     missing = sorted(c for c in finished if leads[c] == 0)
@@ -295,32 +317,62 @@ def report(out: Results, wall: float, leads: Counter[str]) -> None:
                 print(f"    {sender}'s last replies: {' / '.join(out.last_replies.get(sender, []))[:300]}")
 
 
+def side_by_side(ours: tuple[Results, float], bare: tuple[Results, float]) -> None:
+    """Embudo's figures over the bare bot's, measured under the same load in this run."""
+    print(f"{'ratio Embudo / bare':<32} {'Embudo':>9} {'bare':>9} {'ratio':>7}")
+    rows = []
+    for share in (0.50, 0.95, 0.99):
+        mine, theirs = (
+            percentile([s * 1000 for s in every_turn(r)] or [0.0], share) for r, _ in (ours, bare)
+        )
+        rows.append((f"per turn, p{share * 100:.0f} (ms)", mine, theirs))
+    mine, theirs = (len(every_turn(r)) / wall for r, wall in (ours, bare))
+    rows.append(("throughput (msg/s)", mine, theirs))
+    for label, a, b in rows:
+        print(f"{label:<32} {a:9.1f} {b:9.1f} {a / b if b else float('nan'):6.2f}×")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--conversations", type=int, default=100, help="open at once (default 100)")
     parser.add_argument(
         "--seconds", type=float, default=120, help="how long visitors keep coming (default 120)"
     )
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="leave out the bare `rasa init` bot under the same load"
+    )
     args = parser.parse_args()
     print(
         f"Load: {args.conversations} conversations at once for {args.seconds:.0f} s, half REST, half socket.io; "
         f"{os.cpu_count()} cores, load average {load_average()}"
     )
+    if not args.no_baseline:
+        bare_model()  # trained (or found) before anything is measured
     with (
         tempfile.TemporaryDirectory() as workdir,
         running_stack(Path(workdir), follow_transcripts=True) as stack,
     ):
         with unit_of_work(stack.crm_url) as session:
             add_rep(session, NewRep(name="Load Rep", languages=["en"], capacity=1_000_000))
-        out, wall = asyncio.run(drive(stack.rasa_url, args.conversations, args.seconds))
+        ours = asyncio.run(drive(stack.rasa_url, args.conversations, args.seconds))
         at_the_end = leads_per_conversation(stack.crm_url)
-        leads, waited = settled_leads(stack.crm_url, out.finished)
-        report(out, wall, leads)
-        late = sum(1 for c in set(out.finished) if leads[c] and not at_the_end[c])
+        leads, waited = settled_leads(stack.crm_url, ours[0].finished)
+        print("Embudo, the full stack:")
+        report_turns(*ours)
+        report_leads(ours[0], leads)
+        late = sum(1 for c in set(ours[0].finished) if leads[c] and not at_the_end[c])
         print(
             f"  of them written after the last turn: {late} (waited {waited:.0f} s); "
             f"captures the CRM could not take at once (kept, written later): {kept_captures(stack.logs / 'actions.log')}"
         )
+    if not args.no_baseline:
+        with tempfile.TemporaryDirectory() as workdir, bare_rasa(Path(workdir)) as url:
+            bare = asyncio.run(drive(url, args.conversations, args.seconds, bare=True))
+        print(
+            "bare `rasa init` bot, the same visitors, all over REST (no form: it answers as its rules say):"
+        )
+        report_turns(*bare)
+        side_by_side(ours, bare)
     print(f"load average at the end {load_average()}")
 
 
