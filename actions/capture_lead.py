@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
@@ -186,15 +186,15 @@ class ActionCaptureLead(Action):  # type: ignore[misc]
         )
         say_next_steps(dispatcher, response, facts, lead)
         if not wants_a_person:  # a qualified lead with a rep: book the first call now (actions/booking.py)
+            language = current_language(tracker)
             try:
-                offer = await in_thread(
-                    booking.offer_after_capture, lead, time_zone(tracker), current_language(tracker)
-                )
+                offer = await in_thread(booking.offer_after_capture, lead, time_zone(tracker), language)
+                if offer is booking.ASK_ZONE:  # no channel said the zone: ask it
+                    booking.say(dispatcher, await in_thread(booking.zone_question, lead.id, language))
+                    return [*lead_slots(lead), *booking.zone_form_asked()]
             except (CrmError, SQLAlchemyError):  # the lead is saved; the rep will call instead
                 log.exception("could not offer meeting times to lead %s", lead.id)
                 offer = None
-            if offer is booking.ASK_ZONE:  # no channel said the visitor's zone: timezone_form asks it
-                return [*lead_slots(lead), FollowupAction("timezone_form")]
             if offer is not None:
                 booking.say(dispatcher, offer)
         return lead_slots(lead)

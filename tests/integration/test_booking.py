@@ -272,6 +272,8 @@ def test_a_telegram_visitor_is_asked_their_zone_and_books_with_the_buttons(
         telegram, user, "No he sabido", lambda: telegram.user_says(user, "cerca del mar")
     )
     assert list(buttons_of(unclear)) == places  # asked again, with the buttons
+    zone_lines = [m["text"] for m in telegram.sent(chat_id=user["id"]) if "zona horaria" in str(m["text"])]
+    assert zone_lines == [question["text"], unclear["text"]]  # once at consent, once after "cerca del mar"
     bogota = buttons_of(unclear)["Bogotá"]
     offer = telegram_reply(telegram, user, "(America/Bogota)", lambda: press(user, unclear, bogota))
     assert "Bea" in offer["text"]

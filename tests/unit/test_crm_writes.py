@@ -84,9 +84,14 @@ async def capture(sender: str) -> tuple[dict[str, Any], list[str | None]]:
     dispatcher = CollectingDispatcher()
     events = await ActionCaptureLead().run(dispatcher, tracker(sender, ANSWERED), DOMAIN)
     slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
-    # No zone from this channel: the time zone question comes next, then the rep's free times.
-    asked = [e["name"] for e in events if e["event"] == "followup"]
+    # No zone from this channel: the time zone question is asked, its answer read by timezone_form, then the
+    # rep's free times are offered.
+    asked = [e["name"] for e in events if e["event"] == "active_loop"]
     return slots, [m.get("response") for m in dispatcher.messages] + asked
+
+
+# What a qualified visitor is told at capture without a zone from the channel.
+ASKED_ZONE = ["utter_next_steps_sql", "utter_ask_timezone", "timezone_form"]
 
 
 def leads_and_cards(url: str) -> tuple[list[Any], int]:
@@ -126,7 +131,7 @@ def test_a_capture_the_locked_database_cannot_take_is_kept_and_written_once_when
 
     # The visitor's turn retried (Rasa again, the form restarted): the same lead, the same class, no new card.
     slots, said = asyncio.run(capture("visitor-1"))
-    assert said == ["utter_next_steps_sql", "timezone_form"] and slots["qualification"] == "sql"
+    assert said == ASKED_ZONE and slots["qualification"] == "sql"
     again, cards_again = leads_and_cards(locked_crm)
     assert [(lead.id, lead.qualification, lead.assigned_rep) for lead in again] == [
         (leads[0].id, Qualification.SQL, "Rosa Diaz")
@@ -207,7 +212,7 @@ def test_another_conversation_gets_its_answer_while_a_capture_waits_for_the_data
             await other_conversation()
             crm.execute("ROLLBACK")  # the other writer is done
             _, said = await waiting
-            assert said == ["utter_next_steps_sql", "timezone_form"]  # then the rep's free times
+            assert said == ASKED_ZONE  # then the rep's free times
 
     asyncio.run(scenario())
     # The other visitor was answered while the capture's first attempt was still waiting for the lock.
