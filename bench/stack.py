@@ -109,15 +109,17 @@ def measure_turns(say: Say, prefix: str = "", *, reply_expected: bool = True) ->
     return one, ten
 
 
-def ten_concurrent(say: Say, *, reply_expected: bool = True, conversations: int = 30) -> Measured:
-    """``conversations`` conversations, 10 at a time."""
+def ten_concurrent(
+    say: Say, *, reply_expected: bool = True, conversations: int = 30, first: int = 0
+) -> Measured:
+    """``conversations`` conversations, 10 at a time (numbered from ``first``: each has its own sender)."""
 
     def conversation(i: int) -> tuple[list[float], int]:
         return one_conversation(say, f"bench-par-{i}", 1000 + i, reply_expected=reply_expected)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=10) as pool:
-        results = list(pool.map(conversation, range(conversations)))
+        results = list(pool.map(conversation, range(first, first + conversations)))
     return Measured(
         [latency for latencies, _ in results for latency in latencies],
         sum(e for _, e in results),
