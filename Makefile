@@ -129,7 +129,8 @@ test-faults: setup $(MODEL)
 
 # The scale-out topology (tests/scale/): PostgreSQL (scripts/with-postgres), Redis and nginx from Debian's
 # packages, two of each of our processes; 50 conversations alternating between the Rasa replicas. Part of
-# `make bench` (it takes over 5 minutes on 2 cores). Smaller: make test-scale EMBUDO_SCALE_CONVERSATIONS=6
+# `make bench` (1–7 minutes on 2 cores; `make test` is already over its 40 minutes).
+# Smaller: make test-scale EMBUDO_SCALE_CONVERSATIONS=6
 scale-engines:
 	@command -v redis-server >/dev/null && { command -v nginx >/dev/null || test -x /usr/sbin/nginx; } || { \
 		echo "Installing Debian's redis-server and nginx for the scale test"; \
