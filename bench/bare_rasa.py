@@ -16,7 +16,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.stack import CONVERSATION, Measured, Say, one_conversation, summary, ten_concurrent
+from bench.stack import Bot, Measured, measure_bots
 from crm_core.db import unit_of_work
 from crm_core.people.reps import add_rep
 from crm_core.schemas import NewRep
@@ -108,58 +107,6 @@ def ratio(ours: float, bare: float) -> str:
     return f"{ours / bare:5.2f}×" if bare else "  n/a"
 
 
-ROUNDS = 3  # the 10-concurrent measurement: 3 rounds of 10 conversations per bot, the bots taking turns
-
-
-@dataclass
-class Bot:
-    label: str
-    say: Say
-    reply_expected: bool  # False for the bare bot: its rules may answer some of our turns with silence
-
-
-def combined(parts: list[Measured]) -> Measured:
-    return Measured(
-        [s for part in parts for s in part.latencies],
-        sum(p.errors for p in parts),
-        sum(p.wall for p in parts),
-    )
-
-
-def interleaved(bots: list[Bot]) -> dict[str, tuple[Measured, Measured]]:
-    """bench/stack.py's two measurements of each bot, the bots taking turns: conversation by conversation
-    for one sender (at least 200 turns each), round by round for 10 concurrent conversations. Whatever
-    else this machine is doing then weighs on both alike; measured one bot after the other, a busy minute
-    for one and a quiet one for the other moved the one-sender ratio between 0.94x and 1.67x."""
-    sequential: dict[str, list[Measured]] = {bot.label: [] for bot in bots}
-    n = 0
-    while sum(len(m.latencies) for m in sequential[bots[0].label]) < 200:
-        for bot in bots:
-            started = time.perf_counter()
-            latencies, errors = one_conversation(
-                bot.say, f"bench-seq-{n}", n, reply_expected=bot.reply_expected
-            )
-            sequential[bot.label].append(Measured(latencies, errors, time.perf_counter() - started))
-        n += 1
-    concurrent: dict[str, list[Measured]] = {bot.label: [] for bot in bots}
-    for round_ in range(ROUNDS):
-        for bot in bots:
-            part = ten_concurrent(
-                bot.say, reply_expected=bot.reply_expected, conversations=10, first=10 * round_
-            )
-            concurrent[bot.label].append(part)
-    measured = {}
-    for bot in bots:
-        one, ten = combined(sequential[bot.label]), combined(concurrent[bot.label])
-        summary(f"{bot.label} one sender, per turn", one.latencies, one.errors, one.wall)
-        if "--per-turn" in sys.argv:
-            for index, turn in enumerate(CONVERSATION):
-                summary(f"  turn {index}: {turn[:28]}", one.latencies[index :: len(CONVERSATION)])
-        summary(f"{bot.label} 10 concurrent conversations, per turn", ten.latencies, ten.errors, ten.wall)
-        measured[bot.label] = (one, ten)
-    return measured
-
-
 def main() -> None:
     load = os.getloadavg()
     print(
@@ -174,8 +121,9 @@ def main() -> None:
     ):
         with unit_of_work(stack.crm_url) as session:
             add_rep(session, NewRep(name="Bench Rep", languages=["en"], capacity=100_000))
-        measured = interleaved([Bot("Embudo:", stack.say, True), Bot("bare:  ", rest_say(url), False)])
-    show(measured["Embudo:"], measured["bare:  "])
+        # Three rounds of 10 concurrent conversations: the bots take turns (bench.stack.measure_bots).
+        measured = measure_bots([Bot("Embudo: ", stack.say), Bot("bare:   ", rest_say(url), False)], rounds=3)
+    show(measured["Embudo: "], measured["bare:   "])
     load = os.getloadavg()
     print(f"load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}")
 

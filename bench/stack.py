@@ -87,26 +87,55 @@ def one_conversation(
     return latencies, errors
 
 
-def measure_turns(say: Say, prefix: str = "", *, reply_expected: bool = True) -> tuple[Measured, Measured]:
-    """The two measurements every stack gets: one sender (at least 200 turns), then 30 conversations 10 at
-    a time. ``reply_expected``: a turn without a reply is an error (a bare bot may well stay silent)."""
-    sequential: list[float] = []
-    errors = n = 0
-    started = time.perf_counter()
-    while len(sequential) < 200:
-        latencies, failed = one_conversation(say, f"bench-seq-{n}", n, reply_expected=reply_expected)
-        sequential += latencies
-        errors += failed
-        n += 1
-    one = Measured(sequential, errors, time.perf_counter() - started)
-    summary(f"{prefix}one sender, per turn", one.latencies, one.errors, one.wall)
-    if "--per-turn" in sys.argv:
-        for index, turn in enumerate(CONVERSATION):
-            summary(f"  turn {index}: {turn[:28]}", sequential[index :: len(CONVERSATION)])
+@dataclass
+class Bot:
+    label: str  # printed before each of its rows
+    say: Say
+    reply_expected: bool = True  # False: a turn without a reply is not an error (a bare bot may stay silent)
 
-    ten = ten_concurrent(say, reply_expected=reply_expected)
-    summary(f"{prefix}10 concurrent conversations, per turn", ten.latencies, ten.errors, ten.wall)
-    return one, ten
+
+def combined(parts: list[Measured]) -> Measured:
+    return Measured(
+        [s for part in parts for s in part.latencies],
+        sum(p.errors for p in parts),
+        sum(p.wall for p in parts),
+    )
+
+
+def measure_bots(bots: list[Bot], rounds: int = 1) -> dict[str, tuple[Measured, Measured]]:
+    """The two measurements every stack gets, for each bot: one sender (at least 200 turns), then 30
+    conversations 10 at a time, in ``rounds`` rounds. With several bots (all running at once) they take
+    turns: conversation by conversation for one sender, round by round for 10 concurrent, so whatever else
+    this machine is doing weighs on all alike (measured one after the other, a busy minute for one bot and
+    a quiet one for the other moved the one-sender ratio of bench/bare_rasa.py between 0.94x and 1.67x)."""
+    sequential: dict[str, list[Measured]] = {bot.label: [] for bot in bots}
+    n = 0
+    while sum(len(m.latencies) for m in sequential[bots[0].label]) < 200:
+        for bot in bots:
+            started = time.perf_counter()
+            latencies, errors = one_conversation(
+                bot.say, f"bench-seq-{n}", n, reply_expected=bot.reply_expected
+            )
+            sequential[bot.label].append(Measured(latencies, errors, time.perf_counter() - started))
+        n += 1
+    concurrent: dict[str, list[Measured]] = {bot.label: [] for bot in bots}
+    per_round = 30 // rounds
+    for round_ in range(rounds):
+        for bot in bots:
+            part = ten_concurrent(
+                bot.say, reply_expected=bot.reply_expected, conversations=per_round, first=per_round * round_
+            )
+            concurrent[bot.label].append(part)
+    measured = {}
+    for bot in bots:
+        one, ten = combined(sequential[bot.label]), combined(concurrent[bot.label])
+        summary(f"{bot.label}one sender, per turn", one.latencies, one.errors, one.wall)
+        if "--per-turn" in sys.argv:
+            for index, turn in enumerate(CONVERSATION):
+                summary(f"  turn {index}: {turn[:28]}", one.latencies[index :: len(CONVERSATION)])
+        summary(f"{bot.label}10 concurrent conversations, per turn", ten.latencies, ten.errors, ten.wall)
+        measured[bot.label] = (one, ten)
+    return measured
 
 
 def ten_concurrent(
@@ -159,7 +188,7 @@ def main() -> None:
         with unit_of_work(stack.crm_url) as session:
             add_rep(session, NewRep(name="Bench Rep", languages=["en"], capacity=100_000))
 
-        measure_turns(stack.say)
+        measure_bots([Bot("", stack.say)])
 
         labels = {"rasa": "Rasa server", "actions": "action server + CRM", "web": "web app"}
         for name, process in stack.processes.items():
